@@ -1,0 +1,181 @@
+//! `kind = "process"`: an external program in its own process group.
+//!
+//! The group is the unit: the stop signal and SIGKILL go to the whole group
+//! so a shell's children go down with it, and when the main process has
+//! exited, whatever is left of its group is killed so nothing outlives its
+//! component. Each child gets `PR_SET_PDEATHSIG(SIGKILL)`, so even a
+//! SIGKILLed supervisor takes its children with it. stdout and stderr are
+//! forwarded line by line, the last line before exit included.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::Command;
+use tokio::task::JoinHandle;
+
+use super::{BoxFuture, Component, Exit, Lifecycle};
+use crate::config::ProcessSpec;
+
+/// After the main process exits, how long its output pipes may stay open
+/// (held by an escaped descendant) before forwarding gives up on them.
+const OUTPUT_DRAIN: Duration = Duration::from_secs(2);
+
+/// An external program.
+pub struct Process {
+    spec: ProcessSpec,
+}
+
+impl Process {
+    /// A process component for this spec.
+    pub fn new(spec: ProcessSpec) -> Process {
+        Process { spec }
+    }
+}
+
+/// Kills the process group when dropped, so an aborted component (or a
+/// panicking supervisor) never leaves its group behind.
+struct Group(Pid);
+
+impl Group {
+    fn signal(&self, sig: Signal) {
+        // ESRCH: the group is already gone, which is what we want.
+        let _ = killpg(self.0, sig);
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        self.signal(Signal::SIGKILL);
+    }
+}
+
+fn exit_of(status: std::io::Result<ExitStatus>) -> Exit {
+    match status {
+        Ok(s) => match (s.code(), s.signal()) {
+            (Some(c), _) => Exit::Code(c),
+            (None, Some(sig)) => Exit::Signal(
+                Signal::try_from(sig)
+                    .map_or_else(|_| format!("signal {sig}"), |s| s.as_str().to_string()),
+            ),
+            (None, None) => Exit::Error(format!("unknown exit status {s}")),
+        },
+        Err(e) => Exit::Error(format!("waiting for the process failed: {e}")),
+    }
+}
+
+fn forward<R: AsyncRead + Unpin + Send + 'static>(
+    name: String,
+    stream: &'static str,
+    reader: R,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut reader = BufReader::new(reader);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf).await {
+                Ok(0) => break,
+                Ok(_) => {
+                    let line = String::from_utf8_lossy(&buf);
+                    let line = line.trim_end_matches(['\n', '\r']);
+                    tracing::info!(target: "sundown::output", component = %name, stream, "{name} | {line}");
+                }
+                Err(e) => {
+                    tracing::warn!(component = %name, "reading {stream} failed: {e}");
+                    break;
+                }
+            }
+        }
+    })
+}
+
+impl Component for Process {
+    fn kind(&self) -> &'static str {
+        "process"
+    }
+
+    fn run(self: Box<Self>, life: Lifecycle) -> BoxFuture<Exit> {
+        let spec = self.spec;
+        Box::pin(async move {
+            let mut cmd = Command::new(&spec.argv[0]);
+            cmd.args(&spec.argv[1..])
+                .envs(&spec.env)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .process_group(0)
+                .kill_on_drop(true);
+            if let Some(dir) = &spec.working_dir {
+                cmd.current_dir(dir);
+            }
+            let parent = std::process::id();
+            // SAFETY: the closure runs between fork and exec and only makes
+            // async-signal-safe system calls (prctl, getppid, raise).
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    // The supervisor died before prctl took effect.
+                    if libc::getppid() as u32 != parent {
+                        libc::raise(libc::SIGKILL);
+                    }
+                    Ok(())
+                });
+            }
+            let mut child = match cmd.spawn() {
+                Ok(c) => c,
+                Err(e) => return Exit::Error(format!("cannot start `{}`: {e}", spec.argv[0])),
+            };
+            let Some(pid) = child.id() else {
+                return Exit::Error("the process vanished right after spawning".into());
+            };
+            life.pid(pid);
+            let group = Group(Pid::from_raw(pid as i32));
+            let name = life.name().to_string();
+            let mut outputs = Vec::new();
+            if let Some(out) = child.stdout.take() {
+                outputs.push(forward(name.clone(), "stdout", out));
+            }
+            if let Some(err) = child.stderr.take() {
+                outputs.push(forward(name.clone(), "stderr", err));
+            }
+
+            let status = tokio::select! {
+                s = child.wait() => Some(s),
+                _ = tokio::time::sleep(spec.ready_after) => { life.ready(); None }
+                _ = life.stop_requested() => None,
+                _ = life.kill_requested() => None,
+            };
+            let status = match status {
+                Some(s) => s,
+                None => {
+                    tokio::select! {
+                        s = child.wait() => s,
+                        _ = life.stop_requested() => {
+                            tracing::debug!(component = %name, "sending {} to process group {pid}", spec.stop_signal);
+                            group.signal(spec.stop_signal);
+                            tokio::select! {
+                                s = child.wait() => s,
+                                _ = life.kill_requested() => { group.signal(Signal::SIGKILL); child.wait().await }
+                            }
+                        }
+                        _ = life.kill_requested() => { group.signal(Signal::SIGKILL); child.wait().await }
+                    }
+                }
+            };
+            // The main process is gone; descendants left in its group go with it.
+            drop(group);
+            for handle in outputs {
+                if tokio::time::timeout(OUTPUT_DRAIN, handle).await.is_err() {
+                    tracing::warn!(component = %name, "output still open {OUTPUT_DRAIN:?} after exit (a descendant left the process group?); no longer forwarding it");
+                }
+            }
+            exit_of(status)
+        })
+    }
+}

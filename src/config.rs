@@ -1,0 +1,744 @@
+//! Parsing and validating `supervisor.toml`.
+//!
+//! Parsing happens in two steps on purpose. serde turns the text into a
+//! *raw* tree in which every value that can be wrong keeps its source span
+//! (durations and signal names stay strings here). Validation then walks that
+//! tree once and collects **every** problem, each with its location, instead
+//! of stopping at the first one the way a plain serde error would.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::graph;
+
+/// Stop timeout of a component that does not set one (Docker's default).
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Global shutdown budget when `[supervisor] shutdown_timeout` is not set:
+/// below Kubernetes' default grace period of 30 s, so the pod's SIGKILL never
+/// lands in the middle of an ordered stop.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(25);
+/// Anything longer than this is almost certainly a typo (`"30h"` for `"30s"`).
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// How the stop plan is executed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// Phase N+1 begins when every member of phase N is down.
+    #[default]
+    Phased,
+    /// Each component is asked to stop as soon as all its dependents are down.
+    Eager,
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Strategy::Phased => "phased",
+            Strategy::Eager => "eager",
+        })
+    }
+}
+
+/// A validated configuration: every name resolves, the graph is acyclic,
+/// every duration is sane.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Global settings from `[supervisor]`.
+    pub supervisor: SupervisorSettings,
+    /// Components, sorted by name (the order ties are broken in).
+    pub components: Vec<ComponentSpec>,
+    /// Caps on phase timeouts from `[phase_timeouts]`, keyed by component.
+    pub phase_timeouts: BTreeMap<String, Duration>,
+    /// Problems that do not stop a run, already rendered with their location.
+    pub warnings: Vec<String>,
+}
+
+/// `[supervisor]`.
+#[derive(Debug, Clone)]
+pub struct SupervisorSettings {
+    /// Budget for the whole shutdown; whatever is still running then is killed.
+    pub shutdown_timeout: Duration,
+    /// Budget for the whole start; `None` waits forever.
+    pub startup_timeout: Option<Duration>,
+    /// Phased or eager stop.
+    pub strategy: Strategy,
+    /// Where `run` writes the teardown report, resolved against the config's directory.
+    pub report: Option<PathBuf>,
+}
+
+impl Default for SupervisorSettings {
+    fn default() -> Self {
+        SupervisorSettings {
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            startup_timeout: None,
+            strategy: Strategy::Phased,
+            report: None,
+        }
+    }
+}
+
+/// One `[components.NAME]` table.
+#[derive(Debug, Clone)]
+pub struct ComponentSpec {
+    /// The table's key.
+    pub name: String,
+    /// Names of the components this one needs running (sorted, no duplicates).
+    pub depends_on: Vec<String>,
+    /// How long a graceful stop may take before the component is killed.
+    pub stop_timeout: Duration,
+    /// What the component is.
+    pub kind: KindSpec,
+}
+
+/// Kind-specific settings.
+#[derive(Debug, Clone)]
+pub enum KindSpec {
+    /// An external program.
+    Process(ProcessSpec),
+    /// An in-process simulation, for teaching and tests.
+    Sim(SimSpec),
+}
+
+impl KindSpec {
+    /// The `kind = "..."` name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            KindSpec::Process(_) => "process",
+            KindSpec::Sim(_) => "sim",
+        }
+    }
+}
+
+/// Settings of `kind = "process"`.
+#[derive(Debug, Clone)]
+pub struct ProcessSpec {
+    /// Program and arguments (never passed through a shell).
+    pub argv: Vec<String>,
+    /// Extra environment variables.
+    pub env: BTreeMap<String, String>,
+    /// Working directory, resolved against the config's directory.
+    pub working_dir: Option<PathBuf>,
+    /// Signal sent to the process group to ask for a graceful stop.
+    pub stop_signal: nix::sys::signal::Signal,
+    /// The process counts as ready once it has stayed alive this long.
+    pub ready_after: Duration,
+}
+
+/// Settings of `kind = "sim"`.
+#[derive(Debug, Clone, Default)]
+pub struct SimSpec {
+    /// Time from start to ready.
+    pub start_delay: Duration,
+    /// Time from a stop request to having stopped.
+    pub stop_delay: Duration,
+    /// Exit with an error this long after becoming ready.
+    pub fail_after: Option<Duration>,
+    /// Exit successfully this long after becoming ready.
+    pub exit_after: Option<Duration>,
+    /// Never stop gracefully: only a kill ends it.
+    pub ignore_stop: bool,
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.display().to_string(),
+            diagnostics: vec![Located {
+                line: 0,
+                column: 0,
+                message: format!("cannot read the file: {e}"),
+            }],
+        })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Config::parse(&text, &path.display().to_string(), &base)
+    }
+
+    /// Validates TOML text. `file` names it in messages; relative paths in it
+    /// are resolved against `base_dir`.
+    pub fn parse(text: &str, file: &str, base_dir: &Path) -> Result<Config, ConfigError> {
+        let source = Source { text, file };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            source.error(vec![source.locate(span, e.message().trim_end())])
+        })?;
+        let mut v = Validator {
+            source,
+            base_dir,
+            errors: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let config = v.validate(raw);
+        if v.errors.is_empty() {
+            let mut config = config;
+            config.warnings = v.warnings;
+            Ok(config)
+        } else {
+            v.errors.sort_by_key(|l| (l.line, l.column));
+            Err(v.source.error(v.errors))
+        }
+    }
+
+    /// Index of a component by name.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.components
+            .binary_search_by(|c| c.name.as_str().cmp(name))
+            .ok()
+    }
+}
+
+/// Everything wrong with a config file, each problem with its location.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigError {
+    /// The file, as given.
+    pub file: String,
+    /// One entry per problem, in file order.
+    pub diagnostics: Vec<Located>,
+}
+
+/// A problem at a line and column (1-based; 0 when the problem has no place).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+    /// What is wrong, naming the component where there is one.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.diagnostics.len();
+        for (i, d) in self.diagnostics.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            render(f, &self.file, d, "error")?;
+        }
+        if n > 1 {
+            write!(f, "\n{n} errors in {}", self.file)?;
+        }
+        Ok(())
+    }
+}
+
+fn render(f: &mut impl fmt::Write, file: &str, d: &Located, severity: &str) -> fmt::Result {
+    if d.line == 0 {
+        write!(f, "{file}: {severity}: {}", d.message)
+    } else {
+        write!(
+            f,
+            "{file}:{}:{}: {severity}: {}",
+            d.line, d.column, d.message
+        )
+    }
+}
+
+// ---------------------------------------------------------------- raw tree
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    supervisor: RawSupervisor,
+    #[serde(default)]
+    components: BTreeMap<Spanned<String>, RawComponent>,
+    #[serde(default)]
+    phase_timeouts: BTreeMap<Spanned<String>, Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSupervisor {
+    shutdown_timeout: Option<Spanned<String>>,
+    startup_timeout: Option<Spanned<String>>,
+    strategy: Option<Strategy>,
+    report: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawCommand {
+    Line(String),
+    Argv(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawComponent {
+    kind: Option<Spanned<String>>,
+    #[serde(default)]
+    depends_on: Vec<Spanned<String>>,
+    stop_timeout: Option<Spanned<String>>,
+    // process
+    command: Option<Spanned<RawCommand>>,
+    env: Option<Spanned<BTreeMap<String, String>>>,
+    working_dir: Option<Spanned<String>>,
+    stop_signal: Option<Spanned<String>>,
+    ready_after: Option<Spanned<String>>,
+    // sim
+    start_delay: Option<Spanned<String>>,
+    stop_delay: Option<Spanned<String>>,
+    fail_after: Option<Spanned<String>>,
+    exit_after: Option<Spanned<String>>,
+    ignore_stop: Option<Spanned<bool>>,
+}
+
+impl RawComponent {
+    /// Settings that only one kind understands, with their spans, so a
+    /// `stop_delay` on a process is an error at that key rather than ignored.
+    fn kind_settings(&self) -> Vec<(&'static str, &'static str, Range<usize>)> {
+        let mut out = Vec::new();
+        let mut add = |kind, key, span: Option<Range<usize>>| {
+            if let Some(span) = span {
+                out.push((kind, key, span));
+            }
+        };
+        add(
+            "process",
+            "command",
+            self.command.as_ref().map(Spanned::span),
+        );
+        add("process", "env", self.env.as_ref().map(Spanned::span));
+        add(
+            "process",
+            "working_dir",
+            self.working_dir.as_ref().map(Spanned::span),
+        );
+        add(
+            "process",
+            "stop_signal",
+            self.stop_signal.as_ref().map(Spanned::span),
+        );
+        add(
+            "process",
+            "ready_after",
+            self.ready_after.as_ref().map(Spanned::span),
+        );
+        add(
+            "sim",
+            "start_delay",
+            self.start_delay.as_ref().map(Spanned::span),
+        );
+        add(
+            "sim",
+            "stop_delay",
+            self.stop_delay.as_ref().map(Spanned::span),
+        );
+        add(
+            "sim",
+            "fail_after",
+            self.fail_after.as_ref().map(Spanned::span),
+        );
+        add(
+            "sim",
+            "exit_after",
+            self.exit_after.as_ref().map(Spanned::span),
+        );
+        add(
+            "sim",
+            "ignore_stop",
+            self.ignore_stop.as_ref().map(Spanned::span),
+        );
+        out
+    }
+}
+
+// ---------------------------------------------------------------- validation
+
+#[derive(Clone, Copy)]
+struct Source<'a> {
+    text: &'a str,
+    file: &'a str,
+}
+
+impl Source<'_> {
+    fn locate(&self, span: Range<usize>, message: impl Into<String>) -> Located {
+        let start = span.start.min(self.text.len());
+        let before = &self.text[..start];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before[line_start..].chars().count() + 1;
+        Located {
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+
+    fn error(&self, diagnostics: Vec<Located>) -> ConfigError {
+        ConfigError {
+            file: self.file.to_string(),
+            diagnostics,
+        }
+    }
+}
+
+struct Validator<'a> {
+    source: Source<'a>,
+    base_dir: &'a Path,
+    errors: Vec<Located>,
+    warnings: Vec<String>,
+}
+
+/// What a duration may be.
+#[derive(Clone, Copy, PartialEq)]
+enum Zero {
+    Allowed,
+    Rejected,
+}
+
+impl Validator<'_> {
+    fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
+        let located = self.source.locate(span, message);
+        self.errors.push(located);
+    }
+
+    fn warn(&mut self, span: Range<usize>, message: impl Into<String>) {
+        let located = self.source.locate(span, message);
+        let mut s = String::new();
+        // Writing into a String cannot fail.
+        let _ = render(&mut s, self.source.file, &located, "warning");
+        self.warnings.push(s);
+    }
+
+    fn duration(&mut self, value: &Spanned<String>, what: &str, zero: Zero) -> Option<Duration> {
+        let text = value.get_ref().trim();
+        if text.starts_with('-') {
+            self.error(value.span(), format!("{what}: `{text}` is negative"));
+            return None;
+        }
+        match humantime::parse_duration(text) {
+            Err(e) => {
+                self.error(
+                    value.span(),
+                    format!("{what}: `{text}` is not a duration ({e}); write e.g. \"250ms\", \"30s\", \"1m30s\""),
+                );
+                None
+            }
+            Ok(d) if d.is_zero() && zero == Zero::Rejected => {
+                self.error(value.span(), format!("{what} must be greater than zero"));
+                None
+            }
+            Ok(d) if d > MAX_DURATION => {
+                self.error(
+                    value.span(),
+                    format!(
+                        "{what}: `{text}` is longer than {}; is the unit right?",
+                        humantime::format_duration(MAX_DURATION)
+                    ),
+                );
+                None
+            }
+            Ok(d) => Some(d),
+        }
+    }
+
+    fn opt_duration(
+        &mut self,
+        value: &Option<Spanned<String>>,
+        what: &str,
+        zero: Zero,
+    ) -> Option<Duration> {
+        value.as_ref().and_then(|v| self.duration(v, what, zero))
+    }
+
+    fn validate(&mut self, raw: RawConfig) -> Config {
+        let s = &raw.supervisor;
+        let shutdown_timeout = self
+            .opt_duration(
+                &s.shutdown_timeout,
+                "[supervisor] shutdown_timeout",
+                Zero::Rejected,
+            )
+            .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT);
+        let startup_timeout = self.opt_duration(
+            &s.startup_timeout,
+            "[supervisor] startup_timeout",
+            Zero::Rejected,
+        );
+        let supervisor = SupervisorSettings {
+            shutdown_timeout,
+            startup_timeout,
+            strategy: s.strategy.unwrap_or_default(),
+            report: s.report.as_ref().map(|p| self.base_dir.join(p)),
+        };
+
+        let names: Vec<&str> = raw
+            .components
+            .keys()
+            .map(|k| k.get_ref().as_str())
+            .collect();
+        let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+        let mut components = Vec::with_capacity(names.len());
+        // Edges with the span of the `depends_on` entry that made them, for the cycle check.
+        let mut edges: Vec<Vec<(usize, Range<usize>)>> = vec![Vec::new(); names.len()];
+
+        for (i, (key, c)) in raw.components.iter().enumerate() {
+            let name = key.get_ref().as_str();
+            self.check_name(key);
+            let mut depends_on = Vec::with_capacity(c.depends_on.len());
+            for dep in &c.depends_on {
+                let d = dep.get_ref().as_str();
+                if d == name {
+                    self.error(dep.span(), format!("component `{name}` depends on itself"));
+                } else if let Some(&j) = index.get(d) {
+                    if edges[i].iter().any(|(k, _)| *k == j) {
+                        self.error(
+                            dep.span(),
+                            format!("component `{name}`: `{d}` is listed twice in depends_on"),
+                        );
+                    } else {
+                        edges[i].push((j, dep.span()));
+                        depends_on.push(d.to_string());
+                    }
+                } else {
+                    let hint = did_you_mean(d, &names)
+                        .map(|s| format!(" (did you mean `{s}`?)"))
+                        .unwrap_or_default();
+                    self.error(
+                        dep.span(),
+                        format!(
+                            "component `{name}` depends on `{d}`, which is not a component{hint}"
+                        ),
+                    );
+                }
+            }
+            depends_on.sort();
+            let stop_timeout = self
+                .opt_duration(
+                    &c.stop_timeout,
+                    &format!("component `{name}`: stop_timeout"),
+                    Zero::Rejected,
+                )
+                .unwrap_or(DEFAULT_STOP_TIMEOUT);
+            if stop_timeout > shutdown_timeout {
+                let span = c.stop_timeout.as_ref().map_or(key.span(), Spanned::span);
+                self.warn(
+                    span,
+                    format!(
+                        "component `{name}`: stop_timeout {} is longer than shutdown_timeout {}; the global budget will cut it short",
+                        humantime::format_duration(stop_timeout),
+                        humantime::format_duration(shutdown_timeout)
+                    ),
+                );
+            }
+            let kind = self.kind(name, key.span(), c);
+            components.push(ComponentSpec {
+                name: name.to_string(),
+                depends_on,
+                stop_timeout,
+                kind: kind.unwrap_or(KindSpec::Sim(SimSpec::default())),
+            });
+        }
+
+        let adjacency: Vec<Vec<usize>> = edges
+            .iter()
+            .map(|e| e.iter().map(|(j, _)| *j).collect())
+            .collect();
+        for cycle in graph::find_cycles(&adjacency) {
+            let path: Vec<&str> = cycle
+                .iter()
+                .chain(cycle.first())
+                .map(|&i| names[i])
+                .collect();
+            let (a, b) = (cycle[0], cycle[1 % cycle.len()]);
+            let span = edges[a]
+                .iter()
+                .find(|(j, _)| *j == b)
+                .map_or(0..0, |(_, s)| s.clone());
+            self.error(span, format!("dependency cycle: {}", path.join(" → ")));
+        }
+
+        let mut phase_timeouts = BTreeMap::new();
+        for (key, value) in &raw.phase_timeouts {
+            let name = key.get_ref().as_str();
+            if !index.contains_key(name) {
+                let hint = did_you_mean(name, &names)
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                self.error(
+                    key.span(),
+                    format!("[phase_timeouts] names `{name}`, which is not a component{hint}"),
+                );
+            }
+            let what = format!("[phase_timeouts] {name}");
+            if let Some(d) = self.duration(value, &what, Zero::Rejected) {
+                phase_timeouts.insert(name.to_string(), d);
+            }
+        }
+        if !raw.phase_timeouts.is_empty()
+            && supervisor.strategy == Strategy::Eager
+            && let Some((key, _)) = raw.phase_timeouts.iter().next()
+        {
+            self.warn(
+                key.span(),
+                "[phase_timeouts] only applies to strategy = \"phased\"; with \"eager\" only stop_timeout and shutdown_timeout bound a stop",
+            );
+        }
+
+        Config {
+            supervisor,
+            components,
+            phase_timeouts,
+            warnings: Vec::new(),
+        }
+    }
+
+    fn check_name(&mut self, key: &Spanned<String>) {
+        let name = key.get_ref();
+        let ok = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !ok {
+            self.error(
+                key.span(),
+                format!("component name `{name}` may only use letters, digits, `-`, `_` and `.`"),
+            );
+        }
+    }
+
+    fn kind(&mut self, name: &str, key_span: Range<usize>, c: &RawComponent) -> Option<KindSpec> {
+        let kind = match (&c.kind, &c.command) {
+            (Some(k), _) => match k.get_ref().as_str() {
+                "process" => "process",
+                "sim" => "sim",
+                other => {
+                    let hint = did_you_mean(other, &["process", "sim"])
+                        .map(|s| format!(" (did you mean `{s}`?)"))
+                        .unwrap_or_default();
+                    self.error(
+                        k.span(),
+                        format!("component `{name}`: unknown kind `{other}`{hint}; known kinds: process, sim"),
+                    );
+                    return None;
+                }
+            },
+            (None, Some(_)) => "process",
+            (None, None) => {
+                self.error(
+                    key_span,
+                    format!("component `{name}` has neither `command` nor `kind`; set one of them"),
+                );
+                return None;
+            }
+        };
+        for (owner, key, span) in c.kind_settings() {
+            if owner != kind {
+                self.error(
+                    span,
+                    format!("component `{name}`: `{key}` is a setting of kind `{owner}`, but this component is kind `{kind}`"),
+                );
+            }
+        }
+        let what = |key: &str| format!("component `{name}`: {key}");
+        Some(match kind {
+            "process" => KindSpec::Process(self.process(name, key_span, c, &what)?),
+            _ => KindSpec::Sim(SimSpec {
+                start_delay: self
+                    .opt_duration(&c.start_delay, &what("start_delay"), Zero::Allowed)
+                    .unwrap_or_default(),
+                stop_delay: self
+                    .opt_duration(&c.stop_delay, &what("stop_delay"), Zero::Allowed)
+                    .unwrap_or_default(),
+                fail_after: self.opt_duration(&c.fail_after, &what("fail_after"), Zero::Allowed),
+                exit_after: self.opt_duration(&c.exit_after, &what("exit_after"), Zero::Allowed),
+                ignore_stop: c.ignore_stop.as_ref().is_some_and(|b| *b.get_ref()),
+            }),
+        })
+    }
+
+    fn process(
+        &mut self,
+        name: &str,
+        key_span: Range<usize>,
+        c: &RawComponent,
+        what: &dyn Fn(&str) -> String,
+    ) -> Option<ProcessSpec> {
+        let Some(command) = &c.command else {
+            self.error(
+                key_span,
+                format!("component `{name}` is kind `process` but has no `command`"),
+            );
+            return None;
+        };
+        let argv = match command.get_ref() {
+            RawCommand::Argv(v) => v.clone(),
+            RawCommand::Line(line) => match shell_words::split(line) {
+                Ok(v) => v,
+                Err(e) => {
+                    self.error(
+                        command.span(),
+                        format!("{}: cannot split `{line}`: {e}", what("command")),
+                    );
+                    return None;
+                }
+            },
+        };
+        if argv.first().is_none_or(|p| p.trim().is_empty()) {
+            self.error(command.span(), format!("{} is empty", what("command")));
+        }
+        let stop_signal = match &c.stop_signal {
+            None => nix::sys::signal::Signal::SIGTERM,
+            Some(s) => match parse_signal(s.get_ref()) {
+                Some(sig) => sig,
+                None => {
+                    self.error(
+                        s.span(),
+                        format!("{}: `{}` is not a signal name (e.g. \"SIGTERM\", \"SIGINT\", \"SIGQUIT\")", what("stop_signal"), s.get_ref()),
+                    );
+                    nix::sys::signal::Signal::SIGTERM
+                }
+            },
+        };
+        Some(ProcessSpec {
+            argv,
+            env: c
+                .env
+                .as_ref()
+                .map(|e| e.get_ref().clone())
+                .unwrap_or_default(),
+            working_dir: c
+                .working_dir
+                .as_ref()
+                .map(|d| self.base_dir.join(d.get_ref())),
+            stop_signal,
+            ready_after: self
+                .opt_duration(&c.ready_after, &what("ready_after"), Zero::Allowed)
+                .unwrap_or_default(),
+        })
+    }
+}
+
+/// Accepts `SIGTERM`, `TERM` and `sigterm`.
+pub fn parse_signal(s: &str) -> Option<nix::sys::signal::Signal> {
+    let upper = s.trim().to_ascii_uppercase();
+    let full = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    full.parse().ok()
+}
+
+/// The closest known name, when it is close enough to be a typo.
+pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(word, c), *c))
+        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))
+        .min()
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests;

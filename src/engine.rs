@@ -1,0 +1,579 @@
+//! The supervisor loop: the only place with time and side effects.
+//!
+//! One task per component runs its [`Component::run`]; everything they say,
+//! every command from outside (signals arrive as commands) and the next
+//! deadline are `select!`ed in one loop, so there is no polling and every
+//! decision is made in one place, in order. Starting and stopping are the
+//! same bookkeeping run in two directions: a component starts when its
+//! dependencies are ready, and stops when its dependents are down.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::AbortHandle;
+use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::component::{Component, Exit, Lifecycle, Msg, Report};
+use crate::config::{Config, Strategy};
+use crate::event::{Event, EventKind, KillReason, Outcome, Trigger};
+use crate::graph::Graph;
+use crate::plan::Plan;
+use crate::report::ShutdownReport;
+
+/// How long a killed component may take to actually end before the engine
+/// stops waiting for it (a process stuck in uninterruptible sleep, a buggy
+/// component ignoring its kill token). Its task is aborted then.
+pub const KILL_GRACE: Duration = Duration::from_secs(5);
+
+/// What the outside can ask of a running engine.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Begin the ordered shutdown (ignored when one is under way).
+    Shutdown(Trigger),
+    /// Kill everything now (the second signal).
+    Force(Trigger),
+}
+
+/// The engine's overall state, published on a watch channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Components are starting.
+    Starting,
+    /// Every component is ready.
+    Running,
+    /// The ordered shutdown is under way.
+    Stopping,
+    /// Everything is down; the report is ready.
+    Done,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Life {
+    Pending,
+    Running,
+    Done,
+}
+
+struct Slot {
+    life: Life,
+    component: Option<Box<dyn Component>>,
+    stop: CancellationToken,
+    kill: CancellationToken,
+    abort: Option<AbortHandle>,
+    ready: bool,
+    stop_requested: bool,
+    killed: Option<KillReason>,
+    /// When the engine acts on this component next, and what it does then.
+    deadline: Option<(Instant, KillReason)>,
+}
+
+pub(crate) struct Engine {
+    config: Arc<Config>,
+    graph: Arc<Graph>,
+    plan: Arc<Plan>,
+    t0: Instant,
+    slots: Vec<Slot>,
+    events: Vec<Event>,
+    msg_tx: mpsc::UnboundedSender<Msg>,
+    msg_rx: mpsc::UnboundedReceiver<Msg>,
+    cmd_rx: mpsc::UnboundedReceiver<Command>,
+    state: watch::Sender<State>,
+    tracker: TaskTracker,
+    deadlines: BTreeSet<(Instant, usize)>,
+    /// Per component: dependencies not yet ready.
+    waiting_deps: Vec<usize>,
+    /// Per component: dependents not yet down.
+    live_dependents: Vec<usize>,
+    /// Eager strategy: components whose dependents are all down.
+    stoppable: Vec<usize>,
+    phase: usize,
+    phase_started: bool,
+    startup_deadline: Option<Instant>,
+    global_deadline: Option<Instant>,
+    trigger: Option<Trigger>,
+    ready_count: usize,
+}
+
+impl Engine {
+    pub(crate) fn new(
+        config: Arc<Config>,
+        graph: Arc<Graph>,
+        plan: Arc<Plan>,
+        components: Vec<Box<dyn Component>>,
+        cmd_rx: mpsc::UnboundedReceiver<Command>,
+        state: watch::Sender<State>,
+    ) -> Engine {
+        let (msg_tx, msg_rx) = mpsc::unbounded_channel();
+        let slots = components
+            .into_iter()
+            .map(|c| Slot {
+                life: Life::Pending,
+                component: Some(c),
+                stop: CancellationToken::new(),
+                kill: CancellationToken::new(),
+                abort: None,
+                ready: false,
+                stop_requested: false,
+                killed: None,
+                deadline: None,
+            })
+            .collect();
+        let n = graph.len();
+        Engine {
+            waiting_deps: (0..n).map(|i| graph.deps(i).len()).collect(),
+            live_dependents: (0..n).map(|i| graph.dependents(i).len()).collect(),
+            config,
+            graph,
+            plan,
+            t0: Instant::now(),
+            slots,
+            events: Vec::new(),
+            msg_tx,
+            msg_rx,
+            cmd_rx,
+            state,
+            tracker: TaskTracker::new(),
+            deadlines: BTreeSet::new(),
+            stoppable: Vec::new(),
+            phase: 0,
+            phase_started: false,
+            startup_deadline: None,
+            global_deadline: None,
+            trigger: None,
+            ready_count: 0,
+        }
+    }
+
+    pub(crate) async fn run(mut self) -> ShutdownReport {
+        let wall = std::time::SystemTime::now();
+        self.startup_deadline = self.config.supervisor.startup_timeout.map(|d| self.t0 + d);
+        tracing::info!(
+            "starting {} component(s) in {} level(s)",
+            self.slots.len(),
+            self.plan.start_levels.len()
+        );
+        for i in 0..self.slots.len() {
+            if self.waiting_deps[i] == 0 {
+                self.start(i);
+            }
+        }
+        self.check_all_ready();
+        let mut commands_open = true;
+        while !self.finished() {
+            let next = self.next_deadline();
+            tokio::select! {
+                // The channel cannot close: the engine holds a sender.
+                Some(msg) = self.msg_rx.recv() => match msg {
+                    Msg::Report(i, r) => self.on_report(i, r),
+                    Msg::Exit(i, exit) => self.on_exit(i, exit),
+                },
+                cmd = self.cmd_rx.recv(), if commands_open => match cmd {
+                    Some(Command::Shutdown(t)) => self.shutdown(t),
+                    Some(Command::Force(t)) => self.force(t),
+                    // Every handle dropped: nobody can ask any more, so stop now.
+                    None => {
+                        commands_open = false;
+                        self.shutdown(Trigger::Requested);
+                    }
+                },
+                _ = sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => self.on_deadline(),
+            }
+        }
+        self.tracker.close();
+        let _ = self.state.send(State::Done);
+        let report =
+            ShutdownReport::from_events(&self.config, &self.graph, &self.plan, wall, &self.events);
+        tracing::info!(
+            "all components down in {:.0} ms after the shutdown began; exit code {}",
+            report.shutdown_ms().unwrap_or(0.0),
+            report.exit_code
+        );
+        report
+    }
+
+    fn record(&mut self, kind: EventKind) {
+        self.events.push(Event {
+            at: self.t0.elapsed(),
+            kind,
+        });
+    }
+
+    fn name(&self, i: usize) -> &str {
+        self.graph.name(i)
+    }
+
+    fn finished(&mut self) -> bool {
+        if self.slots.iter().any(|s| s.life != Life::Done) {
+            return false;
+        }
+        if self.trigger.is_none() {
+            self.shutdown(Trigger::AllExited);
+        }
+        // A phased shutdown still closes its remaining (empty) phases.
+        self.advance_stop();
+        true
+    }
+
+    // ------------------------------------------------------------ starting
+
+    fn start(&mut self, i: usize) {
+        let Some(component) = self.slots[i].component.take() else {
+            return;
+        };
+        tracing::info!(component = self.name(i), "starting ({})", component.kind());
+        let slot = &mut self.slots[i];
+        slot.life = Life::Running;
+        let life = Lifecycle::new(
+            self.graph.name(i).to_string(),
+            i,
+            slot.stop.clone(),
+            slot.kill.clone(),
+            self.msg_tx.clone(),
+        );
+        let tx = self.msg_tx.clone();
+        let handle = self.tracker.spawn(async move {
+            let exit = component.run(life).await;
+            let _ = tx.send(Msg::Exit(i, exit));
+        });
+        self.slots[i].abort = Some(handle.abort_handle());
+        self.record(EventKind::StartRequested(i));
+    }
+
+    fn on_report(&mut self, i: usize, report: Report) {
+        if self.slots[i].life != Life::Running {
+            return;
+        }
+        match report {
+            Report::Pid(pid) => self.record(EventKind::Pid(i, pid)),
+            Report::Ready => {
+                if self.slots[i].ready {
+                    return;
+                }
+                self.slots[i].ready = true;
+                self.ready_count += 1;
+                self.record(EventKind::Ready(i));
+                tracing::info!(component = self.name(i), "ready");
+                if self.trigger.is_none() {
+                    for k in 0..self.graph.dependents(i).len() {
+                        let d = self.graph.dependents(i)[k];
+                        self.waiting_deps[d] -= 1;
+                        if self.waiting_deps[d] == 0 {
+                            self.start(d);
+                        }
+                    }
+                    self.check_all_ready();
+                }
+            }
+        }
+    }
+
+    fn check_all_ready(&mut self) {
+        if self.ready_count == self.slots.len() && *self.state.borrow() == State::Starting {
+            self.record(EventKind::AllReady);
+            let _ = self.state.send(State::Running);
+            tracing::info!(
+                "all {} component(s) ready in {:?}",
+                self.slots.len(),
+                self.t0.elapsed()
+            );
+        }
+    }
+
+    // ------------------------------------------------------------ ending
+
+    fn on_exit(&mut self, i: usize, exit: Exit) {
+        if self.slots[i].life == Life::Done {
+            return;
+        }
+        let slot = &self.slots[i];
+        let outcome = match (slot.killed, slot.stop_requested) {
+            (Some(KillReason::SecondSignal), _) | (Some(_), false) => Outcome::Forced,
+            (Some(_), true) => Outcome::TimedOutKilled,
+            (None, true) => Outcome::Stopped,
+            (None, false) if slot.ready && exit.is_success() => Outcome::ExitedEarly,
+            (None, false) => Outcome::Failed,
+        };
+        let name = self.name(i).to_string();
+        match outcome {
+            Outcome::Failed if !slot.ready => {
+                tracing::error!(component = %name, "failed to start: {exit}")
+            }
+            Outcome::Failed => tracing::error!(component = %name, "exited unexpectedly: {exit}"),
+            Outcome::ExitedEarly => tracing::info!(component = %name, "finished: {exit}"),
+            _ => {
+                tracing::info!(component = %name, "stopped ({exit}) after {:?}", self.since_stop(i))
+            }
+        }
+        self.end(i, outcome, Some(exit));
+        if outcome == Outcome::Failed {
+            self.shutdown(Trigger::ComponentFailed(name));
+        }
+        self.advance_stop();
+    }
+
+    fn since_stop(&self, i: usize) -> Duration {
+        self.events
+            .iter()
+            .rev()
+            .find_map(|e| match e.kind {
+                EventKind::StopRequested(j) | EventKind::KillSent(j, _) if j == i => Some(e.at),
+                _ => None,
+            })
+            .map_or(Duration::ZERO, |at| self.t0.elapsed().saturating_sub(at))
+    }
+
+    /// Marks a component down for good and releases what waited on it.
+    fn end(&mut self, i: usize, outcome: Outcome, exit: Option<Exit>) {
+        self.clear_deadline(i);
+        self.slots[i].life = Life::Done;
+        self.record(EventKind::Ended(i, outcome, exit));
+        for k in 0..self.graph.deps(i).len() {
+            let d = self.graph.deps(i)[k];
+            self.live_dependents[d] -= 1;
+            if self.live_dependents[d] == 0 {
+                self.stoppable.push(d);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ stopping
+
+    fn shutdown(&mut self, trigger: Trigger) {
+        if self.trigger.is_some() {
+            tracing::info!(
+                "already shutting down ({}); a second signal forces it",
+                self.trigger_text()
+            );
+            return;
+        }
+        tracing::info!(
+            "shutting down: {trigger}; strategy {}, budget {:?}",
+            self.plan.strategy,
+            self.plan.shutdown_timeout
+        );
+        self.record(EventKind::ShutdownStarted(trigger.clone()));
+        self.trigger = Some(trigger);
+        self.global_deadline = Some(Instant::now() + self.plan.shutdown_timeout);
+        let _ = self.state.send(State::Stopping);
+        for i in 0..self.slots.len() {
+            if self.slots[i].life == Life::Pending {
+                self.end(i, Outcome::NeverStarted, None);
+            }
+        }
+        for i in 0..self.slots.len() {
+            if self.live_dependents[i] == 0 {
+                self.stoppable.push(i);
+            }
+        }
+        self.advance_stop();
+    }
+
+    fn trigger_text(&self) -> String {
+        self.trigger
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    }
+
+    /// Asks every component whose turn has come to stop.
+    fn advance_stop(&mut self) {
+        if self.trigger.is_none() {
+            return;
+        }
+        match self.plan.strategy {
+            Strategy::Eager => {
+                let global = self.global_deadline.unwrap_or_else(Instant::now);
+                while let Some(i) = self.stoppable.pop() {
+                    self.request_stop(i, (global, KillReason::ShutdownTimeout));
+                }
+            }
+            Strategy::Phased => self.advance_phases(),
+        }
+    }
+
+    fn advance_phases(&mut self) {
+        let plan = Arc::clone(&self.plan);
+        while let Some(phase) = plan.phases.get(self.phase) {
+            if !self.phase_started {
+                self.phase_started = true;
+                self.record(EventKind::PhaseStarted(phase.index));
+                let now = Instant::now();
+                let global = self.global_deadline.unwrap_or(now);
+                let cap = if now + phase.timeout < global {
+                    (now + phase.timeout, KillReason::PhaseTimeout)
+                } else {
+                    (global, KillReason::ShutdownTimeout)
+                };
+                let live: Vec<&str> = phase
+                    .members
+                    .iter()
+                    .filter(|&&m| self.slots[m].life == Life::Running)
+                    .map(|&m| self.name(m))
+                    .collect();
+                if !live.is_empty() {
+                    tracing::info!(
+                        "phase {}/{}: stopping {} (timeout {:?})",
+                        phase.index + 1,
+                        plan.phases.len(),
+                        live.join(", "),
+                        phase.timeout
+                    );
+                }
+                for &m in &phase.members {
+                    self.request_stop(m, cap);
+                }
+            }
+            if phase
+                .members
+                .iter()
+                .any(|&m| self.slots[m].life != Life::Done)
+            {
+                return;
+            }
+            self.record(EventKind::PhaseEnded(phase.index));
+            self.phase += 1;
+            self.phase_started = false;
+        }
+    }
+
+    /// Sends the graceful stop and arms the earliest of the component's own
+    /// stop timeout and `cap` (its phase's or the global deadline).
+    fn request_stop(&mut self, i: usize, cap: (Instant, KillReason)) {
+        let slot = &self.slots[i];
+        if slot.life != Life::Running || slot.stop_requested || slot.killed.is_some() {
+            return;
+        }
+        let own = Instant::now() + self.plan.stop_timeouts[i];
+        let deadline = if own <= cap.0 {
+            (own, KillReason::StopTimeout)
+        } else {
+            cap
+        };
+        let slot = &mut self.slots[i];
+        slot.stop_requested = true;
+        slot.stop.cancel();
+        self.record(EventKind::StopRequested(i));
+        tracing::debug!(component = self.name(i), "asked to stop");
+        self.set_deadline(i, deadline);
+    }
+
+    fn kill(&mut self, i: usize, reason: KillReason) {
+        let slot = &mut self.slots[i];
+        if slot.life != Life::Running || slot.killed.is_some() {
+            return;
+        }
+        slot.killed = Some(reason);
+        slot.kill.cancel();
+        self.record(EventKind::KillSent(i, reason));
+        let why = match reason {
+            KillReason::StopTimeout => "its stop_timeout passed",
+            KillReason::PhaseTimeout => "its phase's timeout passed",
+            KillReason::ShutdownTimeout => "shutdown_timeout passed",
+            KillReason::SecondSignal => "a second signal forces the shutdown",
+        };
+        tracing::warn!(component = self.name(i), "killing: {why}");
+        // The same reason again, later, means "it ignored the kill": abandon it.
+        self.set_deadline(i, (Instant::now() + KILL_GRACE, reason));
+    }
+
+    fn force(&mut self, trigger: Trigger) {
+        if self.trigger.is_none() {
+            self.shutdown(trigger);
+        }
+        tracing::warn!("forcing: killing every component still running");
+        self.record(EventKind::Forced);
+        // A component already killed for a timeout keeps that reason.
+        for i in 0..self.slots.len() {
+            self.kill(i, KillReason::SecondSignal);
+        }
+    }
+
+    // ------------------------------------------------------------ deadlines
+
+    fn set_deadline(&mut self, i: usize, deadline: (Instant, KillReason)) {
+        self.clear_deadline(i);
+        self.slots[i].deadline = Some(deadline);
+        self.deadlines.insert((deadline.0, i));
+    }
+
+    fn clear_deadline(&mut self, i: usize) {
+        if let Some((at, _)) = self.slots[i].deadline.take() {
+            self.deadlines.remove(&(at, i));
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let mut next = self.deadlines.first().map(|(at, _)| *at);
+        let mut consider = |d: Option<Instant>| {
+            if let Some(d) = d {
+                next = Some(next.map_or(d, |n| n.min(d)));
+            }
+        };
+        if self.trigger.is_none() {
+            consider(self.startup_deadline);
+        } else if self
+            .slots
+            .iter()
+            .any(|s| s.life == Life::Running && s.killed.is_none())
+        {
+            consider(self.global_deadline);
+        }
+        next
+    }
+
+    fn on_deadline(&mut self) {
+        let now = Instant::now();
+        if self.trigger.is_none() && self.startup_deadline.is_some_and(|d| d <= now) {
+            let waiting: Vec<String> = (0..self.slots.len())
+                .filter(|&i| !self.slots[i].ready)
+                .map(|i| self.name(i).to_string())
+                .collect();
+            tracing::error!("startup_timeout passed; not ready: {}", waiting.join(", "));
+            self.shutdown(Trigger::StartupTimeout(waiting));
+        }
+        if self.global_deadline.is_some_and(|d| d <= now) {
+            for i in 0..self.slots.len() {
+                self.kill(i, KillReason::ShutdownTimeout);
+            }
+        }
+        while let Some(&(at, i)) = self.deadlines.first() {
+            if at > now {
+                break;
+            }
+            let Some((_, reason)) = self.slots[i].deadline else {
+                self.deadlines.remove(&(at, i));
+                continue;
+            };
+            if self.slots[i].killed.is_none() {
+                self.kill(i, reason);
+            } else {
+                self.abandon(i);
+            }
+        }
+        self.advance_stop();
+    }
+
+    /// The component was killed and still has not ended after [`KILL_GRACE`].
+    fn abandon(&mut self, i: usize) {
+        tracing::error!(
+            component = self.name(i),
+            "still running {KILL_GRACE:?} after being killed; no longer waiting for it"
+        );
+        if let Some(abort) = self.slots[i].abort.take() {
+            abort.abort();
+        }
+        let outcome = if self.slots[i].stop_requested
+            && self.slots[i].killed != Some(KillReason::SecondSignal)
+        {
+            Outcome::TimedOutKilled
+        } else {
+            Outcome::Forced
+        };
+        let exit = Exit::Error(format!("did not end within {KILL_GRACE:?} of being killed"));
+        self.end(i, outcome, Some(exit));
+    }
+}

@@ -1,0 +1,108 @@
+//! The engine's timestamped event log: the single source of truth that the
+//! teardown report (and anything else a user sees afterwards) is folded from.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::component::Exit;
+
+/// Why a shutdown began.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// A signal, by name (`"SIGTERM"`).
+    Signal(String),
+    /// This component exited unexpectedly or failed to start.
+    ComponentFailed(String),
+    /// `startup_timeout` passed; these components were not ready.
+    StartupTimeout(Vec<String>),
+    /// The embedding program asked ([`crate::Handle::shutdown`]).
+    Requested,
+    /// Every component ended by itself.
+    AllExited,
+}
+
+impl std::fmt::Display for Trigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Trigger::Signal(s) => write!(f, "{s}"),
+            Trigger::ComponentFailed(c) => write!(f, "component `{c}` failed"),
+            Trigger::StartupTimeout(c) => write!(
+                f,
+                "startup_timeout passed before {} became ready",
+                c.join(", ")
+            ),
+            Trigger::Requested => f.write_str("shutdown requested"),
+            Trigger::AllExited => f.write_str("every component exited"),
+        }
+    }
+}
+
+/// Which deadline ended a component by force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KillReason {
+    /// Its own `stop_timeout`.
+    StopTimeout,
+    /// Its phase's timeout.
+    PhaseTimeout,
+    /// The global `shutdown_timeout`.
+    ShutdownTimeout,
+    /// A second signal forced everything.
+    SecondSignal,
+}
+
+/// How a component's run ended, as the report shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Asked to stop, and stopped within its deadlines.
+    Stopped,
+    /// Asked to stop, did not make it in time, killed.
+    TimedOutKilled,
+    /// Killed without a graceful chance: second signal, or the global budget ran out before its turn.
+    Forced,
+    /// Ended by itself, successfully, before being asked to stop.
+    ExitedEarly,
+    /// Failed to start, or ended unexpectedly with an error.
+    Failed,
+    /// Never started (a shutdown came first, or a dependency failed).
+    NeverStarted,
+}
+
+/// One thing that happened, `at` after the supervisor started.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// Time since the engine started (monotonic).
+    pub at: Duration,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// The kinds of [`Event`]. `usize` fields are component indices.
+#[derive(Debug, Clone)]
+pub enum EventKind {
+    /// The engine launched the component.
+    StartRequested(usize),
+    /// The component reported its main process id.
+    Pid(usize, u32),
+    /// The component is ready.
+    Ready(usize),
+    /// Every component is ready.
+    AllReady,
+    /// The shutdown began.
+    ShutdownStarted(Trigger),
+    /// A stop phase began.
+    PhaseStarted(usize),
+    /// Every member of a phase is down.
+    PhaseEnded(usize),
+    /// The component was asked to stop gracefully.
+    StopRequested(usize),
+    /// A second signal (or [`crate::Handle::force`]) forced the shutdown.
+    Forced,
+    /// The component was told to die.
+    KillSent(usize, KillReason),
+    /// The component is down for good.
+    Ended(usize, Outcome, Option<Exit>),
+}

@@ -1,0 +1,78 @@
+//! Exit codes, and which one wins when several apply.
+//!
+//! Precedence, most important first: **2 > 4 > 1 > 3 > 0**. A config error
+//! means nothing ran. A second signal is an operator overriding everything.
+//! Then the root cause beats its consequence: when a component failed and
+//! the shutdown that followed also had to kill something, the run exits 1,
+//! because the failure is what an alert or a restart policy must see; the
+//! kills are in the report. (DESIGN.md proposed 3 > 1; a forced stop after a
+//! crash is usually *caused* by the crash, so reporting 3 would hide it.)
+
+use crate::event::{Outcome, Trigger};
+use crate::report::ShutdownReport;
+
+/// The documented exit codes of `sundown run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ExitCode {
+    /// 0: stopped cleanly after a signal, or every component finished.
+    Clean,
+    /// 3: the shutdown finished only by force: a timeout expired and something was killed.
+    TimedOut,
+    /// 1: a component failed (crashed, failed to start, never became ready).
+    ComponentFailed,
+    /// 4: a second signal forced the exit.
+    Forced,
+    /// 2: usage or configuration error; nothing was started.
+    Usage,
+}
+
+impl ExitCode {
+    /// The numeric process exit code.
+    pub fn code(self) -> i32 {
+        match self {
+            ExitCode::Clean => 0,
+            ExitCode::ComponentFailed => 1,
+            ExitCode::Usage => 2,
+            ExitCode::TimedOut => 3,
+            ExitCode::Forced => 4,
+        }
+    }
+
+    /// The code a finished run maps to; the `Ord` of this enum is the precedence.
+    pub fn of_report(report: &ShutdownReport) -> ExitCode {
+        let mut code = if report.forced_at.is_some() {
+            ExitCode::Forced
+        } else {
+            ExitCode::Clean
+        };
+        for c in &report.components {
+            let this = match (c.outcome, c.killed_by) {
+                (_, Some(crate::event::KillReason::SecondSignal)) => ExitCode::Forced,
+                (Outcome::Failed, _) => ExitCode::ComponentFailed,
+                (Outcome::TimedOutKilled | Outcome::Forced, _) => ExitCode::TimedOut,
+                _ => ExitCode::Clean,
+            };
+            code = code.max(this);
+        }
+        if matches!(
+            report.trigger,
+            Some(Trigger::ComponentFailed(_) | Trigger::StartupTimeout(_))
+        ) {
+            code = code.max(ExitCode::ComponentFailed);
+        }
+        code
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ExitCode::*;
+
+    #[test]
+    fn precedence_is_usage_forced_failed_timeout_clean() {
+        let mut all = [Clean, TimedOut, Usage, ComponentFailed, Forced];
+        all.sort();
+        let codes: Vec<i32> = all.iter().rev().map(|c| c.code()).collect();
+        assert_eq!(codes, vec![2, 4, 1, 3, 0]);
+    }
+}

@@ -1,0 +1,28 @@
+//! sundown: a supervisor that starts components in dependency order and
+//! stops them in reverse, phase by phase, each phase with its own timeout,
+//! escalating to a kill when a timeout runs out, and writes a teardown report
+//! a test can assert on.
+//!
+//! The data flows one way: [`Config`] (parsed, validated) → [`Graph`]
+//! → [`Plan`] → the engine (behind [`Supervisor`]) → [`ShutdownReport`].
+#![deny(missing_docs)]
+
+pub mod component;
+pub mod config;
+mod engine;
+pub mod event;
+pub mod exit;
+pub mod graph;
+pub mod plan;
+pub mod report;
+mod supervisor;
+
+pub use component::{Component, Exit, Lifecycle};
+pub use config::{Config, ConfigError, Strategy};
+pub use engine::{Command, KILL_GRACE, State};
+pub use event::{KillReason, Outcome, Trigger};
+pub use exit::ExitCode;
+pub use graph::Graph;
+pub use plan::Plan;
+pub use report::{ShutdownReport, Violation};
+pub use supervisor::{Handle, Running, StartFailed, Supervisor, UnknownComponent};

@@ -1,0 +1,203 @@
+//! The embeddable entry point: load a graph, start it, shut it down, get the
+//! report. `sundown run` is a thin layer of signal handling over this.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use sundown::Supervisor;
+//! let sup = Supervisor::from_toml_str(r#"
+//!     [components.db]
+//!     kind = "sim"
+//!     [components.web]
+//!     kind = "sim"
+//!     depends_on = ["db"]
+//! "#).unwrap();
+//! let running = sup.start().await.unwrap();
+//! let report = running.shutdown().await;
+//! report.assert_stopped_before("web", "db");
+//! report.assert_respects_graph();
+//! assert_eq!(report.exit_code, 0);
+//! # }
+//! ```
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::component::{self, Component};
+use crate::config::{Config, ConfigError};
+use crate::engine::{Command, Engine, State};
+use crate::event::Trigger;
+use crate::graph::Graph;
+use crate::plan::Plan;
+use crate::report::ShutdownReport;
+
+/// A validated graph of components, ready to start.
+pub struct Supervisor {
+    config: Arc<Config>,
+    graph: Arc<Graph>,
+    plan: Arc<Plan>,
+    components: Vec<Box<dyn Component>>,
+}
+
+/// The supervisor did not get every component ready; the graph has already
+/// been shut down in order, and this is its report.
+#[derive(Debug, thiserror::Error)]
+#[error("start failed: {}", .0.trigger.as_ref().map(ToString::to_string).unwrap_or_default())]
+pub struct StartFailed(pub Box<ShutdownReport>);
+
+/// No component of that name.
+#[derive(Debug, thiserror::Error)]
+#[error("no component named `{0}`")]
+pub struct UnknownComponent(pub String);
+
+impl Supervisor {
+    /// A supervisor for a validated config, each component built from its `kind`.
+    pub fn from_config(config: Config) -> Supervisor {
+        let graph = Graph::new(&config);
+        let plan = Plan::new(&config, &graph);
+        let components = config.components.iter().map(component::build).collect();
+        Supervisor {
+            config: Arc::new(config),
+            graph: Arc::new(graph),
+            plan: Arc::new(plan),
+            components,
+        }
+    }
+
+    /// Parses and validates TOML text (relative paths resolve against the current directory).
+    pub fn from_toml_str(toml: &str) -> Result<Supervisor, ConfigError> {
+        Config::parse(toml, "<string>", Path::new(".")).map(Supervisor::from_config)
+    }
+
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Supervisor, ConfigError> {
+        Config::load(path).map(Supervisor::from_config)
+    }
+
+    /// Replaces the implementation of one component, keeping its place in the
+    /// graph and its timeouts: how a program or test plugs in its own kinds.
+    pub fn replace(
+        mut self,
+        name: &str,
+        component: Box<dyn Component>,
+    ) -> Result<Supervisor, UnknownComponent> {
+        let i = self
+            .config
+            .index_of(name)
+            .ok_or_else(|| UnknownComponent(name.to_string()))?;
+        self.components[i] = component;
+        Ok(self)
+    }
+
+    /// The validated config.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The dependency graph.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The start and stop plan.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Starts the engine and returns at once; see [`Running::ready`].
+    pub fn spawn(self) -> Running {
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let (state_tx, state_rx) = watch::channel(State::Starting);
+        let engine = Engine::new(
+            self.config,
+            self.graph,
+            self.plan,
+            self.components,
+            cmd_rx,
+            state_tx,
+        );
+        Running {
+            handle: Handle { tx: cmd_tx },
+            state: state_rx,
+            join: tokio::spawn(engine.run()),
+        }
+    }
+
+    /// Starts every component in dependency order and returns once all are
+    /// ready. If one fails first, the rest are stopped in order and the
+    /// error carries the report.
+    pub async fn start(self) -> Result<Running, StartFailed> {
+        let mut running = self.spawn();
+        if running.ready().await {
+            Ok(running)
+        } else {
+            Err(StartFailed(Box::new(running.wait().await)))
+        }
+    }
+}
+
+/// A running supervisor.
+pub struct Running {
+    handle: Handle,
+    state: watch::Receiver<State>,
+    join: JoinHandle<ShutdownReport>,
+}
+
+impl Running {
+    /// A cloneable handle for asking for a shutdown from elsewhere (a signal task).
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// The engine's current state.
+    pub fn state(&self) -> State {
+        *self.state.borrow()
+    }
+
+    /// Waits until every component is ready (`true`) or a shutdown began first (`false`).
+    pub async fn ready(&mut self) -> bool {
+        match self.state.wait_for(|s| *s != State::Starting).await {
+            Ok(s) => *s == State::Running,
+            Err(_) => false,
+        }
+    }
+
+    /// Shuts everything down in order and returns the report.
+    pub async fn shutdown(self) -> ShutdownReport {
+        self.handle.shutdown(Trigger::Requested);
+        self.wait().await
+    }
+
+    /// Waits for the engine to finish by itself (a failure, every component
+    /// done, or a shutdown asked through a [`Handle`]).
+    pub async fn wait(self) -> ShutdownReport {
+        // Keep our sender alive until the end: dropping it would read as "shut down".
+        let _handle = self.handle;
+        match self.join.await {
+            Ok(report) => report,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => panic!("the supervisor's engine task was cancelled: {e}"),
+        }
+    }
+}
+
+/// Asks a running supervisor to stop. Dropping every handle (and the
+/// [`Running`]) also starts the shutdown, so nothing outlives its owner.
+#[derive(Clone, Debug)]
+pub struct Handle {
+    tx: mpsc::UnboundedSender<Command>,
+}
+
+impl Handle {
+    /// Begins the ordered shutdown; a no-op once one is under way.
+    pub fn shutdown(&self, trigger: Trigger) {
+        let _ = self.tx.send(Command::Shutdown(trigger));
+    }
+
+    /// Kills everything still running at once (what a second signal does).
+    pub fn force(&self, trigger: Trigger) {
+        let _ = self.tx.send(Command::Force(trigger));
+    }
+}
