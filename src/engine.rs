@@ -224,7 +224,12 @@ impl Engine {
         let Some(component) = self.slots[i].component.take() else {
             return;
         };
-        tracing::info!(component = self.name(i), "starting ({})", component.kind());
+        tracing::info!(
+            component = self.name(i),
+            "{}: starting ({})",
+            self.name(i),
+            component.kind()
+        );
         let slot = &mut self.slots[i];
         slot.life = Life::Running;
         let life = Lifecycle::new(
@@ -256,7 +261,7 @@ impl Engine {
                 self.slots[i].ready = true;
                 self.ready_count += 1;
                 self.record(EventKind::Ready(i));
-                tracing::info!(component = self.name(i), "ready");
+                tracing::info!(component = self.name(i), "{}: ready", self.name(i));
                 if self.trigger.is_none() {
                     for k in 0..self.graph.dependents(i).len() {
                         let d = self.graph.dependents(i)[k];
@@ -300,12 +305,16 @@ impl Engine {
         let name = self.name(i).to_string();
         match outcome {
             Outcome::Failed if !slot.ready => {
-                tracing::error!(component = %name, "failed to start: {exit}")
+                tracing::error!(component = %name, "{name}: failed to start: {exit}")
             }
-            Outcome::Failed => tracing::error!(component = %name, "exited unexpectedly: {exit}"),
-            Outcome::ExitedEarly => tracing::info!(component = %name, "finished: {exit}"),
+            Outcome::Failed => {
+                tracing::error!(component = %name, "{name}: exited unexpectedly: {exit}")
+            }
+            Outcome::ExitedEarly => {
+                tracing::info!(component = %name, "{name}: finished by itself: {exit}")
+            }
             _ => {
-                tracing::info!(component = %name, "stopped ({exit}) after {:?}", self.since_stop(i))
+                tracing::info!(component = %name, "{name}: stopped ({exit}) {:?} after the request", self.since_stop(i))
             }
         }
         self.end(i, outcome, Some(exit));
@@ -457,7 +466,7 @@ impl Engine {
         slot.stop_requested = true;
         slot.stop.cancel();
         self.record(EventKind::StopRequested(i));
-        tracing::debug!(component = self.name(i), "asked to stop");
+        tracing::debug!(component = self.name(i), "{}: asked to stop", self.name(i));
         self.set_deadline(i, deadline);
     }
 
@@ -475,7 +484,11 @@ impl Engine {
             KillReason::ShutdownTimeout => "shutdown_timeout passed",
             KillReason::SecondSignal => "a second signal forces the shutdown",
         };
-        tracing::warn!(component = self.name(i), "killing: {why}");
+        tracing::warn!(
+            component = self.name(i),
+            "{}: killing it: {why}",
+            self.name(i)
+        );
         // The same reason again, later, means "it ignored the kill": abandon it.
         self.set_deadline(i, (Instant::now() + KILL_GRACE, reason));
     }
@@ -561,7 +574,8 @@ impl Engine {
     fn abandon(&mut self, i: usize) {
         tracing::error!(
             component = self.name(i),
-            "still running {KILL_GRACE:?} after being killed; no longer waiting for it"
+            "{}: still running {KILL_GRACE:?} after being killed; no longer waiting for it",
+            self.name(i)
         );
         if let Some(abort) = self.slots[i].abort.take() {
             abort.abort();

@@ -85,7 +85,7 @@ fn forward<R: AsyncRead + Unpin + Send + 'static>(
                     tracing::info!(target: "sundown::output", component = %name, stream, "{name} | {line}");
                 }
                 Err(e) => {
-                    tracing::warn!(component = %name, "reading {stream} failed: {e}");
+                    tracing::warn!(component = %name, "{name}: reading {stream} failed: {e}");
                     break;
                 }
             }
@@ -157,7 +157,7 @@ impl Component for Process {
                     tokio::select! {
                         s = child.wait() => s,
                         _ = life.stop_requested() => {
-                            tracing::debug!(component = %name, "sending {} to process group {pid}", spec.stop_signal);
+                            tracing::debug!(component = %name, "{name}: sending {} to process group {pid}", spec.stop_signal);
                             group.signal(spec.stop_signal);
                             tokio::select! {
                                 s = child.wait() => s,
@@ -172,7 +172,7 @@ impl Component for Process {
             drop(group);
             for handle in outputs {
                 if tokio::time::timeout(OUTPUT_DRAIN, handle).await.is_err() {
-                    tracing::warn!(component = %name, "output still open {OUTPUT_DRAIN:?} after exit (a descendant left the process group?); no longer forwarding it");
+                    tracing::warn!(component = %name, "{name}: output still open {OUTPUT_DRAIN:?} after exit (a descendant left the process group?); no longer forwarding it");
                 }
             }
             exit_of(status)
