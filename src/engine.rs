@@ -279,6 +279,7 @@ impl Engine {
     fn check_all_ready(&mut self) {
         if self.ready_count == self.slots.len() && *self.state.borrow() == State::Starting {
             self.record(EventKind::AllReady);
+            self.startup_deadline = None;
             let _ = self.state.send(State::Running);
             tracing::info!(
                 "all {} component(s) ready in {:?}",

@@ -259,6 +259,18 @@ depends_on = ["slow", "fast"]
 }
 
 #[tokio::test(start_paused = true)]
+async fn startup_timeout_no_longer_applies_once_everything_is_ready() {
+    let mut running =
+        sup("[supervisor]\nstartup_timeout = \"1s\"\n[components.a]\nkind = \"sim\"\n").spawn();
+    assert!(running.ready().await);
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    assert_eq!(running.state(), sundown::State::Running);
+    let r = running.shutdown().await;
+    assert_eq!(r.trigger, Some(Trigger::Requested));
+    assert_eq!(r.exit_code, 0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn shutdown_during_startup_stops_what_started_without_hanging() {
     let running = sup(r#"
 [components.db]

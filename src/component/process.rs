@@ -73,7 +73,9 @@ fn forward<R: AsyncRead + Unpin + Send + 'static>(
     reader: R,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut reader = BufReader::new(reader);
+        // Small buffer: fifty children with two pipes each must not cost megabytes;
+        // a longer line just takes more reads.
+        let mut reader = BufReader::with_capacity(1024, reader);
         let mut buf = Vec::new();
         loop {
             buf.clear();
@@ -145,9 +147,17 @@ impl Component for Process {
                 outputs.push(forward(name.clone(), "stderr", err));
             }
 
+            let ready_at = tokio::time::Instant::now() + spec.ready_after;
             let status = tokio::select! {
-                s = child.wait() => Some(s),
-                _ = tokio::time::sleep(spec.ready_after) => { life.ready(); None }
+                s = child.wait() => {
+                    // It stayed alive for `ready_after` even when the timer has not fired
+                    // yet (a busy runtime, or `ready_after = "0s"`): it was ready.
+                    if tokio::time::Instant::now() >= ready_at {
+                        life.ready();
+                    }
+                    Some(s)
+                }
+                _ = tokio::time::sleep_until(ready_at) => { life.ready(); None }
                 _ = life.stop_requested() => None,
                 _ = life.kill_requested() => None,
             };
