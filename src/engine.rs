@@ -183,7 +183,9 @@ impl Engine {
                 _ = sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => self.on_deadline(),
             }
         }
+        // Every component has reported its end; their tasks finish right after.
         self.tracker.close();
+        self.tracker.wait().await;
         let _ = self.state.send(State::Done);
         let report =
             ShutdownReport::from_events(&self.config, &self.graph, &self.plan, wall, &self.events);
@@ -396,9 +398,10 @@ impl Engine {
         }
         match self.plan.strategy {
             Strategy::Eager => {
-                let global = self.global_deadline.unwrap_or_else(Instant::now);
+                let now = Instant::now();
+                let global = self.global_deadline.unwrap_or(now);
                 while let Some(i) = self.stoppable.pop() {
-                    self.request_stop(i, (global, KillReason::ShutdownTimeout));
+                    self.request_stop(i, now, (global, KillReason::ShutdownTimeout));
                 }
             }
             Strategy::Phased => self.advance_phases(),
@@ -434,7 +437,7 @@ impl Engine {
                     );
                 }
                 for &m in &phase.members {
-                    self.request_stop(m, cap);
+                    self.request_stop(m, now, cap);
                 }
             }
             if phase
@@ -452,12 +455,14 @@ impl Engine {
 
     /// Sends the graceful stop and arms the earliest of the component's own
     /// stop timeout and `cap` (its phase's or the global deadline).
-    fn request_stop(&mut self, i: usize, cap: (Instant, KillReason)) {
+    fn request_stop(&mut self, i: usize, now: Instant, cap: (Instant, KillReason)) {
         let slot = &self.slots[i];
         if slot.life != Life::Running || slot.stop_requested || slot.killed.is_some() {
             return;
         }
-        let own = Instant::now() + self.plan.stop_timeouts[i];
+        // `now` is the instant `cap` was computed from: with equal timeouts the
+        // component's own stop_timeout is what fires, not its phase's.
+        let own = now + self.plan.stop_timeouts[i];
         let deadline = if own <= cap.0 {
             (own, KillReason::StopTimeout)
         } else {
