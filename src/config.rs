@@ -167,7 +167,12 @@ impl Config {
         let source = Source { text, file };
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
-            source.error(vec![source.locate(span, e.message().trim_end())])
+            let message = e.message().trim_end();
+            let message = match e.span().and_then(|s| component_at(text, s.start)) {
+                Some(name) => format!("component `{name}`: {message}"),
+                None => message.to_string(),
+            };
+            source.error(vec![source.locate(span, message)])
         })?;
         let mut v = Validator {
             source,
@@ -265,7 +270,10 @@ struct RawSupervisor {
 }
 
 #[derive(Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "`command` must be a string (\"prog --flag arg\") or an array of strings"
+)]
 enum RawCommand {
     Line(String),
     Argv(Vec<String>),
@@ -350,6 +358,29 @@ impl RawComponent {
         );
         out
     }
+}
+
+/// The component whose `[components.NAME]` table holds byte `at`, so that a
+/// serde error there (an unknown key, a value of the wrong type) can name it.
+/// Only called on the error path: it parses the text a second time.
+fn component_at(text: &str, at: usize) -> Option<String> {
+    use toml::de::DeValue;
+    fn holds(value: &Spanned<DeValue<'_>>, at: usize) -> bool {
+        value.span().contains(&at)
+            || match value.get_ref() {
+                DeValue::Table(t) => t
+                    .iter()
+                    .any(|(k, v)| k.span().contains(&at) || holds(v, at)),
+                DeValue::Array(a) => a.iter().any(|v| holds(v, at)),
+                _ => false,
+            }
+    }
+    let (doc, _) = toml::de::DeTable::parse_recoverable(text);
+    let components = doc.get_ref().get("components")?.get_ref().as_table()?;
+    components
+        .iter()
+        .find(|(name, table)| name.span().contains(&at) || holds(table, at))
+        .map(|(name, _)| name.get_ref().to_string())
 }
 
 // ---------------------------------------------------------------- validation
@@ -520,8 +551,14 @@ impl Validator<'_> {
                     Zero::Rejected,
                 )
                 .unwrap_or(DEFAULT_STOP_TIMEOUT);
-            if stop_timeout > shutdown_timeout {
-                let span = c.stop_timeout.as_ref().map_or(key.span(), Spanned::span);
+            // Only an explicit setting is worth a warning per component; a
+            // default that exceeds the budget shows in `sundown plan` once.
+            if let Some(explicit) = c
+                .stop_timeout
+                .as_ref()
+                .filter(|_| stop_timeout > shutdown_timeout)
+            {
+                let span = explicit.span();
                 self.warn(
                     span,
                     format!(
