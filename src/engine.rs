@@ -23,6 +23,7 @@ use crate::event::{Event, EventKind, KillReason, Outcome, Trigger};
 use crate::graph::Graph;
 use crate::plan::Plan;
 use crate::report::ShutdownReport;
+use crate::status::{State, Status};
 
 /// How long a killed component may take to actually end before the engine
 /// stops waiting for it (a process stuck in uninterruptible sleep, a buggy
@@ -36,19 +37,6 @@ pub enum Command {
     Shutdown(Trigger),
     /// Kill everything now (the second signal).
     Force(Trigger),
-}
-
-/// The engine's overall state, published on a watch channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    /// Components are starting.
-    Starting,
-    /// Every component is ready.
-    Running,
-    /// The ordered shutdown is under way.
-    Stopping,
-    /// Everything is down; the report is ready.
-    Done,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -81,7 +69,7 @@ pub(crate) struct Engine {
     msg_tx: mpsc::UnboundedSender<Msg>,
     msg_rx: mpsc::UnboundedReceiver<Msg>,
     cmd_rx: mpsc::UnboundedReceiver<Command>,
-    state: watch::Sender<State>,
+    status: watch::Sender<Status>,
     tracker: TaskTracker,
     deadlines: BTreeSet<(Instant, usize)>,
     /// Per component: dependencies not yet ready.
@@ -105,9 +93,10 @@ impl Engine {
         plan: Arc<Plan>,
         components: Vec<Box<dyn Component>>,
         cmd_rx: mpsc::UnboundedReceiver<Command>,
-        state: watch::Sender<State>,
-    ) -> Engine {
+    ) -> (Engine, watch::Receiver<Status>) {
         let (msg_tx, msg_rx) = mpsc::unbounded_channel();
+        let t0 = Instant::now();
+        let (status, status_rx) = watch::channel(Status::new(&graph, &plan, t0));
         let slots = components
             .into_iter()
             .map(|c| Slot {
@@ -123,19 +112,19 @@ impl Engine {
             })
             .collect();
         let n = graph.len();
-        Engine {
+        let engine = Engine {
             waiting_deps: (0..n).map(|i| graph.deps(i).len()).collect(),
             live_dependents: (0..n).map(|i| graph.dependents(i).len()).collect(),
             config,
             graph,
             plan,
-            t0: Instant::now(),
+            t0,
             slots,
             events: Vec::new(),
             msg_tx,
             msg_rx,
             cmd_rx,
-            state,
+            status,
             tracker: TaskTracker::new(),
             deadlines: BTreeSet::new(),
             stoppable: Vec::new(),
@@ -145,7 +134,8 @@ impl Engine {
             global_deadline: None,
             trigger: None,
             ready_count: 0,
-        }
+        };
+        (engine, status_rx)
     }
 
     pub(crate) async fn run(mut self) -> ShutdownReport {
@@ -186,7 +176,7 @@ impl Engine {
         // Every component has reported its end; their tasks finish right after.
         self.tracker.close();
         self.tracker.wait().await;
-        let _ = self.state.send(State::Done);
+        self.status.send_modify(Status::finish);
         let report =
             ShutdownReport::from_events(&self.config, &self.graph, &self.plan, wall, &self.events);
         tracing::info!(
@@ -197,11 +187,16 @@ impl Engine {
         report
     }
 
+    /// Logs an event and folds it into the published status, so the status
+    /// and the report can never disagree.
     fn record(&mut self, kind: EventKind) {
-        self.events.push(Event {
+        let event = Event {
             at: self.t0.elapsed(),
             kind,
-        });
+        };
+        let phases = self.plan.phases.len();
+        self.status.send_modify(|s| s.apply(&event, phases));
+        self.events.push(event);
     }
 
     fn name(&self, i: usize) -> &str {
@@ -256,6 +251,7 @@ impl Engine {
         }
         match report {
             Report::Pid(pid) => self.record(EventKind::Pid(i, pid)),
+            Report::Detail(d) => self.status.send_modify(|s| s.set_detail(i, d)),
             Report::Ready => {
                 if self.slots[i].ready {
                     return;
@@ -279,10 +275,9 @@ impl Engine {
     }
 
     fn check_all_ready(&mut self) {
-        if self.ready_count == self.slots.len() && *self.state.borrow() == State::Starting {
+        if self.ready_count == self.slots.len() && self.status.borrow().state == State::Starting {
             self.record(EventKind::AllReady);
             self.startup_deadline = None;
-            let _ = self.state.send(State::Running);
             tracing::info!(
                 "all {} component(s) ready in {:?}",
                 self.slots.len(),
@@ -332,7 +327,7 @@ impl Engine {
             .iter()
             .rev()
             .find_map(|e| match e.kind {
-                EventKind::StopRequested(j) | EventKind::KillSent(j, _) if j == i => Some(e.at),
+                EventKind::StopRequested(j, _) | EventKind::KillSent(j, _) if j == i => Some(e.at),
                 _ => None,
             })
             .map_or(Duration::ZERO, |at| self.t0.elapsed().saturating_sub(at))
@@ -370,7 +365,6 @@ impl Engine {
         self.record(EventKind::ShutdownStarted(trigger.clone()));
         self.trigger = Some(trigger);
         self.global_deadline = Some(Instant::now() + self.plan.shutdown_timeout);
-        let _ = self.state.send(State::Stopping);
         for i in 0..self.slots.len() {
             if self.slots[i].life == Life::Pending {
                 self.end(i, Outcome::NeverStarted, None);
@@ -471,7 +465,7 @@ impl Engine {
         let slot = &mut self.slots[i];
         slot.stop_requested = true;
         slot.stop.cancel();
-        self.record(EventKind::StopRequested(i));
+        self.record(EventKind::StopRequested(i, deadline.0 - self.t0));
         tracing::debug!(component = self.name(i), "{}: asked to stop", self.name(i));
         self.set_deadline(i, deadline);
     }

@@ -97,8 +97,9 @@ pub enum EventKind {
     PhaseStarted(usize),
     /// Every member of a phase is down.
     PhaseEnded(usize),
-    /// The component was asked to stop gracefully.
-    StopRequested(usize),
+    /// The component was asked to stop gracefully; it will be killed at the
+    /// given time (since the engine started) if it is not down by then.
+    StopRequested(usize, Duration),
     /// A second signal (or [`crate::Handle::force`]) forced the shutdown.
     Forced,
     /// The component was told to die.

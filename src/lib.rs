@@ -15,14 +15,16 @@ pub mod exit;
 pub mod graph;
 pub mod plan;
 pub mod report;
+pub mod status;
 mod supervisor;
 
 pub use component::{Component, Exit, Lifecycle};
 pub use config::{Config, ConfigError, Strategy};
-pub use engine::{Command, KILL_GRACE, State};
+pub use engine::{Command, KILL_GRACE};
 pub use event::{KillReason, Outcome, Trigger};
 pub use exit::ExitCode;
 pub use graph::Graph;
 pub use plan::Plan;
 pub use report::{ShutdownReport, Violation};
+pub use status::{State, Status};
 pub use supervisor::{Handle, Running, StartFailed, Supervisor, UnknownComponent};

@@ -175,7 +175,7 @@ impl ShutdownReport {
                 EventKind::Forced => forced_at = Some(at),
                 EventKind::PhaseStarted(p) => phases[*p].started_at = Some(at),
                 EventKind::PhaseEnded(p) => phases[*p].ended_at = Some(at),
-                EventKind::StopRequested(i) => components[*i].stop_requested = Some(at),
+                EventKind::StopRequested(i, _) => components[*i].stop_requested = Some(at),
                 EventKind::KillSent(i, why) => {
                     components[*i].killed_at = Some(at);
                     components[*i].killed_by = Some(*why);

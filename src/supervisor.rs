@@ -27,11 +27,12 @@ use tokio::task::JoinHandle;
 
 use crate::component::{self, Component};
 use crate::config::{Config, ConfigError};
-use crate::engine::{Command, Engine, State};
+use crate::engine::{Command, Engine};
 use crate::event::Trigger;
 use crate::graph::Graph;
 use crate::plan::Plan;
 use crate::report::ShutdownReport;
+use crate::status::{State, Status};
 
 /// A validated graph of components, ready to start.
 pub struct Supervisor {
@@ -109,18 +110,11 @@ impl Supervisor {
     /// Starts the engine and returns at once; see [`Running::ready`].
     pub fn spawn(self) -> Running {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-        let (state_tx, state_rx) = watch::channel(State::Starting);
-        let engine = Engine::new(
-            self.config,
-            self.graph,
-            self.plan,
-            self.components,
-            cmd_rx,
-            state_tx,
-        );
+        let (engine, status) =
+            Engine::new(self.config, self.graph, self.plan, self.components, cmd_rx);
         Running {
             handle: Handle { tx: cmd_tx },
-            state: state_rx,
+            status,
             join: tokio::spawn(engine.run()),
         }
     }
@@ -141,7 +135,7 @@ impl Supervisor {
 /// A running supervisor.
 pub struct Running {
     handle: Handle,
-    state: watch::Receiver<State>,
+    status: watch::Receiver<Status>,
     join: JoinHandle<ShutdownReport>,
 }
 
@@ -153,13 +147,18 @@ impl Running {
 
     /// The engine's current state.
     pub fn state(&self) -> State {
-        *self.state.borrow()
+        self.status.borrow().state
+    }
+
+    /// A receiver of the live status, updated on every engine event.
+    pub fn status(&self) -> watch::Receiver<Status> {
+        self.status.clone()
     }
 
     /// Waits until every component is ready (`true`) or a shutdown began first (`false`).
     pub async fn ready(&mut self) -> bool {
-        match self.state.wait_for(|s| *s != State::Starting).await {
-            Ok(s) => *s == State::Running,
+        match self.status.wait_for(|s| s.state != State::Starting).await {
+            Ok(s) => s.state == State::Running,
             Err(_) => false,
         }
     }

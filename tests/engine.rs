@@ -463,3 +463,89 @@ async fn the_report_round_trips_through_json() {
     assert_eq!(v["trigger"], "requested");
     assert_eq!(v["components"][0]["outcome"], "stopped");
 }
+
+/// Reports what it is draining, then never finishes.
+struct Draining;
+
+impl Component for Draining {
+    fn kind(&self) -> &'static str {
+        "draining"
+    }
+    fn run(self: Box<Self>, life: Lifecycle) -> BoxFuture<Exit> {
+        Box::pin(async move {
+            life.ready();
+            life.stop_requested().await;
+            life.detail(Some("3 jobs in flight".into()));
+            life.kill_requested().await;
+            Exit::Signal("SIGKILL".into())
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_live_status_names_what_the_shutdown_waits_on_and_the_time_left() {
+    use sundown::State;
+    use sundown::status::ComponentState;
+    let s = sup(r#"
+[supervisor]
+shutdown_timeout = "25s"
+[components.db]
+kind = "sim"
+[components.workers]
+kind = "sim"
+depends_on = ["db"]
+stop_timeout = "10s"
+"#)
+    .replace("workers", Box::new(Draining))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let running = s.start().await.unwrap_or_else(|e| panic!("{e}"));
+    let status = running.status();
+    assert_eq!(status.borrow().state, State::Running);
+    assert!(status.borrow().shutdown.is_none());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    running.handle().shutdown(Trigger::Signal("SIGTERM".into()));
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    {
+        let st = status.borrow();
+        assert_eq!(st.state, State::Stopping);
+        let sh = st
+            .shutdown
+            .as_ref()
+            .unwrap_or_else(|| panic!("no shutdown status"));
+        assert_eq!(sh.waiting_on, vec!["workers"]);
+        assert_eq!((sh.phase, sh.phases), (Some(0), 2));
+        assert_eq!(sh.deadline_ms, 26_000.0);
+        let workers = &st.components[1];
+        assert_eq!(
+            (workers.name.as_str(), workers.state),
+            ("workers", ComponentState::Stopping)
+        );
+        assert_eq!(workers.since_ms, 1000.0);
+        assert_eq!(workers.kill_at_ms, Some(11_000.0));
+        assert_eq!(
+            st.components[0].state,
+            ComponentState::Ready,
+            "db waits for its turn"
+        );
+        assert_eq!(
+            st.waiting_line(st.now_ms()).as_deref(),
+            Some(
+                "phase 1/2: waiting on workers (3 jobs in flight; killed in 6.0s); budget: 21.0s left"
+            )
+        );
+    }
+    let r = running.wait().await;
+    assert_eq!(c(&r, "workers").killed_by, Some(KillReason::StopTimeout));
+    let st = status.borrow();
+    assert_eq!(st.state, State::Done);
+    assert!(
+        st.shutdown
+            .as_ref()
+            .is_some_and(|s| s.waiting_on.is_empty())
+    );
+    assert!(
+        st.components
+            .iter()
+            .all(|c| c.state == ComponentState::Stopped)
+    );
+}

@@ -70,6 +70,7 @@ impl fmt::Display for Exit {
 pub(crate) enum Report {
     Ready,
     Pid(u32),
+    Detail(Option<String>),
 }
 
 /// Reports and the final exit travel on one channel, so the engine always
@@ -131,6 +132,14 @@ impl Lifecycle {
     /// Tells the engine the component's main process id, for the report.
     pub fn pid(&self, pid: u32) {
         let _ = self.tx.send(Msg::Report(self.index, Report::Pid(pid)));
+    }
+
+    /// Says what the component is doing, for the live status
+    /// ("3 jobs in flight"); `None` clears it. Not recorded in the report.
+    pub fn detail(&self, detail: Option<String>) {
+        let _ = self
+            .tx
+            .send(Msg::Report(self.index, Report::Detail(detail)));
     }
 
     /// Completes when the engine asks for a graceful stop.

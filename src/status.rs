@@ -1,0 +1,248 @@
+//! The live state of a running supervisor: built once, in the engine, as a
+//! fold over the same events the report is made of, and published on a
+//! `watch` channel. The TTY status line (and later `sundown status` and
+//! metrics) only read it; none of them reaches into the engine.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::event::{Event, EventKind, Outcome, Trigger};
+use crate::graph::Graph;
+use crate::plan::Plan;
+
+/// The supervisor's overall state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Components are starting.
+    Starting,
+    /// Every component is ready.
+    Running,
+    /// The ordered shutdown is under way.
+    Stopping,
+    /// Everything is down; the report is ready.
+    Done,
+}
+
+/// One component's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComponentState {
+    /// Waiting for its dependencies.
+    Pending,
+    /// Launched, not ready yet.
+    Starting,
+    /// Ready.
+    Ready,
+    /// Asked to stop, not down yet.
+    Stopping,
+    /// Killed, not down yet.
+    Killing,
+    /// Down after a stop or a kill.
+    Stopped,
+    /// Finished by itself, successfully.
+    Exited,
+    /// Failed.
+    Failed,
+    /// Never started.
+    NeverStarted,
+}
+
+/// One row of the status.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComponentStatus {
+    /// Its name.
+    pub name: String,
+    /// Its state.
+    pub state: ComponentState,
+    /// Its main process id, for process kinds.
+    pub pid: Option<u32>,
+    /// When it entered `state`, ms since the supervisor started.
+    pub since_ms: f64,
+    /// When it will be killed if still stopping, ms since the supervisor started.
+    pub kill_at_ms: Option<f64>,
+    /// What the component says it is doing ("3 jobs in flight").
+    pub detail: Option<String>,
+}
+
+/// What a shutdown under way is doing.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShutdownStatus {
+    /// Why it began.
+    pub trigger: Trigger,
+    /// The current phase (phased strategy).
+    pub phase: Option<usize>,
+    /// How many phases there are.
+    pub phases: usize,
+    /// Components asked to stop (or killed) and not down yet, in the order asked.
+    pub waiting_on: Vec<String>,
+    /// When the global budget runs out, ms since the supervisor started.
+    pub deadline_ms: f64,
+}
+
+/// A snapshot of the whole supervisor.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Status {
+    /// Overall state.
+    pub state: State,
+    /// One row per component, sorted by name.
+    pub components: Vec<ComponentStatus>,
+    /// Present once a shutdown began.
+    pub shutdown: Option<ShutdownStatus>,
+    #[serde(skip)]
+    shutdown_timeout: Duration,
+    #[serde(skip)]
+    started: Instant,
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+impl Status {
+    pub(crate) fn new(graph: &Graph, plan: &Plan, started: Instant) -> Status {
+        Status {
+            state: State::Starting,
+            components: (0..graph.len())
+                .map(|i| ComponentStatus {
+                    name: graph.name(i).to_string(),
+                    state: ComponentState::Pending,
+                    pid: None,
+                    since_ms: 0.0,
+                    kill_at_ms: None,
+                    detail: None,
+                })
+                .collect(),
+            shutdown: None,
+            shutdown_timeout: plan.shutdown_timeout,
+            started,
+        }
+    }
+
+    /// Applies one engine event; `phases` is the plan's phase count.
+    pub(crate) fn apply(&mut self, e: &Event, phases: usize) {
+        let at = ms(e.at);
+        let mut set = |i: usize, state| {
+            let c = &mut self.components[i];
+            c.state = state;
+            c.since_ms = at;
+        };
+        match &e.kind {
+            EventKind::StartRequested(i) => set(*i, ComponentState::Starting),
+            EventKind::Ready(i) => set(*i, ComponentState::Ready),
+            EventKind::Pid(i, pid) => self.components[*i].pid = Some(*pid),
+            EventKind::AllReady => self.state = State::Running,
+            EventKind::ShutdownStarted(trigger) => {
+                self.state = State::Stopping;
+                self.shutdown = Some(ShutdownStatus {
+                    trigger: trigger.clone(),
+                    phase: None,
+                    phases,
+                    waiting_on: Vec::new(),
+                    deadline_ms: at + ms(self.shutdown_timeout),
+                });
+            }
+            EventKind::PhaseStarted(p) => {
+                if let Some(s) = &mut self.shutdown {
+                    s.phase = Some(*p);
+                }
+            }
+            EventKind::PhaseEnded(_) | EventKind::Forced => {}
+            EventKind::StopRequested(i, kill_at) => {
+                set(*i, ComponentState::Stopping);
+                self.components[*i].kill_at_ms = Some(ms(*kill_at));
+                let name = self.components[*i].name.clone();
+                if let Some(s) = &mut self.shutdown {
+                    s.waiting_on.push(name);
+                }
+            }
+            EventKind::KillSent(i, _) => {
+                set(*i, ComponentState::Killing);
+                self.components[*i].kill_at_ms = None;
+                let name = &self.components[*i].name;
+                if let Some(s) = &mut self.shutdown
+                    && !s.waiting_on.contains(name)
+                {
+                    s.waiting_on.push(name.clone());
+                }
+            }
+            EventKind::Ended(i, outcome, _) => {
+                set(
+                    *i,
+                    match outcome {
+                        Outcome::Stopped | Outcome::TimedOutKilled | Outcome::Forced => {
+                            ComponentState::Stopped
+                        }
+                        Outcome::ExitedEarly => ComponentState::Exited,
+                        Outcome::Failed => ComponentState::Failed,
+                        Outcome::NeverStarted => ComponentState::NeverStarted,
+                    },
+                );
+                let c = &mut self.components[*i];
+                c.kill_at_ms = None;
+                c.detail = None;
+                let name = &c.name;
+                if let Some(s) = &mut self.shutdown {
+                    s.waiting_on.retain(|n| n != name);
+                }
+            }
+        }
+    }
+
+    /// Now, in ms since the supervisor started: the clock of every `*_ms` here and of the report.
+    pub fn now_ms(&self) -> f64 {
+        ms(self.started.elapsed())
+    }
+
+    pub(crate) fn set_detail(&mut self, i: usize, detail: Option<String>) {
+        self.components[i].detail = detail;
+    }
+
+    pub(crate) fn finish(&mut self) {
+        self.state = State::Done;
+    }
+
+    /// One line saying what the shutdown waits on and how long until the
+    /// next forced kill and the end of the budget, e.g.
+    /// `phase 2/3: waiting on workers (3 jobs in flight; killed in 41.0s); budget: 50.2s left`.
+    /// `None` when no shutdown is under way. `now_ms` is on the supervisor's clock.
+    pub fn waiting_line(&self, now_ms: f64) -> Option<String> {
+        let s = self.shutdown.as_ref()?;
+        let left = |at: f64| format!("{:.1}s", ((at - now_ms) / 1000.0).max(0.0));
+        let waiting: Vec<String> = s
+            .waiting_on
+            .iter()
+            .filter_map(|n| self.components.iter().find(|c| &c.name == n))
+            .map(|c| {
+                let mut notes: Vec<String> = c.detail.iter().cloned().collect();
+                match (c.state, c.kill_at_ms) {
+                    (ComponentState::Killing, _) => {
+                        notes.push("killed, waiting for it to end".into())
+                    }
+                    (_, Some(at)) => notes.push(format!("killed in {}", left(at))),
+                    _ => {}
+                }
+                if notes.is_empty() {
+                    c.name.clone()
+                } else {
+                    format!("{} ({})", c.name, notes.join("; "))
+                }
+            })
+            .collect();
+        let phase = match s.phase {
+            Some(p) => format!("phase {}/{}: ", p + 1, s.phases),
+            None => String::new(),
+        };
+        let what = if waiting.is_empty() {
+            "stopping".to_string()
+        } else {
+            format!("waiting on {}", waiting.join(", "))
+        };
+        Some(format!(
+            "{phase}{what}; budget: {} left",
+            left(s.deadline_ms)
+        ))
+    }
+}
