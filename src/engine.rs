@@ -55,6 +55,8 @@ struct Slot {
     ready: bool,
     stop_requested: bool,
     killed: Option<KillReason>,
+    /// When the stop began: the graceful request, or the kill when there was none.
+    asked_at: Option<Instant>,
     /// When the engine acts on this component next, and what it does then.
     deadline: Option<(Instant, KillReason)>,
 }
@@ -108,6 +110,7 @@ impl Engine {
                 ready: false,
                 stop_requested: false,
                 killed: None,
+                asked_at: None,
                 deadline: None,
             })
             .collect();
@@ -301,6 +304,7 @@ impl Engine {
             (None, false) => Outcome::Failed,
         };
         let name = self.name(i).to_string();
+        let took = slot.asked_at.map(|t| t.elapsed()).unwrap_or_default();
         match outcome {
             Outcome::Failed if !slot.ready => {
                 tracing::error!(component = %name, "{name}: failed to start: {exit}")
@@ -311,8 +315,11 @@ impl Engine {
             Outcome::ExitedEarly => {
                 tracing::info!(component = %name, "{name}: finished by itself: {exit}")
             }
+            Outcome::Stopped => {
+                tracing::info!(component = %name, "{name}: stopped in {took:.1?} ({exit})")
+            }
             _ => {
-                tracing::info!(component = %name, "{name}: stopped ({exit}) {:?} after the request", self.since_stop(i))
+                tracing::warn!(component = %name, "{name}: down {took:.1?} after the stop began, by force ({exit})")
             }
         }
         self.end(i, outcome, Some(exit));
@@ -320,17 +327,6 @@ impl Engine {
             self.shutdown(Trigger::ComponentFailed(name));
         }
         self.advance_stop();
-    }
-
-    fn since_stop(&self, i: usize) -> Duration {
-        self.events
-            .iter()
-            .rev()
-            .find_map(|e| match e.kind {
-                EventKind::StopRequested(j, _) | EventKind::KillSent(j, _) if j == i => Some(e.at),
-                _ => None,
-            })
-            .map_or(Duration::ZERO, |at| self.t0.elapsed().saturating_sub(at))
     }
 
     /// Marks a component down for good and releases what waited on it.
@@ -464,6 +460,7 @@ impl Engine {
         };
         let slot = &mut self.slots[i];
         slot.stop_requested = true;
+        slot.asked_at = Some(now);
         slot.stop.cancel();
         self.record(EventKind::StopRequested(i, deadline.0 - self.t0));
         tracing::debug!(component = self.name(i), "{}: asked to stop", self.name(i));
@@ -476,6 +473,7 @@ impl Engine {
             return;
         }
         slot.killed = Some(reason);
+        slot.asked_at.get_or_insert_with(Instant::now);
         slot.kill.cancel();
         self.record(EventKind::KillSent(i, reason));
         let why = match reason {
