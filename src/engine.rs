@@ -85,7 +85,34 @@ pub(crate) struct Engine {
     startup_deadline: Option<Instant>,
     global_deadline: Option<Instant>,
     trigger: Option<Trigger>,
+    forced: bool,
     ready_count: usize,
+}
+
+/// Reports a component's end to the engine exactly once, even when its
+/// future panics (unwinding drops the guard) or is aborted, so a broken
+/// component is a failure the engine sees rather than a task that vanished.
+struct ExitGuard {
+    i: usize,
+    tx: mpsc::UnboundedSender<Msg>,
+    sent: bool,
+}
+
+impl ExitGuard {
+    fn send(&mut self, exit: Exit) {
+        self.sent = true;
+        let _ = self.tx.send(Msg::Exit(self.i, exit));
+    }
+}
+
+impl Drop for ExitGuard {
+    fn drop(&mut self) {
+        if !self.sent {
+            self.send(Exit::Error(
+                "the component panicked (see the log above)".into(),
+            ));
+        }
+    }
 }
 
 impl Engine {
@@ -136,6 +163,7 @@ impl Engine {
             startup_deadline: None,
             global_deadline: None,
             trigger: None,
+            forced: false,
             ready_count: 0,
         };
         (engine, status_rx)
@@ -238,11 +266,16 @@ impl Engine {
             slot.stop.clone(),
             slot.kill.clone(),
             self.msg_tx.clone(),
+            self.tracker.clone(),
         );
-        let tx = self.msg_tx.clone();
+        let mut exit = ExitGuard {
+            i,
+            tx: self.msg_tx.clone(),
+            sent: false,
+        };
         let handle = self.tracker.spawn(async move {
-            let exit = component.run(life).await;
-            let _ = tx.send(Msg::Exit(i, exit));
+            let result = component.run(life).await;
+            exit.send(result);
         });
         self.slots[i].abort = Some(handle.abort_handle());
         self.record(EventKind::StartRequested(i));
@@ -495,6 +528,10 @@ impl Engine {
         if self.trigger.is_none() {
             self.shutdown(trigger);
         }
+        if self.forced {
+            return;
+        }
+        self.forced = true;
         tracing::warn!("forcing: killing every component still running");
         self.record(EventKind::Forced);
         // A component already killed for a timeout keeps that reason.

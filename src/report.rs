@@ -200,16 +200,30 @@ impl ShutdownReport {
             }
         }
         for p in &mut phases {
+            // Components are sorted by name, as the config lists them.
             let members = || {
-                p.members
-                    .iter()
-                    .filter_map(|m| components.iter().find(|c| &c.name == m))
+                p.members.iter().filter_map(|m| {
+                    components
+                        .binary_search_by(|c| c.name.as_str().cmp(m))
+                        .ok()
+                        .map(|i| &components[i])
+                })
             };
-            p.timed_out = members().any(|c| matches!(c.outcome, Outcome::TimedOutKilled));
+            p.timed_out =
+                members().any(|c| c.killed_by.is_some_and(|k| k != KillReason::SecondSignal));
             if config.supervisor.strategy == Strategy::Eager {
-                // No phase barrier ran; describe the span its members took.
-                p.started_at = members().filter_map(|c| c.stop_requested).reduce(f64::min);
-                p.ended_at = members().filter_map(|c| c.stopped_at).reduce(f64::max);
+                // No phase barrier ran: the phase spans its members' stops,
+                // and never begins before the shutdown did.
+                let start = members()
+                    .filter_map(|c| c.stop_requested.or(c.killed_at))
+                    .reduce(f64::min)
+                    .or(shutdown_started_at);
+                let end = members().filter_map(|c| c.stopped_at).reduce(f64::max);
+                p.started_at = start;
+                p.ended_at = match (start, end) {
+                    (Some(s), e) => Some(e.unwrap_or(s).max(s)),
+                    (None, e) => e,
+                };
             }
         }
         let mut report = ShutdownReport {

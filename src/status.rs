@@ -89,6 +89,8 @@ pub struct Status {
     pub state: State,
     /// One row per component, sorted by name.
     pub components: Vec<ComponentStatus>,
+    /// When every component was ready, if that happened.
+    pub all_ready_at: Option<f64>,
     /// Present once a shutdown began.
     pub shutdown: Option<ShutdownStatus>,
     #[serde(skip)]
@@ -115,6 +117,7 @@ impl Status {
                     detail: None,
                 })
                 .collect(),
+            all_ready_at: None,
             shutdown: None,
             shutdown_timeout: plan.shutdown_timeout,
             started,
@@ -133,7 +136,10 @@ impl Status {
             EventKind::StartRequested(i) => set(*i, ComponentState::Starting),
             EventKind::Ready(i) => set(*i, ComponentState::Ready),
             EventKind::Pid(i, pid) => self.components[*i].pid = Some(*pid),
-            EventKind::AllReady => self.state = State::Running,
+            EventKind::AllReady => {
+                self.state = State::Running;
+                self.all_ready_at = Some(at);
+            }
             EventKind::ShutdownStarted(trigger) => {
                 self.state = State::Stopping;
                 self.shutdown = Some(ShutdownStatus {

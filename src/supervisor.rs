@@ -155,12 +155,13 @@ impl Running {
         self.status.clone()
     }
 
-    /// Waits until every component is ready (`true`) or a shutdown began first (`false`).
+    /// Waits until every component has been ready at once (`true`), or a
+    /// shutdown began before that (`false`).
     pub async fn ready(&mut self) -> bool {
-        match self.status.wait_for(|s| s.state != State::Starting).await {
-            Ok(s) => s.state == State::Running,
-            Err(_) => false,
-        }
+        // Ask whether everything *became* ready, not whether it still is: a
+        // run may end by itself before this is polled.
+        let _ = self.status.wait_for(|s| s.state != State::Starting).await;
+        self.status.borrow().all_ready_at.is_some()
     }
 
     /// Shuts everything down in order and returns the report.

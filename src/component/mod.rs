@@ -14,6 +14,7 @@ use std::pin::Pin;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::config::{ComponentSpec, KindSpec};
 
@@ -87,6 +88,7 @@ pub struct Lifecycle {
     stop: CancellationToken,
     kill: CancellationToken,
     tx: mpsc::UnboundedSender<Msg>,
+    tracker: TaskTracker,
 }
 
 impl Lifecycle {
@@ -96,6 +98,7 @@ impl Lifecycle {
         stop: CancellationToken,
         kill: CancellationToken,
         tx: mpsc::UnboundedSender<Msg>,
+        tracker: TaskTracker,
     ) -> Lifecycle {
         Lifecycle {
             name,
@@ -103,6 +106,7 @@ impl Lifecycle {
             stop,
             kill,
             tx,
+            tracker,
         }
     }
 
@@ -112,7 +116,14 @@ impl Lifecycle {
         let (tx, _rx) = mpsc::unbounded_channel();
         let (stop, kill) = (CancellationToken::new(), CancellationToken::new());
         (
-            Lifecycle::new(name.to_string(), 0, stop.clone(), kill.clone(), tx),
+            Lifecycle::new(
+                name.to_string(),
+                0,
+                stop.clone(),
+                kill.clone(),
+                tx,
+                TaskTracker::new(),
+            ),
             stop,
             kill,
         )
@@ -140,6 +151,17 @@ impl Lifecycle {
         let _ = self
             .tx
             .send(Msg::Report(self.index, Report::Detail(detail)));
+    }
+
+    /// Spawns a helper task the supervisor waits for before it exits (for
+    /// work that may outlive [`Component::run`] briefly, like forwarding the
+    /// last output). The task must end by itself in bounded time.
+    pub fn spawn<F>(&self, task: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.tracker.spawn(task)
     }
 
     /// Completes when the engine asks for a graceful stop.

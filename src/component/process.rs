@@ -15,7 +15,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
-use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use super::{BoxFuture, Component, Exit, Lifecycle};
 use crate::config::ProcessSpec;
@@ -23,6 +23,9 @@ use crate::config::ProcessSpec;
 /// After the main process exits, how long its output pipes may stay open
 /// (held by an escaped descendant) before forwarding gives up on them.
 const OUTPUT_DRAIN: Duration = Duration::from_secs(2);
+/// How long the end of a process waits for its last output lines, so logs
+/// read in order; longer drains continue in the background.
+const LOG_ORDER_GRACE: Duration = Duration::from_millis(50);
 
 /// An external program.
 pub struct Process {
@@ -67,32 +70,46 @@ fn exit_of(status: std::io::Result<ExitStatus>) -> Exit {
     }
 }
 
-fn forward<R: AsyncRead + Unpin + Send + 'static>(
+/// Forwards one pipe line by line until EOF, or until [`OUTPUT_DRAIN`] after
+/// `exited` fires (an escaped descendant may hold the pipe open forever).
+async fn forward<R: AsyncRead + Unpin>(
     name: String,
     stream: &'static str,
     reader: R,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        // Small buffer: fifty children with two pipes each must not cost megabytes;
-        // a longer line just takes more reads.
-        let mut reader = BufReader::with_capacity(1024, reader);
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf).await {
-                Ok(0) => break,
-                Ok(_) => {
-                    let line = String::from_utf8_lossy(&buf);
-                    let line = line.trim_end_matches(['\n', '\r']);
-                    tracing::info!(target: "sundown::output", component = %name, stream, "{name} | {line}");
-                }
-                Err(e) => {
-                    tracing::warn!(component = %name, "{name}: reading {stream} failed: {e}");
-                    break;
-                }
+    exited: CancellationToken,
+) {
+    // Small buffer: fifty children with two pipes each must not cost megabytes;
+    // a longer line just takes more reads.
+    let mut reader = BufReader::with_capacity(1024, reader);
+    let mut buf = Vec::new();
+    let give_up = async {
+        exited.cancelled().await;
+        tokio::time::sleep(OUTPUT_DRAIN).await;
+    };
+    tokio::pin!(give_up);
+    loop {
+        buf.clear();
+        let read = tokio::select! {
+            biased;
+            r = reader.read_until(b'\n', &mut buf) => r,
+            _ = &mut give_up => {
+                tracing::warn!(component = %name, "{name}: {stream} still open {OUTPUT_DRAIN:?} after exit (a descendant left the process group?); no longer forwarding it");
+                return;
+            }
+        };
+        match read {
+            Ok(0) => return,
+            Ok(_) => {
+                let line = String::from_utf8_lossy(&buf);
+                let line = line.trim_end_matches(['\n', '\r']);
+                tracing::info!(target: "sundown::output", component = %name, stream, "{name} | {line}");
+            }
+            Err(e) => {
+                tracing::warn!(component = %name, "{name}: reading {stream} failed: {e}");
+                return;
             }
         }
-    })
+    }
 }
 
 impl Component for Process {
@@ -139,12 +156,15 @@ impl Component for Process {
             life.pid(pid);
             let group = Group(Pid::from_raw(pid as i32));
             let name = life.name().to_string();
+            // Forwarders run on the supervisor's tracker: the component's end is
+            // reported as soon as the process is reaped, not when its pipes close.
+            let exited = CancellationToken::new();
             let mut outputs = Vec::new();
             if let Some(out) = child.stdout.take() {
-                outputs.push(forward(name.clone(), "stdout", out));
+                outputs.push(life.spawn(forward(name.clone(), "stdout", out, exited.clone())));
             }
             if let Some(err) = child.stderr.take() {
-                outputs.push(forward(name.clone(), "stderr", err));
+                outputs.push(life.spawn(forward(name.clone(), "stderr", err, exited.clone())));
             }
 
             let ready_at = tokio::time::Instant::now() + spec.ready_after;
@@ -180,11 +200,16 @@ impl Component for Process {
             };
             // The main process is gone; descendants left in its group go with it.
             drop(group);
-            for handle in outputs {
-                if tokio::time::timeout(OUTPUT_DRAIN, handle).await.is_err() {
-                    tracing::warn!(component = %name, "{name}: output still open {OUTPUT_DRAIN:?} after exit (a descendant left the process group?); no longer forwarding it");
+            exited.cancel();
+            // Normally the pipes close with the group, at once: wait a moment so
+            // the last lines are logged before the "stopped" line. A pipe held
+            // open elsewhere keeps draining in the background instead.
+            let _ = tokio::time::timeout(LOG_ORDER_GRACE, async {
+                for handle in outputs {
+                    let _ = handle.await;
                 }
-            }
+            })
+            .await;
             exit_of(status)
         })
     }
