@@ -36,7 +36,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // sundown did exactly what the (wrong) graph said.
     report.assert_stopped_before("postgres", "workers");
     if shared.lost() > 0 {
-        println!("{} accepted job(s) lost: the database stopped before the workers that needed it", shared.lost());
+        println!(
+            "{} accepted job(s) lost: the database stopped before the workers that needed it",
+            shared.lost()
+        );
     }
     Ok(())
 }

@@ -10,6 +10,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use sundown::{Config, ExitCode, Graph, Plan, ShutdownReport, Supervisor, Trigger};
 use tokio::signal::unix::{SignalKind, signal};
 
+use crate::live::StatusLine;
+
 /// Starts components in dependency order and stops them in reverse, phase by
 /// phase, with timeouts, escalation and a JSON teardown report.
 #[derive(Parser, Debug)]
@@ -77,6 +79,20 @@ enum Command {
         #[arg(long, value_name = "A:B")]
         before: Vec<String>,
     },
+    /// Draw a teardown report as a timeline on stdout, and optionally as SVG and HTML files.
+    Report {
+        /// The JSON report written by `run --report`.
+        report: PathBuf,
+        /// Also write the timeline as a standalone SVG picture here.
+        #[arg(long, value_name = "OUT.svg")]
+        svg: Option<PathBuf>,
+        /// Also write an HTML page (the picture and tables of phases and components) here.
+        #[arg(long, value_name = "OUT.html")]
+        html: Option<PathBuf>,
+        /// Terminal width in columns (default: $COLUMNS, else 100).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(20..))]
+        width: Option<u16>,
+    },
 }
 
 /// Parses the arguments, runs the command, returns the process exit code.
@@ -92,13 +108,14 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             };
         }
     };
-    init_logging(cli.log_format);
+    let logging = init_logging(cli.log_format);
+    let live = logging.live.clone();
     let command = cli.command.unwrap_or(Command::Run {
         config: PathBuf::from("supervisor.toml"),
         report: None,
     });
     let result = match command {
-        Command::Run { config, report } => run_graph(&config, report),
+        Command::Run { config, report } => run_graph(&config, report, live),
         Command::Check { config } => check(&config),
         Command::Plan { config } => plan(&config),
         Command::Graph { config, format } => graph(&config, format),
@@ -107,24 +124,82 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             config,
             before,
         } => verify(&report, config.as_deref(), &before),
+        Command::Report {
+            report,
+            svg,
+            html,
+            width,
+        } => show_report(&report, svg.as_deref(), html.as_deref(), width),
     };
-    result.unwrap_or_else(|e| {
+    let code = result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");
         ExitCode::Usage.code()
-    })
+    });
+    let dropped = logging.dropped.dropped_lines();
+    if dropped > 0 {
+        tracing::warn!(
+            "{dropped} log line(s) were dropped because stderr was not being read fast enough"
+        );
+    }
+    code
 }
 
-fn init_logging(format: LogFormat) {
+/// The logging pipeline; dropping it flushes what is buffered (waiting at most ~1 s).
+struct Logging {
+    live: Option<StatusLine>,
+    dropped: tracing_appender::non_blocking::ErrorCounter,
+    _flush: tracing_appender::non_blocking::WorkerGuard,
+}
+
+fn init_logging(format: LogFormat) -> Logging {
+    use std::io::IsTerminal as _;
     use tracing_subscriber::EnvFilter;
+    // Logs (and every child's output) go through a bounded queue to a writer
+    // thread: if whoever reads stderr stalls, lines are dropped and counted
+    // rather than blocking the engine, so signals and deadlines still work.
+    let (out, flush) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        // Each slot is preallocated: 4 096 lines is ~160 KiB, where the
+        // default 128 000 would cost megabytes of resident memory.
+        .buffered_lines_limit(4096)
+        .thread_name("sundown-log")
+        .finish(std::io::stderr());
+    let dropped = out.error_counter();
+    // The live status line only makes sense for human-readable logs on a terminal.
+    let live = match format {
+        LogFormat::Text => StatusLine::for_stderr(out.clone()),
+        LogFormat::Json => None,
+    };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        .with_target(false)
+        .with_ansi(ansi);
+    // Text lines already start with the component's name ("db: ready"), so
+    // its field would only repeat it; JSON keeps every field for machines.
+    let text_fields =
+        tracing_subscriber::fmt::format::debug_fn(|w, field, value| match field.name() {
+            "component" | "stream" => Ok(()),
+            "message" => write!(w, "{value:?}"),
+            name => write!(w, " {name}={value:?}"),
+        });
+    let _ = match (format, live.clone()) {
+        (LogFormat::Text, Some(line)) => {
+            builder.fmt_fields(text_fields).with_writer(line).try_init()
+        }
+        (LogFormat::Text, None) => builder.fmt_fields(text_fields).with_writer(out).try_init(),
+        (LogFormat::Json, _) => builder
+            .with_writer(out)
+            .json()
+            .flatten_event(true)
+            .try_init(),
     };
+    Logging {
+        live,
+        dropped,
+        _flush: flush,
+    }
 }
 
 /// Loads a config, printing its problems; `None` means exit 2.
@@ -179,6 +254,38 @@ fn graph(path: &Path, format: GraphFormat) -> anyhow::Result<i32> {
             GraphFormat::Dot => graph.to_dot(),
         }
     );
+    Ok(0)
+}
+
+/// `report`: the timeline on stdout (coloured on a terminal unless
+/// `NO_COLOR` is set), the SVG and HTML files when asked for.
+fn show_report(
+    path: &Path,
+    svg: Option<&Path>,
+    html: Option<&Path>,
+    width: Option<u16>,
+) -> anyhow::Result<i32> {
+    use std::io::IsTerminal as _;
+    use sundown::timeline::{render_html, render_svg, render_terminal};
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let report = ShutdownReport::from_json(&text)
+        .with_context(|| format!("{} is not a sundown report", path.display()))?;
+    let width = width
+        .map(usize::from)
+        .or_else(|| std::env::var("COLUMNS").ok()?.trim().parse().ok())
+        .unwrap_or(100);
+    let color = std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    print!("{}", render_terminal(&report, width, color));
+    let render: [fn(&ShutdownReport) -> String; 2] = [render_svg, render_html];
+    for (out, render) in [svg, html].into_iter().zip(render) {
+        if let Some(out) = out {
+            std::fs::write(out, render(&report))
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            eprintln!("wrote {}", out.display());
+        }
+    }
     Ok(0)
 }
 
@@ -245,7 +352,11 @@ fn verify(report_path: &Path, config: Option<&Path>, before: &[String]) -> anyho
     }
 }
 
-fn run_graph(path: &Path, report_flag: Option<PathBuf>) -> anyhow::Result<i32> {
+fn run_graph(
+    path: &Path,
+    report_flag: Option<PathBuf>,
+    live: Option<StatusLine>,
+) -> anyhow::Result<i32> {
     let Some(config) = load(path) else {
         return Ok(ExitCode::Usage.code());
     };
@@ -283,8 +394,10 @@ fn run_graph(path: &Path, report_flag: Option<PathBuf>) -> anyhow::Result<i32> {
                 }
             }
         });
+        let follower = tokio::spawn(crate::live::follow(running.status(), live));
         let report = running.wait().await;
         signals.abort();
+        let _ = follower.await;
         if let Some(path) = &report_path {
             match write_report(path, &report) {
                 Ok(()) => tracing::info!("teardown report written to {}", path.display()),

@@ -17,6 +17,12 @@ pub mod plan;
 pub mod report;
 pub mod status;
 mod supervisor;
+pub mod timeline;
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 pub use component::{Component, Exit, Lifecycle};
 pub use config::{Config, ConfigError, Strategy};

@@ -1,6 +1,7 @@
 //! The `sundown` binary: everything lives in [`cli::run`], which returns the exit code.
 
 mod cli;
+mod live;
 
 fn main() -> std::process::ExitCode {
     let code = cli::run(std::env::args_os());

@@ -38,7 +38,10 @@ impl Shared {
         if !self.queue_open.load(SeqCst) {
             return false;
         }
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner).push_back(job);
+        self.queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push_back(job);
         self.queued.notify_one();
         true
     }
@@ -47,7 +50,11 @@ impl Shared {
         loop {
             let notified = self.queued.notified();
             if self.queue_open.load(SeqCst)
-                && let Some(job) = self.queue.lock().unwrap_or_else(PoisonError::into_inner).pop_front()
+                && let Some(job) = self
+                    .queue
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .pop_front()
             {
                 return job;
             }
@@ -61,7 +68,10 @@ impl Shared {
             "accepted {}, committed {}, still queued {}, lost {}, refused {}",
             self.accepted.load(SeqCst),
             self.committed.load(SeqCst),
-            self.queue.lock().unwrap_or_else(PoisonError::into_inner).len(),
+            self.queue
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .len(),
             self.lost.load(SeqCst),
             self.refused.load(SeqCst)
         )
@@ -161,7 +171,11 @@ pub struct Queue(pub Arc<Shared>);
 /// The database: open while running; on stop it refuses commits.
 pub struct Db(pub Arc<Shared>);
 
-fn store(flag: fn(&Shared) -> &AtomicBool, shared: Arc<Shared>, life: Lifecycle) -> BoxFuture<Exit> {
+fn store(
+    flag: fn(&Shared) -> &AtomicBool,
+    shared: Arc<Shared>,
+    life: Lifecycle,
+) -> BoxFuture<Exit> {
     Box::pin(async move {
         flag(&shared).store(true, SeqCst);
         life.ready();
@@ -193,9 +207,15 @@ impl Component for Db {
 /// Builds the pipeline on `graph` (its four components are `sim` placeholders
 /// replaced here), serves traffic for `--run-for MS` (default 1 s) or until
 /// Ctrl-C, shuts down in the graph's order, and prints what happened.
-pub async fn serve(graph: &str) -> Result<(ShutdownReport, Arc<Shared>), Box<dyn std::error::Error>> {
+pub async fn serve(
+    graph: &str,
+) -> Result<(ShutdownReport, Arc<Shared>), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip_while(|a| a != "--run-for");
-    let run_for = Duration::from_millis(args.next().and(args.next()).map_or(Ok(1000), |v| v.parse())?);
+    let run_for = Duration::from_millis(
+        args.next()
+            .and(args.next())
+            .map_or(Ok(1000), |v| v.parse())?,
+    );
     let shared = Arc::new(Shared::default());
     let workers = Workers {
         shared: shared.clone(),
@@ -230,7 +250,10 @@ pub async fn serve(graph: &str) -> Result<(ShutdownReport, Arc<Shared>), Box<dyn
 
 /// Prints the teardown, one row per component in the order they went down.
 pub fn print_teardown(report: &ShutdownReport) {
-    println!("teardown ({} strategy, exit code {}):", report.strategy, report.exit_code);
+    println!(
+        "teardown ({} strategy, exit code {}):",
+        report.strategy, report.exit_code
+    );
     for name in report.stop_order() {
         if let Some(c) = report.component(name) {
             let outcome = serde_json::to_value(c.outcome).unwrap_or_default();

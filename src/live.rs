@@ -1,0 +1,143 @@
+//! What `sundown run` shows while a shutdown is under way.
+//!
+//! On a terminal: one status line at the bottom of the screen, redrawn in
+//! place ("phase 2/3: waiting on workers (killed in 41.0s); budget: 50.2s
+//! left"), with log lines scrolling above it. Elsewhere (a file, journald, a
+//! CI log): a plain log line with the same text every few seconds, so a stuck
+//! stop still says what it waits on. Both read the engine's status snapshot.
+
+use std::io::{self, IsTerminal as _, Write};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use sundown::{State, Status};
+use tokio::sync::watch;
+use tracing_appender::non_blocking::NonBlocking;
+use tracing_subscriber::fmt::MakeWriter;
+
+/// How often the terminal line's countdown is redrawn.
+const TTY_REFRESH: Duration = Duration::from_millis(250);
+/// How often a plain "still waiting" line is logged when not on a terminal.
+const LOG_EVERY: Duration = Duration::from_secs(5);
+
+/// The bottom line of the terminal, shared by the log writer and the status
+/// task. Everything goes through one non-blocking writer, so the line and the
+/// log records reach the terminal in the order they were written.
+#[derive(Clone)]
+pub struct StatusLine {
+    line: Arc<Mutex<String>>,
+    out: NonBlocking,
+}
+
+const CLEAR: &[u8] = b"\r\x1b[2K";
+
+impl StatusLine {
+    /// A status line writing through `out` when stderr is a terminal, else `None`.
+    pub fn for_stderr(out: NonBlocking) -> Option<StatusLine> {
+        io::stderr().is_terminal().then(|| StatusLine {
+            line: Arc::default(),
+            out,
+        })
+    }
+
+    fn set(&self, text: &str) {
+        let mut line = self.line.lock().unwrap_or_else(PoisonError::into_inner);
+        if *line == text {
+            return;
+        }
+        text.clone_into(&mut line);
+        let mut bytes = CLEAR.to_vec();
+        bytes.extend_from_slice(line.as_bytes());
+        let _ = self.out.clone().write_all(&bytes);
+    }
+}
+
+/// Writes one log record: clears the status line, writes the record, redraws the line.
+pub struct LogRecord {
+    line: StatusLine,
+    buf: Vec<u8>,
+}
+
+impl Write for LogRecord {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LogRecord {
+    fn drop(&mut self) {
+        // Hold the line's lock so a redraw cannot interleave with the record,
+        // and send clear + record + redraw as one message.
+        let line = self
+            .line
+            .line
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut bytes = Vec::with_capacity(self.buf.len() + line.len() + CLEAR.len());
+        if !line.is_empty() {
+            bytes.extend_from_slice(CLEAR);
+        }
+        bytes.extend_from_slice(&self.buf);
+        bytes.extend_from_slice(line.as_bytes());
+        let _ = self.line.out.clone().write_all(&bytes);
+    }
+}
+
+impl<'a> MakeWriter<'a> for StatusLine {
+    type Writer = LogRecord;
+
+    fn make_writer(&'a self) -> LogRecord {
+        LogRecord {
+            line: self.clone(),
+            buf: Vec::with_capacity(256),
+        }
+    }
+}
+
+/// Follows the status until the engine is done: redraws `line` on a
+/// terminal, or logs the waiting line every few seconds without one.
+pub async fn follow(mut status: watch::Receiver<Status>, line: Option<StatusLine>) {
+    // Nothing to show before a shutdown: sleep until one begins.
+    if status
+        .wait_for(|s| s.shutdown.is_some() || s.state == State::Done)
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let every = if line.is_some() {
+        TTY_REFRESH
+    } else {
+        LOG_EVERY
+    };
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        let ticked = tokio::select! {
+            changed = status.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                false
+            }
+            _ = tick.tick() => true,
+        };
+        let (text, done) = {
+            let s = status.borrow();
+            (s.waiting_line(s.now_ms()), s.state == State::Done)
+        };
+        match (&line, text) {
+            (Some(l), _) if done => l.set(""),
+            (Some(l), Some(text)) => l.set(&text),
+            (None, Some(text)) if ticked => tracing::info!("{text}"),
+            _ => {}
+        }
+        if done {
+            break;
+        }
+    }
+}

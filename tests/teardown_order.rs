@@ -1,0 +1,16 @@
+//! What a downstream crate writes to assert its teardown order: load the
+//! config, start, shut down, assert. (The README shows the same lines.)
+
+#[tokio::test]
+async fn the_default_graph_stops_http_before_postgres() -> Result<(), Box<dyn std::error::Error>> {
+    let config = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/supervisor.toml"))?;
+    let running = sundown::Supervisor::from_toml_str(&config)?.start().await?;
+    let report = running.shutdown().await;
+    report.assert_stopped_before("http", "postgres");
+    report.assert_respects_graph();
+    assert_eq!(
+        report.stop_order(),
+        ["http", "workers", "redis", "postgres"]
+    );
+    Ok(())
+}
