@@ -277,7 +277,8 @@ fn show_report(
         .unwrap_or(100);
     let color = std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    print!("{}", render_terminal(&report, width, color));
+    let picture = render_terminal(&report, width, color);
+    println!("{}", picture.trim_end_matches('\n'));
     let render: [fn(&ShutdownReport) -> String; 2] = [render_svg, render_html];
     for (out, render) in [svg, html].into_iter().zip(render) {
         if let Some(out) = out {
