@@ -1,20 +1,15 @@
 //! Engine behaviour on tokio's paused clock: with `sim` components every
 //! timing is exact, so these tests assert milliseconds, not "roughly".
 
+mod common;
+
 use std::time::Duration;
 
+use common::library::{Deaf, sup};
 use sundown::component::BoxFuture;
 use sundown::{
-    Component, Exit, KILL_GRACE, KillReason, Lifecycle, Outcome, ShutdownReport, Supervisor,
-    Trigger,
+    Component, Exit, KILL_GRACE, KillReason, Lifecycle, Outcome, ShutdownReport, Trigger,
 };
-
-fn sup(toml: &str) -> Supervisor {
-    match Supervisor::from_toml_str(toml) {
-        Ok(s) => s,
-        Err(e) => panic!("test config is invalid:\n{e}"),
-    }
-}
 
 async fn run_then_shutdown(toml: &str) -> ShutdownReport {
     let running = match sup(toml).start().await {
@@ -381,22 +376,6 @@ async fn dropping_the_running_supervisor_stops_its_components() {
         .await
         .expect("the component was not asked to stop")
         .expect("the component ended without being asked to stop");
-}
-
-/// Ignores both its stop and its kill: the engine must give up on it.
-struct Deaf;
-
-impl Component for Deaf {
-    fn kind(&self) -> &'static str {
-        "deaf"
-    }
-    fn run(self: Box<Self>, life: Lifecycle) -> BoxFuture<Exit> {
-        Box::pin(async move {
-            life.ready();
-            std::future::pending::<()>().await;
-            Exit::Code(0)
-        })
-    }
 }
 
 #[tokio::test(start_paused = true)]

@@ -12,15 +12,12 @@ use std::io::Read as _;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::library::{Deaf, sup};
 use common::{Sandbox, is_alive};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use sundown::component::BoxFuture;
-use sundown::{Component, Exit, KillReason, Lifecycle, Outcome, Supervisor, Trigger};
-
-fn sup(toml: &str) -> Supervisor {
-    Supervisor::from_toml_str(toml).unwrap_or_else(|e| panic!("test config is invalid:\n{e}"))
-}
+use sundown::{Component, Exit, KillReason, Lifecycle, Outcome, Trigger};
 
 /// Becomes ready, then panics a little later (a bug in a plugged-in kind).
 struct Panicker;
@@ -38,11 +35,9 @@ impl Component for Panicker {
     }
 }
 
-/// README: a component failing (exiting unexpectedly) triggers the ordered
-/// shutdown and exit 1. A component whose task panics never sends its
-/// `Msg::Exit`, so the engine keeps it `Running` forever: no shutdown, its
-/// dependents keep running on a dead dependency, and at the eventual
-/// shutdown it is "killed" and abandoned (exit 3, not 1).
+/// A component whose task panics is a failed component: the ordered
+/// shutdown begins and the run exits 1 (not a silently vanished task that is
+/// "killed" and abandoned at the eventual shutdown, exit 3).
 #[tokio::test(start_paused = true)]
 async fn a_panicking_component_is_a_failure_that_triggers_the_shutdown() {
     let s = sup(r#"
@@ -81,11 +76,10 @@ impl Component for OneShot {
     }
 }
 
-/// `Running::ready` promises `true` once every component is ready and
-/// `false` only if a shutdown began *first*. It waits on the latest status
-/// only, so when every component became ready and the run then ended before
-/// the caller was polled, it answers `false`, and `Supervisor::start`
-/// returns `StartFailed` for a run in which nothing failed (exit code 0).
+/// `Running::ready` answers `true` once every component has been ready,
+/// even when the run already ended before the caller was polled; `false`
+/// only if a shutdown began first. So `start` never reports `StartFailed`
+/// for a run in which nothing failed.
 #[tokio::test(start_paused = true)]
 async fn ready_is_true_when_everything_became_ready_before_the_run_ended() {
     let s = sup("[components.job]\nkind = \"sim\"\n")
@@ -107,25 +101,8 @@ async fn ready_is_true_when_everything_became_ready_before_the_run_ended() {
     );
 }
 
-/// Ignores its stop and its kill, so the engine stays busy for `KILL_GRACE`.
-struct Deaf;
-
-impl Component for Deaf {
-    fn kind(&self) -> &'static str {
-        "deaf"
-    }
-    fn run(self: Box<Self>, life: Lifecycle) -> BoxFuture<Exit> {
-        Box::pin(async move {
-            life.ready();
-            std::future::pending::<()>().await;
-            Exit::Code(0)
-        })
-    }
-}
-
-/// README: `forced_at` is when the *second* signal forced the shutdown.
-/// Every later `force` records another `Forced` event, and the report keeps
-/// the last one.
+/// `forced_at` is when the *second* signal forced the shutdown; a third
+/// one changes nothing.
 #[tokio::test(start_paused = true)]
 async fn a_third_signal_does_not_move_forced_at() {
     let s = sup("[components.deaf]\nkind = \"sim\"\n")
@@ -149,9 +126,9 @@ async fn a_third_signal_does_not_move_forced_at() {
     );
 }
 
-/// `eager` phases describe the span their members took. A phase whose
-/// member finished by itself before the shutdown gets an `ended_at` (before
-/// the shutdown even began) and no `started_at`.
+/// `eager` phases describe the span their members took: a phase whose
+/// member finished by itself before the shutdown still starts (and ends) no
+/// earlier than the shutdown.
 #[tokio::test(start_paused = true)]
 async fn an_eager_phase_that_ended_also_started_and_not_before_the_shutdown() {
     let running = sup(r#"
@@ -190,9 +167,9 @@ exit_after = "100ms"
     }
 }
 
-/// `timed_out`: "whether any member was killed by a timeout". A member the
-/// global `shutdown_timeout` killed before its turn (outcome `forced`,
-/// `killed_by = shutdown_timeout`) does not count.
+/// `timed_out`: "whether any member was killed by a timeout", including a
+/// member the global `shutdown_timeout` killed before its turn (outcome
+/// `forced`, `killed_by = shutdown_timeout`).
 #[tokio::test(start_paused = true)]
 async fn a_phase_whose_member_the_budget_killed_is_timed_out() {
     let running = sup(r#"
@@ -221,11 +198,9 @@ stop_timeout = "10s"
 
 // ---------------------------------------------------------------- binary
 
-/// The budget promise ("all inside one global shutdown budget") holds only
-/// while sundown can write its stderr: child output is forwarded with
-/// blocking writes on the one runtime thread, so a log consumer that stops
-/// reading (a stalled pipe) freezes the whole supervisor: SIGTERM, the
-/// deadlines and even a second signal are never processed.
+/// The budget holds even when nobody reads sundown's stderr: with a chatty
+/// child and a stalled pipe, logs are dropped rather than blocking the one
+/// runtime thread, so SIGTERM and the deadlines are still processed.
 #[test]
 fn a_stalled_stderr_does_not_stop_the_shutdown() {
     let sb = Sandbox::new();
@@ -286,12 +261,10 @@ fn a_stalled_stderr_does_not_stop_the_shutdown() {
     drop(stderr);
 }
 
-/// A component whose main process exits *at once* on SIGTERM, with status
-/// 0, but which left a descendant outside its process group holding its
-/// stdout and stderr: the component only returns after draining both pipes
-/// (2 s each, one after the other), its `stop_timeout` passes meanwhile, and
-/// the report says `timed_out_killed` with exit code 3, although nothing
-/// was killed and it stopped in time. Its dependencies wait 4 s for nothing.
+/// A process that exits at once on SIGTERM but left a descendant outside
+/// its group holding stdout/stderr is `stopped` when its main process is
+/// reaped; draining the pipes continues in the background instead of
+/// running into its `stop_timeout` (no false `timed_out_killed`, exit 0).
 #[test]
 fn a_prompt_graceful_stop_is_not_reported_as_killed_while_output_drains() {
     let sb = Sandbox::new();

@@ -7,6 +7,8 @@
 //! machine only makes a test slower, never flaky.
 #![allow(dead_code)]
 
+pub mod library;
+
 use std::io::{BufRead as _, BufReader};
 use std::os::unix::process::ExitStatusExt as _;
 use std::path::{Path, PathBuf};
