@@ -87,6 +87,12 @@ pub(crate) struct Engine {
     trigger: Option<Trigger>,
     forced: bool,
     ready_count: usize,
+    /// Components down for good.
+    done: usize,
+    /// Members of the current phase not down yet (phased strategy).
+    phase_left: usize,
+    /// Whether the global deadline has passed and everything was killed.
+    global_fired: bool,
 }
 
 /// Reports a component's end to the engine exactly once, even when its
@@ -165,6 +171,9 @@ impl Engine {
             trigger: None,
             forced: false,
             ready_count: 0,
+            done: 0,
+            phase_left: 0,
+            global_fired: false,
         };
         (engine, status_rx)
     }
@@ -235,7 +244,7 @@ impl Engine {
     }
 
     fn finished(&mut self) -> bool {
-        if self.slots.iter().any(|s| s.life != Life::Done) {
+        if self.done < self.slots.len() {
             return false;
         }
         if self.trigger.is_none() {
@@ -366,11 +375,18 @@ impl Engine {
     fn end(&mut self, i: usize, outcome: Outcome, exit: Option<Exit>) {
         self.clear_deadline(i);
         self.slots[i].life = Life::Done;
+        self.done += 1;
+        if self.phase_started && self.plan.phase_of[i] == self.phase {
+            self.phase_left -= 1;
+        }
         self.record(EventKind::Ended(i, outcome, exit));
+        // Eager: a dependency whose last dependent just went down is next.
+        // (Before the shutdown, `shutdown()` collects them all at once.)
+        let eager = self.trigger.is_some() && self.plan.strategy == Strategy::Eager;
         for k in 0..self.graph.deps(i).len() {
             let d = self.graph.deps(i)[k];
             self.live_dependents[d] -= 1;
-            if self.live_dependents[d] == 0 {
+            if eager && self.live_dependents[d] == 0 {
                 self.stoppable.push(d);
             }
         }
@@ -399,10 +415,10 @@ impl Engine {
                 self.end(i, Outcome::NeverStarted, None);
             }
         }
-        for i in 0..self.slots.len() {
-            if self.live_dependents[i] == 0 {
-                self.stoppable.push(i);
-            }
+        if self.plan.strategy == Strategy::Eager {
+            self.stoppable = (0..self.slots.len())
+                .filter(|&i| self.live_dependents[i] == 0)
+                .collect();
         }
         self.advance_stop();
     }
@@ -462,12 +478,15 @@ impl Engine {
                 for &m in &phase.members {
                     self.request_stop(m, now, cap);
                 }
+                // Counted once here and decremented as members end, so a wide
+                // phase costs O(1) per event rather than a scan.
+                self.phase_left = phase
+                    .members
+                    .iter()
+                    .filter(|&&m| self.slots[m].life != Life::Done)
+                    .count();
             }
-            if phase
-                .members
-                .iter()
-                .any(|&m| self.slots[m].life != Life::Done)
-            {
+            if self.phase_left > 0 {
                 return;
             }
             self.record(EventKind::PhaseEnded(phase.index));
@@ -563,11 +582,7 @@ impl Engine {
         };
         if self.trigger.is_none() {
             consider(self.startup_deadline);
-        } else if self
-            .slots
-            .iter()
-            .any(|s| s.life == Life::Running && s.killed.is_none())
-        {
+        } else if !self.global_fired {
             consider(self.global_deadline);
         }
         next
@@ -583,7 +598,8 @@ impl Engine {
             tracing::error!("startup_timeout passed; not ready: {}", waiting.join(", "));
             self.shutdown(Trigger::StartupTimeout(waiting));
         }
-        if self.global_deadline.is_some_and(|d| d <= now) {
+        if !self.global_fired && self.global_deadline.is_some_and(|d| d <= now) {
+            self.global_fired = true;
             for i in 0..self.slots.len() {
                 self.kill(i, KillReason::ShutdownTimeout);
             }

@@ -126,18 +126,25 @@ pub async fn follow(mut status: watch::Receiver<Status>, line: Option<StatusLine
             }
             _ = tick.tick() => true,
         };
-        let (text, done) = {
+        if status.borrow().state == State::Done {
+            if let Some(l) = &line {
+                l.set("");
+            }
+            break;
+        }
+        // Render at most once per tick: the line is O(components) to build,
+        // and a wide shutdown changes the status thousands of times a second.
+        if !ticked {
+            continue;
+        }
+        let text = {
             let s = status.borrow();
-            (s.waiting_line(s.now_ms()), s.state == State::Done)
+            s.waiting_line(s.now_ms())
         };
         match (&line, text) {
-            (Some(l), _) if done => l.set(""),
             (Some(l), Some(text)) => l.set(&text),
-            (None, Some(text)) if ticked => tracing::info!("{text}"),
+            (None, Some(text)) => tracing::info!("{text}"),
             _ => {}
-        }
-        if done {
-            break;
         }
     }
 }

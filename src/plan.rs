@@ -59,11 +59,15 @@ impl Plan {
                     .filter_map(|&m| config.phase_timeouts.get(graph.name(m)))
                     .min()
                     .copied();
+                // A cap only ever shortens a phase: its members are killed at
+                // their own stop_timeout anyway, so a longer one would only
+                // inflate the worst case `plan` prints.
+                let timeout = cap.map_or(largest, |c| c.min(largest));
                 Phase {
                     index,
                     members,
-                    timeout: cap.unwrap_or(largest),
-                    overridden: cap.is_some(),
+                    timeout,
+                    overridden: timeout < largest,
                 }
             })
             .collect();
@@ -176,5 +180,45 @@ impl fmt::Display for PlanDisplay<'_> {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn plan(toml: &str) -> Plan {
+        let config =
+            Config::parse(toml, "t.toml", Path::new(".")).unwrap_or_else(|e| panic!("{e}"));
+        Plan::new(&config, &Graph::new(&config))
+    }
+
+    const TWO: &str = "[components.a]\nkind = \"sim\"\nstop_timeout = \"2s\"\n[components.b]\nkind = \"sim\"\nstop_timeout = \"5s\"\n";
+
+    #[test]
+    fn a_phase_takes_its_largest_members_timeout() {
+        let p = plan(TWO);
+        assert_eq!(p.phases.len(), 1);
+        assert_eq!(p.phases[0].timeout, Duration::from_secs(5));
+        assert!(!p.phases[0].overridden);
+    }
+
+    #[test]
+    fn phase_timeouts_only_ever_shorten_a_phase() {
+        let p = plan(&format!("[phase_timeouts]\na = \"60s\"\n{TWO}"));
+        assert_eq!(
+            p.phases[0].timeout,
+            Duration::from_secs(5),
+            "a longer cap changes nothing"
+        );
+        assert!(!p.phases[0].overridden);
+        let p = plan(&format!("[phase_timeouts]\na = \"3s\"\nb = \"4s\"\n{TWO}"));
+        assert_eq!(
+            p.phases[0].timeout,
+            Duration::from_secs(3),
+            "the smallest cap wins"
+        );
+        assert!(p.phases[0].overridden);
     }
 }

@@ -76,8 +76,6 @@ pub struct ShutdownStatus {
     pub phase: Option<usize>,
     /// How many phases there are.
     pub phases: usize,
-    /// Components asked to stop (or killed) and not down yet, in the order asked.
-    pub waiting_on: Vec<String>,
     /// When the global budget runs out, ms since the supervisor started.
     pub deadline_ms: f64,
 }
@@ -146,7 +144,6 @@ impl Status {
                     trigger: trigger.clone(),
                     phase: None,
                     phases,
-                    waiting_on: Vec::new(),
                     deadline_ms: at + ms(self.shutdown_timeout),
                 });
             }
@@ -159,20 +156,10 @@ impl Status {
             EventKind::StopRequested(i, kill_at) => {
                 set(*i, ComponentState::Stopping);
                 self.components[*i].kill_at_ms = Some(ms(*kill_at));
-                let name = self.components[*i].name.clone();
-                if let Some(s) = &mut self.shutdown {
-                    s.waiting_on.push(name);
-                }
             }
             EventKind::KillSent(i, _) => {
                 set(*i, ComponentState::Killing);
                 self.components[*i].kill_at_ms = None;
-                let name = &self.components[*i].name;
-                if let Some(s) = &mut self.shutdown
-                    && !s.waiting_on.contains(name)
-                {
-                    s.waiting_on.push(name.clone());
-                }
             }
             EventKind::Ended(i, outcome, _) => {
                 set(
@@ -189,10 +176,6 @@ impl Status {
                 let c = &mut self.components[*i];
                 c.kill_at_ms = None;
                 c.detail = None;
-                let name = &c.name;
-                if let Some(s) = &mut self.shutdown {
-                    s.waiting_on.retain(|n| n != name);
-                }
             }
         }
     }
@@ -210,6 +193,14 @@ impl Status {
         self.state = State::Done;
     }
 
+    /// The components a shutdown is waiting on: asked to stop (or killed) and
+    /// not down yet, by name. Derived on demand, so every event stays O(1).
+    pub fn waiting_on(&self) -> impl Iterator<Item = &ComponentStatus> {
+        self.components
+            .iter()
+            .filter(|c| matches!(c.state, ComponentState::Stopping | ComponentState::Killing))
+    }
+
     /// One line saying what the shutdown waits on and how long until the
     /// next forced kill and the end of the budget, e.g.
     /// `phase 2/3: waiting on workers (3 jobs in flight; killed in 41.0s); budget: 50.2s left`.
@@ -217,10 +208,8 @@ impl Status {
     pub fn waiting_line(&self, now_ms: f64) -> Option<String> {
         let s = self.shutdown.as_ref()?;
         let left = |at: f64| format!("{:.1}s", ((at - now_ms) / 1000.0).max(0.0));
-        let waiting: Vec<String> = s
-            .waiting_on
-            .iter()
-            .filter_map(|n| self.components.iter().find(|c| &c.name == n))
+        let waiting: Vec<String> = self
+            .waiting_on()
             .map(|c| {
                 let mut notes: Vec<String> = c.detail.iter().cloned().collect();
                 match (c.state, c.kill_at_ms) {
