@@ -371,7 +371,14 @@ fn run_graph(
         let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
         let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
         let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
-        let running = Supervisor::from_config(config).spawn();
+        let running = match Supervisor::from_config(config) {
+            Ok(supervisor) => supervisor.spawn(),
+            // `load` validated it already; this only guards the invariants.
+            Err(e) => {
+                eprintln!("{e}");
+                return Ok(ExitCode::Usage.code());
+            }
+        };
         let handle = running.handle();
         let signals = tokio::spawn(async move {
             let mut seen = 0;

@@ -12,6 +12,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use nix::sys::signal::Signal;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -126,7 +127,7 @@ pub struct ProcessSpec {
     /// Working directory, resolved against the config's directory.
     pub working_dir: Option<PathBuf>,
     /// Signal sent to the process group to ask for a graceful stop.
-    pub stop_signal: nix::sys::signal::Signal,
+    pub stop_signal: Signal,
     /// The process counts as ready once it has stayed alive this long.
     pub ready_after: Duration,
 }
@@ -188,6 +189,76 @@ impl Config {
         } else {
             v.errors.sort_by_key(|l| (l.line, l.column));
             Err(v.source.error(v.errors))
+        }
+    }
+
+    /// Re-checks the invariants the rest of the crate relies on, for a
+    /// `Config` built or edited in code rather than parsed: names sorted and
+    /// unique, every dependency resolves and is not the component itself, no
+    /// cycle, no empty command, no zero timeout.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        let mut problem = |message: String| {
+            problems.push(Located {
+                line: 0,
+                column: 0,
+                message,
+            })
+        };
+        for pair in self.components.windows(2) {
+            if pair[0].name >= pair[1].name {
+                problem(format!(
+                    "components must be sorted by name without duplicates: `{}` comes before `{}`",
+                    pair[0].name, pair[1].name
+                ));
+            }
+        }
+        if self.supervisor.shutdown_timeout.is_zero() {
+            problem("shutdown_timeout must be greater than zero".into());
+        }
+        let mut deps = Vec::with_capacity(self.components.len());
+        for c in &self.components {
+            if c.stop_timeout.is_zero() {
+                problem(format!(
+                    "component `{}`: stop_timeout must be greater than zero",
+                    c.name
+                ));
+            }
+            if let KindSpec::Process(p) = &c.kind
+                && p.argv.first().is_none_or(|a| a.trim().is_empty())
+            {
+                problem(format!("component `{}`: command is empty", c.name));
+            }
+            let mut resolved = Vec::with_capacity(c.depends_on.len());
+            for d in &c.depends_on {
+                match self.index_of(d) {
+                    Some(_) if *d == c.name => {
+                        problem(format!("component `{}` depends on itself", c.name))
+                    }
+                    Some(j) => resolved.push(j),
+                    None => problem(format!(
+                        "component `{}` depends on `{d}`, which is not a component",
+                        c.name
+                    )),
+                }
+            }
+            deps.push(resolved);
+        }
+        for cycle in graph::find_cycles(&deps) {
+            let path: Vec<&str> = cycle
+                .iter()
+                .chain(cycle.first())
+                .map(|&i| self.components[i].name.as_str())
+                .collect();
+            problem(format!("dependency cycle: {}", path.join(" → ")));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError {
+                file: "<config>".into(),
+                diagnostics: problems,
+            })
         }
     }
 
@@ -532,9 +603,7 @@ impl Validator<'_> {
                         depends_on.push(d.to_string());
                     }
                 } else {
-                    let hint = did_you_mean(d, &names)
-                        .map(|s| format!(" (did you mean `{s}`?)"))
-                        .unwrap_or_default();
+                    let hint = hint(d, &names);
                     self.error(
                         dep.span(),
                         format!(
@@ -599,9 +668,7 @@ impl Validator<'_> {
         for (key, value) in &raw.phase_timeouts {
             let name = key.get_ref().as_str();
             if !index.contains_key(name) {
-                let hint = did_you_mean(name, &names)
-                    .map(|s| format!(" (did you mean `{s}`?)"))
-                    .unwrap_or_default();
+                let hint = hint(name, &names);
                 self.error(
                     key.span(),
                     format!("[phase_timeouts] names `{name}`, which is not a component{hint}"),
@@ -650,9 +717,7 @@ impl Validator<'_> {
                 "process" => "process",
                 "sim" => "sim",
                 other => {
-                    let hint = did_you_mean(other, &["process", "sim"])
-                        .map(|s| format!(" (did you mean `{s}`?)"))
-                        .unwrap_or_default();
+                    let hint = hint(other, &["process", "sim"]);
                     self.error(
                         k.span(),
                         format!("component `{name}`: unknown kind `{other}`{hint}; known kinds: process, sim"),
@@ -725,15 +790,31 @@ impl Validator<'_> {
             self.error(command.span(), format!("{} is empty", what("command")));
         }
         let stop_signal = match &c.stop_signal {
-            None => nix::sys::signal::Signal::SIGTERM,
+            None => Signal::SIGTERM,
             Some(s) => match parse_signal(s.get_ref()) {
+                Some(
+                    sig @ (Signal::SIGSTOP
+                    | Signal::SIGTSTP
+                    | Signal::SIGTTIN
+                    | Signal::SIGTTOU
+                    | Signal::SIGCONT),
+                ) => {
+                    self.error(
+                        s.span(),
+                        format!(
+                            "{}: {sig} pauses or resumes a process, it does not ask it to stop",
+                            what("stop_signal")
+                        ),
+                    );
+                    Signal::SIGTERM
+                }
                 Some(sig) => sig,
                 None => {
                     self.error(
                         s.span(),
                         format!("{}: `{}` is not a signal name (e.g. \"SIGTERM\", \"SIGINT\", \"SIGQUIT\")", what("stop_signal"), s.get_ref()),
                     );
-                    nix::sys::signal::Signal::SIGTERM
+                    Signal::SIGTERM
                 }
             },
         };
@@ -757,7 +838,7 @@ impl Validator<'_> {
 }
 
 /// Accepts `SIGTERM`, `TERM` and `sigterm`.
-pub fn parse_signal(s: &str) -> Option<nix::sys::signal::Signal> {
+pub fn parse_signal(s: &str) -> Option<Signal> {
     let upper = s.trim().to_ascii_uppercase();
     let full = if upper.starts_with("SIG") {
         upper
@@ -765,6 +846,13 @@ pub fn parse_signal(s: &str) -> Option<nix::sys::signal::Signal> {
         format!("SIG{upper}")
     };
     full.parse().ok()
+}
+
+/// ` (did you mean `x`?)` when a candidate is close enough, else nothing.
+fn hint(word: &str, candidates: &[&str]) -> String {
+    did_you_mean(word, candidates)
+        .map(|s| format!(" (did you mean `{s}`?)"))
+        .unwrap_or_default()
 }
 
 /// The closest known name, when it is close enough to be a typo.

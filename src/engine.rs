@@ -215,7 +215,16 @@ impl Engine {
         }
         // Every component has reported its end; their tasks finish right after.
         self.tracker.close();
-        self.tracker.wait().await;
+        // Helper tasks (output forwarders) end by themselves, in bounded
+        // time; the bound here only protects against a buggy custom one.
+        if tokio::time::timeout(KILL_GRACE, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "helper tasks still running {KILL_GRACE:?} after the last component ended; not waiting for them"
+            );
+        }
         self.status.send_modify(Status::finish);
         let report =
             ShutdownReport::from_events(&self.config, &self.graph, &self.plan, wall, &self.events);

@@ -5,7 +5,7 @@
 //! Then the root cause beats its consequence: when a component failed and
 //! the shutdown that followed also had to kill something, the run exits 1,
 //! because the failure is what an alert or a restart policy must see; the
-//! kills are in the report. (DESIGN.md proposed 3 > 1; a forced stop after a
+//! kills are in the report. (`../shared/DESIGN.md` proposed 3 > 1; a forced stop after a
 //! crash is usually *caused* by the crash, so reporting 3 would hide it.)
 
 use crate::event::{Outcome, Trigger};

@@ -106,7 +106,8 @@ pub struct ComponentReport {
     pub error: Option<String>,
 }
 
-fn ms(d: Duration) -> f64 {
+/// Milliseconds with microsecond precision: the unit of every time in the report and the status.
+pub(crate) fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
 }
 
@@ -245,9 +246,17 @@ impl ShutdownReport {
         report
     }
 
-    /// Parses a report written by `sundown run --report`.
+    /// Parses a report written by `sundown run --report`; a report of
+    /// another schema version is refused rather than misread.
     pub fn from_json(json: &str) -> Result<ShutdownReport, serde_json::Error> {
-        serde_json::from_str(json)
+        let report: ShutdownReport = serde_json::from_str(json)?;
+        if report.schema != SCHEMA {
+            return Err(<serde_json::Error as serde::de::Error>::custom(format!(
+                "report schema {} is not supported (this sundown reads schema {SCHEMA})",
+                report.schema
+            )));
+        }
+        Ok(report)
     }
 
     /// The report as pretty JSON.

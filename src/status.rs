@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use crate::event::{Event, EventKind, Outcome, Trigger};
 use crate::graph::Graph;
 use crate::plan::Plan;
+use crate::report::ms;
 
 /// The supervisor's overall state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -95,10 +96,6 @@ pub struct Status {
     shutdown_timeout: Duration,
     #[serde(skip)]
     started: Instant,
-}
-
-fn ms(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
 }
 
 impl Status {

@@ -54,27 +54,30 @@ pub struct StartFailed(pub Box<ShutdownReport>);
 pub struct UnknownComponent(pub String);
 
 impl Supervisor {
-    /// A supervisor for a validated config, each component built from its `kind`.
-    pub fn from_config(config: Config) -> Supervisor {
+    /// A supervisor for a config, each component built from its `kind`.
+    /// The config's invariants are checked again ([`Config::check`]), so a
+    /// config assembled or edited in code cannot break the engine.
+    pub fn from_config(config: Config) -> Result<Supervisor, ConfigError> {
+        config.check()?;
         let graph = Graph::new(&config);
         let plan = Plan::new(&config, &graph);
         let components = config.components.iter().map(component::build).collect();
-        Supervisor {
+        Ok(Supervisor {
             config: Arc::new(config),
             graph: Arc::new(graph),
             plan: Arc::new(plan),
             components,
-        }
+        })
     }
 
     /// Parses and validates TOML text (relative paths resolve against the current directory).
     pub fn from_toml_str(toml: &str) -> Result<Supervisor, ConfigError> {
-        Config::parse(toml, "<string>", Path::new(".")).map(Supervisor::from_config)
+        Config::parse(toml, "<string>", Path::new(".")).and_then(Supervisor::from_config)
     }
 
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Supervisor, ConfigError> {
-        Config::load(path).map(Supervisor::from_config)
+        Config::load(path).and_then(Supervisor::from_config)
     }
 
     /// Replaces the implementation of one component, keeping its place in the

@@ -106,3 +106,14 @@ depends_on = ["slow"]
     assert_eq!(report.exit_code, 4);
     assert_valid(&serde_json::to_value(&report).expect("serialize"));
 }
+
+#[test]
+fn a_report_of_another_schema_version_is_refused() {
+    let mut example = json("tests/data/report-example.json");
+    example["schema"] = serde_json::json!(2);
+    let err = ShutdownReport::from_json(&example.to_string()).expect_err("schema 2 is refused");
+    assert!(
+        err.to_string().contains("report schema 2 is not supported"),
+        "{err}"
+    );
+}

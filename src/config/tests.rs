@@ -961,3 +961,67 @@ fn unreadable_file_has_no_location() {
         "{e}"
     );
 }
+
+#[test]
+fn a_config_edited_in_code_is_checked_again_before_it_runs() {
+    let valid = || {
+        Config::parse(
+            "[components.a]\nkind = \"sim\"\n[components.b]\nkind = \"sim\"\ndepends_on = [\"a\"]\n",
+            "supervisor.toml",
+            Path::new("/base"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    assert!(valid().check().is_ok());
+
+    let mut cyclic = valid();
+    cyclic.components[0].depends_on.push("b".into());
+    let err = crate::Supervisor::from_config(cyclic)
+        .err()
+        .expect("a cycle is refused");
+    assert!(
+        err.to_string().contains("dependency cycle: a → b → a"),
+        "{err}"
+    );
+
+    let mut unsorted = valid();
+    unsorted.components.swap(0, 1);
+    let err = unsorted.check().expect_err("unsorted names are refused");
+    assert!(err.to_string().contains("sorted by name"), "{err}");
+
+    let mut dangling = valid();
+    dangling.components[1].depends_on = vec!["nope".into()];
+    let err = dangling
+        .check()
+        .expect_err("an unknown dependency is refused");
+    assert!(
+        err.to_string().contains("`nope`, which is not a component"),
+        "{err}"
+    );
+
+    let mut empty = valid();
+    empty.components[0].kind = KindSpec::Process(ProcessSpec {
+        argv: Vec::new(),
+        env: Default::default(),
+        working_dir: None,
+        stop_signal: nix::sys::signal::Signal::SIGTERM,
+        ready_after: Duration::ZERO,
+    });
+    let err = empty.check().expect_err("an empty command is refused");
+    assert!(
+        err.to_string().contains("component `a`: command is empty"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_stop_signal_that_only_pauses_is_refused() {
+    let err = parse("[components.web]\ncommand = \"x\"\nstop_signal = \"SIGSTOP\"\n")
+        .expect_err("SIGSTOP is refused");
+    assert_eq!(err.diagnostics[0].line, 3);
+    assert!(
+        err.to_string()
+            .contains("SIGSTOP pauses or resumes a process"),
+        "{err}"
+    );
+}
