@@ -588,12 +588,14 @@ impl Validator<'_> {
             let name = key.get_ref().as_str();
             self.check_name(key);
             let mut depends_on = Vec::with_capacity(c.depends_on.len());
+            // A set keeps duplicate detection linear even for a component with thousands of edges.
+            let mut seen = std::collections::HashSet::with_capacity(c.depends_on.len());
             for dep in &c.depends_on {
                 let d = dep.get_ref().as_str();
                 if d == name {
                     self.error(dep.span(), format!("component `{name}` depends on itself"));
                 } else if let Some(&j) = index.get(d) {
-                    if edges[i].iter().any(|(k, _)| *k == j) {
+                    if !seen.insert(j) {
                         self.error(
                             dep.span(),
                             format!("component `{name}`: `{d}` is listed twice in depends_on"),
