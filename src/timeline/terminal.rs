@@ -6,8 +6,8 @@ mod text;
 
 use self::text::{Line, Style, fit, wrap_items, wrap_words};
 use super::{
-    Axis, Bars, Segment, break_note, exit_label, flagged, long_note, milestones, ms, name_width,
-    opens_phase, phase_took, rows, short_note, tick_label, trigger_text,
+    Axis, Bars, Segment, break_note, cut, exit_label, flagged, long_note, milestones, ms,
+    name_width, opens_phase, phase_took, rows, short_note, tick_label, trigger_text,
 };
 use crate::event::Outcome;
 use crate::report::{PhaseReport, ShutdownReport};
@@ -15,6 +15,11 @@ use crate::report::{PhaseReport, ShutdownReport};
 /// The layout is computed for at least this many columns; narrower output
 /// is truncated line by line.
 const MIN_LAYOUT_WIDTH: usize = 40;
+
+/// The widest output drawn, whatever width is asked for (`$COLUMNS` may
+/// say anything): every line is built cell by cell, so a width of millions
+/// would cost gigabytes.
+pub(super) const MAX_WIDTH: usize = 1000;
 
 // The glyphs: each means one thing, so the picture reads without colour.
 pub(super) const GLYPH_STARTING: char = '░';
@@ -37,7 +42,8 @@ fn look(segment: Segment) -> (char, Style) {
 
 /// Draws the report as a timeline for a terminal `width` columns wide
 /// (every line has at most `width` characters, not counting colour
-/// escapes), with ANSI colours when `color`.
+/// escapes), with ANSI colours when `color`. A `width` over 1000 is taken
+/// as 1000.
 ///
 /// From top to bottom: a header (trigger, strategy, exit code, shutdown
 /// time against its budget, milestones); the phase marks (`P0`, `P1`, … where
@@ -50,6 +56,7 @@ fn look(segment: Segment) -> (char, Style) {
 /// flagged component; the legend. Without colour the glyphs alone carry the
 /// meaning.
 pub fn render_terminal(report: &ShutdownReport, width: usize, color: bool) -> String {
+    let width = width.min(MAX_WIDTH);
     let mut lines: Vec<Line> = Vec::new();
     lines.extend(terminal_header(report, width));
     lines.push(Line::new());
@@ -143,25 +150,34 @@ fn terminal_chart(r: &ShutdownReport, width: usize) -> Vec<Line> {
         .iter()
         .filter_map(|p| p.started_at.map(|t| (cell(axis.frac(t), n), p)))
         .collect();
+    // Whether a stop phase begins in each cell (looked up per row cell).
+    let mut phase_starts = vec![false; n];
+    for (col, _) in &phase_cols {
+        phase_starts[*col] = true;
+    }
     let gap_cells = axis
         .gap_frac()
         .map(|(a, b)| (cell(a, n), ((b * n as f64).ceil() as usize).min(n)));
 
     let mut lines = Vec::new();
 
-    // Phase marks.
+    // Phase marks: a label that does not fit in the cells left is cut.
     let mut marks = vec![' '; n];
     let mut taken_to = 0;
     for (col, p) in &phase_cols {
-        let label: Vec<char> = format!("P{}", p.index).chars().collect();
-        let at = (*col).max(taken_to).min(n.saturating_sub(label.len()));
-        if at < taken_to {
+        let label = format!("P{}", p.index);
+        let at = (*col)
+            .max(taken_to)
+            .min(n.saturating_sub(label.chars().count()));
+        if at < taken_to || at >= n {
             continue;
         }
-        for (i, ch) in label.iter().enumerate() {
-            marks[at + i] = *ch;
+        let label = cut(&label, n - at);
+        let len = label.chars().count();
+        for (x, ch) in marks[at..].iter_mut().zip(label.chars()) {
+            *x = ch;
         }
-        taken_to = at + label.len() + 1;
+        taken_to = at + len + 1;
     }
     if !phase_cols.is_empty() {
         let caption = ["stop phases", "phases", ""]
@@ -203,9 +219,9 @@ fn terminal_chart(r: &ShutdownReport, width: usize) -> Vec<Line> {
                 cells[cell(axis.frac(k), n)] = Some((GLYPH_KILL, Style::RedBold));
             }
         }
-        for (col, _) in &phase_cols {
-            if cells[*col].is_none() {
-                cells[*col] = Some((GLYPH_PHASE, Style::Dim));
+        for (x, &starts) in cells.iter_mut().zip(&phase_starts) {
+            if starts && x.is_none() {
+                *x = Some((GLYPH_PHASE, Style::Dim));
             }
         }
         let tag = if opens_phase(&rows, i) {

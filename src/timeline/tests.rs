@@ -6,7 +6,9 @@ use super::terminal::{GLYPH_GAP, GLYPH_KILLED};
 use super::*;
 use crate::config::Strategy;
 
+mod fuzz;
 mod html;
+mod robustness;
 mod svg;
 mod terminal;
 

@@ -4,6 +4,7 @@
 //! lines as it takes for no label to overlap another or be crossed by a
 //! line.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use super::{C_KILLED, C_MUTED, C_TEXT, CW, LABEL_H, MARGIN};
@@ -11,6 +12,12 @@ use crate::config::Strategy;
 use crate::event::Outcome;
 use crate::report::ShutdownReport;
 use crate::timeline::{cut, ms, phase_took, trigger_text, xml_escape};
+
+/// The most text lines the labels take: past it, a label goes on the last
+/// line even if it overlaps another there (only a report with dozens of
+/// phases starting together gets that far), so that laying out a report
+/// with thousands of phases stays linear.
+const MAX_LABEL_LINES: usize = 24;
 
 /// One vertical line and its label.
 struct Mark {
@@ -34,6 +41,12 @@ impl Marks {
     /// The marks of `r`, each at `x(time)`, for a picture `width` wide.
     pub(super) fn new(r: &ShutdownReport, x: impl Fn(f64) -> f64, width: f64) -> Marks {
         let mut marks: Vec<Mark> = Vec::new();
+        // Each name's outcome, as `r.component` finds it (the first of the
+        // name), without a scan of the components per member.
+        let mut outcomes: HashMap<&str, Outcome> = HashMap::new();
+        for c in &r.components {
+            outcomes.entry(c.name.as_str()).or_insert(c.outcome);
+        }
         for p in &r.phases {
             let Some(start) = p.started_at else { continue };
             let took = phase_took(p).map(ms);
@@ -49,10 +62,7 @@ impl Marks {
                 let killed: Vec<&str> = p
                     .members
                     .iter()
-                    .filter(|m| {
-                        r.component(m)
-                            .is_some_and(|c| c.outcome == Outcome::TimedOutKilled)
-                    })
+                    .filter(|m| outcomes.get(m.as_str()) == Some(&Outcome::TimedOutKilled))
                     .map(String::as_str)
                     .collect();
                 match killed.as_slice() {
@@ -174,7 +184,8 @@ fn stagger(labels: &[(f64, usize)], pad: f64, char_w: f64, max_x: f64) -> Vec<(f
             let line = ends
                 .iter()
                 .rposition(|&e| e + char_w > x)
-                .map_or(0, |k| k + 1);
+                .map_or(0, |k| k + 1)
+                .min(MAX_LABEL_LINES - 1);
             let lx = (x + pad).min(max_x - w);
             if line == ends.len() {
                 ends.push(lx + w);

@@ -55,10 +55,19 @@ impl Line {
         self
     }
 
+    /// Appends `text`; a control character in it (an escape, a newline: a
+    /// report may name anything) is shown as `�`, so that it can neither
+    /// drive the terminal nor break the line.
     pub(super) fn push(&mut self, style: Style, text: impl Into<String>) {
-        let text = text.into();
+        let mut text = text.into();
         if text.is_empty() {
             return;
+        }
+        if text.contains(char::is_control) {
+            text = text
+                .chars()
+                .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+                .collect();
         }
         match self.spans.last_mut() {
             Some((s, t)) if *s == style => t.push_str(&text),
@@ -141,9 +150,11 @@ pub(super) fn wrap_items(items: Vec<Line>, sep: &str, width: usize) -> Vec<Line>
 }
 
 /// Word-wraps `text` into lines of at most `width` characters, the first
-/// starting with `first`, the others indented as wide.
+/// starting with `first`, the others indented as wide (at most `width`:
+/// a longer indent would be cut off anyway, and a name of a megabyte must
+/// not cost a megabyte a line).
 pub(super) fn wrap_words(first: Line, text: &str, style: Style, width: usize) -> Vec<Line> {
-    let indent = " ".repeat(first.width());
+    let indent = " ".repeat(first.width().min(width));
     let mut lines = Vec::new();
     let mut cur = first;
     let mut fresh = true;

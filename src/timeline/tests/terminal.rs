@@ -6,7 +6,7 @@ use crate::timeline::terminal::{
     GLYPH_KILL, GLYPH_PHASE, GLYPH_RUNNING, GLYPH_STARTING, GLYPH_STOPPING, cell,
 };
 
-fn strip_ansi(s: &str) -> String {
+pub(super) fn strip_ansi(s: &str) -> String {
     let mut out = String::new();
     let mut chars = s.chars();
     while let Some(c) = chars.next() {
