@@ -46,10 +46,58 @@ pub struct ShutdownReport {
     pub forced_at: Option<f64>,
     /// When the last component was down.
     pub ended_at: f64,
+    /// How long the shutdown took and how many components ended which way.
+    pub totals: Totals,
     /// Stop phases, in order.
     pub phases: Vec<PhaseReport>,
     /// Components, sorted by name.
     pub components: Vec<ComponentReport>,
+}
+
+/// The summary a shell script checks first (`jq .totals.timed_out_killed`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    /// `ended_at - shutdown_started_at`, ms.
+    pub shutdown_ms: Option<f64>,
+    /// Number of components.
+    pub components: usize,
+    /// Components per outcome.
+    pub stopped: usize,
+    /// See [`Outcome::TimedOutKilled`].
+    pub timed_out_killed: usize,
+    /// See [`Outcome::Forced`].
+    pub forced: usize,
+    /// See [`Outcome::ExitedEarly`].
+    pub exited_early: usize,
+    /// See [`Outcome::Failed`].
+    pub failed: usize,
+    /// See [`Outcome::NeverStarted`].
+    pub never_started: usize,
+}
+
+impl Totals {
+    fn of(
+        components: &[ComponentReport],
+        shutdown_started_at: Option<f64>,
+        ended_at: f64,
+    ) -> Totals {
+        let mut t = Totals {
+            shutdown_ms: shutdown_started_at.map(|s| ((ended_at - s) * 1000.0).round() / 1000.0),
+            components: components.len(),
+            ..Totals::default()
+        };
+        for c in components {
+            *match c.outcome {
+                Outcome::Stopped => &mut t.stopped,
+                Outcome::TimedOutKilled => &mut t.timed_out_killed,
+                Outcome::Forced => &mut t.forced,
+                Outcome::ExitedEarly => &mut t.exited_early,
+                Outcome::Failed => &mut t.failed,
+                Outcome::NeverStarted => &mut t.never_started,
+            } += 1;
+        }
+        t
+    }
 }
 
 /// One stop phase.
@@ -239,6 +287,7 @@ impl ShutdownReport {
             shutdown_started_at,
             forced_at,
             ended_at,
+            totals: Totals::of(&components, shutdown_started_at, ended_at),
             phases,
             components,
         };

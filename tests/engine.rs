@@ -51,6 +51,15 @@ async fn chain_stops_in_reverse_with_exact_timing() {
     assert_eq!(r.stop_order(), vec!["c", "b", "a"]);
     r.assert_respects_graph();
     assert_eq!(r.shutdown_ms(), Some(300.0));
+    assert_eq!(r.totals.shutdown_ms, Some(300.0));
+    assert_eq!(
+        (
+            r.totals.components,
+            r.totals.stopped,
+            r.totals.timed_out_killed
+        ),
+        (3, 3, 0)
+    );
     assert_eq!(at(c(&r, "c").ready_at), 50.0);
     for (phase, name) in r.phases.iter().zip(["c", "b", "a"]) {
         assert_eq!(phase.members, vec![name]);

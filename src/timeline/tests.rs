@@ -83,6 +83,7 @@ fn fixture() -> ShutdownReport {
         shutdown_started_at: Some(1500.0),
         forced_at: None,
         ended_at: 5200.0,
+        totals: Default::default(),
         phases: vec![
             phase(0, &[WEB, "metrics"], 5000.0, (1500.0, 1900.0), false),
             phase(1, &["workers"], 2000.0, (1900.0, 3920.0), true),

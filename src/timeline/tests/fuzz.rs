@@ -166,6 +166,7 @@ fn shutdown_report() -> impl Strategy<Value = ShutdownReport> {
                 shutdown_started_at,
                 forced_at,
                 ended_at,
+                totals: Default::default(),
                 phases,
                 components,
             },
