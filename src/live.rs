@@ -17,6 +17,8 @@ use tracing_subscriber::fmt::MakeWriter;
 
 /// How often the terminal line's countdown is redrawn.
 const TTY_REFRESH: Duration = Duration::from_millis(250);
+/// The least time between two redraws caused by status changes.
+const REDRAW_MIN: Duration = Duration::from_millis(50);
 /// How often a plain "still waiting" line is logged when not on a terminal.
 const LOG_EVERY: Duration = Duration::from_secs(5);
 
@@ -116,6 +118,7 @@ pub async fn follow(mut status: watch::Receiver<Status>, line: Option<StatusLine
         LOG_EVERY
     };
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let mut last_render = tokio::time::Instant::now() - REDRAW_MIN;
     loop {
         let ticked = tokio::select! {
             changed = status.changed() => {
@@ -132,11 +135,17 @@ pub async fn follow(mut status: watch::Receiver<Status>, line: Option<StatusLine
             }
             break;
         }
-        // Render at most once per tick: the line is O(components) to build,
-        // and a wide shutdown changes the status thousands of times a second.
-        if !ticked {
+        // The line is O(components) to build and a wide shutdown changes the
+        // status thousands of times a second: a terminal follows changes at
+        // most every REDRAW_MIN, a log only on its tick.
+        let due = match &line {
+            Some(_) => ticked || last_render.elapsed() >= REDRAW_MIN,
+            None => ticked,
+        };
+        if !due {
             continue;
         }
+        last_render = tokio::time::Instant::now();
         let text = {
             let s = status.borrow();
             s.waiting_line(s.now_ms())
