@@ -119,14 +119,18 @@ pub async fn follow(mut status: watch::Receiver<Status>, line: Option<StatusLine
     };
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     let mut last_render = tokio::time::Instant::now() - REDRAW_MIN;
+    // A change seen too soon after the last redraw, to be drawn at `last_render + REDRAW_MIN`.
+    let mut pending = false;
     loop {
-        let ticked = tokio::select! {
+        let due = tokio::select! {
             changed = status.changed() => {
                 if changed.is_err() {
                     break;
                 }
+                pending = line.is_some();
                 false
             }
+            _ = tokio::time::sleep_until(last_render + REDRAW_MIN), if pending => true,
             _ = tick.tick() => true,
         };
         if status.borrow().state == State::Done {
@@ -138,13 +142,10 @@ pub async fn follow(mut status: watch::Receiver<Status>, line: Option<StatusLine
         // The line is O(components) to build and a wide shutdown changes the
         // status thousands of times a second: a terminal follows changes at
         // most every REDRAW_MIN, a log only on its tick.
-        let due = match &line {
-            Some(_) => ticked || last_render.elapsed() >= REDRAW_MIN,
-            None => ticked,
-        };
-        if !due {
+        if !due && (line.is_none() || last_render.elapsed() < REDRAW_MIN) {
             continue;
         }
+        pending = false;
         last_render = tokio::time::Instant::now();
         let text = {
             let s = status.borrow();
