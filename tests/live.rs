@@ -13,6 +13,7 @@ use common::{BIN, Sandbox, Sundown};
 const STUCK: &str = r#"
 [components.base]
 kind = "sim"
+stop_delay = "400ms"
 [components.stuck]
 kind = "sim"
 depends_on = ["base"]
@@ -50,6 +51,11 @@ fn on_a_terminal_a_status_line_is_redrawn_in_place() {
         "no live line:\n{text}"
     );
     assert!(text.contains("budget: 24."), "no budget countdown:\n{text}");
+    // The line follows the shutdown into its next phase, not only on a timer.
+    assert!(
+        text.contains("\r\x1b[2Kphase 2/2: waiting on base (killed in "),
+        "line never reached phase 2:\n{text}"
+    );
     // The run ends with the status line erased, below the last log line.
     assert!(text.contains("all components down"), "{text}");
     assert!(
