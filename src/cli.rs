@@ -296,7 +296,9 @@ fn verify(report_path: &Path, config: Option<&Path>, before: &[String]) -> anyho
     let report = ShutdownReport::from_json(&text)
         .with_context(|| format!("{} is not a sundown report", report_path.display()))?;
     let mut violations: Vec<String> = Vec::new();
-    let edges: Vec<(String, String)> = match config {
+    // The edges to check: the config's when given (it may differ from
+    // what was run), else the ones the report recorded.
+    let (edges, found) = match config {
         Some(path) => {
             let Some(config) = load(path) else {
                 return Ok(ExitCode::Usage.code());
@@ -310,24 +312,23 @@ fn verify(report_path: &Path, config: Option<&Path>, before: &[String]) -> anyho
                     ));
                 }
             }
-            config
+            let edges: Vec<(&str, &str)> = config
                 .components
                 .iter()
-                .flat_map(|c| c.depends_on.iter().map(|d| (c.name.clone(), d.clone())))
-                .collect()
+                .flat_map(|c| {
+                    c.depends_on
+                        .iter()
+                        .map(move |d| (c.name.as_str(), d.as_str()))
+                })
+                .collect();
+            (edges.len(), report.edge_violations(edges))
         }
-        None => report
-            .components
-            .iter()
-            .flat_map(|c| c.depends_on.iter().map(|d| (c.name.clone(), d.clone())))
-            .collect(),
+        None => (
+            report.components.iter().map(|c| c.depends_on.len()).sum(),
+            report.graph_violations(),
+        ),
     };
-    violations.extend(
-        report
-            .edge_violations(edges.iter().map(|(a, b)| (a.as_str(), b.as_str())))
-            .into_iter()
-            .map(|v| v.to_string()),
-    );
+    violations.extend(found.iter().map(ToString::to_string));
     for pair in before {
         let Some((a, b)) = pair.split_once(':') else {
             bail!("--before expects A:B, got `{pair}`");
@@ -339,7 +340,7 @@ fn verify(report_path: &Path, config: Option<&Path>, before: &[String]) -> anyho
     if violations.is_empty() {
         println!(
             "ok: {} edge(s) and {} extra pair(s) respected; stop order: {}",
-            edges.len(),
+            edges,
             before.len(),
             report.stop_order().join(", ")
         );

@@ -53,6 +53,18 @@ pub enum KillReason {
     SecondSignal,
 }
 
+impl KillReason {
+    /// The name the report uses (`"stop_timeout"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KillReason::StopTimeout => "stop_timeout",
+            KillReason::PhaseTimeout => "phase_timeout",
+            KillReason::ShutdownTimeout => "shutdown_timeout",
+            KillReason::SecondSignal => "second_signal",
+        }
+    }
+}
+
 /// How a component's run ended, as the report shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -69,6 +81,20 @@ pub enum Outcome {
     Failed,
     /// Never started (a shutdown came first, or a dependency failed).
     NeverStarted,
+}
+
+impl Outcome {
+    /// The name the report uses (`"timed_out_killed"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Stopped => "stopped",
+            Outcome::TimedOutKilled => "timed_out_killed",
+            Outcome::Forced => "forced",
+            Outcome::ExitedEarly => "exited_early",
+            Outcome::Failed => "failed",
+            Outcome::NeverStarted => "never_started",
+        }
+    }
 }
 
 /// One thing that happened, `at` after the supervisor started.
@@ -106,4 +132,35 @@ pub enum EventKind {
     KillSent(usize, KillReason),
     /// The component is down for good.
     Ended(usize, Outcome, Option<Exit>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `as_str` and the JSON must never drift apart.
+    #[test]
+    fn names_match_the_report_json() {
+        use KillReason::*;
+        use Outcome::*;
+        for r in [StopTimeout, PhaseTimeout, ShutdownTimeout, SecondSignal] {
+            assert_eq!(
+                serde_json::to_value(r).ok(),
+                Some(serde_json::json!(r.as_str()))
+            );
+        }
+        for o in [
+            Stopped,
+            TimedOutKilled,
+            Forced,
+            ExitedEarly,
+            Failed,
+            NeverStarted,
+        ] {
+            assert_eq!(
+                serde_json::to_value(o).ok(),
+                Some(serde_json::json!(o.as_str()))
+            );
+        }
+    }
 }

@@ -38,6 +38,30 @@ impl ExitCode {
         }
     }
 
+    /// The exit code with this number, if it is one of ours.
+    pub fn from_code(code: i32) -> Option<ExitCode> {
+        [
+            ExitCode::Clean,
+            ExitCode::ComponentFailed,
+            ExitCode::Usage,
+            ExitCode::TimedOut,
+            ExitCode::Forced,
+        ]
+        .into_iter()
+        .find(|c| c.code() == code)
+    }
+
+    /// A few words for people: `"stopped by force"`.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ExitCode::Clean => "clean",
+            ExitCode::ComponentFailed => "a component failed",
+            ExitCode::Usage => "usage error",
+            ExitCode::TimedOut => "stopped by force",
+            ExitCode::Forced => "second signal",
+        }
+    }
+
     /// The code a finished run maps to; the `Ord` of this enum is the precedence.
     pub fn of_report(report: &ShutdownReport) -> ExitCode {
         let mut code = if report.forced_at.is_some() {
@@ -74,5 +98,13 @@ mod tests {
         all.sort();
         let codes: Vec<i32> = all.iter().rev().map(|c| c.code()).collect();
         assert_eq!(codes, vec![2, 4, 1, 3, 0]);
+    }
+
+    #[test]
+    fn codes_round_trip() {
+        for c in [Clean, TimedOut, Usage, ComponentFailed, Forced] {
+            assert_eq!(super::ExitCode::from_code(c.code()), Some(c));
+        }
+        assert_eq!(super::ExitCode::from_code(7), None);
     }
 }

@@ -2,7 +2,6 @@
 //! ended, and the exit code. Folded from the engine's event log, written as
 //! JSON (schema 1), and read back by `sundown verify` and by tests.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
@@ -321,7 +320,14 @@ impl ShutdownReport {
 
     /// One component's entry.
     pub fn component(&self, name: &str) -> Option<&ComponentReport> {
-        self.components.iter().find(|c| c.name == name)
+        // Reports list components sorted by name; a hand-edited one may not.
+        match self
+            .components
+            .binary_search_by(|c| c.name.as_str().cmp(name))
+        {
+            Ok(i) => Some(&self.components[i]),
+            Err(_) => self.components.iter().find(|c| c.name == name),
+        }
     }
 
     /// Names of the components that were stopped or killed, in the order they went down.
@@ -384,16 +390,10 @@ impl ShutdownReport {
         &self,
         edges: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Vec<Violation> {
-        let by_name: HashMap<&str, &ComponentReport> = self
-            .components
-            .iter()
-            .map(|c| (c.name.as_str(), c))
-            .collect();
         edges
             .into_iter()
             .filter(|(_, dep)| {
-                by_name
-                    .get(dep)
+                self.component(dep)
                     .is_none_or(|d| d.stop_requested.is_some() || d.killed_at.is_some())
             })
             .filter_map(|(a, b)| self.check_stopped_before(a, b).err())

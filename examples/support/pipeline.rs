@@ -256,12 +256,11 @@ pub fn print_teardown(report: &ShutdownReport) {
     );
     for name in report.stop_order() {
         if let Some(c) = report.component(name) {
-            let outcome = serde_json::to_value(c.outcome).unwrap_or_default();
             println!(
                 "  phase {}  {:<9} {:<8} {:>6.1} ms into the shutdown, its stop took {:>6.1} ms",
                 c.phase,
                 c.name,
-                outcome.as_str().unwrap_or_default(),
+                c.outcome.as_str(),
                 c.stopped_at.unwrap_or_default() - report.shutdown_started_at.unwrap_or_default(),
                 c.stop_ms.unwrap_or_default()
             );

@@ -6,8 +6,7 @@ use std::fmt::Write as _;
 
 use super::svg::{C_KILLED, C_MUTED, C_TEXT, FONT};
 use super::{
-    exit_label, exit_text, flagged, ms, num, outcome_name, phase_took, reason_name, render_svg,
-    rows, trigger_text, xml_escape,
+    exit_label, exit_text, flagged, ms, num, phase_took, render_svg, rows, trigger_text, xml_escape,
 };
 use crate::report::ShutdownReport;
 
@@ -100,8 +99,8 @@ code {{ font-family: {FONT}; }}
     );
     for c in rows(r) {
         let killed = match (c.killed_by, c.killed_at) {
-            (Some(why), Some(at)) => format!("{} at {}", reason_name(why), ms(at)),
-            (Some(why), None) => reason_name(why).to_string(),
+            (Some(why), Some(at)) => format!("{} at {}", why.as_str(), ms(at)),
+            (Some(why), None) => why.as_str().to_string(),
             _ => "-".to_string(),
         };
         let _ = writeln!(
@@ -120,7 +119,7 @@ code {{ font-family: {FONT}; }}
             } else {
                 c.depends_on.join(", ")
             }),
-            outcome_name(c.outcome),
+            c.outcome.as_str(),
             n(c.start_requested),
             n(c.ready_at),
             n(c.stop_requested),

@@ -30,6 +30,7 @@
 use std::fmt::Write as _;
 
 use crate::event::{KillReason, Outcome, Trigger};
+use crate::exit::ExitCode;
 use crate::report::{ComponentReport, PhaseReport, ShutdownReport};
 
 mod html;
@@ -145,48 +146,18 @@ fn flagged(c: &ComponentReport) -> bool {
     )
 }
 
-fn reason_name(r: KillReason) -> &'static str {
-    match r {
-        KillReason::StopTimeout => "stop_timeout",
-        KillReason::PhaseTimeout => "phase_timeout",
-        KillReason::ShutdownTimeout => "shutdown_timeout",
-        KillReason::SecondSignal => "second_signal",
-    }
-}
-
-fn outcome_name(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Stopped => "stopped",
-        Outcome::TimedOutKilled => "timed_out_killed",
-        Outcome::Forced => "forced",
-        Outcome::ExitedEarly => "exited_early",
-        Outcome::Failed => "failed",
-        Outcome::NeverStarted => "never_started",
-    }
-}
-
 fn killed_by(c: &ComponentReport) -> &'static str {
-    c.killed_by.map_or("a kill", reason_name)
+    c.killed_by.map_or("a kill", KillReason::as_str)
 }
 
 fn trigger_text(t: Option<&Trigger>) -> String {
     t.map_or_else(|| "no shutdown".to_string(), Trigger::to_string)
 }
 
-fn exit_meaning(code: i32) -> &'static str {
-    match code {
-        0 => "clean",
-        1 => "a component failed",
-        2 => "usage error",
-        3 => "stopped by force",
-        4 => "second signal",
-        _ => "unknown",
-    }
-}
-
 /// `exit 3 (stopped by force)`.
 fn exit_label(r: &ShutdownReport) -> String {
-    format!("exit {} ({})", r.exit_code, exit_meaning(r.exit_code))
+    let meaning = ExitCode::from_code(r.exit_code).map_or("unknown", ExitCode::meaning);
+    format!("exit {} ({meaning})", r.exit_code)
 }
 
 /// The milestones of the run, in order, each with whether it is alarming
