@@ -18,6 +18,9 @@ use toml::Spanned;
 
 use crate::graph;
 
+mod services;
+pub use services::{AppendFsync, HttpSpec, JobTime, PostgresSpec, RedisSpec, WorkerPoolSpec};
+
 /// Stop timeout of a component that does not set one (Docker's default).
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Global shutdown budget when `[supervisor] shutdown_timeout` is not set:
@@ -105,6 +108,14 @@ pub enum KindSpec {
     Process(ProcessSpec),
     /// An in-process simulation, for teaching and tests.
     Sim(SimSpec),
+    /// The HTTP front end of the job pipeline.
+    Http(HttpSpec),
+    /// Workers that take jobs from Redis and write results to PostgreSQL.
+    WorkerPool(WorkerPoolSpec),
+    /// The Redis stand-in.
+    Redis(RedisSpec),
+    /// The PostgreSQL stand-in.
+    Postgres(PostgresSpec),
 }
 
 impl KindSpec {
@@ -113,6 +124,10 @@ impl KindSpec {
         match self {
             KindSpec::Process(_) => "process",
             KindSpec::Sim(_) => "sim",
+            KindSpec::Http(_) => "http",
+            KindSpec::WorkerPool(_) => "worker_pool",
+            KindSpec::Redis(_) => "redis",
+            KindSpec::Postgres(_) => "postgres",
         }
     }
 }

@@ -18,8 +18,12 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{ComponentSpec, KindSpec};
 
+pub mod http;
+pub mod postgres;
 pub mod process;
+pub mod redis;
 pub mod sim;
+pub mod worker_pool;
 
 /// A boxed future, as returned by [`Component::run`].
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -185,5 +189,9 @@ pub fn build(spec: &ComponentSpec) -> Box<dyn Component> {
     match &spec.kind {
         KindSpec::Process(p) => Box::new(process::Process::new(p.clone())),
         KindSpec::Sim(s) => Box::new(sim::Sim::new(s.clone())),
+        KindSpec::Http(s) => Box::new(http::Http::new(s.clone())),
+        KindSpec::WorkerPool(s) => Box::new(worker_pool::WorkerPool::new(s.clone())),
+        KindSpec::Redis(s) => Box::new(redis::Redis::new(s.clone())),
+        KindSpec::Postgres(s) => Box::new(postgres::Postgres::new(s.clone())),
     }
 }

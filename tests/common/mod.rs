@@ -504,3 +504,33 @@ pub fn assert_started_before(log: &[String], dependency: &str, dependent: &str) 
         log.join("\n")
     );
 }
+
+/// A loopback address with a port that was free a moment ago, for a
+/// stand-in or service to listen on. (Binding port 0 in the config would be
+/// race-free, but clients read the address from the same config.)
+pub fn free_addr() -> std::net::SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local_addr")
+}
+
+/// Set by `.ci/run`: a test that needs an external program (`redis-cli`,
+/// `psql`, `redis-server`, `postgres`) fails when it is missing instead of
+/// skipping.
+pub const REQUIRE_ENV: &str = "SUNDOWN_REQUIRE_TOOLS";
+
+/// The path of an external program the test needs, or `None` after printing
+/// that the test is skipped. Under [`REQUIRE_ENV`] a missing program panics.
+pub fn tool(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        if std::env::var_os(REQUIRE_ENV).is_some() {
+            panic!("`{name}` is not installed, and {REQUIRE_ENV} makes that a failure");
+        }
+        eprintln!("skipped: `{name}` is not installed (CI sets {REQUIRE_ENV} to require it)");
+    }
+    found
+}
