@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+use sundown::config::KindSpec;
 use sundown::{Config, ExitCode, Graph, Plan, ShutdownReport, Supervisor, Trigger};
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -363,10 +364,7 @@ fn run_graph(
         return Ok(ExitCode::Usage.code());
     };
     let report_path = report_flag.or_else(|| config.supervisor.report.clone());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = runtime_for(&config).context("cannot start the async runtime")?;
     runtime.block_on(async move {
         // Install the handlers before anything starts: a signal during startup must count.
         let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
@@ -415,6 +413,29 @@ fn run_graph(
         }
         Ok(report.exit_code)
     })
+}
+
+/// A graph of external processes only needs one thread: the supervisor
+/// waits, it does not compute, and one thread keeps it small. In-process
+/// services (a Redis stand-in answering a benchmark, an HTTP front end under
+/// load) need the cores, so they get a multi-threaded runtime (at most 4
+/// workers: the services are I/O-bound, more threads only cost memory).
+fn runtime_for(config: &Config) -> std::io::Result<tokio::runtime::Runtime> {
+    let serves = config
+        .components
+        .iter()
+        .any(|c| !matches!(c.kind, KindSpec::Process(_) | KindSpec::Sim(_)));
+    if serves {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(cores.min(4))
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    }
 }
 
 /// Writes next to the target and renames, so a reader never sees half a report.

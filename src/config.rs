@@ -384,65 +384,89 @@ struct RawComponent {
     fail_after: Option<Spanned<String>>,
     exit_after: Option<Spanned<String>>,
     ignore_stop: Option<Spanned<bool>>,
+    // service kinds (see `services.rs`)
+    listen: Option<Spanned<String>>,
+    redis: Option<Spanned<String>>,
+    queue: Option<Spanned<String>>,
+    drain_delay: Option<Spanned<String>>,
+    max_connections: Option<Spanned<i64>>,
+    size: Option<Spanned<i64>>,
+    postgres: Option<Spanned<String>>,
+    job_time: Option<Spanned<String>>,
+    aof: Option<Spanned<String>>,
+    appendfsync: Option<Spanned<String>>,
+    data: Option<Spanned<String>>,
+    user: Option<Spanned<String>>,
+    password: Option<Spanned<String>>,
 }
 
+/// Which kinds understand each kind-specific key, so that a `stop_delay` on
+/// a process is an error at that key rather than silently ignored.
+const KIND_KEYS: &[(&str, &[&str])] = &[
+    ("command", &["process"]),
+    ("env", &["process"]),
+    ("working_dir", &["process"]),
+    ("stop_signal", &["process"]),
+    ("ready_after", &["process"]),
+    ("start_delay", &["sim"]),
+    ("stop_delay", &["sim"]),
+    ("fail_after", &["sim"]),
+    ("exit_after", &["sim"]),
+    ("ignore_stop", &["sim"]),
+    ("listen", &["http", "redis", "postgres"]),
+    ("redis", &["http", "worker_pool"]),
+    ("queue", &["http", "worker_pool"]),
+    ("drain_delay", &["http"]),
+    ("max_connections", &["http"]),
+    ("size", &["worker_pool"]),
+    ("postgres", &["worker_pool"]),
+    ("job_time", &["worker_pool"]),
+    ("aof", &["redis"]),
+    ("appendfsync", &["redis"]),
+    ("data", &["postgres"]),
+    ("user", &["postgres"]),
+    ("password", &["postgres"]),
+];
+
+/// Every `kind = "..."` there is.
+const KINDS: &[&str] = &["process", "sim", "http", "worker_pool", "redis", "postgres"];
+
 impl RawComponent {
-    /// Settings that only one kind understands, with their spans, so a
-    /// `stop_delay` on a process is an error at that key rather than ignored.
-    fn kind_settings(&self) -> Vec<(&'static str, &'static str, Range<usize>)> {
-        let mut out = Vec::new();
-        let mut add = |kind, key, span: Option<Range<usize>>| {
-            if let Some(span) = span {
-                out.push((kind, key, span));
-            }
-        };
-        add(
-            "process",
-            "command",
-            self.command.as_ref().map(Spanned::span),
-        );
-        add("process", "env", self.env.as_ref().map(Spanned::span));
-        add(
-            "process",
-            "working_dir",
-            self.working_dir.as_ref().map(Spanned::span),
-        );
-        add(
-            "process",
-            "stop_signal",
-            self.stop_signal.as_ref().map(Spanned::span),
-        );
-        add(
-            "process",
-            "ready_after",
-            self.ready_after.as_ref().map(Spanned::span),
-        );
-        add(
-            "sim",
-            "start_delay",
-            self.start_delay.as_ref().map(Spanned::span),
-        );
-        add(
-            "sim",
-            "stop_delay",
-            self.stop_delay.as_ref().map(Spanned::span),
-        );
-        add(
-            "sim",
-            "fail_after",
-            self.fail_after.as_ref().map(Spanned::span),
-        );
-        add(
-            "sim",
-            "exit_after",
-            self.exit_after.as_ref().map(Spanned::span),
-        );
-        add(
-            "sim",
-            "ignore_stop",
-            self.ignore_stop.as_ref().map(Spanned::span),
-        );
-        out
+    /// The span of each kind-specific key that is set.
+    fn kind_settings(&self) -> Vec<(&'static str, Range<usize>)> {
+        fn span<T>(v: &Option<Spanned<T>>) -> Option<Range<usize>> {
+            v.as_ref().map(Spanned::span)
+        }
+        let set = [
+            span(&self.command),
+            span(&self.env),
+            span(&self.working_dir),
+            span(&self.stop_signal),
+            span(&self.ready_after),
+            span(&self.start_delay),
+            span(&self.stop_delay),
+            span(&self.fail_after),
+            span(&self.exit_after),
+            span(&self.ignore_stop),
+            span(&self.listen),
+            span(&self.redis),
+            span(&self.queue),
+            span(&self.drain_delay),
+            span(&self.max_connections),
+            span(&self.size),
+            span(&self.postgres),
+            span(&self.job_time),
+            span(&self.aof),
+            span(&self.appendfsync),
+            span(&self.data),
+            span(&self.user),
+            span(&self.password),
+        ];
+        KIND_KEYS
+            .iter()
+            .zip(set)
+            .filter_map(|((key, _), span)| Some((*key, span?)))
+            .collect()
     }
 }
 
@@ -730,14 +754,17 @@ impl Validator<'_> {
 
     fn kind(&mut self, name: &str, key_span: Range<usize>, c: &RawComponent) -> Option<KindSpec> {
         let kind = match (&c.kind, &c.command) {
-            (Some(k), _) => match k.get_ref().as_str() {
-                "process" => "process",
-                "sim" => "sim",
-                other => {
-                    let hint = hint(other, &["process", "sim"]);
+            (Some(k), _) => match KINDS.iter().find(|known| **known == k.get_ref().as_str()) {
+                Some(known) => *known,
+                None => {
+                    let other = k.get_ref();
+                    let hint = hint(other, KINDS);
                     self.error(
                         k.span(),
-                        format!("component `{name}`: unknown kind `{other}`{hint}; known kinds: process, sim"),
+                        format!(
+                            "component `{name}`: unknown kind `{other}`{hint}; known kinds: {}",
+                            KINDS.join(", ")
+                        ),
                     );
                     return None;
                 }
@@ -751,17 +778,30 @@ impl Validator<'_> {
                 return None;
             }
         };
-        for (owner, key, span) in c.kind_settings() {
-            if owner != kind {
+        for (key, span) in c.kind_settings() {
+            let owners = KIND_KEYS
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map_or(&[][..], |(_, owners)| *owners);
+            if !owners.contains(&kind) {
+                let owners = owners
+                    .iter()
+                    .map(|o| format!("`{o}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ");
                 self.error(
                     span,
-                    format!("component `{name}`: `{key}` is a setting of kind `{owner}`, but this component is kind `{kind}`"),
+                    format!("component `{name}`: `{key}` is a setting of kind {owners}, but this component is kind `{kind}`"),
                 );
             }
         }
         let what = |key: &str| format!("component `{name}`: {key}");
         Some(match kind {
             "process" => KindSpec::Process(self.process(name, key_span, c, &what)?),
+            "http" => KindSpec::Http(self.http(c, &what)?),
+            "worker_pool" => KindSpec::WorkerPool(self.worker_pool(c, &what)?),
+            "redis" => KindSpec::Redis(self.redis(c, &what)?),
+            "postgres" => KindSpec::Postgres(self.postgres(c, &what)?),
             _ => KindSpec::Sim(SimSpec {
                 start_delay: self
                     .opt_duration(&c.start_delay, &what("start_delay"), Zero::Allowed)

@@ -82,3 +82,274 @@ pub struct PostgresSpec {
     /// `None`: trust authentication; `Some`: cleartext password authentication.
     pub password: Option<String>,
 }
+
+// ---------------------------------------------------------------- validation
+
+use std::str::FromStr;
+
+use toml::Spanned;
+
+use super::{RawComponent, Validator, Zero, hint};
+
+/// Defaults that match the real services' well-known ports, so the pipeline
+/// works against a real Redis and PostgreSQL by only changing kinds.
+const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8080";
+const DEFAULT_REDIS_LISTEN: &str = "127.0.0.1:6379";
+const DEFAULT_POSTGRES_LISTEN: &str = "127.0.0.1:5432";
+const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379/";
+const DEFAULT_POSTGRES_URL: &str = "postgres://sundown@127.0.0.1:5432/sundown";
+const DEFAULT_QUEUE: &str = "jobs";
+const DEFAULT_POOL_SIZE: usize = 4;
+const MAX_POOL_SIZE: i64 = 1024;
+const DEFAULT_JOB_TIME: Duration = Duration::from_millis(10);
+const DEFAULT_USER: &str = "sundown";
+
+impl Validator<'_> {
+    pub(super) fn http(
+        &mut self,
+        c: &RawComponent,
+        what: &dyn Fn(&str) -> String,
+    ) -> Option<HttpSpec> {
+        let listen = self.listen(&c.listen, DEFAULT_HTTP_LISTEN, what);
+        let redis = self.redis_url(&c.redis, what);
+        let queue = self.queue(&c.queue, what);
+        let drain_delay = self
+            .opt_duration(&c.drain_delay, &what("drain_delay"), Zero::Allowed)
+            .unwrap_or_default();
+        let max_connections = match &c.max_connections {
+            None => None,
+            Some(n) if *n.get_ref() >= 1 => usize::try_from(*n.get_ref()).ok(),
+            Some(n) => {
+                self.error(
+                    n.span(),
+                    format!("{} must be at least 1", what("max_connections")),
+                );
+                None
+            }
+        };
+        Some(HttpSpec {
+            listen: listen?,
+            redis: redis?,
+            queue: queue?,
+            drain_delay,
+            max_connections,
+        })
+    }
+
+    pub(super) fn worker_pool(
+        &mut self,
+        c: &RawComponent,
+        what: &dyn Fn(&str) -> String,
+    ) -> Option<WorkerPoolSpec> {
+        let size = match &c.size {
+            None => Some(DEFAULT_POOL_SIZE),
+            Some(n) if (1..=MAX_POOL_SIZE).contains(n.get_ref()) => {
+                usize::try_from(*n.get_ref()).ok()
+            }
+            Some(n) => {
+                self.error(
+                    n.span(),
+                    format!(
+                        "{}: {} is not between 1 and {MAX_POOL_SIZE}",
+                        what("size"),
+                        n.get_ref()
+                    ),
+                );
+                None
+            }
+        };
+        let queue = self.queue(&c.queue, what);
+        let redis = self.redis_url(&c.redis, what);
+        let postgres = self.postgres_url(&c.postgres, what);
+        let job_time = match &c.job_time {
+            None => Some(JobTime {
+                min: DEFAULT_JOB_TIME,
+                max: DEFAULT_JOB_TIME,
+            }),
+            Some(v) => self.job_time(v, what),
+        };
+        Some(WorkerPoolSpec {
+            size: size?,
+            queue: queue?,
+            redis: redis?,
+            postgres: postgres?,
+            job_time: job_time?,
+        })
+    }
+
+    pub(super) fn redis(
+        &mut self,
+        c: &RawComponent,
+        what: &dyn Fn(&str) -> String,
+    ) -> Option<RedisSpec> {
+        let listen = self.listen(&c.listen, DEFAULT_REDIS_LISTEN, what);
+        let appendfsync = match &c.appendfsync {
+            None => Some(AppendFsync::default()),
+            Some(v) => match v.get_ref().as_str() {
+                "always" => Some(AppendFsync::Always),
+                "everysec" => Some(AppendFsync::Everysec),
+                other => {
+                    let hint = hint(other, &["always", "everysec"]);
+                    self.error(
+                        v.span(),
+                        format!(
+                            "{}: `{other}` is not one of \"always\", \"everysec\"{hint}",
+                            what("appendfsync")
+                        ),
+                    );
+                    None
+                }
+            },
+        };
+        Some(RedisSpec {
+            listen: listen?,
+            aof: c.aof.as_ref().map(|p| self.base_dir.join(p.get_ref())),
+            appendfsync: appendfsync?,
+        })
+    }
+
+    pub(super) fn postgres(
+        &mut self,
+        c: &RawComponent,
+        what: &dyn Fn(&str) -> String,
+    ) -> Option<PostgresSpec> {
+        let listen = self.listen(&c.listen, DEFAULT_POSTGRES_LISTEN, what);
+        let user = match &c.user {
+            None => Some(DEFAULT_USER.to_string()),
+            Some(u) if !u.get_ref().trim().is_empty() => Some(u.get_ref().clone()),
+            Some(u) => {
+                self.error(u.span(), format!("{} is empty", what("user")));
+                None
+            }
+        };
+        Some(PostgresSpec {
+            listen: listen?,
+            data: c.data.as_ref().map(|p| self.base_dir.join(p.get_ref())),
+            user: user?,
+            password: c.password.as_ref().map(|p| p.get_ref().clone()),
+        })
+    }
+
+    fn listen(
+        &mut self,
+        v: &Option<Spanned<String>>,
+        default: &str,
+        what: &dyn Fn(&str) -> String,
+    ) -> Option<SocketAddr> {
+        let Some(v) = v else {
+            return default.parse().ok();
+        };
+        let text = v.get_ref().trim();
+        // `localhost` is the one name worth accepting: resolving others here
+        // would make validation depend on DNS.
+        let literal = match text.strip_prefix("localhost:") {
+            Some(port) => format!("127.0.0.1:{port}"),
+            None => text.to_string(),
+        };
+        match literal.parse() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                self.error(
+                    v.span(),
+                    format!("{}: `{text}` is not an IP address with a port; write e.g. \"127.0.0.1:6379\"", what("listen")),
+                );
+                None
+            }
+        }
+    }
+
+    fn redis_url(
+        &mut self,
+        v: &Option<Spanned<String>>,
+        what: &dyn Fn(&str) -> String,
+    ) -> Option<String> {
+        let Some(v) = v else {
+            return Some(DEFAULT_REDIS_URL.to_string());
+        };
+        let text = v.get_ref().trim();
+        let url = if text.contains("://") {
+            text.to_string()
+        } else {
+            format!("redis://{text}/")
+        };
+        match redis::Client::open(url.as_str()) {
+            Ok(_) => Some(url),
+            Err(e) => {
+                self.error(
+                    v.span(),
+                    format!("{}: `{text}` is not a Redis address ({e}); write e.g. \"127.0.0.1:6379\" or \"redis://127.0.0.1:6379/\"", what("redis")),
+                );
+                None
+            }
+        }
+    }
+
+    fn postgres_url(
+        &mut self,
+        v: &Option<Spanned<String>>,
+        what: &dyn Fn(&str) -> String,
+    ) -> Option<String> {
+        let Some(v) = v else {
+            return Some(DEFAULT_POSTGRES_URL.to_string());
+        };
+        let text = v.get_ref().trim();
+        match tokio_postgres::Config::from_str(text) {
+            Ok(_) => Some(text.to_string()),
+            Err(e) => {
+                self.error(
+                    v.span(),
+                    format!("{}: `{text}` is not a PostgreSQL connection string ({e}); write e.g. \"postgres://sundown@127.0.0.1:5432/sundown\"", what("postgres")),
+                );
+                None
+            }
+        }
+    }
+
+    fn queue(
+        &mut self,
+        v: &Option<Spanned<String>>,
+        what: &dyn Fn(&str) -> String,
+    ) -> Option<String> {
+        let Some(v) = v else {
+            return Some(DEFAULT_QUEUE.to_string());
+        };
+        let q = v.get_ref();
+        if q.is_empty() || q.chars().any(char::is_whitespace) {
+            self.error(
+                v.span(),
+                format!(
+                    "{}: `{q}` must be a non-empty name without spaces",
+                    what("queue")
+                ),
+            );
+            return None;
+        }
+        Some(q.clone())
+    }
+
+    /// `"50ms"` or a range `"10ms..100ms"`.
+    fn job_time(&mut self, v: &Spanned<String>, what: &dyn Fn(&str) -> String) -> Option<JobTime> {
+        let text = v.get_ref();
+        let label = what("job_time");
+        let part = |s: &str| Spanned::new(v.span(), s.trim().to_string());
+        match text.split_once("..") {
+            None => {
+                let d = self.duration(&part(text), &label, Zero::Allowed)?;
+                Some(JobTime { min: d, max: d })
+            }
+            Some((lo, hi)) => {
+                let min = self.duration(&part(lo), &label, Zero::Allowed);
+                let max = self.duration(&part(hi), &label, Zero::Allowed);
+                let (min, max) = (min?, max?);
+                if min > max {
+                    self.error(
+                        v.span(),
+                        format!("{label}: the range `{text}` ends before it starts"),
+                    );
+                    return None;
+                }
+                Some(JobTime { min, max })
+            }
+        }
+    }
+}

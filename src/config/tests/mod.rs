@@ -584,7 +584,7 @@ fn unknown_kind_with_a_suggestion() {
         "[components.web]\nkind = \"prosess\"\n",
         2,
         8,
-        "component `web`: unknown kind `prosess` (did you mean `process`?); known kinds: process, sim",
+        "component `web`: unknown kind `prosess` (did you mean `process`?); known kinds: process, sim, http, worker_pool, redis, postgres",
     );
 }
 
@@ -594,7 +594,7 @@ fn unknown_kind_without_a_suggestion() {
         "[components.web]\nkind = \"docker\"\n",
         2,
         8,
-        "component `web`: unknown kind `docker`; known kinds: process, sim",
+        "component `web`: unknown kind `docker`; known kinds: process, sim, http, worker_pool, redis, postgres",
     );
 }
 
@@ -797,7 +797,7 @@ start_delay = "1s"
         (
             13,
             8,
-            "component `api`: unknown kind `prosess` (did you mean `process`?); known kinds: process, sim",
+            "component `api`: unknown kind `prosess` (did you mean `process`?); known kinds: process, sim, http, worker_pool, redis, postgres",
         ),
         (14, 15, "dependency cycle: api → web → api"),
         (17, 11, "component `redis`: command is empty"),
@@ -1025,3 +1025,7 @@ fn a_stop_signal_that_only_pauses_is_refused() {
         "{err}"
     );
 }
+
+// ---------------------------------------------------------------- service kinds
+
+mod services;
