@@ -730,6 +730,7 @@ impl Validator<'_> {
             );
         }
 
+        self.check_service_edges(&components, &raw);
         Config {
             supervisor,
             components,

@@ -353,3 +353,102 @@ impl Validator<'_> {
         }
     }
 }
+
+/// Where a client component connects: `(host, port)` of its Redis or PostgreSQL.
+fn redis_target(url: &str) -> Option<(String, u16)> {
+    match redis::Client::open(url).ok()?.get_connection_info().addr() {
+        redis::ConnectionAddr::Tcp(host, port) => Some((host.clone(), *port)),
+        _ => None,
+    }
+}
+
+fn postgres_target(url: &str) -> Option<(String, u16)> {
+    let config = tokio_postgres::Config::from_str(url).ok()?;
+    let host = match config.get_hosts().first()? {
+        tokio_postgres::config::Host::Tcp(h) => h.clone(),
+        _ => return None,
+    };
+    Some((host, config.get_ports().first().copied().unwrap_or(5432)))
+}
+
+fn serves(listen: SocketAddr, (host, port): &(String, u16)) -> bool {
+    let host = if host == "localhost" {
+        "127.0.0.1"
+    } else {
+        host.as_str()
+    };
+    listen.port() == *port
+        && (listen.ip().to_string() == host
+            || (listen.ip().is_unspecified() && host == "127.0.0.1"))
+}
+
+impl Validator<'_> {
+    /// Warns when a component talks to a Redis or PostgreSQL stand-in of the
+    /// same graph without depending on it: nothing then orders their start
+    /// and stop, which is the bug this tool exists to prevent.
+    pub(super) fn check_service_edges(
+        &mut self,
+        components: &[super::ComponentSpec],
+        raw: &super::RawConfig,
+    ) {
+        use super::KindSpec;
+        let index = |name: &str| {
+            components
+                .binary_search_by(|c| c.name.as_str().cmp(name))
+                .ok()
+        };
+        for (key, raw_c) in &raw.components {
+            let Some(i) = index(key.get_ref()) else {
+                continue;
+            };
+            let c = &components[i];
+            let targets: Vec<(&str, Option<(String, u16)>, &Option<Spanned<String>>)> =
+                match &c.kind {
+                    KindSpec::Http(h) => vec![("redis", redis_target(&h.redis), &raw_c.redis)],
+                    KindSpec::WorkerPool(w) => vec![
+                        ("redis", redis_target(&w.redis), &raw_c.redis),
+                        ("postgres", postgres_target(&w.postgres), &raw_c.postgres),
+                    ],
+                    _ => continue,
+                };
+            for (setting, target, span) in targets {
+                let Some(target) = target else { continue };
+                let server = components.iter().find(|s| match &s.kind {
+                    KindSpec::Redis(r) => setting == "redis" && serves(r.listen, &target),
+                    KindSpec::Postgres(p) => setting == "postgres" && serves(p.listen, &target),
+                    _ => false,
+                });
+                let Some(server) = server else { continue };
+                if !depends_transitively(components, i, &server.name) {
+                    let span = span.as_ref().map_or(key.span(), Spanned::span);
+                    self.warn(
+                        span,
+                        format!(
+                            "component `{}` uses `{}` ({}:{}) but does not depend on it, so their start and stop are not ordered; add it to depends_on",
+                            c.name, server.name, target.0, target.1
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Whether component `from` depends on `target`, directly or through others.
+fn depends_transitively(components: &[super::ComponentSpec], from: usize, target: &str) -> bool {
+    let mut seen = vec![false; components.len()];
+    let mut stack = vec![from];
+    while let Some(i) = stack.pop() {
+        for d in &components[i].depends_on {
+            if d == target {
+                return true;
+            }
+            if let Ok(j) = components.binary_search_by(|c| c.name.as_str().cmp(d))
+                && !std::mem::replace(&mut seen[j], true)
+            {
+                stack.push(j);
+            }
+        }
+    }
+    false
+}

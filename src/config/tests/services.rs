@@ -244,3 +244,49 @@ fn empty_user() {
         "component `p`: user is empty",
     );
 }
+
+#[test]
+fn using_a_stand_in_without_depending_on_it_is_a_warning_at_the_setting() {
+    let c = ok(r#"
+[components.redis]
+kind = "redis"
+listen = "127.0.0.1:6390"
+[components.postgres]
+kind = "postgres"
+listen = "127.0.0.1:5440"
+[components.workers]
+kind = "worker_pool"
+redis = "localhost:6390"
+postgres = "postgres://sundown@127.0.0.1:5440/db"
+depends_on = ["postgres"]
+[components.http]
+kind = "http"
+redis = "127.0.0.1:6390"
+depends_on = ["workers"]
+"#);
+    // http reaches redis through workers? No: workers do not depend on
+    // redis either, so both are warned about; postgres is fine.
+    assert_eq!(
+        c.warnings,
+        vec![
+            "supervisor.toml:10:9: warning: component `workers` uses `redis` (localhost:6390) but does not depend on it, so their start and stop are not ordered; add it to depends_on".to_string(),
+            "supervisor.toml:15:9: warning: component `http` uses `redis` (127.0.0.1:6390) but does not depend on it, so their start and stop are not ordered; add it to depends_on".to_string(),
+        ]
+    );
+}
+
+#[test]
+fn a_transitive_dependency_on_the_stand_in_is_enough() {
+    let c = ok(r#"
+[components.redis]
+kind = "redis"
+[components.workers]
+kind = "worker_pool"
+depends_on = ["redis"]
+postgres = "postgres://sundown@10.0.0.1:5432/db"
+[components.http]
+kind = "http"
+depends_on = ["workers"]
+"#);
+    assert_eq!(c.warnings, Vec::<String>::new());
+}
