@@ -19,6 +19,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::{ComponentSpec, KindSpec};
 
 pub mod http;
+pub mod jobs;
 pub mod postgres;
 pub mod process;
 pub mod redis;
