@@ -354,6 +354,14 @@ impl Validator<'_> {
     }
 }
 
+/// A setting of a client component (`"redis"` or `"postgres"`), where it
+/// points, and the setting's place in the file.
+type Target<'a> = (
+    &'static str,
+    Option<(String, u16)>,
+    &'a Option<Spanned<String>>,
+);
+
 /// Where a client component connects: `(host, port)` of its Redis or PostgreSQL.
 fn redis_target(url: &str) -> Option<(String, u16)> {
     match redis::Client::open(url).ok()?.get_connection_info().addr() {
@@ -402,15 +410,14 @@ impl Validator<'_> {
                 continue;
             };
             let c = &components[i];
-            let targets: Vec<(&str, Option<(String, u16)>, &Option<Spanned<String>>)> =
-                match &c.kind {
-                    KindSpec::Http(h) => vec![("redis", redis_target(&h.redis), &raw_c.redis)],
-                    KindSpec::WorkerPool(w) => vec![
-                        ("redis", redis_target(&w.redis), &raw_c.redis),
-                        ("postgres", postgres_target(&w.postgres), &raw_c.postgres),
-                    ],
-                    _ => continue,
-                };
+            let targets: Vec<Target<'_>> = match &c.kind {
+                KindSpec::Http(h) => vec![("redis", redis_target(&h.redis), &raw_c.redis)],
+                KindSpec::WorkerPool(w) => vec![
+                    ("redis", redis_target(&w.redis), &raw_c.redis),
+                    ("postgres", postgres_target(&w.postgres), &raw_c.postgres),
+                ],
+                _ => continue,
+            };
             for (setting, target, span) in targets {
                 let Some(target) = target else { continue };
                 let server = components.iter().find(|s| match &s.kind {
