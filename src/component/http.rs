@@ -34,6 +34,8 @@ use crate::config::HttpSpec;
 
 /// Largest accepted job body; larger ones get 413.
 pub const MAX_BODY: usize = 1 << 20;
+/// Longest a request body may take to arrive.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Pause after a failed `accept` (out of file descriptors, say) so the loop
 /// does not spin while the condition lasts.
@@ -132,10 +134,22 @@ async fn submit(State(app): State<Arc<App>>, request: Request) -> Response {
     if announced.is_some_and(|n| n > MAX_BODY as u64) {
         return too_large();
     }
-    let body = match axum::body::to_bytes(request.into_body(), MAX_BODY).await {
-        Ok(b) => b,
-        Err(e) if source_is::<LengthLimitError>(&e) => return too_large(),
-        Err(e) => {
+    // A client trickling its body would otherwise hold a connection (and a
+    // `max_connections` slot) forever, and keep a graceful stop waiting.
+    let read = tokio::time::timeout(
+        BODY_TIMEOUT,
+        axum::body::to_bytes(request.into_body(), MAX_BODY),
+    );
+    let body = match read.await {
+        Err(_) => {
+            return error(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("the body did not arrive within {BODY_TIMEOUT:?}"),
+            );
+        }
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) if source_is::<LengthLimitError>(&e) => return too_large(),
+        Ok(Err(e)) => {
             return error(
                 StatusCode::BAD_REQUEST,
                 format!("cannot read the body: {e}"),

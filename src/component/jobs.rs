@@ -41,6 +41,9 @@ pub const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS jobs (id BIGINT PRIMA
 /// its row was written) is harmless.
 pub const INSERT: &str = "INSERT INTO jobs (id, payload, result, worker) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING";
 
+/// The stored payload of a job, to tell a re-delivered job from an id collision.
+pub const PAYLOAD_OF: &str = "SELECT payload FROM jobs WHERE id = $1";
+
 /// Bound on connecting to Redis; a refused connection fails at once anyway.
 pub const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 

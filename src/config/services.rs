@@ -314,11 +314,13 @@ impl Validator<'_> {
             return Some(DEFAULT_QUEUE.to_string());
         };
         let q = v.get_ref();
-        if q.is_empty() || q.chars().any(char::is_whitespace) {
+        // Glob characters would make the workers' `KEYS` scan for leftover
+        // processing lists miss them, and those jobs would never be recovered.
+        if q.is_empty() || q.chars().any(|c| c.is_whitespace() || "*?[]\\".contains(c)) {
             self.error(
                 v.span(),
                 format!(
-                    "{}: `{q}` must be a non-empty name without spaces",
+                    "{}: `{q}` must be a non-empty name without spaces or any of * ? [ ] \\",
                     what("queue")
                 ),
             );

@@ -11,7 +11,7 @@ use ::redis::aio::MultiplexedConnection;
 use tokio::sync::mpsc;
 use tokio_postgres::Statement;
 use tokio_postgres::types::Type;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use super::{Pool, pg_error};
 use crate::component::jobs::{self, Backoff, Job, STATUS_FIELD, Status};
@@ -109,10 +109,21 @@ pub(super) async fn run(pool: Arc<Pool>, i: usize, connected: mpsc::Sender<()>) 
     let mut failures = Backoff::default();
     loop {
         let Some(blocking) = w.blocking.as_mut() else {
-            if w.connect().await {
-                continue;
+            if !w.connect().await {
+                break;
             }
-            break;
+            // A BLMOVE whose reply was lost with the connection may have
+            // moved a job into our list: work it before taking another, or
+            // it would wait there until the pool stops.
+            match w.own_leftover().await {
+                Some(job) => {
+                    if let Handled::Interrupted = w.handle(job).await {
+                        break;
+                    }
+                }
+                None => continue,
+            }
+            continue;
         };
         let taken = tokio::select! {
             biased;
@@ -222,6 +233,18 @@ impl Worker {
         Ok(Pg { client, insert })
     }
 
+    /// The oldest job in this worker's own processing list, if any (and if
+    /// Redis answers).
+    async fn own_leftover(&self) -> Option<Vec<u8>> {
+        let cmd = ::redis::cmd("LINDEX").arg(&self.list).arg(-1).to_owned();
+        self.pool
+            .control
+            .query::<Option<Vec<u8>>>(&cmd)
+            .await
+            .ok()
+            .flatten()
+    }
+
     /// Works one job taken into the processing list.
     async fn handle(&mut self, raw: Vec<u8>) -> Handled {
         let pool = Arc::clone(&self.pool);
@@ -324,11 +347,28 @@ impl Worker {
                 .client
                 .execute(&pg.insert, &[&job.id, &payload, &result, &self.name])
                 .await;
-            if let Err(e) = inserted {
-                // Reconnect next time: the connection or the prepared
-                // statement (a dropped table) may be what broke.
-                self.pg = None;
-                return Err(format!("PostgreSQL: {}", pg_error(&e)));
+            match inserted {
+                Err(e) => {
+                    // Reconnect next time: the connection or the prepared
+                    // statement (a dropped table) may be what broke.
+                    self.pg = None;
+                    return Err(format!("PostgreSQL: {}", pg_error(&e)));
+                }
+                // Nothing inserted: this job was done before (harmless), or
+                // another job holds its id because Redis lost its id counter
+                // (no AOF, a FLUSHALL). The second case must not pass as done.
+                Ok(0) => {
+                    let stored = pg
+                        .client
+                        .query_opt(jobs::PAYLOAD_OF, &[&job.id])
+                        .await
+                        .map_err(|e| format!("PostgreSQL: {}", pg_error(&e)))?;
+                    let stored: Option<String> = stored.map(|row| row.get(0));
+                    if stored.as_deref() != Some(payload) {
+                        return self.dead_letter(job, raw).await;
+                    }
+                }
+                Ok(_) => {}
             }
         }
         let mut tx = ::redis::pipe();
@@ -343,6 +383,30 @@ impl Worker {
             .arg(1)
             .arg(raw)
             .ignore();
+        pool.control
+            .query_pipe::<()>(&tx)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Moves a job whose id another job already holds in PostgreSQL to the
+    /// dead-letter list, where it stays visible instead of being dropped.
+    async fn dead_letter(&self, job: &Job, raw: &[u8]) -> Result<(), String> {
+        let pool = &self.pool;
+        let name = &self.name;
+        error!(component = %pool.name, "{name}: job {} has the id of a different job already in PostgreSQL (did Redis lose `{}:next_id`?); moving it to {}", job.id, pool.spec.queue, pool.keys.dead());
+        let mut tx = ::redis::pipe();
+        tx.atomic()
+            .cmd("LREM")
+            .arg(&self.list)
+            .arg(1)
+            .arg(raw)
+            .ignore()
+            .cmd("LPUSH")
+            .arg(pool.keys.dead())
+            .arg(raw)
+            .ignore();
+        pool.stats.bump(&pool.stats.failed, 1);
         pool.control
             .query_pipe::<()>(&tx)
             .await
@@ -368,13 +432,17 @@ impl Worker {
             }
             pool.give_back(&self.list, &pool.stats.given_back).await
         };
-        let given = if pool.kill.is_cancelled() {
-            match tokio::time::timeout(jobs::GIVE_BACK_BOUND, release).await {
-                Ok(r) => r.map_err(|e| e.to_string()),
-                Err(_) => Err(format!("no answer within {:?}", jobs::GIVE_BACK_BOUND)),
+        // Bounded once a kill has come, even if it comes while a stop's
+        // give-back is under way: the engine waits only so long after a kill.
+        tokio::pin!(release);
+        let given = tokio::select! {
+            r = &mut release => r.map_err(|e| e.to_string()),
+            _ = pool.kill.cancelled() => {
+                match tokio::time::timeout(jobs::GIVE_BACK_BOUND, release).await {
+                    Ok(r) => r.map_err(|e| e.to_string()),
+                    Err(_) => Err(format!("no answer within {:?}", jobs::GIVE_BACK_BOUND)),
+                }
             }
-        } else {
-            release.await.map_err(|e| e.to_string())
         };
         match given {
             Ok(0) => {}

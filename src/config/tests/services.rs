@@ -221,7 +221,7 @@ fn queue_with_spaces() {
         "[components.h]\nkind = \"http\"\nqueue = \"my jobs\"\n",
         3,
         9,
-        "component `h`: queue: `my jobs` must be a non-empty name without spaces",
+        "component `h`: queue: `my jobs` must be a non-empty name without spaces or any of * ? [ ] \\",
     );
 }
 
@@ -265,12 +265,12 @@ redis = "127.0.0.1:6390"
 depends_on = ["workers"]
 "#);
     // http reaches redis through workers? No: workers do not depend on
-    // redis either, so both are warned about; postgres is fine.
+    // redis either, so both are warned about (in name order); postgres is fine.
     assert_eq!(
         c.warnings,
         vec![
-            "supervisor.toml:10:9: warning: component `workers` uses `redis` (localhost:6390) but does not depend on it, so their start and stop are not ordered; add it to depends_on".to_string(),
             "supervisor.toml:15:9: warning: component `http` uses `redis` (127.0.0.1:6390) but does not depend on it, so their start and stop are not ordered; add it to depends_on".to_string(),
+            "supervisor.toml:10:9: warning: component `workers` uses `redis` (localhost:6390) but does not depend on it, so their start and stop are not ordered; add it to depends_on".to_string(),
         ]
     );
 }
@@ -289,4 +289,16 @@ kind = "http"
 depends_on = ["workers"]
 "#);
     assert_eq!(c.warnings, Vec::<String>::new());
+}
+
+#[test]
+fn queue_with_glob_characters() {
+    // The workers find leftover processing lists with `KEYS`; a `[` in the
+    // name would hide them and strand their jobs.
+    assert_one_error(
+        "[components.h]\nkind = \"http\"\nqueue = \"jobs[1]\"\n",
+        3,
+        9,
+        "component `h`: queue: `jobs[1]` must be a non-empty name without spaces or any of * ? [ ] \\",
+    );
 }
