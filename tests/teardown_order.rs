@@ -8,9 +8,11 @@ async fn the_default_graph_stops_http_before_postgres() -> Result<(), Box<dyn st
     let report = running.shutdown().await;
     report.assert_stopped_before("http", "postgres");
     report.assert_respects_graph();
-    assert_eq!(
-        report.stop_order(),
-        ["http", "workers", "redis", "postgres"]
-    );
+    let order = report.stop_order();
+    assert_eq!(order[..2], ["http", "workers"]);
+    // Redis and PostgreSQL stop in the same, last phase: in whichever order they finish.
+    let mut last = order[2..].to_vec();
+    last.sort_unstable();
+    assert_eq!(last, ["postgres", "redis"]);
     Ok(())
 }

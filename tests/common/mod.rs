@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod library;
+pub mod load;
 
 use std::io::{BufRead as _, BufReader};
 use std::os::unix::process::ExitStatusExt as _;
@@ -374,10 +375,11 @@ impl Sundown {
                 } else {
                     "timed out"
                 };
-                panic!(
-                    "waiting for {what}: {why}; stderr so far:\n{}",
-                    state.lines.join("\n")
-                );
+                let so_far = state.lines.join("\n");
+                // Unlock first: a poisoned lock would make the reader thread
+                // panic too and bury this message under its backtrace.
+                drop(state);
+                panic!("waiting for {what}: {why}; stderr so far:\n{so_far}");
             }
             state = cvar
                 .wait_timeout(state, deadline - now)
