@@ -63,10 +63,19 @@ impl Component for Http {
     }
 }
 
+/// How many ids one `INCRBY` reserves. One Redis round trip per job
+/// instead of two: each write waits for an fsync with `appendfsync =
+/// "always"`, so this nearly doubles the jobs accepted per second. A
+/// restart leaves a gap of at most this many ids, never a repeat (the
+/// counter itself is durable).
+const ID_BLOCK: i64 = 100;
+
 /// What the request handlers share.
 struct App {
     keys: Keys,
     redis: LazyRedis,
+    /// The reserved ids not handed out yet: `next..=last`.
+    ids: tokio::sync::Mutex<(i64, i64)>,
     /// False from the stop request on: `/readyz` answers 503.
     ready: AtomicBool,
 }
@@ -75,10 +84,7 @@ impl App {
     /// Queues a job (the payload is one valid JSON value) and returns its id
     /// once Redis has acknowledged it.
     async fn enqueue(&self, payload: &[u8]) -> Result<i64, RedisUnavailable> {
-        let id: i64 = self
-            .redis
-            .query(::redis::cmd("INCR").arg(self.keys.next_id()))
-            .await?;
+        let id = self.next_id().await?;
         let mut tx = ::redis::pipe();
         tx.atomic()
             .cmd("HSET")
@@ -91,6 +97,27 @@ impl App {
             .arg(jobs::job_json(id, payload))
             .ignore();
         self.redis.query_pipe::<()>(&tx).await?;
+        Ok(id)
+    }
+
+    /// The next id, reserving a new block from Redis when this one is used
+    /// up. The lock is held across the refill so one `INCRBY` serves everyone
+    /// waiting.
+    async fn next_id(&self) -> Result<i64, RedisUnavailable> {
+        let mut ids = self.ids.lock().await;
+        if ids.0 > ids.1 {
+            let last: i64 = self
+                .redis
+                .query(
+                    ::redis::cmd("INCRBY")
+                        .arg(self.keys.next_id())
+                        .arg(ID_BLOCK),
+                )
+                .await?;
+            *ids = (last - ID_BLOCK + 1, last);
+        }
+        let id = ids.0;
+        ids.0 += 1;
         Ok(id)
     }
 
@@ -341,6 +368,8 @@ async fn serve(spec: HttpSpec, life: Lifecycle) -> Exit {
     let app = Arc::new(App {
         keys: Keys::new(&spec.queue),
         redis,
+        // Empty (next > last): the first job reserves a block.
+        ids: tokio::sync::Mutex::new((1, 0)),
         ready: AtomicBool::new(true),
     });
     let server = Server {

@@ -5,7 +5,7 @@
 //! Given a queue name `Q` and a pool name `P` (the worker pool's component
 //! name), the contract is:
 //!
-//! - id: `INCR Q:next_id`;
+//! - id: `INCRBY Q:next_id 100` reserves a block of ids for the front end;
 //! - accept: `MULTI; HSET Q:job:<id> status queued; LPUSH Q <job>; EXEC`,
 //!   where `<job>` is `{"id":<id>,"payload":<the posted JSON>}`;
 //! - take (worker `i`): `BLMOVE Q Q:processing:P:<i> RIGHT LEFT 0`, then
@@ -138,7 +138,7 @@ impl Keys {
 /// A job as it travels through the queue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
-    /// From `INCR Q:next_id`.
+    /// From a block reserved with `INCRBY Q:next_id`.
     pub id: i64,
     /// The JSON value that was posted.
     pub payload: serde_json::Value,
