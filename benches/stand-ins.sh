@@ -6,6 +6,7 @@
 #      cores, wrk on others): accepted jobs per second, end to end;
 #   3. SIGTERM -> exit of the pipeline while wrk is still posting.
 # Needs: redis-server, redis-benchmark, wrk, taskset. Usage: benches/stand-ins.sh [seconds]
+# (On a machine with fewer than 4 cores wrk shares the cores with sundown.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
