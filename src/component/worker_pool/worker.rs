@@ -8,6 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ::redis::AsyncConnectionConfig;
 use ::redis::aio::MultiplexedConnection;
+use ::redis::io::tcp::TcpSettings;
+use ::redis::io::tcp::socket2::TcpKeepalive;
 use tokio::sync::mpsc;
 use tokio_postgres::Statement;
 use tokio_postgres::types::Type;
@@ -16,6 +18,12 @@ use tracing::{error, info, warn};
 use super::{Pool, pg_error};
 use crate::component::jobs::{self, Backoff, Job, STATUS_FIELD, Status};
 use crate::config::JobTime;
+
+/// Keepalive probes on the blocking connection start after this much
+/// silence, and repeat at [`KEEPALIVE_INTERVAL`]: a dead Redis is noticed
+/// within about a minute instead of never.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 
 /// The worker's dedicated Redis connection for `BLMOVE`.
 struct Blocking {
@@ -200,10 +208,24 @@ impl Worker {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(jobs::REDIS_CONNECT_TIMEOUT))
             .set_response_timeout(None);
-        let mut con = self
+        // An idle BLMOVE sends nothing, so a peer that vanished (a partition,
+        // a host gone) would leave this worker waiting forever without
+        // keepalive probes; with them the call fails and the worker reconnects.
+        let keepalive = TcpKeepalive::new()
+            .with_time(KEEPALIVE_IDLE)
+            .with_interval(KEEPALIVE_INTERVAL);
+        let info = self
             .pool
             .control
             .client()
+            .get_connection_info()
+            .clone()
+            .set_tcp_settings(
+                TcpSettings::default()
+                    .set_nodelay(true)
+                    .set_keepalive(keepalive),
+            );
+        let mut con = ::redis::Client::open(info)?
             .get_multiplexed_async_connection_with_config(&config)
             .await?;
         let id = ::redis::cmd("CLIENT")
