@@ -275,19 +275,7 @@ impl Worker {
             Ok(job) => job,
             Err(e) => {
                 warn!(component = %component, "{name}: unreadable job ({e}); moving it to {}", pool.keys.dead());
-                let mut tx = ::redis::pipe();
-                tx.atomic()
-                    .cmd("LREM")
-                    .arg(&self.list)
-                    .arg(1)
-                    .arg(&raw)
-                    .ignore()
-                    .cmd("LPUSH")
-                    .arg(pool.keys.dead())
-                    .arg(&raw)
-                    .ignore();
-                pool.stats.bump(&pool.stats.failed, 1);
-                if let Err(e) = pool.control.query_pipe::<()>(&tx).await {
+                if let Err(e) = self.dead_letter(&raw).await {
                     warn!(component = %component, "{name}: {e}; the unreadable job stays in {}", self.list);
                 }
                 return Handled::Finished;
@@ -387,7 +375,9 @@ impl Worker {
                         .map_err(|e| format!("PostgreSQL: {}", pg_error(&e)))?;
                     let stored: Option<String> = stored.map(|row| row.get(0));
                     if stored.as_deref() != Some(payload) {
-                        return self.dead_letter(job, raw).await;
+                        let name = &self.name;
+                        error!(component = %pool.name, "{name}: job {} has the id of a different job already in PostgreSQL (did Redis lose `{}:next_id`?); moving it to {}", job.id, pool.spec.queue, pool.keys.dead());
+                        return self.dead_letter(raw).await;
                     }
                 }
                 Ok(_) => {}
@@ -411,12 +401,11 @@ impl Worker {
             .map_err(|e| e.to_string())
     }
 
-    /// Moves a job whose id another job already holds in PostgreSQL to the
-    /// dead-letter list, where it stays visible instead of being dropped.
-    async fn dead_letter(&self, job: &Job, raw: &[u8]) -> Result<(), String> {
+    /// Moves a job that cannot be done (unreadable, or its id taken by
+    /// another job) from this worker's list to the dead-letter list, where
+    /// it stays visible instead of being dropped or retried forever.
+    async fn dead_letter(&self, raw: &[u8]) -> Result<(), String> {
         let pool = &self.pool;
-        let name = &self.name;
-        error!(component = %pool.name, "{name}: job {} has the id of a different job already in PostgreSQL (did Redis lose `{}:next_id`?); moving it to {}", job.id, pool.spec.queue, pool.keys.dead());
         let mut tx = ::redis::pipe();
         tx.atomic()
             .cmd("LREM")
