@@ -21,7 +21,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
-use common::{TIMEOUT, free_addr, tool};
+use common::{Rng, TIMEOUT, free_addr, tool};
 
 const JOBS: &str = "CREATE TABLE IF NOT EXISTS jobs (id BIGINT PRIMARY KEY, payload TEXT NOT NULL, result TEXT NOT NULL, worker TEXT NOT NULL)";
 const INSERT: &str = "INSERT INTO jobs (id, payload, result, worker) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING";
@@ -897,28 +897,6 @@ fn watch_panics() {
             default(info);
         }));
     });
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-    /// Up to `max` - 1 random bytes.
-    fn some_bytes(&mut self, max: usize) -> Vec<u8> {
-        let n = self.below(max);
-        self.bytes(n)
-    }
 }
 
 /// Sends `data` on a fresh connection, closes the write side and reads

@@ -19,7 +19,7 @@ use sundown::{Component, Exit, Lifecycle, Running, Supervisor, Trigger};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use common::{TIMEOUT, free_addr, tool};
+use common::{Rng, TIMEOUT, free_addr, tool};
 
 fn spec(listen: SocketAddr, aof: Option<PathBuf>, appendfsync: AppendFsync) -> RedisSpec {
     RedisSpec {
@@ -1177,22 +1177,6 @@ async fn stop_closes_blocked_clients_and_answers_commands_in_flight() {
     let mut con = client(addr).await;
     assert_eq!(q::<i64>(&mut con, &["GET", "n"]).await, values.len() as i64);
     assert_eq!(running.shutdown().await.exit_code, 0);
-}
-
-/// A small deterministic generator for the fuzz loop.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 fn fuzz_case(rng: &mut Rng) -> Vec<u8> {

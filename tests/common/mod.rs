@@ -536,3 +536,33 @@ pub fn tool(name: &str) -> Option<PathBuf> {
     }
     found
 }
+
+/// A small deterministic generator (xorshift) for the fuzz loops: a seed
+/// gives the same inputs on every run, so a failure can be replayed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// `n` random bytes.
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+
+    /// Up to `max` - 1 random bytes.
+    pub fn some_bytes(&mut self, max: usize) -> Vec<u8> {
+        let n = self.below(max);
+        self.bytes(n)
+    }
+}
