@@ -18,7 +18,9 @@ use toml::Spanned;
 
 use crate::graph;
 
+mod restart;
 mod services;
+pub use restart::{RestartPolicy, RestartSpec};
 pub use services::{AppendFsync, HttpSpec, JobTime, PostgresSpec, RedisSpec, WorkerPoolSpec};
 
 /// Stop timeout of a component that does not set one (Docker's default).
@@ -97,6 +99,8 @@ pub struct ComponentSpec {
     pub depends_on: Vec<String>,
     /// How long a graceful stop may take before the component is killed.
     pub stop_timeout: Duration,
+    /// What happens when it ends without being asked to.
+    pub restart: RestartSpec,
     /// What the component is.
     pub kind: KindSpec,
 }
@@ -372,6 +376,13 @@ struct RawComponent {
     #[serde(default)]
     depends_on: Vec<Spanned<String>>,
     stop_timeout: Option<Spanned<String>>,
+    // any kind (see `restart.rs`)
+    restart: Option<Spanned<String>>,
+    max_restarts: Option<Spanned<i64>>,
+    restart_window: Option<Spanned<String>>,
+    restart_backoff: Option<Spanned<String>>,
+    restart_backoff_max: Option<Spanned<String>>,
+    restart_dependents: Option<Spanned<bool>>,
     // process
     command: Option<Spanned<RawCommand>>,
     env: Option<Spanned<BTreeMap<String, String>>>,
@@ -679,10 +690,12 @@ impl Validator<'_> {
                 );
             }
             let kind = self.kind(name, key.span(), c);
+            let restart = self.restart(name, c);
             components.push(ComponentSpec {
                 name: name.to_string(),
                 depends_on,
                 stop_timeout,
+                restart,
                 kind: kind.unwrap_or(KindSpec::Sim(SimSpec::default())),
             });
         }

@@ -7,7 +7,7 @@
 //! same bookkeeping run in two directions: a component starts when its
 //! dependencies are ready, and stops when its dependents are down.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::component::{Component, Exit, Lifecycle, Msg, Report};
+use crate::component::{Exit, Factory, Lifecycle, Msg, Report};
 use crate::config::{Config, Strategy};
 use crate::event::{Event, EventKind, KillReason, Outcome, Trigger};
 use crate::graph::Graph;
@@ -39,16 +39,36 @@ pub enum Command {
     Force(Trigger),
 }
 
+mod restart;
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Life {
+    /// Not running, waiting for its dependencies (before its first run, or
+    /// parked while a dependency restarts).
     Pending,
     Running,
+    /// Down after ending by itself, waiting out its restart delay (and, with
+    /// `restart_dependents`, for its dependents to stop).
+    Backoff,
     Done,
+}
+
+/// What the engine does when a component's deadline comes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Due {
+    /// Kill it (or, when already killed, give up on it).
+    Kill(KillReason),
+    /// Its restart delay is over.
+    Restart,
 }
 
 struct Slot {
     life: Life,
-    component: Option<Box<dyn Component>>,
+    make: Factory,
+    /// Which run this is: messages from an earlier run are stale.
+    run: u64,
+    /// Whether it has ever been started.
+    ran: bool,
     stop: CancellationToken,
     kill: CancellationToken,
     abort: Option<AbortHandle>,
@@ -58,7 +78,13 @@ struct Slot {
     /// When the stop began: the graceful request, or the kill when there was none.
     asked_at: Option<Instant>,
     /// When the engine acts on this component next, and what it does then.
-    deadline: Option<(Instant, KillReason)>,
+    deadline: Option<(Instant, Due)>,
+    /// When it was restarted, within its `restart_window`.
+    restarts: VecDeque<Instant>,
+    /// With `restart_dependents`: dependents still to stop before this restarts.
+    holding: Vec<usize>,
+    /// The dependency whose restart this is being stopped for.
+    held_by: Option<usize>,
 }
 
 pub(crate) struct Engine {
@@ -93,6 +119,8 @@ pub(crate) struct Engine {
     phase_left: usize,
     /// Whether the global deadline has passed and everything was killed.
     global_fired: bool,
+    /// State of the restart delays' jitter (xorshift).
+    jitter: u64,
 }
 
 /// Reports a component's end to the engine exactly once, even when its
@@ -100,6 +128,7 @@ pub(crate) struct Engine {
 /// component is a failure the engine sees rather than a task that vanished.
 struct ExitGuard {
     i: usize,
+    run: u64,
     tx: mpsc::UnboundedSender<Msg>,
     sent: bool,
 }
@@ -107,7 +136,7 @@ struct ExitGuard {
 impl ExitGuard {
     fn send(&mut self, exit: Exit) {
         self.sent = true;
-        let _ = self.tx.send(Msg::Exit(self.i, exit));
+        let _ = self.tx.send(Msg::Exit(self.i, self.run, exit));
     }
 }
 
@@ -126,7 +155,7 @@ impl Engine {
         config: Arc<Config>,
         graph: Arc<Graph>,
         plan: Arc<Plan>,
-        components: Vec<Box<dyn Component>>,
+        components: Vec<Factory>,
         cmd_rx: mpsc::UnboundedReceiver<Command>,
     ) -> (Engine, watch::Receiver<Status>) {
         let (msg_tx, msg_rx) = mpsc::unbounded_channel();
@@ -134,9 +163,11 @@ impl Engine {
         let (status, status_rx) = watch::channel(Status::new(&graph, &plan, t0));
         let slots = components
             .into_iter()
-            .map(|c| Slot {
+            .map(|make| Slot {
                 life: Life::Pending,
-                component: Some(c),
+                make,
+                run: 0,
+                ran: false,
                 stop: CancellationToken::new(),
                 kill: CancellationToken::new(),
                 abort: None,
@@ -145,6 +176,9 @@ impl Engine {
                 killed: None,
                 asked_at: None,
                 deadline: None,
+                restarts: VecDeque::new(),
+                holding: Vec::new(),
+                held_by: None,
             })
             .collect();
         let n = graph.len();
@@ -174,6 +208,7 @@ impl Engine {
             done: 0,
             phase_left: 0,
             global_fired: false,
+            jitter: restart::seed(),
         };
         (engine, status_rx)
     }
@@ -198,8 +233,8 @@ impl Engine {
             tokio::select! {
                 // The channel cannot close: the engine holds a sender.
                 Some(msg) = self.msg_rx.recv() => match msg {
-                    Msg::Report(i, r) => self.on_report(i, r),
-                    Msg::Exit(i, exit) => self.on_exit(i, exit),
+                    Msg::Report(i, run, r) => if self.current(i, run) { self.on_report(i, r) },
+                    Msg::Exit(i, run, exit) => if self.current(i, run) { self.on_exit(i, exit) },
                 },
                 cmd = self.cmd_rx.recv(), if commands_open => match cmd {
                     Some(Command::Shutdown(t)) => self.shutdown(t),
@@ -252,6 +287,11 @@ impl Engine {
         self.graph.name(i)
     }
 
+    /// Whether a message comes from the component's current run.
+    fn current(&self, i: usize, run: u64) -> bool {
+        self.slots[i].life == Life::Running && self.slots[i].run == run
+    }
+
     fn finished(&mut self) -> bool {
         if self.done < self.slots.len() {
             return false;
@@ -267,7 +307,19 @@ impl Engine {
     // ------------------------------------------------------------ starting
 
     fn start(&mut self, i: usize) {
-        let Some(component) = self.slots[i].component.take() else {
+        if !matches!(self.slots[i].life, Life::Pending | Life::Backoff) {
+            return;
+        }
+        let Some(component) = (self.slots[i].make)() else {
+            let name = self.name(i).to_string();
+            let exit = Exit::Error(
+                "cannot be started again: it was handed over as a single instance (use Supervisor::replace_with)".into(),
+            );
+            tracing::error!(component = %name, "{name}: {exit}");
+            self.clear_deadline(i);
+            self.slots[i].life = Life::Running;
+            self.end(i, Outcome::Failed, Some(exit));
+            self.shutdown(Trigger::ComponentFailed(name));
             return;
         };
         tracing::info!(
@@ -278,9 +330,18 @@ impl Engine {
         );
         let slot = &mut self.slots[i];
         slot.life = Life::Running;
+        slot.ran = true;
+        slot.run += 1;
+        slot.stop = CancellationToken::new();
+        slot.kill = CancellationToken::new();
+        slot.ready = false;
+        slot.stop_requested = false;
+        slot.killed = None;
+        slot.asked_at = None;
+        let run = slot.run;
         let life = Lifecycle::new(
             self.graph.name(i).to_string(),
-            i,
+            (i, run),
             slot.stop.clone(),
             slot.kill.clone(),
             self.msg_tx.clone(),
@@ -288,6 +349,7 @@ impl Engine {
         );
         let mut exit = ExitGuard {
             i,
+            run,
             tx: self.msg_tx.clone(),
             sent: false,
         };
@@ -314,14 +376,17 @@ impl Engine {
                 self.ready_count += 1;
                 self.record(EventKind::Ready(i));
                 tracing::info!(component = self.name(i), "{}: ready", self.name(i));
-                if self.trigger.is_none() {
-                    for k in 0..self.graph.dependents(i).len() {
-                        let d = self.graph.dependents(i)[k];
-                        self.waiting_deps[d] -= 1;
-                        if self.waiting_deps[d] == 0 {
+                for k in 0..self.graph.dependents(i).len() {
+                    let d = self.graph.dependents(i)[k];
+                    self.waiting_deps[d] -= 1;
+                    if self.waiting_deps[d] == 0 && self.trigger.is_none() {
+                        // A component restarting is started by its own timer.
+                        if self.slots[d].life == Life::Pending {
                             self.start(d);
                         }
                     }
+                }
+                if self.trigger.is_none() {
                     self.check_all_ready();
                 }
             }
@@ -343,9 +408,6 @@ impl Engine {
     // ------------------------------------------------------------ ending
 
     fn on_exit(&mut self, i: usize, exit: Exit) {
-        if self.slots[i].life == Life::Done {
-            return;
-        }
         let slot = &self.slots[i];
         let outcome = match (slot.killed, slot.stop_requested) {
             (Some(KillReason::SecondSignal), _) | (Some(_), false) => Outcome::Forced,
@@ -354,6 +416,17 @@ impl Engine {
             (None, false) if slot.ready && exit.is_success() => Outcome::ExitedEarly,
             (None, false) => Outcome::Failed,
         };
+        if self.trigger.is_none() && self.slots[i].held_by.is_some() {
+            self.park(i, &exit);
+            return;
+        }
+        if self.trigger.is_none()
+            && matches!(outcome, Outcome::Failed | Outcome::ExitedEarly)
+            && self.restart_if_allowed(i, outcome, &exit)
+        {
+            return;
+        }
+        let slot = &self.slots[i];
         let name = self.name(i).to_string();
         let took = slot.asked_at.map(|t| t.elapsed()).unwrap_or_default();
         match outcome {
@@ -420,8 +493,20 @@ impl Engine {
         self.trigger = Some(trigger);
         self.global_deadline = Some(Instant::now() + self.plan.shutdown_timeout);
         for i in 0..self.slots.len() {
-            if self.slots[i].life == Life::Pending {
-                self.end(i, Outcome::NeverStarted, None);
+            match self.slots[i].life {
+                // Parked for a restart: it ran, and is already down.
+                Life::Pending if self.slots[i].ran => self.end(i, Outcome::Stopped, None),
+                Life::Pending => self.end(i, Outcome::NeverStarted, None),
+                // No restart outlives a shutdown request.
+                Life::Backoff => {
+                    tracing::info!(
+                        component = self.name(i),
+                        "{}: not restarting: shutting down",
+                        self.name(i)
+                    );
+                    self.end(i, Outcome::Stopped, None);
+                }
+                Life::Running | Life::Done => {}
             }
         }
         if self.plan.strategy == Strategy::Eager {
@@ -507,6 +592,7 @@ impl Engine {
     /// Sends the graceful stop and arms the earliest of the component's own
     /// stop timeout and `cap` (its phase's or the global deadline).
     fn request_stop(&mut self, i: usize, now: Instant, cap: (Instant, KillReason)) {
+        let cap = (cap.0, Due::Kill(cap.1));
         let slot = &self.slots[i];
         if slot.life != Life::Running || slot.stop_requested || slot.killed.is_some() {
             return;
@@ -515,7 +601,7 @@ impl Engine {
         // component's own stop_timeout is what fires, not its phase's.
         let own = now + self.plan.stop_timeouts[i];
         let deadline = if own <= cap.0 {
-            (own, KillReason::StopTimeout)
+            (own, Due::Kill(KillReason::StopTimeout))
         } else {
             cap
         };
@@ -549,7 +635,7 @@ impl Engine {
             self.name(i)
         );
         // The same reason again, later, means "it ignored the kill": abandon it.
-        self.set_deadline(i, (Instant::now() + KILL_GRACE, reason));
+        self.set_deadline(i, (Instant::now() + KILL_GRACE, Due::Kill(reason)));
     }
 
     fn force(&mut self, trigger: Trigger) {
@@ -570,7 +656,7 @@ impl Engine {
 
     // ------------------------------------------------------------ deadlines
 
-    fn set_deadline(&mut self, i: usize, deadline: (Instant, KillReason)) {
+    fn set_deadline(&mut self, i: usize, deadline: (Instant, Due)) {
         self.clear_deadline(i);
         self.slots[i].deadline = Some(deadline);
         self.deadlines.insert((deadline.0, i));
@@ -617,14 +703,17 @@ impl Engine {
             if at > now {
                 break;
             }
-            let Some((_, reason)) = self.slots[i].deadline else {
+            let Some((_, due)) = self.slots[i].deadline else {
                 self.deadlines.remove(&(at, i));
                 continue;
             };
-            if self.slots[i].killed.is_none() {
-                self.kill(i, reason);
-            } else {
-                self.abandon(i);
+            match due {
+                Due::Restart => {
+                    self.clear_deadline(i);
+                    self.restart_when_free(i);
+                }
+                Due::Kill(reason) if self.slots[i].killed.is_none() => self.kill(i, reason),
+                Due::Kill(_) => self.abandon(i),
             }
         }
         self.advance_stop();
@@ -648,6 +737,10 @@ impl Engine {
             Outcome::Forced
         };
         let exit = Exit::Error(format!("did not end within {KILL_GRACE:?} of being killed"));
+        if self.trigger.is_none() && self.slots[i].held_by.is_some() {
+            self.park(i, &exit);
+            return;
+        }
         self.end(i, outcome, Some(exit));
     }
 }

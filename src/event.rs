@@ -130,6 +130,12 @@ pub enum EventKind {
     Forced,
     /// The component was told to die.
     KillSent(usize, KillReason),
+    /// The component is down and will be started again: it ended by itself
+    /// and its restart policy allows another run (the delay is its
+    /// backoff), or it was stopped so that a dependency could restart with
+    /// `restart_dependents` (no delay: it starts once its dependencies are
+    /// ready again). The reason says which.
+    Restarting(usize, String, Option<Duration>),
     /// The component is down for good.
     Ended(usize, Outcome, Option<Exit>),
 }

@@ -31,6 +31,6 @@ pub use event::{KillReason, Outcome, Trigger};
 pub use exit::ExitCode;
 pub use graph::Graph;
 pub use plan::Plan;
-pub use report::{ShutdownReport, Totals, Violation};
+pub use report::{RestartReport, ShutdownReport, Totals, Violation};
 pub use status::{State, Status};
 pub use supervisor::{Handle, Running, StartFailed, Supervisor, UnknownComponent};

@@ -151,6 +151,23 @@ pub struct ComponentReport {
     pub signal: Option<String>,
     /// Why it failed, when it did.
     pub error: Option<String>,
+    /// Every time it went down and was started again, in order. The other
+    /// fields describe its last run.
+    #[serde(default)]
+    pub restarts: Vec<RestartReport>,
+}
+
+/// One restart of a component.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestartReport {
+    /// When it went down.
+    pub at: f64,
+    /// Why it went down ("exited unexpectedly: exit status 1"), or that it
+    /// was stopped for a dependency's restart.
+    pub reason: String,
+    /// The backoff before it was started again; `null` when it was waiting
+    /// for a dependency to be ready instead.
+    pub delay_ms: Option<f64>,
 }
 
 /// Milliseconds with microsecond precision: the unit of every time in the report and the status.
@@ -188,6 +205,7 @@ impl ShutdownReport {
                 exit_status: None,
                 signal: None,
                 error: None,
+                restarts: Vec::new(),
             })
             .collect();
         let mut phases: Vec<PhaseReport> = plan
@@ -212,7 +230,33 @@ impl ShutdownReport {
             let at = ms(e.at);
             ended_at = at;
             match &e.kind {
-                EventKind::StartRequested(i) => components[*i].start_requested = Some(at),
+                EventKind::StartRequested(i) => {
+                    // The per-run fields describe the last run.
+                    let c = &mut components[*i];
+                    c.start_requested = Some(at);
+                    c.ready_at = None;
+                    c.stop_requested = None;
+                    c.killed_at = None;
+                    c.killed_by = None;
+                    c.stopped_at = None;
+                    c.stop_ms = None;
+                    c.exit_status = None;
+                    c.signal = None;
+                    c.error = None;
+                }
+                EventKind::Restarting(i, reason, delay) => {
+                    let c = &mut components[*i];
+                    c.stopped_at = Some(at);
+                    c.stop_ms = c
+                        .stop_requested
+                        .or(c.killed_at)
+                        .map(|from| ((at - from) * 1000.0).round() / 1000.0);
+                    c.restarts.push(RestartReport {
+                        at,
+                        reason: reason.clone(),
+                        delay_ms: delay.map(ms),
+                    });
+                }
                 EventKind::Pid(i, pid) => components[*i].pid = Some(*pid),
                 EventKind::Ready(i) => components[*i].ready_at = Some(at),
                 EventKind::AllReady => all_ready_at = Some(at),
@@ -231,7 +275,10 @@ impl ShutdownReport {
                 EventKind::Ended(i, outcome, exit) => {
                     let c = &mut components[*i];
                     c.outcome = *outcome;
-                    if *outcome != Outcome::NeverStarted {
+                    // Down already, waiting to restart, when the shutdown came:
+                    // it went down when it did, not now.
+                    let was_down = exit.is_none() && c.stopped_at.is_some();
+                    if *outcome != Outcome::NeverStarted && !was_down {
                         c.stopped_at = Some(at);
                         c.stop_ms = c
                             .stop_requested

@@ -43,6 +43,8 @@ pub enum ComponentState {
     Killing,
     /// Down after a stop or a kill.
     Stopped,
+    /// Down, to be started again (its restart delay, or a dependency's restart).
+    Restarting,
     /// Finished by itself, successfully.
     Exited,
     /// Failed.
@@ -66,6 +68,8 @@ pub struct ComponentStatus {
     pub kill_at_ms: Option<f64>,
     /// What the component says it is doing ("3 jobs in flight").
     pub detail: Option<String>,
+    /// How many times it was restarted.
+    pub restarts: u32,
 }
 
 /// What a shutdown under way is doing.
@@ -110,6 +114,7 @@ impl Status {
                     since_ms: 0.0,
                     kill_at_ms: None,
                     detail: None,
+                    restarts: 0,
                 })
                 .collect(),
             all_ready_at: None,
@@ -157,6 +162,14 @@ impl Status {
             EventKind::KillSent(i, _) => {
                 set(*i, ComponentState::Killing);
                 self.components[*i].kill_at_ms = None;
+            }
+            EventKind::Restarting(i, _, _) => {
+                set(*i, ComponentState::Restarting);
+                let c = &mut self.components[*i];
+                c.restarts += 1;
+                c.pid = None;
+                c.kill_at_ms = None;
+                c.detail = None;
             }
             EventKind::Ended(i, outcome, _) => {
                 set(

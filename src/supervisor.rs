@@ -25,7 +25,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::component::{self, Component};
+use crate::component::{self, Component, Factory};
 use crate::config::{Config, ConfigError};
 use crate::engine::{Command, Engine};
 use crate::event::Trigger;
@@ -39,7 +39,7 @@ pub struct Supervisor {
     config: Arc<Config>,
     graph: Arc<Graph>,
     plan: Arc<Plan>,
-    components: Vec<Box<dyn Component>>,
+    components: Vec<Factory>,
 }
 
 /// The supervisor did not get every component ready; the graph has already
@@ -61,7 +61,7 @@ impl Supervisor {
         config.check()?;
         let graph = Graph::new(&config);
         let plan = Plan::new(&config, &graph);
-        let components = config.components.iter().map(component::build).collect();
+        let components = config.components.iter().map(component::factory).collect();
         Ok(Supervisor {
             config: Arc::new(config),
             graph: Arc::new(graph),
@@ -82,16 +82,37 @@ impl Supervisor {
 
     /// Replaces the implementation of one component, keeping its place in the
     /// graph and its timeouts: how a program or test plugs in its own kinds.
+    /// A single instance runs once: if its `restart` policy asks for another
+    /// run, that is a failure; use [`Supervisor::replace_with`] for a
+    /// component that may restart.
     pub fn replace(
-        mut self,
+        self,
         name: &str,
         component: Box<dyn Component>,
+    ) -> Result<Supervisor, UnknownComponent> {
+        self.replace_factory(name, component::once(component))
+    }
+
+    /// Replaces the implementation of one component with a function that
+    /// makes a fresh one for each run (the first start and every restart).
+    pub fn replace_with(
+        self,
+        name: &str,
+        mut make: impl FnMut() -> Box<dyn Component> + Send + 'static,
+    ) -> Result<Supervisor, UnknownComponent> {
+        self.replace_factory(name, Box::new(move || Some(make())))
+    }
+
+    fn replace_factory(
+        mut self,
+        name: &str,
+        make: Factory,
     ) -> Result<Supervisor, UnknownComponent> {
         let i = self
             .config
             .index_of(name)
             .ok_or_else(|| UnknownComponent(name.to_string()))?;
-        self.components[i] = component;
+        self.components[i] = make;
         Ok(self)
     }
 

@@ -80,16 +80,30 @@ pub(crate) enum Report {
 }
 
 /// Reports and the final exit travel on one channel, so the engine always
-/// sees a component's `Ready` before its `Exit`.
+/// sees a component's `Ready` before its `Exit`. Each carries the run it
+/// came from, so a late word from a run that was restarted is ignored.
 pub(crate) enum Msg {
-    Report(usize, Report),
-    Exit(usize, Exit),
+    Report(usize, u64, Report),
+    Exit(usize, u64, Exit),
+}
+
+/// Makes a fresh component for each run of its slot: a restart needs a new
+/// one, since [`Component::run`] consumes the old. `None` when it cannot
+/// make another (a component handed over as a single instance).
+pub type Factory = Box<dyn FnMut() -> Option<Box<dyn Component>> + Send>;
+
+/// A factory that hands out one instance, once: for components given as a
+/// value rather than as a way to make them, which therefore cannot restart.
+pub fn once(component: Box<dyn Component>) -> Factory {
+    let mut slot = Some(component);
+    Box::new(move || slot.take())
 }
 
 /// The component's side of the conversation with the engine.
 pub struct Lifecycle {
     name: String,
     index: usize,
+    run: u64,
     stop: CancellationToken,
     kill: CancellationToken,
     tx: mpsc::UnboundedSender<Msg>,
@@ -99,7 +113,7 @@ pub struct Lifecycle {
 impl Lifecycle {
     pub(crate) fn new(
         name: String,
-        index: usize,
+        (index, run): (usize, u64),
         stop: CancellationToken,
         kill: CancellationToken,
         tx: mpsc::UnboundedSender<Msg>,
@@ -108,6 +122,7 @@ impl Lifecycle {
         Lifecycle {
             name,
             index,
+            run,
             stop,
             kill,
             tx,
@@ -123,7 +138,7 @@ impl Lifecycle {
         (
             Lifecycle::new(
                 name.to_string(),
-                0,
+                (0, 0),
                 stop.clone(),
                 kill.clone(),
                 tx,
@@ -139,23 +154,25 @@ impl Lifecycle {
         &self.name
     }
 
+    fn report(&self, report: Report) {
+        // The engine outlives every component; a closed channel means it is gone anyway.
+        let _ = self.tx.send(Msg::Report(self.index, self.run, report));
+    }
+
     /// Tells the engine the component can serve its dependents.
     pub fn ready(&self) {
-        // The engine outlives every component; a closed channel means it is gone anyway.
-        let _ = self.tx.send(Msg::Report(self.index, Report::Ready));
+        self.report(Report::Ready);
     }
 
     /// Tells the engine the component's main process id, for the report.
     pub fn pid(&self, pid: u32) {
-        let _ = self.tx.send(Msg::Report(self.index, Report::Pid(pid)));
+        self.report(Report::Pid(pid));
     }
 
     /// Says what the component is doing, for the live status
     /// ("3 jobs in flight"); `None` clears it. Not recorded in the report.
     pub fn detail(&self, detail: Option<String>) {
-        let _ = self
-            .tx
-            .send(Msg::Report(self.index, Report::Detail(detail)));
+        self.report(Report::Detail(detail));
     }
 
     /// Spawns a helper task the supervisor waits for before it exits (for
@@ -185,9 +202,19 @@ impl Lifecycle {
     }
 }
 
+/// A factory that builds a fresh component from its config entry for every run.
+pub fn factory(spec: &ComponentSpec) -> Factory {
+    let kind = spec.kind.clone();
+    Box::new(move || Some(build_kind(&kind)))
+}
+
 /// Builds the component a config entry describes.
 pub fn build(spec: &ComponentSpec) -> Box<dyn Component> {
-    match &spec.kind {
+    build_kind(&spec.kind)
+}
+
+fn build_kind(kind: &KindSpec) -> Box<dyn Component> {
+    match kind {
         KindSpec::Process(p) => Box::new(process::Process::new(p.clone())),
         KindSpec::Sim(s) => Box::new(sim::Sim::new(s.clone())),
         KindSpec::Http(s) => Box::new(http::Http::new(s.clone())),

@@ -1028,4 +1028,5 @@ fn a_stop_signal_that_only_pauses_is_refused() {
 
 // ---------------------------------------------------------------- service kinds
 
+mod restart;
 mod services;

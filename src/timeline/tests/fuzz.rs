@@ -131,6 +131,7 @@ fn component_report() -> impl Strategy<Value = ComponentReport> {
                 exit_status,
                 signal,
                 error,
+                restarts: Vec::new(),
             },
         )
 }

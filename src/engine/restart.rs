@@ -1,0 +1,225 @@
+//! Restarts: a component that ended by itself is started again when its
+//! `restart` policy allows, after a growing delay, up to `max_restarts`
+//! within `restart_window`; past that it has failed and the graph shuts
+//! down. With `restart_dependents` its dependents are first stopped in
+//! reverse order and come back, in order, once it is ready again (Erlang's
+//! `rest_for_one`). A shutdown request ends every restart in progress.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{Due, Engine, Life};
+use crate::component::Exit;
+use crate::config::RestartPolicy;
+use crate::event::{EventKind, KillReason, Outcome};
+
+/// A seed for the restart jitter that differs between supervisors started
+/// together, so a fleet restarting the same crashed service spreads out.
+pub(super) fn seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    (nanos ^ (u64::from(std::process::id()) << 32)) | 1
+}
+
+impl Engine {
+    /// Decides whether component `i`, which ended by itself, runs again;
+    /// when it does, schedules that and returns `true`.
+    pub(super) fn restart_if_allowed(&mut self, i: usize, outcome: Outcome, exit: &Exit) -> bool {
+        let spec = &self.config.components[i].restart;
+        let wanted = match spec.policy {
+            RestartPolicy::Never => false,
+            RestartPolicy::OnFailure => outcome == Outcome::Failed,
+            RestartPolicy::Always => true,
+        };
+        if !wanted {
+            return false;
+        }
+        let (window, max, dependents) = (spec.window, spec.max_restarts, spec.dependents);
+        let now = Instant::now();
+        let slot = &mut self.slots[i];
+        while slot
+            .restarts
+            .front()
+            .is_some_and(|&t| now.duration_since(t) >= window)
+        {
+            slot.restarts.pop_front();
+        }
+        let name = self.graph.name(i).to_string();
+        let recent = slot.restarts.len();
+        if recent >= max as usize {
+            tracing::error!(
+                component = %name,
+                "{name}: {exit}; not restarting it again: {recent} restart(s) within {} already (max_restarts = {max})",
+                humantime::format_duration(window)
+            );
+            return false;
+        }
+        slot.restarts.push_back(now);
+        let delay = self.jittered(self.config.components[i].restart.delay(recent as u32));
+        let what = if outcome == Outcome::Failed && !self.slots[i].ready {
+            "failed to start"
+        } else if outcome == Outcome::Failed {
+            "exited unexpectedly"
+        } else {
+            "finished"
+        };
+        tracing::warn!(
+            component = %name,
+            "{name}: {what}: {exit}; restarting in {delay:.0?} (restart {} of at most {max} within {})",
+            recent + 1,
+            humantime::format_duration(window)
+        );
+        self.unready(i);
+        self.slots[i].life = Life::Backoff;
+        self.record(EventKind::Restarting(
+            i,
+            format!("{what}: {exit}"),
+            Some(delay),
+        ));
+        self.set_deadline(i, (now + delay, Due::Restart));
+        if dependents {
+            self.hold_dependents(i);
+        }
+        true
+    }
+
+    /// The delay minus up to 20%, so restarts of many components that
+    /// failed together do not land on the same instant.
+    fn jittered(&mut self, delay: Duration) -> Duration {
+        let mut x = self.jitter;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.jitter = x;
+        let fraction = (x >> 11) as f64 / (1u64 << 53) as f64;
+        delay.mul_f64(1.0 - 0.2 * fraction)
+    }
+
+    /// Its restart delay is over: start it now, unless it still waits for
+    /// its dependents to stop or for its dependencies to be ready (then
+    /// whichever comes last starts it).
+    pub(super) fn restart_when_free(&mut self, i: usize) {
+        let slot = &self.slots[i];
+        if self.trigger.is_some()
+            || slot.life != Life::Backoff
+            || slot.deadline.is_some()
+            || !slot.holding.is_empty()
+        {
+            return;
+        }
+        if self.waiting_deps[i] == 0 {
+            self.start(i);
+        } else {
+            // A dependency is restarting too: start with the others once it is ready.
+            self.slots[i].life = Life::Pending;
+        }
+    }
+
+    /// It is no longer ready: its dependents that have not started must wait for it again.
+    pub(super) fn unready(&mut self, i: usize) {
+        if !self.slots[i].ready {
+            return;
+        }
+        self.slots[i].ready = false;
+        self.ready_count -= 1;
+        for k in 0..self.graph.dependents(i).len() {
+            let d = self.graph.dependents(i)[k];
+            self.waiting_deps[d] += 1;
+        }
+    }
+
+    /// `restart_dependents`: everything that depends on `x`, directly or
+    /// not, goes down before `x` restarts.
+    fn hold_dependents(&mut self, x: usize) {
+        let mut seen = vec![false; self.slots.len()];
+        let mut queue = vec![x];
+        while let Some(c) = queue.pop() {
+            for k in 0..self.graph.dependents(c).len() {
+                let d = self.graph.dependents(c)[k];
+                if std::mem::replace(&mut seen[d], true) {
+                    continue;
+                }
+                queue.push(d);
+                match self.slots[d].life {
+                    Life::Running if self.slots[d].held_by.is_none() => {
+                        self.slots[d].held_by = Some(x);
+                        self.slots[x].holding.push(d);
+                    }
+                    // Already down and restarting by itself: it now comes back
+                    // with the others, once its dependencies are ready.
+                    Life::Backoff => {
+                        self.clear_deadline(d);
+                        self.slots[d].life = Life::Pending;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if !self.slots[x].holding.is_empty() {
+            let names: Vec<&str> = self.slots[x]
+                .holding
+                .iter()
+                .map(|&d| self.graph.name(d))
+                .collect();
+            tracing::info!(
+                component = self.name(x),
+                "{}: stopping its dependents before restarting it: {}",
+                self.name(x),
+                names.join(", ")
+            );
+        }
+        self.advance_holds(x);
+    }
+
+    /// Asks each held dependent of `x` to stop once none of its own
+    /// dependents is still running: the usual reverse order, over a subgraph.
+    fn advance_holds(&mut self, x: usize) {
+        let now = Instant::now();
+        for k in 0..self.slots[x].holding.len() {
+            let d = self.slots[x].holding[k];
+            let slot = &self.slots[d];
+            if slot.stop_requested || slot.killed.is_some() {
+                continue;
+            }
+            let blocked = self
+                .graph
+                .dependents(d)
+                .iter()
+                .any(|&e| self.slots[e].life == Life::Running);
+            if !blocked {
+                let own = now + self.plan.stop_timeouts[d];
+                self.request_stop(d, now, (own, KillReason::StopTimeout));
+            }
+        }
+    }
+
+    /// A dependent stopped for its dependency's restart is down: it waits,
+    /// pending, for its dependencies to be ready again.
+    pub(super) fn park(&mut self, i: usize, exit: &Exit) {
+        let Some(x) = self.slots[i].held_by.take() else {
+            return;
+        };
+        self.clear_deadline(i);
+        self.unready(i);
+        let took = self.slots[i]
+            .asked_at
+            .map(|t| t.elapsed())
+            .unwrap_or_default();
+        let (name, dep) = (self.name(i).to_string(), self.name(x).to_string());
+        tracing::info!(
+            component = %name,
+            "{name}: stopped in {took:.1?} ({exit}); starts again once `{dep}` is ready"
+        );
+        self.slots[i].life = Life::Pending;
+        self.record(EventKind::Restarting(
+            i,
+            format!("stopped to restart with `{dep}` (restart_dependents)"),
+            None,
+        ));
+        self.slots[x].holding.retain(|&d| d != i);
+        self.advance_holds(x);
+        self.restart_when_free(x);
+    }
+}
