@@ -381,7 +381,9 @@ impl Engine {
                     self.waiting_deps[d] -= 1;
                     if self.waiting_deps[d] == 0 && self.trigger.is_none() {
                         // A component restarting is started by its own timer.
-                        if self.slots[d].life == Life::Pending {
+                        // One still waiting for its own dependents to stop
+                        // (a nested `restart_dependents`) is started by the last of them.
+                        if self.slots[d].life == Life::Pending && self.slots[d].holding.is_empty() {
                             self.start(d);
                         }
                     }

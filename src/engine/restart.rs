@@ -103,7 +103,7 @@ impl Engine {
     pub(super) fn restart_when_free(&mut self, i: usize) {
         let slot = &self.slots[i];
         if self.trigger.is_some()
-            || slot.life != Life::Backoff
+            || !matches!(slot.life, Life::Backoff | Life::Pending)
             || slot.deadline.is_some()
             || !slot.holding.is_empty()
         {
