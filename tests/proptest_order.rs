@@ -136,6 +136,21 @@ fn run(toml: &str) -> ShutdownReport {
     })
 }
 
+/// Runs `toml` for `ms` on a paused clock, then shuts it down.
+fn run_for(toml: &str, ms: u64) -> ShutdownReport {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .expect("a tokio runtime");
+    rt.block_on(async {
+        let sup = Supervisor::from_toml_str(toml).expect("a valid generated config");
+        let running = sup.spawn();
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        running.shutdown().await
+    })
+}
+
 fn component<'a>(report: &'a ShutdownReport, name: &str) -> &'a sundown::report::ComponentReport {
     report
         .component(name)
@@ -220,6 +235,67 @@ proptest! {
         // On a paused clock the totals are exact.
         prop_assert_eq!(eager_ms, dag.critical_path_ms() as f64);
         prop_assert_eq!(phased_ms, dag.phased_ms() as f64);
+    }
+
+    #[test]
+    fn restarts_with_restart_dependents_keep_every_order(
+        (dag, x, fail_ms, run_ms) in dag(12).prop_flat_map(|d| {
+            let n = d.len();
+            (Just(d), 0..n, 10u64..80, 100u64..600)
+        })
+    ) {
+        let name = dag.names[x].clone();
+        let toml = dag.toml("phased").replace(
+            &format!("[components.{name}]\n"),
+            &format!("[components.{name}]\nfail_after = \"{fail_ms}ms\"\nrestart = \"on-failure\"\nmax_restarts = 1000\nrestart_backoff = \"5ms\"\nrestart_backoff_max = \"40ms\"\nrestart_dependents = true\n"),
+        );
+        let report = run_for(&toml, run_ms);
+        report.assert_respects_graph();
+        // x may also fail during the shutdown, before its turn: a real crash
+        // (the exit code says so), not restarted.
+        let x_report = component(&report, &name);
+        let crashed_late = x_report.outcome == Outcome::Failed
+            && x_report.stopped_at >= report.shutdown_started_at;
+        prop_assert_eq!(report.exit_code, if crashed_late { 1 } else { 0 }, "{:?}", x_report);
+        // What restarts with x is exactly what depends on it, directly or not.
+        let mut above = vec![false; dag.len()];
+        above[x] = true;
+        for i in 0..dag.len() {
+            // Dependencies have smaller indices: one pass upward suffices.
+            if dag.deps[i].iter().any(|&d| above[d]) {
+                above[i] = true;
+            }
+        }
+        for (i, n) in dag.names.iter().enumerate() {
+            let c = component(&report, n);
+            // The shutdown may come before a deep graph is all up.
+            let never = c.outcome == Outcome::NeverStarted && c.start_requested.is_none();
+            if !(i == x && crashed_late) && !never {
+                prop_assert_eq!(c.outcome, Outcome::Stopped, "`{}`", n);
+            }
+            if !above[i] {
+                prop_assert!(c.restarts.is_empty(), "`{}` is not above `{}` but restarted", n, name);
+            }
+        }
+        // Each component's last run started after its dependencies were
+        // ready: a dependency whose own last run began earlier must have been
+        // ready by then (one that began later restarted while it ran, and
+        // restart_dependents was stopping it when the shutdown came).
+        for (a, b) in dag.edges() {
+            let (na, nb) = (&dag.names[a], &dag.names[b]);
+            let (ca, cb) = (component(&report, na), component(&report, nb));
+            if ca.start_requested.is_none() {
+                continue;
+            }
+            let started = time(ca.start_requested, "start_requested", na);
+            let b_started = time(cb.start_requested, "start_requested", nb);
+            if b_started <= started {
+                let ready = time(cb.ready_at, "ready_at", nb);
+                prop_assert!(started >= ready, "`{}` started at {} before `{}` was ready at {}", na, started, nb, ready);
+            } else {
+                prop_assert!(ca.stop_requested.is_some_and(|s| s <= b_started), "`{}` ran on while `{}` restarted", na, nb);
+            }
+        }
     }
 
     #[test]
