@@ -510,9 +510,36 @@ pub fn assert_started_before(log: &[String], dependency: &str, dependent: &str) 
 /// A loopback address with a port that was free a moment ago, for a
 /// stand-in or service to listen on. (Binding port 0 in the config would be
 /// race-free, but clients read the address from the same config.)
+///
+/// The port comes from below the kernel's ephemeral range, never from it:
+/// a port handed out by `bind(0)` and released is soon the local end of
+/// some test's outgoing connection, and a server started on it a moment
+/// later fails with "address in use" (seen in CI). Below the range only
+/// listeners take ports, and each call in this process gets a different one.
 pub fn free_addr() -> std::net::SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local_addr")
+    use std::sync::atomic::{AtomicU16, Ordering};
+    const LOW: u16 = 15_000;
+    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    let span = ephemeral.saturating_sub(LOW).max(1000);
+    // Test binaries run one after another: start each at a different place
+    // so a port in TIME_WAIT from the last binary is not the first tried.
+    static NEXT: AtomicU16 = AtomicU16::new(u16::MAX);
+    let _ = NEXT.compare_exchange(
+        u16::MAX,
+        (std::process::id() % u32::from(span)) as u16,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    for _ in 0..span {
+        let port = LOW + NEXT.fetch_add(1, Ordering::Relaxed) % span;
+        if let Ok(l) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+            return l.local_addr().expect("local_addr");
+        }
+    }
+    panic!("no free port in {LOW}..{}", LOW + span);
 }
 
 /// Set by `.ci/run`: a test that needs an external program (`redis-cli`,
