@@ -18,8 +18,12 @@ use toml::Spanned;
 
 use crate::graph;
 
+mod probes;
+mod process;
 mod restart;
 mod services;
+pub use probes::{Check, ProbeSpec};
+pub use process::ProcessSpec;
 pub use restart::{RestartPolicy, RestartSpec};
 pub use services::{AppendFsync, HttpSpec, JobTime, PostgresSpec, RedisSpec, WorkerPoolSpec};
 
@@ -107,6 +111,10 @@ pub struct ComponentSpec {
 
 /// Kind-specific settings.
 #[derive(Debug, Clone)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "built once per component at load; boxing would only add noise"
+)]
 pub enum KindSpec {
     /// An external program.
     Process(ProcessSpec),
@@ -134,21 +142,6 @@ impl KindSpec {
             KindSpec::Postgres(_) => "postgres",
         }
     }
-}
-
-/// Settings of `kind = "process"`.
-#[derive(Debug, Clone)]
-pub struct ProcessSpec {
-    /// Program and arguments (never passed through a shell).
-    pub argv: Vec<String>,
-    /// Extra environment variables.
-    pub env: BTreeMap<String, String>,
-    /// Working directory, resolved against the config's directory.
-    pub working_dir: Option<PathBuf>,
-    /// Signal sent to the process group to ask for a graceful stop.
-    pub stop_signal: Signal,
-    /// The process counts as ready once it has stayed alive this long.
-    pub ready_after: Duration,
 }
 
 /// Settings of `kind = "sim"`.
@@ -389,6 +382,11 @@ struct RawComponent {
     working_dir: Option<Spanned<String>>,
     stop_signal: Option<Spanned<String>>,
     ready_after: Option<Spanned<String>>,
+    ready: Option<Spanned<probes::RawProbe>>,
+    liveness: Option<Spanned<probes::RawProbe>>,
+    stop_command: Option<Spanned<RawCommand>>,
+    stop_command_timeout: Option<Spanned<String>>,
+    group: Option<Spanned<String>>,
     // sim
     start_delay: Option<Spanned<String>>,
     stop_delay: Option<Spanned<String>>,
@@ -419,6 +417,11 @@ const KIND_KEYS: &[(&str, &[&str])] = &[
     ("working_dir", &["process"]),
     ("stop_signal", &["process"]),
     ("ready_after", &["process"]),
+    ("ready", &["process"]),
+    ("liveness", &["process"]),
+    ("stop_command", &["process"]),
+    ("stop_command_timeout", &["process"]),
+    ("group", &["process"]),
     ("start_delay", &["sim"]),
     ("stop_delay", &["sim"]),
     ("fail_after", &["sim"]),
@@ -435,7 +438,7 @@ const KIND_KEYS: &[(&str, &[&str])] = &[
     ("aof", &["redis"]),
     ("appendfsync", &["redis"]),
     ("data", &["postgres"]),
-    ("user", &["postgres"]),
+    ("user", &["process", "postgres"]),
     ("password", &["postgres"]),
 ];
 
@@ -454,6 +457,11 @@ impl RawComponent {
             span(&self.working_dir),
             span(&self.stop_signal),
             span(&self.ready_after),
+            span(&self.ready),
+            span(&self.liveness),
+            span(&self.stop_command),
+            span(&self.stop_command_timeout),
+            span(&self.group),
             span(&self.start_delay),
             span(&self.stop_delay),
             span(&self.fail_after),
@@ -689,7 +697,7 @@ impl Validator<'_> {
                     ),
                 );
             }
-            let kind = self.kind(name, key.span(), c);
+            let kind = self.kind(name, key.span(), c, stop_timeout);
             let restart = self.restart(name, c);
             components.push(ComponentSpec {
                 name: name.to_string(),
@@ -766,7 +774,13 @@ impl Validator<'_> {
         }
     }
 
-    fn kind(&mut self, name: &str, key_span: Range<usize>, c: &RawComponent) -> Option<KindSpec> {
+    fn kind(
+        &mut self,
+        name: &str,
+        key_span: Range<usize>,
+        c: &RawComponent,
+        stop_timeout: Duration,
+    ) -> Option<KindSpec> {
         let kind = match (&c.kind, &c.command) {
             (Some(k), _) => match KINDS.iter().find(|known| **known == k.get_ref().as_str()) {
                 Some(known) => *known,
@@ -811,7 +825,7 @@ impl Validator<'_> {
         }
         let what = |key: &str| format!("component `{name}`: {key}");
         Some(match kind {
-            "process" => KindSpec::Process(self.process(name, key_span, c, &what)?),
+            "process" => KindSpec::Process(self.process(name, key_span, c, stop_timeout, &what)?),
             "http" => KindSpec::Http(self.http(c, &what)?),
             "worker_pool" => KindSpec::WorkerPool(self.worker_pool(c, &what)?),
             "redis" => KindSpec::Redis(self.redis(c, &what)?),
@@ -827,83 +841,6 @@ impl Validator<'_> {
                 exit_after: self.opt_duration(&c.exit_after, &what("exit_after"), Zero::Allowed),
                 ignore_stop: c.ignore_stop.as_ref().is_some_and(|b| *b.get_ref()),
             }),
-        })
-    }
-
-    fn process(
-        &mut self,
-        name: &str,
-        key_span: Range<usize>,
-        c: &RawComponent,
-        what: &dyn Fn(&str) -> String,
-    ) -> Option<ProcessSpec> {
-        let Some(command) = &c.command else {
-            self.error(
-                key_span,
-                format!("component `{name}` is kind `process` but has no `command`"),
-            );
-            return None;
-        };
-        let argv = match command.get_ref() {
-            RawCommand::Argv(v) => v.clone(),
-            RawCommand::Line(line) => match shell_words::split(line) {
-                Ok(v) => v,
-                Err(e) => {
-                    self.error(
-                        command.span(),
-                        format!("{}: cannot split `{line}`: {e}", what("command")),
-                    );
-                    return None;
-                }
-            },
-        };
-        if argv.first().is_none_or(|p| p.trim().is_empty()) {
-            self.error(command.span(), format!("{} is empty", what("command")));
-        }
-        let stop_signal = match &c.stop_signal {
-            None => Signal::SIGTERM,
-            Some(s) => match parse_signal(s.get_ref()) {
-                Some(
-                    sig @ (Signal::SIGSTOP
-                    | Signal::SIGTSTP
-                    | Signal::SIGTTIN
-                    | Signal::SIGTTOU
-                    | Signal::SIGCONT),
-                ) => {
-                    self.error(
-                        s.span(),
-                        format!(
-                            "{}: {sig} pauses or resumes a process, it does not ask it to stop",
-                            what("stop_signal")
-                        ),
-                    );
-                    Signal::SIGTERM
-                }
-                Some(sig) => sig,
-                None => {
-                    self.error(
-                        s.span(),
-                        format!("{}: `{}` is not a signal name (e.g. \"SIGTERM\", \"SIGINT\", \"SIGQUIT\")", what("stop_signal"), s.get_ref()),
-                    );
-                    Signal::SIGTERM
-                }
-            },
-        };
-        Some(ProcessSpec {
-            argv,
-            env: c
-                .env
-                .as_ref()
-                .map(|e| e.get_ref().clone())
-                .unwrap_or_default(),
-            working_dir: c
-                .working_dir
-                .as_ref()
-                .map(|d| self.base_dir.join(d.get_ref())),
-            stop_signal,
-            ready_after: self
-                .opt_duration(&c.ready_after, &what("ready_after"), Zero::Allowed)
-                .unwrap_or_default(),
         })
     }
 }

@@ -368,6 +368,7 @@ impl Engine {
         match report {
             Report::Pid(pid) => self.record(EventKind::Pid(i, pid)),
             Report::Detail(d) => self.status.send_modify(|s| s.set_detail(i, d)),
+            Report::Step(step, detail) => self.record(EventKind::StopStep(i, step, detail)),
             Report::Ready => {
                 if self.slots[i].ready {
                     return;
@@ -432,9 +433,14 @@ impl Engine {
         let name = self.name(i).to_string();
         let took = slot.asked_at.map(|t| t.elapsed()).unwrap_or_default();
         match outcome {
-            Outcome::Failed if !slot.ready => {
-                tracing::error!(component = %name, "{name}: failed to start: {exit}")
-            }
+            Outcome::Failed if !slot.ready => match exit {
+                Exit::Error(_) => {
+                    tracing::error!(component = %name, "{name}: failed to start: {exit}")
+                }
+                _ => {
+                    tracing::error!(component = %name, "{name}: failed to start: exited before it was ready ({exit})")
+                }
+            },
             Outcome::Failed => {
                 tracing::error!(component = %name, "{name}: exited unexpectedly: {exit}")
             }

@@ -97,6 +97,35 @@ impl Outcome {
     }
 }
 
+/// A step of a process component's stop sequence, in the order they can happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopStep {
+    /// The `stop_command` was started.
+    StopCommand,
+    /// The `stop_command` ended, failed or timed out (the detail says which).
+    StopCommandEnded,
+    /// The `stop_signal` was sent to the process group.
+    Signal,
+    /// SIGKILL was sent to the process group.
+    Kill,
+    /// Processes that had left the process group were killed.
+    Descendants,
+}
+
+impl StopStep {
+    /// The name the report uses (`"stop_command"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopStep::StopCommand => "stop_command",
+            StopStep::StopCommandEnded => "stop_command_ended",
+            StopStep::Signal => "signal",
+            StopStep::Kill => "kill",
+            StopStep::Descendants => "descendants",
+        }
+    }
+}
+
 /// One thing that happened, `at` after the supervisor started.
 #[derive(Debug, Clone)]
 pub struct Event {
@@ -136,6 +165,8 @@ pub enum EventKind {
     /// `restart_dependents` (no delay: it starts once its dependencies are
     /// ready again). The reason says which.
     Restarting(usize, String, Option<Duration>),
+    /// A component took a step of its own stop sequence, with what it did.
+    StopStep(usize, StopStep, String),
     /// The component is down for good.
     Ended(usize, Outcome, Option<Exit>),
 }
@@ -153,6 +184,18 @@ mod tests {
             assert_eq!(
                 serde_json::to_value(r).ok(),
                 Some(serde_json::json!(r.as_str()))
+            );
+        }
+        for s in [
+            StopStep::StopCommand,
+            StopStep::StopCommandEnded,
+            StopStep::Signal,
+            StopStep::Kill,
+            StopStep::Descendants,
+        ] {
+            assert_eq!(
+                serde_json::to_value(s).ok(),
+                Some(serde_json::json!(s.as_str()))
             );
         }
         for o in [

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::component::Exit;
 use crate::config::{Config, Strategy};
-use crate::event::{Event, EventKind, KillReason, Outcome, Trigger};
+use crate::event::{Event, EventKind, KillReason, Outcome, StopStep, Trigger};
 use crate::exit::ExitCode;
 use crate::graph::Graph;
 use crate::plan::Plan;
@@ -155,6 +155,21 @@ pub struct ComponentReport {
     /// fields describe its last run.
     #[serde(default)]
     pub restarts: Vec<RestartReport>,
+    /// The steps of its last stop, for process components: stop command,
+    /// signal, kill, in the order taken.
+    #[serde(default)]
+    pub stop_steps: Vec<StopStepReport>,
+}
+
+/// One step of a component's stop sequence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StopStepReport {
+    /// When it was taken.
+    pub at: f64,
+    /// Which step.
+    pub step: StopStep,
+    /// What exactly: the command and how it ended, the signal and the group.
+    pub detail: String,
 }
 
 /// One restart of a component.
@@ -206,6 +221,7 @@ impl ShutdownReport {
                 signal: None,
                 error: None,
                 restarts: Vec::new(),
+                stop_steps: Vec::new(),
             })
             .collect();
         let mut phases: Vec<PhaseReport> = plan
@@ -243,6 +259,14 @@ impl ShutdownReport {
                     c.exit_status = None;
                     c.signal = None;
                     c.error = None;
+                    c.stop_steps.clear();
+                }
+                EventKind::StopStep(i, step, detail) => {
+                    components[*i].stop_steps.push(StopStepReport {
+                        at,
+                        step: *step,
+                        detail: detail.clone(),
+                    })
                 }
                 EventKind::Restarting(i, reason, delay) => {
                     let c = &mut components[*i];

@@ -155,6 +155,11 @@ impl Status {
                 }
             }
             EventKind::PhaseEnded(_) | EventKind::Forced => {}
+            // A stop that runs a command shows which step holds it up.
+            EventKind::StopStep(i, step, detail) => {
+                self.components[*i].detail =
+                    Some(format!("{}: {detail}", step.as_str().replace('_', " ")));
+            }
             EventKind::StopRequested(i, kill_at) => {
                 set(*i, ComponentState::Stopping);
                 self.components[*i].kill_at_ms = Some(ms(*kill_at));

@@ -17,10 +17,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{ComponentSpec, KindSpec};
+use crate::event::StopStep;
 
 pub mod http;
 pub mod jobs;
 pub mod postgres;
+mod probe;
 pub mod process;
 pub mod redis;
 pub mod sim;
@@ -77,6 +79,7 @@ pub(crate) enum Report {
     Ready,
     Pid(u32),
     Detail(Option<String>),
+    Step(StopStep, String),
 }
 
 /// Reports and the final exit travel on one channel, so the engine always
@@ -173,6 +176,13 @@ impl Lifecycle {
     /// ("3 jobs in flight"); `None` clears it. Not recorded in the report.
     pub fn detail(&self, detail: Option<String>) {
         self.report(Report::Detail(detail));
+    }
+
+    /// Records a step of the component's own stop sequence (a stop command,
+    /// a signal, a kill) in the report, and logs it.
+    pub fn step(&self, step: StopStep, detail: String) {
+        tracing::info!(component = %self.name, "{}: {}: {detail}", self.name, step.as_str().replace('_', " "));
+        self.report(Report::Step(step, detail));
     }
 
     /// Spawns a helper task the supervisor waits for before it exits (for

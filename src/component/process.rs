@@ -6,6 +6,14 @@
 //! component. Each child gets `PR_SET_PDEATHSIG(SIGKILL)`, so even a
 //! SIGKILLed supervisor takes its children with it. stdout and stderr are
 //! forwarded line by line, the last line before exit included.
+//!
+//! Ready is either a guess (alive for `ready_after`) or a probe's answer
+//! (`ready = {...}`); a liveness probe that keeps failing ends the process
+//! as a failure. The stop sequence lives in `stop.rs`, the way commands are
+//! built (user, group, environment) in `command.rs`.
+
+mod command;
+mod stop;
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
@@ -14,11 +22,12 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::process::Command;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{BoxFuture, Component, Exit, Lifecycle};
-use crate::config::ProcessSpec;
+use self::command::{Identity, command};
+use super::{BoxFuture, Component, Exit, Lifecycle, probe};
+use crate::config::{Check, ProcessSpec};
 
 /// After the main process exits, how long its output pipes may stay open
 /// (held by an escaped descendant) before forwarding gives up on them.
@@ -72,11 +81,14 @@ fn exit_of(status: std::io::Result<ExitStatus>) -> Exit {
 
 /// Forwards one pipe line by line until EOF, or until [`OUTPUT_DRAIN`] after
 /// `exited` fires (an escaped descendant may hold the pipe open forever).
+///
+/// With a `log` readiness probe, the first matching line fires `log.1`.
 async fn forward<R: AsyncRead + Unpin>(
     name: String,
     stream: &'static str,
     reader: R,
     exited: CancellationToken,
+    log: Option<(regex::Regex, CancellationToken)>,
 ) {
     // Small buffer: fifty children with two pipes each must not cost megabytes;
     // a longer line just takes more reads.
@@ -102,6 +114,12 @@ async fn forward<R: AsyncRead + Unpin>(
             Ok(_) => {
                 let line = String::from_utf8_lossy(&buf);
                 let line = line.trim_end_matches(['\n', '\r']);
+                if let Some((re, matched)) = &log
+                    && !matched.is_cancelled()
+                    && re.is_match(line)
+                {
+                    matched.cancel();
+                }
                 tracing::info!(target: "sundown::output", component = %name, stream, "{name} | {line}");
             }
             Err(e) => {
@@ -112,6 +130,20 @@ async fn forward<R: AsyncRead + Unpin>(
     }
 }
 
+/// Where the start of a process left it.
+enum Started {
+    /// It ended (or could not be waited for) before anything else happened.
+    Ended(std::io::Result<ExitStatus>),
+    /// It is ready.
+    Ready,
+    /// The readiness probe gave up, with why.
+    NotReady(String),
+    /// The engine asked it to stop before it was ready.
+    Stop,
+    /// The engine killed it before it was ready.
+    Kill,
+}
+
 impl Component for Process {
     fn kind(&self) -> &'static str {
         "process"
@@ -120,32 +152,12 @@ impl Component for Process {
     fn run(self: Box<Self>, life: Lifecycle) -> BoxFuture<Exit> {
         let spec = self.spec;
         Box::pin(async move {
-            let mut cmd = Command::new(&spec.argv[0]);
-            cmd.args(&spec.argv[1..])
-                .envs(&spec.env)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .process_group(0)
-                .kill_on_drop(true);
-            if let Some(dir) = &spec.working_dir {
-                cmd.current_dir(dir);
-            }
-            let parent = std::process::id();
-            // SAFETY: the closure runs between fork and exec and only makes
-            // async-signal-safe system calls (prctl, getppid, raise).
-            unsafe {
-                cmd.pre_exec(move || {
-                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    // The supervisor died before prctl took effect.
-                    if libc::getppid() as u32 != parent {
-                        libc::raise(libc::SIGKILL);
-                    }
-                    Ok(())
-                });
-            }
+            let who = match Identity::resolve(&spec) {
+                Ok(who) => who,
+                Err(e) => return Exit::Error(e),
+            };
+            let mut cmd = command(&spec, &spec.argv, who.as_ref());
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
             let mut child = match cmd.spawn() {
                 Ok(c) => c,
                 Err(e) => return Exit::Error(format!("cannot start `{}`: {e}", spec.argv[0])),
@@ -159,58 +171,123 @@ impl Component for Process {
             // Forwarders run on the supervisor's tracker: the component's end is
             // reported as soon as the process is reaped, not when its pipes close.
             let exited = CancellationToken::new();
+            let log_matched = CancellationToken::new();
+            let log = match spec.ready.as_ref().map(|p| &p.check) {
+                Some(Check::Log(re)) => Some((re.clone(), log_matched.clone())),
+                _ => None,
+            };
             let mut outputs = Vec::new();
             if let Some(out) = child.stdout.take() {
-                outputs.push(life.spawn(forward(name.clone(), "stdout", out, exited.clone())));
+                outputs.push(life.spawn(forward(
+                    name.clone(),
+                    "stdout",
+                    out,
+                    exited.clone(),
+                    log.clone(),
+                )));
             }
             if let Some(err) = child.stderr.take() {
-                outputs.push(life.spawn(forward(name.clone(), "stderr", err, exited.clone())));
+                outputs.push(life.spawn(forward(name.clone(), "stderr", err, exited.clone(), log)));
             }
+            let exec = |argv: &[String]| Ok(command(&spec, argv, who.as_ref()));
 
-            let ready_at = tokio::time::Instant::now() + spec.ready_after;
-            let status = tokio::select! {
+            let ready_at = Instant::now() + spec.ready_after;
+            let readiness = async {
+                match &spec.ready {
+                    Some(p) => probe::until_ready(p, &exec, &log_matched).await,
+                    None => {
+                        tokio::time::sleep_until(ready_at).await;
+                        Ok(())
+                    }
+                }
+            };
+            let started = tokio::select! {
                 s = child.wait() => {
                     // It stayed alive for `ready_after` even when the timer has not fired
                     // yet (a busy runtime, or `ready_after = "0s"`): it was ready.
-                    if tokio::time::Instant::now() >= ready_at {
+                    if spec.ready.is_none() && Instant::now() >= ready_at {
                         life.ready();
                     }
-                    Some(s)
+                    Started::Ended(s)
                 }
-                _ = tokio::time::sleep_until(ready_at) => { life.ready(); None }
-                _ = life.stop_requested() => None,
-                _ = life.kill_requested() => None,
+                r = readiness => match r {
+                    Ok(()) => { life.ready(); Started::Ready }
+                    Err(e) => Started::NotReady(e),
+                },
+                _ = life.stop_requested() => Started::Stop,
+                _ = life.kill_requested() => Started::Kill,
             };
-            let status = match status {
-                Some(s) => s,
-                None => {
+            let status = match started {
+                Started::Ended(s) => s,
+                Started::Kill => stop::kill_group(&life, &mut child, &group).await,
+                Started::Stop => {
+                    stop::stop(
+                        &spec,
+                        who.as_ref(),
+                        &life,
+                        &mut child,
+                        &group,
+                        life.kill_requested(),
+                    )
+                    .await
+                }
+                Started::NotReady(why) => {
+                    // It serves nobody yet, and a half-started program has
+                    // nothing to flush: no graceful stop.
+                    tracing::warn!(component = %name, "{name}: {why}");
+                    let _ = stop::kill_group(&life, &mut child, &group).await;
+                    return finish(group, exited, outputs, Exit::Error(why)).await;
+                }
+                Started::Ready => {
+                    let liveness = async {
+                        match &spec.liveness {
+                            Some(p) => probe::until_dead(p, &exec, &name).await,
+                            None => std::future::pending().await,
+                        }
+                    };
                     tokio::select! {
                         s = child.wait() => s,
-                        _ = life.stop_requested() => {
-                            tracing::debug!(component = %name, "{name}: sending {} to process group {pid}", spec.stop_signal);
-                            group.signal(spec.stop_signal);
-                            tokio::select! {
-                                s = child.wait() => s,
-                                _ = life.kill_requested() => { group.signal(Signal::SIGKILL); child.wait().await }
-                            }
+                        why = liveness => {
+                            tracing::error!(component = %name, "{name}: {why}; stopping it");
+                            // It stops itself, so it bounds the stop itself.
+                            let deadline = Instant::now() + spec.stop_timeout;
+                            let kill = async {
+                                tokio::select! {
+                                    _ = tokio::time::sleep_until(deadline) => {}
+                                    _ = life.kill_requested() => {}
+                                }
+                            };
+                            let _ = stop::stop(&spec, who.as_ref(), &life, &mut child, &group, kill).await;
+                            return finish(group, exited, outputs, Exit::Error(why)).await;
                         }
-                        _ = life.kill_requested() => { group.signal(Signal::SIGKILL); child.wait().await }
+                        _ = life.stop_requested() => stop::stop(&spec, who.as_ref(), &life, &mut child, &group, life.kill_requested()).await,
+                        _ = life.kill_requested() => stop::kill_group(&life, &mut child, &group).await,
                     }
                 }
             };
-            // The main process is gone; descendants left in its group go with it.
-            drop(group);
-            exited.cancel();
-            // Normally the pipes close with the group, at once: wait a moment so
-            // the last lines are logged before the "stopped" line. A pipe held
-            // open elsewhere keeps draining in the background instead.
-            let _ = tokio::time::timeout(LOG_ORDER_GRACE, async {
-                for handle in outputs {
-                    let _ = handle.await;
-                }
-            })
-            .await;
-            exit_of(status)
+            finish(group, exited, outputs, exit_of(status)).await
         })
     }
+}
+
+/// The main process is gone: kill what is left of its group and let the
+/// last lines of output reach the log before the component's end does.
+async fn finish(
+    group: Group,
+    exited: CancellationToken,
+    outputs: Vec<tokio::task::JoinHandle<()>>,
+    exit: Exit,
+) -> Exit {
+    drop(group);
+    exited.cancel();
+    // Normally the pipes close with the group, at once: wait a moment so
+    // the last lines are logged before the "stopped" line. A pipe held
+    // open elsewhere keeps draining in the background instead.
+    let _ = tokio::time::timeout(LOG_ORDER_GRACE, async {
+        for handle in outputs {
+            let _ = handle.await;
+        }
+    })
+    .await;
+    exit
 }

@@ -42,6 +42,7 @@ fn comp(
         signal: kill.map(|_| "SIGKILL".to_string()),
         error: None,
         restarts: Vec::new(),
+        stop_steps: Vec::new(),
     }
 }
 

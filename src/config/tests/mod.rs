@@ -1006,6 +1006,13 @@ fn a_config_edited_in_code_is_checked_again_before_it_runs() {
         working_dir: None,
         stop_signal: nix::sys::signal::Signal::SIGTERM,
         ready_after: Duration::ZERO,
+        ready: None,
+        liveness: None,
+        stop_command: None,
+        stop_command_timeout: Duration::from_secs(5),
+        stop_timeout: Duration::from_secs(10),
+        user: None,
+        group: None,
     });
     let err = empty.check().expect_err("an empty command is refused");
     assert!(
@@ -1028,5 +1035,6 @@ fn a_stop_signal_that_only_pauses_is_refused() {
 
 // ---------------------------------------------------------------- service kinds
 
+mod process;
 mod restart;
 mod services;

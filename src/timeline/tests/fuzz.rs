@@ -132,6 +132,7 @@ fn component_report() -> impl Strategy<Value = ComponentReport> {
                 signal,
                 error,
                 restarts: Vec::new(),
+                stop_steps: Vec::new(),
             },
         )
 }
