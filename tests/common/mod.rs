@@ -361,12 +361,33 @@ impl Sundown {
     ///
     /// Panics with the whole stderr when the line never comes or stderr closes first.
     pub fn wait_for_line(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        self.wait_for_lines(what, |lines| lines.iter().find(|l| pred(l)).cloned())
+    }
+
+    /// Waits for the `n`th stderr line containing `needle`, and returns it.
+    pub fn wait_for_nth(&self, needle: &str, n: usize) -> String {
+        self.wait_for_lines(&format!("`{needle}` #{n}"), |lines| {
+            lines
+                .iter()
+                .filter(|l| l.contains(needle))
+                .nth(n - 1)
+                .cloned()
+        })
+    }
+
+    /// Waits (bounded by [`TIMEOUT`]) until `found` picks a line out of
+    /// everything stderr said so far, and returns it.
+    pub fn wait_for_lines(
+        &self,
+        what: &str,
+        found: impl Fn(&[String]) -> Option<String>,
+    ) -> String {
         let deadline = Instant::now() + TIMEOUT;
         let (lock, cvar) = &*self.stderr;
         let mut state = lock.lock().expect("stderr lock");
         loop {
-            if let Some(line) = state.lines.iter().find(|l| pred(l)) {
-                return line.clone();
+            if let Some(line) = found(&state.lines) {
+                return line;
             }
             let now = Instant::now();
             if state.eof || now >= deadline {
@@ -394,8 +415,14 @@ impl Sundown {
     }
 
     /// Waits until every component is ready (`all N component(s) ready`).
+    /// (The supervisor's own line, not a child's forwarded output: the
+    /// child may be a sundown too.)
     pub fn wait_ready(&self, n: usize) {
-        self.wait_for(&format!("all {n} component(s) ready"));
+        let needle = format!("all {n} component(s) ready");
+        self.wait_for_line(&needle, |l| {
+            l.split_once(" INFO ")
+                .is_some_and(|(_, message)| message.starts_with(&needle))
+        });
     }
 
     /// Waits at most `limit` for the supervisor to exit; panics (after
