@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{TIMEOUT, free_addr, tool};
+use common::{TIMEOUT, free_addr, pg_bin, tool};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use sundown::component::http::{Http, MAX_BODY};
@@ -185,19 +185,6 @@ impl Redis {
 
 fn redis_url(addr: SocketAddr) -> String {
     format!("redis://{addr}/")
-}
-
-/// The newest PostgreSQL server binary, or the one on `PATH`.
-fn pg_bin(name: &str) -> Option<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("bin").join(name))
-        .filter(|p| p.is_file())
-        .collect();
-    found.sort();
-    found.pop().or_else(|| tool(name))
 }
 
 /// `nobody`'s uid and gid, from `/etc/passwd`.

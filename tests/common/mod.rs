@@ -569,6 +569,21 @@ pub fn free_addr() -> std::net::SocketAddr {
     panic!("no free port in {LOW}..{}", LOW + span);
 }
 
+/// The newest PostgreSQL server program of that name (Debian keeps them in
+/// `/usr/lib/postgresql/N/bin`, off `PATH`), else the one on `PATH`; like
+/// [`tool`], a failure under [`REQUIRE_ENV`].
+pub fn pg_bin(name: &str) -> Option<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin").join(name))
+        .filter(|p| p.is_file())
+        .collect();
+    found.sort();
+    found.pop().or_else(|| tool(name))
+}
+
 /// Set by `.ci/run`: a test that needs an external program (`redis-cli`,
 /// `psql`, `redis-server`, `postgres`) fails when it is missing instead of
 /// skipping.
