@@ -62,6 +62,16 @@ fn assert_gated(r: &ShutdownReport, dependency: &str, dependent: &str, min_ms: f
     );
 }
 
+/// `table` (the dependency's whole `[components.NAME]` table) with a
+/// dependent `web` on it: run to SIGTERM and check the probe held `web`
+/// back at least `min_ms`.
+fn assert_probe_gates(sb: &Sandbox, table: String, dependency: &str, min_ms: f64) {
+    let dependent = sb.service("web", &format!("depends_on = [\"{dependency}\"]"));
+    sb.config(&format!("{table}\n{dependent}"));
+    let r = run_to_sigterm(sb, 2);
+    assert_gated(&r, dependency, "web", min_ms);
+}
+
 fn run_to_sigterm(sb: &Sandbox, components: usize) -> ShutdownReport {
     let mut sd = sb.run();
     sd.wait_ready(components);
@@ -76,28 +86,22 @@ fn run_to_sigterm(sb: &Sandbox, components: usize) -> ShutdownReport {
 fn a_tcp_probe_holds_dependents_until_the_port_opens() {
     let sb = Sandbox::new();
     let addr = free_addr();
-    let toml = format!(
-        "[components.db]\n{}ready = {{ tcp = \"{addr}\", interval = \"20ms\" }}\n\n{}",
-        inner(&sb, "400ms", addr, None),
-        sb.service("web", "depends_on = [\"db\"]")
+    let table = format!(
+        "[components.db]\n{}ready = {{ tcp = \"{addr}\", interval = \"20ms\" }}\n",
+        inner(&sb, "400ms", addr, None)
     );
-    sb.config(&toml);
-    let r = run_to_sigterm(&sb, 2);
-    assert_gated(&r, "db", "web", 400.0);
+    assert_probe_gates(&sb, table, "db", 400.0);
 }
 
 #[test]
 fn an_http_probe_waits_for_the_wanted_status() {
     let sb = Sandbox::new();
     let (redis, http) = (free_addr(), free_addr());
-    let toml = format!(
-        "[components.api]\n{}ready = {{ http = \"http://{http}/readyz\", status = 200, interval = \"20ms\" }}\n\n{}",
-        inner(&sb, "300ms", redis, Some(http)),
-        sb.service("client", "depends_on = [\"api\"]")
+    let table = format!(
+        "[components.api]\n{}ready = {{ http = \"http://{http}/readyz\", status = 200, interval = \"20ms\" }}\n",
+        inner(&sb, "300ms", redis, Some(http))
     );
-    sb.config(&toml);
-    let r = run_to_sigterm(&sb, 2);
-    assert_gated(&r, "api", "client", 300.0);
+    assert_probe_gates(&sb, table, "api", 300.0);
 }
 
 #[test]
@@ -109,14 +113,8 @@ fn an_exec_probe_passes_when_the_program_exits_zero() {
         "ready = {{ exec = {}, interval = \"20ms\" }}",
         toml_array(&["test".into(), "-f".into(), marker.display().to_string()])
     );
-    let toml = format!(
-        "{}{}",
-        sb.shell("db", &script, &probe),
-        sb.service("web", "depends_on = [\"db\"]")
-    );
-    sb.config(&toml);
-    let r = run_to_sigterm(&sb, 2);
-    assert_gated(&r, "db", "web", 300.0);
+    let table = sb.shell("db", &script, &probe);
+    assert_probe_gates(&sb, table, "db", 300.0);
 }
 
 #[test]
@@ -124,18 +122,12 @@ fn a_log_probe_waits_for_a_matching_line() {
     let sb = Sandbox::new();
     let script =
         "echo starting; sleep 0.3; echo 'db: Ready to accept connections' >&2; exec sleep 1000";
-    let toml = format!(
-        "{}{}",
-        sb.shell(
-            "db",
-            script,
-            "ready = { log = \"(?i)ready to accept connections\" }"
-        ),
-        sb.service("web", "depends_on = [\"db\"]")
+    let table = sb.shell(
+        "db",
+        script,
+        "ready = { log = \"(?i)ready to accept connections\" }",
     );
-    sb.config(&toml);
-    let r = run_to_sigterm(&sb, 2);
-    assert_gated(&r, "db", "web", 300.0);
+    assert_probe_gates(&sb, table, "db", 300.0);
 }
 
 #[test]

@@ -19,6 +19,10 @@ fn steps(r: &ShutdownReport, name: &str) -> Vec<(StopStep, String)> {
         .collect()
 }
 
+fn kinds(r: &ShutdownReport, name: &str) -> Vec<StopStep> {
+    steps(r, name).into_iter().map(|(step, _)| step).collect()
+}
+
 fn stop_it(sb: &Sandbox, n: usize) -> (i32, ShutdownReport, String) {
     let mut sd = sb.run();
     sd.wait_ready(n);
@@ -85,9 +89,8 @@ fn a_stop_command_that_hangs_is_killed_and_the_signal_follows() {
     let (code, r, err) = stop_it(&sb, 1);
     assert_eq!(code, 0, "{err}");
     let s = steps(&r, "db");
-    let kinds: Vec<StopStep> = s.iter().map(|s| s.0).collect();
     assert_eq!(
-        kinds,
+        kinds(&r, "db"),
         [
             StopStep::StopCommand,
             StopStep::StopCommandEnded,
@@ -140,9 +143,8 @@ fn a_failing_stop_command_does_not_stop_the_escalation() {
     let r = sb.report();
     assert_eq!(code, 3, "a kill after a timeout is exit code 3:\n{err}");
     let s = steps(&r, "db");
-    let kinds: Vec<StopStep> = s.iter().map(|s| s.0).collect();
     assert_eq!(
-        kinds,
+        kinds(&r, "db"),
         [
             StopStep::StopCommand,
             StopStep::StopCommandEnded,
@@ -180,8 +182,7 @@ fn a_child_that_ignores_its_stop_signal_is_killed_at_stop_timeout() {
     let (code, r, err) = stop_it(&sb, 1);
     assert_eq!(code, 3, "{err}");
     let s = r.component("db").expect("db");
-    let kinds: Vec<StopStep> = s.stop_steps.iter().map(|s| s.step).collect();
-    assert_eq!(kinds, [StopStep::Signal, StopStep::Kill]);
+    assert_eq!(kinds(&r, "db"), [StopStep::Signal, StopStep::Kill]);
     let gap = s.stop_steps[1].at - s.stop_steps[0].at;
     assert!(
         (295.0..2000.0).contains(&gap),
