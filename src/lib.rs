@@ -7,6 +7,7 @@
 //! → [`Plan`] → the engine (behind [`Supervisor`]) → [`ShutdownReport`].
 #![deny(missing_docs)]
 
+mod children;
 pub mod component;
 pub mod config;
 mod engine;

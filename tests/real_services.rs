@@ -174,17 +174,12 @@ fn the_real_services_example_starts_gated_by_probes_and_stops_cleanly() {
         r.component("datadir").expect("datadir").outcome,
         Outcome::ExitedEarly
     );
-    let redis_steps: Vec<StopStep> = r
-        .component("redis")
-        .expect("redis")
-        .stop_steps
-        .iter()
-        .map(|s| s.step)
-        .collect();
+    let redis = &r.component("redis").expect("redis").stop_steps;
+    let redis_steps: Vec<StopStep> = redis.iter().map(|s| s.step).collect();
     assert_eq!(
         redis_steps,
         [StopStep::StopCommand, StopStep::StopCommandEnded],
-        "SHUTDOWN alone stopped Redis"
+        "SHUTDOWN alone stopped Redis: {redis:?}"
     );
     let pg_steps = &r.component("postgres").expect("postgres").stop_steps;
     assert_eq!(pg_steps.len(), 1, "{pg_steps:?}");

@@ -11,15 +11,15 @@ use bytes::Bytes;
 use http_body_util::Empty;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
-use tokio::process::Command;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Check, ProbeSpec};
 
-/// Builds the command of an `exec` probe with the component's environment,
-/// directory and user.
-pub(crate) type ExecBuilder<'a> = &'a (dyn Fn(&[String]) -> std::io::Result<Command> + Sync);
+/// Runs the command of an `exec` probe to its end, with the component's
+/// environment, directory and user, and its output captured.
+pub(crate) type ExecBuilder<'a> =
+    &'a (dyn Fn(&[String]) -> super::BoxFuture<std::io::Result<std::process::Output>> + Sync);
 
 /// Waits until the readiness probe passes. `log_matched` fires when a line
 /// of output matched a `log` probe. The error names the probe and its last
@@ -111,9 +111,7 @@ async fn check_once(check: &Check, exec: ExecBuilder<'_>) -> Result<(), String> 
             }
         }
         Check::Exec(argv) => {
-            let mut cmd = exec(argv).map_err(|e| format!("cannot run `{}`: {e}", argv[0]))?;
-            let out = cmd
-                .output()
+            let out = exec(argv)
                 .await
                 .map_err(|e| format!("cannot run `{}`: {e}", argv[0]))?;
             if out.status.success() {
@@ -185,10 +183,14 @@ mod tests {
         }
     }
 
-    fn no_exec(argv: &[String]) -> std::io::Result<Command> {
+    use tokio::process::Command;
+
+    fn no_exec(
+        argv: &[String],
+    ) -> crate::component::BoxFuture<std::io::Result<std::process::Output>> {
         let mut c = Command::new(&argv[0]);
         c.args(&argv[1..]).kill_on_drop(true);
-        Ok(c)
+        Box::pin(async move { c.output().await })
     }
 
     #[tokio::test]

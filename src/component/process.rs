@@ -14,6 +14,7 @@
 
 mod command;
 mod stop;
+mod tree;
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
@@ -25,9 +26,12 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use self::command::{Identity, command};
+use self::command::{Identity, Launch};
+use self::tree::Tree;
 use super::{BoxFuture, Component, Exit, Lifecycle, probe};
+use crate::children::{self, Registration, Role};
 use crate::config::{Check, ProcessSpec};
+use crate::event::StopStep;
 
 /// After the main process exits, how long its output pipes may stay open
 /// (held by an escaped descendant) before forwarding gives up on them.
@@ -156,9 +160,19 @@ impl Component for Process {
                 Ok(who) => who,
                 Err(e) => return Exit::Error(e),
             };
-            let mut cmd = command(&spec, &spec.argv, who.as_ref());
+            let name = life.name().to_string();
+            let mut tree = match Tree::new(&name) {
+                Ok(tree) => tree,
+                Err(e) => return Exit::Error(e),
+            };
+            let mut cmd = Launch {
+                spec: &spec,
+                who: who.as_ref(),
+                tree: &tree,
+            }
+            .command(&spec.argv);
             cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-            let mut child = match cmd.spawn() {
+            let (mut child, registration) = match children::spawn(&mut cmd, Role::Main) {
                 Ok(c) => c,
                 Err(e) => return Exit::Error(format!("cannot start `{}`: {e}", spec.argv[0])),
             };
@@ -167,7 +181,16 @@ impl Component for Process {
             };
             life.pid(pid);
             let group = Group(Pid::from_raw(pid as i32));
-            let name = life.name().to_string();
+            if let Err(e) = tree.confirm(pid, &name) {
+                let _ = stop::kill_group(&life, &mut child, &group).await;
+                return Exit::Error(e);
+            }
+            tracing::debug!(component = %name, "{name}: pid {pid}, descendants tracked by {}", tree.how());
+            let launch = Launch {
+                spec: &spec,
+                who: who.as_ref(),
+                tree: &tree,
+            };
             // Forwarders run on the supervisor's tracker: the component's end is
             // reported as soon as the process is reaped, not when its pipes close.
             let exited = CancellationToken::new();
@@ -189,7 +212,14 @@ impl Component for Process {
             if let Some(err) = child.stderr.take() {
                 outputs.push(life.spawn(forward(name.clone(), "stderr", err, exited.clone(), log)));
             }
-            let exec = |argv: &[String]| Ok(command(&spec, argv, who.as_ref()));
+            let end = Ending {
+                group,
+                exited,
+                outputs,
+                _registration: registration,
+            };
+            let group = &end.group;
+            let exec = |argv: &[String]| launch.output(argv);
 
             let ready_at = Instant::now() + spec.ready_after;
             let readiness = async {
@@ -219,24 +249,16 @@ impl Component for Process {
             };
             let status = match started {
                 Started::Ended(s) => s,
-                Started::Kill => stop::kill_group(&life, &mut child, &group).await,
+                Started::Kill => stop::kill_group(&life, &mut child, group).await,
                 Started::Stop => {
-                    stop::stop(
-                        &spec,
-                        who.as_ref(),
-                        &life,
-                        &mut child,
-                        &group,
-                        life.kill_requested(),
-                    )
-                    .await
+                    stop::stop(launch, &life, &mut child, &group, life.kill_requested()).await
                 }
                 Started::NotReady(why) => {
                     // It serves nobody yet, and a half-started program has
                     // nothing to flush: no graceful stop.
                     tracing::warn!(component = %name, "{name}: {why}");
-                    let _ = stop::kill_group(&life, &mut child, &group).await;
-                    return finish(group, exited, outputs, Exit::Error(why)).await;
+                    let _ = stop::kill_group(&life, &mut child, group).await;
+                    return end.finish(&life, &tree, Exit::Error(why)).await;
                 }
                 Started::Ready => {
                     let liveness = async {
@@ -257,37 +279,63 @@ impl Component for Process {
                                     _ = life.kill_requested() => {}
                                 }
                             };
-                            let _ = stop::stop(&spec, who.as_ref(), &life, &mut child, &group, kill).await;
-                            return finish(group, exited, outputs, Exit::Error(why)).await;
+                            let _ = stop::stop(launch, &life, &mut child, group, kill).await;
+                            return end.finish(&life, &tree, Exit::Error(why)).await;
                         }
-                        _ = life.stop_requested() => stop::stop(&spec, who.as_ref(), &life, &mut child, &group, life.kill_requested()).await,
-                        _ = life.kill_requested() => stop::kill_group(&life, &mut child, &group).await,
+                        _ = life.stop_requested() => stop::stop(launch, &life, &mut child, group, life.kill_requested()).await,
+                        _ = life.kill_requested() => stop::kill_group(&life, &mut child, group).await,
                     }
                 }
             };
-            finish(group, exited, outputs, exit_of(status)).await
+            end.finish(&life, &tree, exit_of(status)).await
         })
     }
 }
 
-/// The main process is gone: kill what is left of its group and let the
-/// last lines of output reach the log before the component's end does.
-async fn finish(
+/// What is left to clean up when the main process has ended.
+struct Ending {
     group: Group,
     exited: CancellationToken,
     outputs: Vec<tokio::task::JoinHandle<()>>,
-    exit: Exit,
-) -> Exit {
-    drop(group);
-    exited.cancel();
-    // Normally the pipes close with the group, at once: wait a moment so
-    // the last lines are logged before the "stopped" line. A pipe held
-    // open elsewhere keeps draining in the background instead.
-    let _ = tokio::time::timeout(LOG_ORDER_GRACE, async {
-        for handle in outputs {
-            let _ = handle.await;
+    /// Dropped last: the main process has been waited for by then.
+    _registration: Registration,
+}
+
+impl Ending {
+    /// The main process is gone: kill what is left of its group and of its
+    /// tree, and let the last lines of output reach the log before the
+    /// component's end does.
+    async fn finish(self, life: &Lifecycle, tree: &Tree, exit: Exit) -> Exit {
+        let Ending {
+            group,
+            exited,
+            outputs,
+            _registration,
+        } = self;
+        let leader = group.0.as_raw() as u32;
+        drop(group);
+        let escaped = tree.kill_rest(leader).await;
+        if !escaped.is_empty() {
+            life.step(
+                StopStep::Descendants,
+                format!(
+                    "SIGKILL to {} process(es) that had left the process group ({}): {}",
+                    escaped.len(),
+                    tree.how(),
+                    escaped.join(", ")
+                ),
+            );
         }
-    })
-    .await;
-    exit
+        exited.cancel();
+        // Normally the pipes close with the group, at once: wait a moment so
+        // the last lines are logged before the "stopped" line. A pipe held
+        // open elsewhere keeps draining in the background instead.
+        let _ = tokio::time::timeout(LOG_ORDER_GRACE, async {
+            for handle in outputs {
+                let _ = handle.await;
+            }
+        })
+        .await;
+        exit
+    }
 }

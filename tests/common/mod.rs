@@ -214,13 +214,18 @@ impl Sandbox {
 
     /// Starts `sundown run` on this sandbox's `supervisor.toml`, writing the report.
     pub fn run(&self) -> Sundown {
-        Sundown::spawn(&[
-            "run".as_ref(),
-            "--config".as_ref(),
-            self.path("supervisor.toml").as_os_str(),
-            "--report".as_ref(),
-            self.report_path().as_os_str(),
-        ])
+        Sundown::spawn(&self.run_args())
+    }
+
+    /// The arguments of [`Sandbox::run`], for running it some other way.
+    pub fn run_args(&self) -> Vec<std::ffi::OsString> {
+        vec![
+            "run".into(),
+            "--config".into(),
+            self.path("supervisor.toml").into(),
+            "--report".into(),
+            self.report_path().into(),
+        ]
     }
 }
 
@@ -299,8 +304,15 @@ pub fn cli<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
 impl Sundown {
     /// Spawns the binary with these arguments, stderr piped and read on a thread.
     pub fn spawn<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Sundown {
-        let mut child = command()
-            .args(args)
+        let mut cmd = command();
+        cmd.args(args);
+        Sundown::spawn_command(cmd)
+    }
+
+    /// Spawns a prepared command (the binary under another program, or with
+    /// its own environment), stderr piped and read on a thread.
+    pub fn spawn_command(mut cmd: Command) -> Sundown {
+        let mut child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -4,12 +4,16 @@
 //! supervisor.
 
 use std::ffi::CString;
+use std::io;
 use std::path::PathBuf;
-use std::process::Stdio;
+use std::process::{Output, Stdio};
 
 use nix::unistd::{Gid, Group, Uid, User, getgrouplist};
-use tokio::process::Command;
+use tokio::process::{Child, Command};
 
+use super::tree::{self, Tree};
+use crate::children::{self, Registration, Role};
+use crate::component::BoxFuture;
 use crate::config::ProcessSpec;
 
 /// Whom a component runs as, resolved before any fork: looking users up
@@ -96,49 +100,94 @@ fn lookup_group(name: &str) -> Result<Gid, String> {
     }
 }
 
-/// `argv` as the component runs it: stdin from /dev/null, in a new process
-/// group, killed when its handle is dropped and when the supervisor dies.
-/// The caller chooses what happens to stdout and stderr.
-pub(crate) fn command(spec: &ProcessSpec, argv: &[String], who: Option<&Identity>) -> Command {
-    let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..])
-        .stdin(Stdio::null())
-        .process_group(0)
-        .kill_on_drop(true);
-    if let Some((name, home)) = who.and_then(|w| w.user.as_ref()) {
-        // Programs find their files through these; the config's env still wins.
-        cmd.env("HOME", home).env("USER", name).env("LOGNAME", name);
+/// How every command of one component instance is launched: as whom, and
+/// into which tree of processes.
+#[derive(Clone, Copy)]
+pub(crate) struct Launch<'a> {
+    pub(crate) spec: &'a ProcessSpec,
+    pub(crate) who: Option<&'a Identity>,
+    pub(crate) tree: &'a Tree,
+}
+
+impl Launch<'_> {
+    /// Spawns a helper (a stop command, a probe) built by
+    /// [`Launch::command`], registered, its group known to the tree.
+    pub(crate) fn spawn_helper(&self, cmd: &mut Command) -> io::Result<(Child, Registration)> {
+        let (child, registration) = children::spawn(cmd, Role::Helper)?;
+        if let (Some(pid), Ok(mut groups)) = (child.id(), self.tree.helper_groups().lock()) {
+            groups.insert(pid);
+        }
+        Ok((child, registration))
     }
-    cmd.envs(&spec.env);
-    if let Some(dir) = &spec.working_dir {
-        cmd.current_dir(dir);
+
+    /// Runs `argv` as a helper to its end, its output captured.
+    pub(crate) fn output(&self, argv: &[String]) -> BoxFuture<io::Result<Output>> {
+        let mut cmd = self.command(argv);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let spawned = self.spawn_helper(&mut cmd);
+        Box::pin(async move {
+            let (child, _registration) = spawned?;
+            child.wait_with_output().await
+        })
     }
-    let parent = std::process::id();
-    let who = who.cloned();
-    // SAFETY: the closure runs between fork and exec and only makes
-    // async-signal-safe system calls (setgroups, setgid, setuid, prctl,
-    // getppid, raise) on memory allocated before the fork.
-    unsafe {
-        cmd.pre_exec(move || {
-            if let Some(w) = &who {
-                // Groups first, the user last: after setuid the rest is not allowed.
-                if libc::setgroups(w.groups.len(), w.groups.as_ptr()) != 0
-                    || libc::setgid(w.gid.as_raw()) != 0
-                    || libc::setuid(w.uid.as_raw()) != 0
-                {
+
+    /// `argv` as the component runs it: stdin from /dev/null, in a new
+    /// process group and the component's tree, killed when its handle is
+    /// dropped and when the supervisor dies. The caller chooses what
+    /// happens to stdout and stderr.
+    pub(crate) fn command(&self, argv: &[String]) -> Command {
+        let spec = self.spec;
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..])
+            .stdin(Stdio::null())
+            .process_group(0)
+            .kill_on_drop(true)
+            // sundown speaks to the service manager; a component that did
+            // too would be taken for sundown. The config's env may still set it.
+            .env_remove("NOTIFY_SOCKET")
+            .env(tree::MARKER, self.tree.id());
+        if let Some((name, home)) = self.who.and_then(|w| w.user.as_ref()) {
+            // Programs find their files through these; the config's env still wins.
+            cmd.env("HOME", home).env("USER", name).env("LOGNAME", name);
+        }
+        cmd.envs(&spec.env);
+        if let Some(dir) = &spec.working_dir {
+            cmd.current_dir(dir);
+        }
+        let parent = std::process::id();
+        let who = self.who.cloned();
+        let cgroup = self.tree.cgroup_procs();
+        // SAFETY: the closure runs between fork and exec and only makes
+        // async-signal-safe system calls (open, write, close, setgroups,
+        // setgid, setuid, prctl, getppid, raise) on memory allocated before
+        // the fork.
+        unsafe {
+            cmd.pre_exec(move || {
+                // First, while still allowed to move itself: as another user
+                // it may not write to the cgroup.
+                if let Some(procs) = &cgroup {
+                    tree::join(procs);
+                }
+                if let Some(w) = &who {
+                    // Groups first, the user last: after setuid the rest is not allowed.
+                    if libc::setgroups(w.groups.len(), w.groups.as_ptr()) != 0
+                        || libc::setgid(w.gid.as_raw()) != 0
+                        || libc::setuid(w.uid.as_raw()) != 0
+                    {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                // After setuid, which clears the parent-death signal.
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
-            }
-            // After setuid, which clears the parent-death signal.
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // The supervisor died before prctl took effect.
-            if libc::getppid() as u32 != parent {
-                libc::raise(libc::SIGKILL);
-            }
-            Ok(())
-        });
+                // The supervisor died before prctl took effect.
+                if libc::getppid() as u32 != parent {
+                    libc::raise(libc::SIGKILL);
+                }
+                Ok(())
+            });
+        }
+        cmd
     }
-    cmd
 }

@@ -12,23 +12,22 @@ use tokio::process::Child;
 use tokio::time::Instant;
 
 use super::Group;
-use super::command::{Identity, command};
+use super::command::Launch;
 use crate::component::Lifecycle;
-use crate::config::ProcessSpec;
 use crate::event::StopStep;
 
 /// Runs the whole sequence against `child` and returns its exit status.
 /// `kill` completes when the stop has run out of time (the engine's
 /// deadline, or the process's own when it stops itself); SIGKILL follows.
 pub(super) async fn stop(
-    spec: &ProcessSpec,
-    who: Option<&Identity>,
+    launch: Launch<'_>,
     life: &Lifecycle,
     child: &mut Child,
     group: &Group,
     kill: impl Future<Output = ()>,
 ) -> io::Result<ExitStatus> {
     tokio::pin!(kill);
+    let spec = launch.spec;
     let pid = group.0;
     if let Some(argv) = &spec.stop_command {
         let budget = spec.stop_command_timeout;
@@ -37,11 +36,11 @@ pub(super) async fn stop(
         life.step(StopStep::StopCommand, format!("`{shown}`"));
         // Its output goes to the log with the component's; a hung command
         // is killed, group and all, when this scope ends.
-        let mut cmd = command(spec, argv, who);
+        let mut cmd = launch.command(argv);
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let ended = match cmd.spawn() {
+        let ended = match launch.spawn_helper(&mut cmd) {
             Err(e) => Some(format!("cannot start `{}`: {e}", argv[0])),
-            Ok(stopper) => {
+            Ok((stopper, _registration)) => {
                 let _stopper_group = stopper
                     .id()
                     .map(|p| Group(nix::unistd::Pid::from_raw(p as i32)));

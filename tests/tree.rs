@@ -1,0 +1,127 @@
+//! Descendants that leave the process group (`setsid` after a double fork,
+//! as daemons do) are still killed when their component ends, tracked by
+//! cgroup where sundown can make one and by scanning `/proc` elsewhere; and
+//! the kill is recorded in the report as a `descendants` step.
+
+mod common;
+
+use std::path::Path;
+
+use common::{REQUIRE_ENV, Sandbox, Sundown, command, is_alive};
+use nix::sys::signal::Signal;
+use sundown::{Outcome, StopStep};
+
+/// A component whose main process stays in its group while a double-forked,
+/// `setsid` grandchild escapes it (pid in `escaped.pid`), and one that does
+/// not escape but has an ordinary background child (`kept.pid`).
+fn escaping_graph(sb: &Sandbox) {
+    let dir = sb.dir().display();
+    let daemon = format!(
+        "( setsid sh -c 'echo $$ > {dir}/escaped.pid; exec sleep 1000' </dev/null >/dev/null 2>&1 & )\n\
+         while [ ! -s {dir}/escaped.pid ]; do sleep 0.01; done\n\
+         echo started\n\
+         exec sleep 1000"
+    );
+    let plain = format!("sleep 1000 & echo $! > {dir}/kept.pid; echo started; wait");
+    sb.config(&format!(
+        "{}{}",
+        sb.shell("daemon", &daemon, "ready = { log = \"started\" }"),
+        sb.shell(
+            "plain",
+            &plain,
+            "ready = { log = \"started\" }\ndepends_on = [\"daemon\"]"
+        ),
+    ));
+}
+
+/// Runs the escaping graph with `SUNDOWN_DESCENDANTS=mode`, stops it, and
+/// checks that the escaped grandchild died before sundown exited.
+fn escaped_grandchild_dies_with_its_component(mode: &str) {
+    let sb = Sandbox::new();
+    escaping_graph(&sb);
+    let mut cmd = command();
+    cmd.args(sb.run_args()).env("SUNDOWN_DESCENDANTS", mode);
+    let mut sd = Sundown::spawn_command(cmd);
+    sd.wait_ready(2);
+    let escaped = sb.pid_file("escaped.pid");
+    assert!(is_alive(escaped));
+    let pgid = nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(escaped))).expect("pgid");
+    assert_eq!(pgid.as_raw(), escaped, "it leads a group of its own");
+    sd.signal(Signal::SIGTERM);
+    assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
+    // Not "soon after": the component's end waits for the kill to land.
+    assert!(
+        !is_alive(escaped),
+        "the escaped grandchild {escaped} outlived sundown ({mode}); stderr:\n{}",
+        sd.stderr()
+    );
+
+    let r = sb.report();
+    let daemon = r.component("daemon").expect("daemon");
+    assert_eq!(daemon.outcome, Outcome::Stopped, "{daemon:?}");
+    let step = daemon
+        .stop_steps
+        .iter()
+        .find(|s| s.step == StopStep::Descendants)
+        .unwrap_or_else(|| panic!("no descendants step: {:?}", daemon.stop_steps));
+    assert!(
+        step.detail.contains(&format!("{escaped} (sleep)")) && step.detail.contains(mode),
+        "{step:?}"
+    );
+    // The ordinary child went with the group, so nothing had escaped there.
+    let plain = r.component("plain").expect("plain");
+    assert!(!is_alive(sb.pid_file("kept.pid")));
+    assert!(
+        plain
+            .stop_steps
+            .iter()
+            .all(|s| s.step != StopStep::Descendants),
+        "{:?}",
+        plain.stop_steps
+    );
+}
+
+/// Whether this process could give a component a cgroup: a cgroup v2
+/// hierarchy is mounted and our own cgroup takes a subdirectory.
+fn cgroup_writable() -> Result<(), String> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| e.to_string())?;
+    let path = own
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .ok_or("no cgroup v2 entry in /proc/self/cgroup")?;
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
+    let mount = mounts
+        .lines()
+        .find_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            right
+                .starts_with("cgroup2 ")
+                .then(|| left.split(' ').nth(4))
+                .flatten()
+        })
+        .ok_or("no cgroup2 mount")?;
+    let probe = Path::new(mount)
+        .join(path.trim_start_matches('/'))
+        .join(format!("sundown-test-{}", std::process::id()));
+    std::fs::create_dir(&probe).map_err(|e| format!("cannot create {}: {e}", probe.display()))?;
+    std::fs::remove_dir(&probe).map_err(|e| e.to_string())
+}
+
+#[test]
+fn an_escaped_grandchild_is_killed_through_the_components_cgroup() {
+    if let Err(why) = cgroup_writable() {
+        // CI runs as root on a machine with a writable cgroup v2 hierarchy.
+        assert!(
+            std::env::var_os(REQUIRE_ENV).is_none(),
+            "cgroups are required under {REQUIRE_ENV}, but {why}"
+        );
+        eprintln!("skipped: cgroup v2 is not writable here ({why})");
+        return;
+    }
+    escaped_grandchild_dies_with_its_component("cgroup");
+}
+
+#[test]
+fn an_escaped_grandchild_is_killed_by_scanning_for_its_marker() {
+    escaped_grandchild_dies_with_its_component("scan");
+}
