@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+use nix::sys::signal::Signal;
 use sundown::config::KindSpec;
 use sundown::{Config, ExitCode, Graph, Plan, ShutdownReport, Supervisor, Trigger};
 use tokio::signal::unix::{SignalKind, signal};
@@ -47,6 +48,9 @@ enum Command {
         /// Write the teardown report here (overrides `[supervisor] report`).
         #[arg(long)]
         report: Option<PathBuf>,
+        /// Adopt and reap orphaned descendants, as PID 1 does (implied when sundown is PID 1).
+        #[arg(long)]
+        subreaper: bool,
     },
     /// Validate the config and print every problem with its location.
     Check {
@@ -114,9 +118,14 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     let command = cli.command.unwrap_or(Command::Run {
         config: PathBuf::from("supervisor.toml"),
         report: None,
+        subreaper: false,
     });
     let result = match command {
-        Command::Run { config, report } => run_graph(&config, report, live),
+        Command::Run {
+            config,
+            report,
+            subreaper,
+        } => run_graph(&config, report, subreaper, live),
         Command::Check { config } => check(&config),
         Command::Plan { config } => plan(&config),
         Command::Graph { config, format } => graph(&config, format),
@@ -358,6 +367,7 @@ fn verify(report_path: &Path, config: Option<&Path>, before: &[String]) -> anyho
 fn run_graph(
     path: &Path,
     report_flag: Option<PathBuf>,
+    subreaper: bool,
     live: Option<StatusLine>,
 ) -> anyhow::Result<i32> {
     let Some(config) = load(path) else {
@@ -369,7 +379,35 @@ fn run_graph(
         // Install the handlers before anything starts: a signal during startup must count.
         let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
         let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-        let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+        let mut forwarded = Vec::new();
+        for (kind, sig) in FORWARDED {
+            forwarded.push((
+                signal(kind).with_context(|| format!("cannot handle {sig}"))?,
+                sig,
+            ));
+        }
+        // Before anything is spawned, so no orphan slips past.
+        let reaper = if subreaper || sundown::pid1::is_init() {
+            sundown::pid1::become_subreaper().context("cannot become a child subreaper")?;
+            tracing::info!(
+                "{}: reaping orphaned processes",
+                if sundown::pid1::is_init() {
+                    "running as PID 1"
+                } else {
+                    "running as a subreaper"
+                }
+            );
+            Some(tokio::spawn(sundown::pid1::reap_orphans()))
+        } else {
+            None
+        };
+        let notifier = match sundown::notify::Notifier::from_env() {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!("NOTIFY_SOCKET is set but unusable, not notifying: {e}");
+                None
+            }
+        };
         let running = match Supervisor::from_config(config) {
             Ok(supervisor) => supervisor.spawn(),
             // `load` validated it already; this only guards the invariants.
@@ -378,15 +416,23 @@ fn run_graph(
                 return Ok(ExitCode::Usage.code());
             }
         };
+        let notifying =
+            notifier.map(|n| tokio::spawn(sundown::notify::follow(n, running.status())));
         let handle = running.handle();
         let signals = tokio::spawn(async move {
             let mut seen = 0;
             loop {
+                let forward = futures::future::select_all(
+                    forwarded
+                        .iter_mut()
+                        .map(|(s, sig)| Box::pin(async move { s.recv().await.map(|_| *sig) })),
+                );
                 let name = tokio::select! {
                     _ = term.recv() => "SIGTERM",
                     _ = int.recv() => "SIGINT",
-                    _ = hup.recv() => {
-                        tracing::warn!("SIGHUP received: config reload is not supported yet; ignoring it");
+                    (Some(sig), _, _) = forward => {
+                        let reached = sundown::pid1::forward(sig);
+                        tracing::info!("{sig} received: forwarded to {reached} process group(s)");
                         continue;
                     }
                 };
@@ -405,15 +451,33 @@ fn run_graph(
         let report = running.wait().await;
         signals.abort();
         let _ = follower.await;
+        if let Some(n) = notifying {
+            let _ = n.await;
+        }
+        if let Some(r) = reaper {
+            r.abort();
+            sundown::pid1::reap_once();
+        }
         if let Some(path) = &report_path {
             match write_report(path, &report) {
                 Ok(()) => tracing::info!("teardown report written to {}", path.display()),
-                Err(e) => tracing::error!("cannot write the teardown report to {}: {e:#}", path.display()),
+                Err(e) => tracing::error!(
+                    "cannot write the teardown report to {}: {e:#}",
+                    path.display()
+                ),
             }
         }
         Ok(report.exit_code)
     })
 }
+
+/// Signals meant for the programs, not for sundown: passed on to every
+/// process component's group, as an init does (`tini`, `dumb-init`).
+const FORWARDED: [(SignalKind, Signal); 3] = [
+    (SignalKind::hangup(), Signal::SIGHUP),
+    (SignalKind::user_defined1(), Signal::SIGUSR1),
+    (SignalKind::user_defined2(), Signal::SIGUSR2),
+];
 
 /// A graph of external processes only needs one thread: the supervisor
 /// waits, it does not compute, and one thread keeps it small. In-process

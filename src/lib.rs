@@ -14,6 +14,8 @@ mod engine;
 pub mod event;
 pub mod exit;
 pub mod graph;
+pub mod notify;
+pub mod pid1;
 pub mod plan;
 pub mod report;
 pub mod status;

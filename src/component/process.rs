@@ -251,7 +251,7 @@ impl Component for Process {
                 Started::Ended(s) => s,
                 Started::Kill => stop::kill_group(&life, &mut child, group).await,
                 Started::Stop => {
-                    stop::stop(launch, &life, &mut child, &group, life.kill_requested()).await
+                    stop::stop(launch, &life, &mut child, group, life.kill_requested()).await
                 }
                 Started::NotReady(why) => {
                     // It serves nobody yet, and a half-started program has
