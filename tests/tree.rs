@@ -41,7 +41,12 @@ fn escaped_grandchild_dies_with_its_component(mode: &str) {
     escaping_graph(&sb);
     let mut cmd = command();
     cmd.args(sb.run_args()).env("SUNDOWN_DESCENDANTS", mode);
-    let mut sd = Sundown::spawn_command(cmd);
+    stop_and_check(&sb, Sundown::spawn_command(cmd), mode);
+}
+
+/// Stops the escaping graph run by `sd` and checks that the escaped
+/// grandchild died before sundown exited, tracked the `mode` way.
+fn stop_and_check(sb: &Sandbox, mut sd: Sundown, mode: &str) {
     sd.wait_ready(2);
     let escaped = sb.pid_file("escaped.pid");
     assert!(is_alive(escaped));
@@ -124,4 +129,36 @@ fn an_escaped_grandchild_is_killed_through_the_components_cgroup() {
 #[test]
 fn an_escaped_grandchild_is_killed_by_scanning_for_its_marker() {
     escaped_grandchild_dies_with_its_component("scan");
+}
+
+#[test]
+fn an_unprivileged_sundown_falls_back_to_scanning_by_itself() {
+    // Where sundown may not write to cgroups (here: as `nobody`), the
+    // automatic choice is the scan, and the grandchild still dies.
+    if !nix::unistd::Uid::effective().is_root() {
+        assert!(
+            std::env::var_os(REQUIRE_ENV).is_none(),
+            "{REQUIRE_ENV} is set, so CI runs this as root"
+        );
+        eprintln!("skipped: needs root to run sundown as another user");
+        return;
+    }
+    let Some(setpriv) = common::tool("setpriv") else {
+        return;
+    };
+    let sb = Sandbox::new();
+    escaping_graph(&sb);
+    std::fs::set_permissions(
+        sb.dir(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .expect("open the sandbox to nobody");
+    let mut cmd = std::process::Command::new(setpriv);
+    cmd.args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups"])
+        .arg(common::BIN)
+        .args(sb.run_args())
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "info")
+        .env_remove("SUNDOWN_DESCENDANTS");
+    stop_and_check(&sb, Sundown::spawn_command(cmd), "scan");
 }
