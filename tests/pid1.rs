@@ -42,11 +42,24 @@ if [ -z "$left" ]; then echo "orphans reaped"; else echo "zombies left:$left"; f
 exec sleep 1000
 "#;
 
-fn orphans_config(sb: &Sandbox, extra: &str) {
-    sb.config(&format!(
-        "{}{extra}",
-        sb.shell("orphans", ORPHANS, "ready = { log = \"^adopted\" }")
-    ));
+fn orphans_config(sb: &Sandbox) {
+    sb.config(&sb.shell("orphans", ORPHANS, "ready = { log = \"^adopted\" }"));
+}
+
+/// Checks that sundown said it reaps (`how`), that the orphans were handed
+/// to it, and that none of them was left a zombie.
+fn orphans_adopted_and_reaped(sd: &Sundown, how: &str) {
+    sd.wait_for(&format!("{how}: reaping orphaned processes"));
+    sd.wait_ready(1);
+    assert!(
+        sd.stderr().contains("orphans | adopted 3"),
+        "{}",
+        sd.stderr()
+    );
+    let verdict = sd.wait_for_line("the orphans' fate", |l| {
+        l.contains("orphans reaped") || l.contains("zombies left")
+    });
+    assert!(verdict.contains("orphans reaped"), "{verdict}");
 }
 
 /// The first child of `pid` (the process `unshare --fork` started), waited for.
@@ -103,21 +116,11 @@ fn run_as_pid1(sb: &Sandbox) -> Option<(Sundown, Pid)> {
 #[test]
 fn as_pid1_it_reaps_every_orphan_and_exits_with_the_graphs_code() {
     let sb = Sandbox::new();
-    orphans_config(&sb, "");
+    orphans_config(&sb);
     let Some((mut sd, pid1)) = run_as_pid1(&sb) else {
         return;
     };
-    sd.wait_for("running as PID 1: reaping orphaned processes");
-    sd.wait_ready(1);
-    assert!(
-        sd.stderr().contains("orphans | adopted 3"),
-        "{}",
-        sd.stderr()
-    );
-    let verdict = sd.wait_for_line("the orphans' fate", |l| {
-        l.contains("orphans reaped") || l.contains("zombies left")
-    });
-    assert!(verdict.contains("orphans reaped"), "{verdict}");
+    orphans_adopted_and_reaped(&sd, "running as PID 1");
     // unshare passes its child's exit code on; sundown's is the graph's.
     nix::sys::signal::kill(pid1, Signal::SIGTERM).expect("signal PID 1");
     assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
@@ -151,21 +154,11 @@ fn as_pid1_a_failed_graph_exits_1() {
 #[test]
 fn a_subreaper_adopts_and_reaps_orphans_too() {
     let sb = Sandbox::new();
-    orphans_config(&sb, "");
+    orphans_config(&sb);
     let mut cmd = command();
     cmd.args(sb.run_args()).arg("--subreaper");
     let mut sd = Sundown::spawn_command(cmd);
-    sd.wait_for("running as a subreaper: reaping orphaned processes");
-    sd.wait_ready(1);
-    assert!(
-        sd.stderr().contains("orphans | adopted 3"),
-        "{}",
-        sd.stderr()
-    );
-    let verdict = sd.wait_for_line("the orphans' fate", |l| {
-        l.contains("orphans reaped") || l.contains("zombies left")
-    });
-    assert!(verdict.contains("orphans reaped"), "{verdict}");
+    orphans_adopted_and_reaped(&sd, "running as a subreaper");
     sd.signal(Signal::SIGTERM);
     assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
 }
@@ -174,7 +167,7 @@ fn a_subreaper_adopts_and_reaps_orphans_too() {
 fn without_a_subreaper_orphans_go_to_the_machines_init() {
     // The control for the two tests above: their `adopted 3` is sundown's doing.
     let sb = Sandbox::new();
-    orphans_config(&sb, "");
+    orphans_config(&sb);
     let mut sd = Sundown::spawn(&sb.run_args());
     sd.wait_ready(1);
     assert!(
