@@ -231,11 +231,7 @@ stop_timeout = "{workers_stop_timeout}"
                 }
             };
             tokio::spawn(conn);
-            let mut redis = redis::Client::open(self.redis_url())
-                .expect("redis url")
-                .get_multiplexed_async_connection()
-                .await
-                .expect("connect to redis");
+            let mut redis = common::redis_connection(&self.redis_url()).await;
             let deadline = Instant::now() + TIMEOUT;
             loop {
                 let rows = pg.query("SELECT id FROM jobs", &[]).await.expect("select");
@@ -443,11 +439,7 @@ depends_on = ["redis", "postgres"]
     )
     .await
     .expect("insert the earlier job");
-    let mut redis = redis::Client::open(format!("redis://{redis_addr}/"))
-        .expect("url")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("connect to redis");
+    let mut redis = common::redis_connection(&format!("redis://{redis_addr}/")).await;
     let job = r#"{"id":1,"payload":{"later":true}}"#;
     let _: () = redis::cmd("LPUSH")
         .arg("jobs")

@@ -175,11 +175,7 @@ impl Redis {
     }
 
     async fn con(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(self.url())
-            .expect("valid URL")
-            .get_multiplexed_async_connection()
-            .await
-            .expect("connect to the test redis-server")
+        common::redis_connection(&self.url()).await
     }
 }
 

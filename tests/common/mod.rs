@@ -596,6 +596,18 @@ pub fn pg_bin(name: &str) -> Option<PathBuf> {
     found.pop().or_else(|| tool(name))
 }
 
+/// A Redis connection for checking state from a test. The crate's default
+/// 500 ms response timeout is a flake on a loaded 2-core machine (seen in a
+/// full `cargo test`); a broken server is still caught, at [`TIMEOUT`].
+pub async fn redis_connection(url: &str) -> redis::aio::MultiplexedConnection {
+    let config = redis::AsyncConnectionConfig::new().set_response_timeout(Some(TIMEOUT));
+    redis::Client::open(url)
+        .expect("a redis URL")
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .expect("connect to redis")
+}
+
 /// Set by `.ci/run`: a test that needs an external program (`redis-cli`,
 /// `psql`, `redis-server`, `postgres`) fails when it is missing instead of
 /// skipping.
