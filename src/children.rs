@@ -5,16 +5,21 @@
 //! under it would turn its exit into an error. So the orphan reaper only
 //! touches unregistered pids, and a spawn holds the registry's lock from
 //! fork to registration, so a child that dies at once cannot be taken for
-//! an orphan.
+//! an orphan. A child whose handle was dropped before it was waited for
+//! belongs to tokio's orphan queue until it is reaped: its entry stays
+//! (released) until then.
 //!
 //! Signals sundown forwards (SIGHUP, SIGUSR1, SIGUSR2) go to the process
 //! groups of the registered main processes.
 
 use std::collections::BTreeMap;
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
+use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
+use nix::sys::wait::{Id, WaitPidFlag, waitid};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 
@@ -28,41 +33,132 @@ pub(crate) enum Role {
     Helper,
 }
 
-static REGISTRY: Mutex<BTreeMap<u32, Role>> = Mutex::new(BTreeMap::new());
+/// One registered child.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    role: Role,
+    /// Tells a reused pid's entry from the one a [`Registration`] made.
+    generation: u64,
+    /// Its handle is gone; it is tokio's until reaped.
+    released: bool,
+}
 
-pub(crate) fn lock() -> MutexGuard<'static, BTreeMap<u32, Role>> {
+/// The registered children by pid.
+pub(crate) type Registry = BTreeMap<u32, Entry>;
+
+static REGISTRY: Mutex<Registry> = Mutex::new(BTreeMap::new());
+
+pub(crate) fn lock() -> MutexGuard<'static, Registry> {
     // A panic while holding the lock cannot leave the map half-updated.
     REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Keeps a child registered until dropped; drop it only once the child has
-/// been waited for (or handed to tokio's orphan queue by dropping it).
+/// Whether `pid` is no longer a child of ours to wait for (someone reaped
+/// it). Looks without reaping.
+fn reaped(pid: u32) -> bool {
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+    matches!(
+        waitid(Id::Pid(Pid::from_raw(pid as i32)), flags),
+        Err(Errno::ECHILD)
+    )
+}
+
+/// Drops the entries of released children that have been reaped since.
+pub(crate) fn forget_reaped(registry: &mut Registry) {
+    registry.retain(|pid, e| !(e.released && reaped(*pid)));
+}
+
+/// Keeps a child registered; dropping it releases the entry, which goes
+/// once the child has been reaped.
 #[derive(Debug)]
-pub(crate) struct Registration(u32);
+pub(crate) struct Registration {
+    pid: u32,
+    generation: u64,
+}
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        lock().remove(&self.0);
+        let mut registry = lock();
+        if let Some(e) = registry.get_mut(&self.pid)
+            && e.generation == self.generation
+        {
+            if reaped(self.pid) {
+                registry.remove(&self.pid);
+            } else {
+                e.released = true;
+            }
+        }
     }
 }
 
 /// Spawns `cmd` and registers the child before anyone can reap it.
 pub(crate) fn spawn(cmd: &mut Command, role: Role) -> io::Result<(Child, Registration)> {
-    let mut children = lock();
+    static GENERATION: AtomicU64 = AtomicU64::new(0);
+    let mut registry = lock();
+    forget_reaped(&mut registry);
     let child = cmd.spawn()?;
     let pid = child
         .id()
         .ok_or_else(|| io::Error::other("the process vanished right after spawning"))?;
-    children.insert(pid, role);
-    Ok((child, Registration(pid)))
+    let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
+    registry.insert(
+        pid,
+        Entry {
+            role,
+            generation,
+            released: false,
+        },
+    );
+    Ok((child, Registration { pid, generation }))
 }
 
 /// Sends `signal` to the process group of every main process; returns how
 /// many groups it reached.
-pub fn forward(signal: Signal) -> usize {
+pub(crate) fn forward(signal: Signal) -> usize {
     lock()
         .iter()
-        .filter(|(_, role)| **role == Role::Main)
+        .filter(|(_, e)| e.role == Role::Main && !e.released)
         .filter(|(pid, _)| killpg(Pid::from_raw(**pid as i32), signal).is_ok())
         .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sleeper() -> Command {
+        let mut cmd = Command::new("sleep");
+        cmd.arg("100").kill_on_drop(true);
+        cmd
+    }
+
+    #[tokio::test]
+    async fn a_waited_child_is_forgotten_when_its_registration_goes() -> io::Result<()> {
+        let (mut child, registration) = spawn(&mut sleeper(), Role::Helper)?;
+        let pid = child.id().expect("a pid");
+        assert!(lock().contains_key(&pid));
+        child.kill().await?;
+        drop(registration);
+        assert!(!lock().contains_key(&pid));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn an_unwaited_child_stays_registered_released_until_reaped() -> io::Result<()> {
+        let (mut child, registration) = spawn(&mut sleeper(), Role::Main)?;
+        let pid = child.id().expect("a pid");
+        drop(registration);
+        // Still tokio's to wait for: the orphan reaper must keep off it, and
+        // forwarded signals no longer go to it.
+        assert!(lock().get(&pid).is_some_and(|e| e.released));
+        assert!(
+            !lock()
+                .iter()
+                .any(|(p, e)| *p == pid && e.role == Role::Main && !e.released)
+        );
+        child.kill().await?;
+        forget_reaped(&mut lock());
+        assert!(!lock().contains_key(&pid));
+        Ok(())
+    }
 }

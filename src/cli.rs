@@ -397,7 +397,11 @@ fn run_graph(
                     "running as a subreaper"
                 }
             );
-            Some(tokio::spawn(sundown::pid1::reap_orphans()))
+            Some(tokio::spawn(async {
+                if let Err(e) = sundown::pid1::reap_orphans().await {
+                    tracing::error!("cannot handle SIGCHLD, so orphans will not be reaped: {e}");
+                }
+            }))
         } else {
             None
         };

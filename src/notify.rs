@@ -41,10 +41,11 @@ impl Notifier {
             }
             None => SocketAddr::from_pathname(socket)?,
         };
-        Ok(Notifier {
-            socket: UnixDatagram::unbound()?,
-            to,
-        })
+        let socket = UnixDatagram::unbound()?;
+        // A service manager that does not read must not stall the runtime;
+        // a full queue drops the message with a warning instead.
+        socket.set_nonblocking(true)?;
+        Ok(Notifier { socket, to })
     }
 
     /// Sends one message (`"READY=1\nSTATUS=…"`).

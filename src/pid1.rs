@@ -39,17 +39,36 @@ pub fn become_subreaper() -> io::Result<()> {
 pub async fn reap_orphans() -> io::Result<()> {
     let mut sigchld = signal(SignalKind::child())?;
     loop {
-        reap_once();
-        if sigchld.recv().await.is_none() {
-            return Ok(());
+        let complete = reap_pass().1;
+        if complete {
+            if sigchld.recv().await.is_none() {
+                return Ok(());
+            }
+        } else {
+            // Only without /proc's children lists: a registered zombie
+            // hid the rest, and tokio reaping it raises no new SIGCHLD.
+            tokio::select! {
+                _ = sigchld.recv() => {}
+                _ = tokio::time::sleep(PEEK_AGAIN) => {}
+            }
         }
     }
 }
 
+/// How soon to look again when [`reap_by_peeking`] was stopped by one of
+/// sundown's own zombies, which tokio is about to reap.
+const PEEK_AGAIN: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Waits for every exited child that sundown did not spawn itself; returns
 /// how many were reaped.
 pub fn reap_once() -> usize {
-    let registered = children::lock();
+    reap_pass().0
+}
+
+/// How many were reaped, and whether every exited orphan was seen.
+fn reap_pass() -> (usize, bool) {
+    let mut registered = children::lock();
+    children::forget_reaped(&mut registered);
     let mut reaped = 0;
     let candidates = match own_children() {
         Ok(pids) => pids,
@@ -71,7 +90,7 @@ pub fn reap_once() -> usize {
             Err(e) => tracing::warn!("waiting for orphan {pid} failed: {e}"),
         }
     }
-    reaped
+    (reaped, true)
 }
 
 /// The children of every thread of this process (a child belongs to the
@@ -96,21 +115,20 @@ fn own_children() -> io::Result<BTreeSet<u32>> {
 /// Without `/proc/<pid>/task/<tid>/children` (a kernel without
 /// CONFIG_PROC_CHILDREN): look at exited children one at a time without
 /// reaping them, and reap those that are not registered. It has to stop at
-/// the first registered one, which tokio reaps soon; its SIGCHLD brings us
-/// back.
-fn reap_by_peeking(registered: &std::collections::BTreeMap<u32, children::Role>) -> usize {
+/// the first registered one, which tokio reaps soon (then incomplete).
+fn reap_by_peeking(registered: &children::Registry) -> (usize, bool) {
     let mut reaped = 0;
     loop {
         let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
         let pid = match nix::sys::wait::waitid(nix::sys::wait::Id::All, flags) {
             Ok(status) => match status.pid() {
                 Some(pid) => pid,
-                None => return reaped,
+                None => return (reaped, true),
             },
-            Err(_) => return reaped,
+            Err(_) => return (reaped, true),
         };
         if registered.contains_key(&(pid.as_raw() as u32)) {
-            return reaped;
+            return (reaped, false);
         }
         if waitpid(pid, Some(WaitPidFlag::WNOHANG)).is_ok() {
             reaped += 1;
