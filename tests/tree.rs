@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::{REQUIRE_ENV, Sandbox, Sundown, command, is_alive};
 use nix::sys::signal::Signal;
@@ -87,8 +87,9 @@ fn stop_and_check(sb: &Sandbox, mut sd: Sundown, mode: &str) {
 }
 
 /// Whether this process could give a component a cgroup: a cgroup v2
-/// hierarchy is mounted and our own cgroup takes a subdirectory.
-fn cgroup_writable() -> Result<(), String> {
+/// hierarchy is mounted and our own cgroup takes a subdirectory. Returns
+/// our own cgroup's directory.
+fn cgroup_writable() -> Result<PathBuf, String> {
     let own = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| e.to_string())?;
     let path = own
         .lines()
@@ -105,25 +106,49 @@ fn cgroup_writable() -> Result<(), String> {
                 .flatten()
         })
         .ok_or("no cgroup2 mount")?;
-    let probe = Path::new(mount)
-        .join(path.trim_start_matches('/'))
-        .join(format!("sundown-test-{}", std::process::id()));
+    let own = Path::new(mount).join(path.trim_start_matches('/'));
+    let probe = own.join(format!("sundown-test-{}", std::process::id()));
     std::fs::create_dir(&probe).map_err(|e| format!("cannot create {}: {e}", probe.display()))?;
-    std::fs::remove_dir(&probe).map_err(|e| e.to_string())
+    std::fs::remove_dir(&probe).map_err(|e| e.to_string())?;
+    Ok(own)
+}
+
+/// Skips (printed) where cgroups are not writable; CI requires them.
+fn require_cgroups() -> Option<PathBuf> {
+    match cgroup_writable() {
+        Ok(own) => Some(own),
+        Err(why) => {
+            // CI runs as root on a machine with a writable cgroup v2 hierarchy.
+            assert!(
+                std::env::var_os(REQUIRE_ENV).is_none(),
+                "cgroups are required under {REQUIRE_ENV}, but {why}"
+            );
+            eprintln!("skipped: cgroup v2 is not writable here ({why})");
+            None
+        }
+    }
 }
 
 #[test]
 fn an_escaped_grandchild_is_killed_through_the_components_cgroup() {
-    if let Err(why) = cgroup_writable() {
-        // CI runs as root on a machine with a writable cgroup v2 hierarchy.
-        assert!(
-            std::env::var_os(REQUIRE_ENV).is_none(),
-            "cgroups are required under {REQUIRE_ENV}, but {why}"
-        );
-        eprintln!("skipped: cgroup v2 is not writable here ({why})");
-        return;
+    if require_cgroups().is_some() {
+        escaped_grandchild_dies_with_its_component("cgroup");
     }
-    escaped_grandchild_dies_with_its_component("cgroup");
+}
+
+#[test]
+fn empty_cgroups_a_killed_sundown_left_behind_are_removed() {
+    let Some(own) = require_cgroups() else { return };
+    // As a SIGKILLed run leaves them: named like sundown's, empty.
+    let stale = own.join("sundown.999999-0badf00d.0.gone");
+    std::fs::create_dir(&stale).expect("make a stale cgroup");
+    let sb = Sandbox::new();
+    sb.config(&sb.shell("one", "exec sleep 1000", "ready_after = \"0s\""));
+    let mut sd = sb.run();
+    sd.wait_ready(1);
+    sd.signal(Signal::SIGTERM);
+    assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
+    assert!(!stale.exists(), "{} is still there", stale.display());
 }
 
 #[test]

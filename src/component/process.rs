@@ -13,6 +13,7 @@
 //! built (user, group, environment) in `command.rs`.
 
 mod command;
+mod pidfd;
 mod stop;
 mod tree;
 
@@ -297,7 +298,8 @@ struct Ending {
     group: Group,
     exited: CancellationToken,
     outputs: Vec<tokio::task::JoinHandle<()>>,
-    /// Dropped last: the main process has been waited for by then.
+    /// Normally dropped once the main process has been waited for; if not
+    /// (an aborted component), its entry stays, released, until reaped.
     _registration: Registration,
 }
 

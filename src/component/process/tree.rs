@@ -16,27 +16,29 @@
 //! `SUNDOWN_DESCENDANTS=cgroup|scan` forces one (cgroup then fails the
 //! start when it is not available), for tests and for the cautious.
 //!
-//! Every kill goes through a pidfd, so a pid reused in between is never hit,
-//! and the end waits (on those pidfds) until each one is gone.
+//! The id is unique across PID namespaces (a random token, not only the
+//! pid), so two sundowns that see the same `/proc` or share a parent cgroup
+//! never take each other's processes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::CString;
-use std::fmt::Write as _;
-use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::hash::{BuildHasher as _, Hasher as _};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use tokio::io::unix::AsyncFd;
+use tokio::time::Instant;
+
+use super::pidfd::Held;
 
 /// The environment variable that marks a component instance's processes.
 pub(crate) const MARKER: &str = "SUNDOWN_TREE";
-/// How long the end of a component waits for SIGKILLed descendants to go
-/// (a process in uninterruptible sleep takes as long as its I/O does).
+/// How long the end of a component may take to kill what is left and see
+/// it gone: well inside the engine's `KILL_GRACE`, which would abort it.
 const GONE_WITHIN: Duration = Duration::from_secs(2);
-/// Passes over the tree: a process may fork between a listing and its kill.
+/// Listings of the tree at most: a process may fork between a listing and
+/// its kill, so one more listing follows each kill.
 const PASSES: usize = 8;
 
 /// One component instance's processes.
@@ -51,12 +53,22 @@ pub(crate) struct Tree {
     helpers: Arc<Mutex<BTreeSet<u32>>>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Cgroup {
     dir: PathBuf,
+    /// Its path as `/proc/<pid>/cgroup` shows it.
+    path: String,
     /// `cgroup.procs`, ready for the child to open between fork and exec
     /// (allocating there is not allowed).
     procs: CString,
+}
+
+/// Where the members of a tree are found; owned, for a blocking task.
+#[derive(Debug, Clone)]
+enum Members {
+    /// The directory, and the path `/proc/<pid>/cgroup` shows.
+    Cgroup(PathBuf, String),
+    Marker(String),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,24 +86,72 @@ fn mode() -> Mode {
     }
 }
 
-/// The cgroup v2 directory sundown runs in, when there is one.
-fn own_cgroup() -> Option<&'static Path> {
-    static OWN: OnceLock<Option<PathBuf>> = OnceLock::new();
+/// This sundown's part of every tree id.
+fn token() -> &'static str {
+    static TOKEN: OnceLock<String> = OnceLock::new();
+    TOKEN.get_or_init(|| {
+        // RandomState is seeded from the OS's randomness.
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        format!("{}-{:08x}", std::process::id(), h.finish() as u32)
+    })
+}
+
+/// The cgroup v2 sundown runs in, when there is one: its path (as
+/// `/proc/self/cgroup` shows it) and its directory.
+fn own_cgroup() -> Option<&'static (String, PathBuf)> {
+    static OWN: OnceLock<Option<(String, PathBuf)>> = OnceLock::new();
     OWN.get_or_init(|| {
         let cgroup = std::fs::read_to_string("/proc/self/cgroup").ok()?;
         let path = cgroup.lines().find_map(|l| l.strip_prefix("0::"))?;
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-        // Fields: id parent dev root mountpoint options... - fstype source options.
-        let mount = mounts.lines().find_map(|l| {
-            let (left, right) = l.split_once(" - ")?;
-            right
-                .starts_with("cgroup2 ")
-                .then(|| left.split(' ').nth(4))
-                .flatten()
-        })?;
-        Some(Path::new(mount).join(path.trim_start_matches('/')))
+        Some((path.to_string(), cgroup_dir(path, &mounts)?))
     })
-    .as_deref()
+    .as_ref()
+}
+
+/// The directory of cgroup `path` (as `/proc/self/cgroup` names it), given
+/// `/proc/self/mountinfo`.
+fn cgroup_dir(path: &str, mountinfo: &str) -> Option<PathBuf> {
+    // Fields: id parent dev root mountpoint options... - fstype source options.
+    let (root, mount) = mountinfo.lines().find_map(|l| {
+        let (left, right) = l.split_once(" - ")?;
+        if !right.starts_with("cgroup2 ") {
+            return None;
+        }
+        let mut fields = left.split(' ').skip(3);
+        Some((unescape(fields.next()?), unescape(fields.next()?)))
+    })?;
+    // A mount of a subtree (a container's) shows the paths below its root.
+    let below = match root.as_str() {
+        "/" => path,
+        root => path.strip_prefix(root)?,
+    };
+    Some(Path::new(&mount).join(below.trim_start_matches('/')))
+}
+
+/// mountinfo writes space, tab, newline and backslash as `\040` and so on.
+fn unescape(field: &str) -> String {
+    let mut out = String::with_capacity(field.len());
+    let mut rest = field;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let code = rest
+            .get(i + 1..i + 4)
+            .and_then(|o| u8::from_str_radix(o, 8).ok());
+        match code {
+            Some(c) => {
+                out.push(char::from(c));
+                rest = &rest[i + 4..];
+            }
+            None => {
+                out.push('\\');
+                rest = &rest[i + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 impl Tree {
@@ -100,7 +160,7 @@ impl Tree {
     pub(crate) fn new(name: &str) -> Result<Tree, String> {
         static SEQ: AtomicU64 = AtomicU64::new(0);
         let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-        let id = format!("{}.{seq}", std::process::id());
+        let id = format!("{}.{seq}", token());
         let mode = mode();
         let cgroup = match mode {
             Mode::Scan => None,
@@ -110,7 +170,7 @@ impl Tree {
                     return Err(format!("SUNDOWN_DESCENDANTS=cgroup, but {e}"));
                 }
                 Err(e) => {
-                    tracing::debug!("{name}: tracking descendants by scanning /proc: {e}");
+                    fallback_once(&e);
                     None
                 }
             },
@@ -122,8 +182,7 @@ impl Tree {
         })
     }
 
-    /// Records a process group sundown started in the tree; see
-    /// [`Tree::helper_groups`].
+    /// The process groups sundown starts in the tree, to be added to.
     pub(crate) fn helper_groups(&self) -> Arc<Mutex<BTreeSet<u32>>> {
         Arc::clone(&self.helpers)
     }
@@ -142,21 +201,14 @@ impl Tree {
     /// not (a cgroup we could make but not join), falls back to scanning.
     pub(crate) fn confirm(&mut self, pid: u32, name: &str) -> Result<(), String> {
         let Some(c) = &self.cgroup else { return Ok(()) };
-        let mine = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("0::").map(str::to_owned))
-            });
-        let joined = mine.is_some_and(|m| c.dir.ends_with(m.trim_start_matches('/')));
-        if joined {
+        if in_cgroup(pid, &c.path) {
             return Ok(());
         }
         let why = format!("{name}: the process could not join {}", c.dir.display());
         if mode() == Mode::Cgroup {
             return Err(format!("SUNDOWN_DESCENDANTS=cgroup, but {why}"));
         }
-        tracing::debug!("{why}; tracking descendants by scanning /proc");
+        fallback_once(&why);
         if let Some(c) = self.cgroup.take() {
             let _ = std::fs::remove_dir(&c.dir);
         }
@@ -172,72 +224,153 @@ impl Tree {
         }
     }
 
-    /// Kills whatever is left of the tree and waits until it is gone.
-    /// Returns the processes that were not in the process group `group`
-    /// (those had escaped it), as `pid (command)`.
+    fn members(&self) -> Members {
+        match &self.cgroup {
+            Some(c) => Members::Cgroup(c.dir.clone(), c.path.clone()),
+            None => Members::Marker(format!("{MARKER}={}", self.id)),
+        }
+    }
+
+    /// Kills whatever is left of the tree and waits until it is gone, for
+    /// at most [`GONE_WITHIN`]. Returns the processes killed that were not
+    /// in the process group `group` (those had escaped it), as
+    /// `pid (command)`.
     pub(crate) async fn kill_rest(&self, group: u32) -> Vec<String> {
-        let mut escaped = std::collections::BTreeMap::new();
-        for _ in 0..PASSES {
-            let members = self.members();
-            if members.is_empty() {
+        let deadline = Instant::now() + GONE_WITHIN;
+        let members = self.members();
+        let mut escaped = BTreeMap::new();
+        let mut cannot = BTreeMap::new();
+        for pass in 0..PASSES {
+            // /proc reads can block behind a process stuck in the kernel:
+            // not on the runtime's threads.
+            let listing = tokio::task::spawn_blocking({
+                let members = members.clone();
+                move || members.hold()
+            });
+            let held = match tokio::time::timeout_at(deadline, listing).await {
+                Ok(Ok(Ok(held))) => held,
+                Ok(Ok(Err(e))) => {
+                    tracing::warn!("listing the processes of tree {} failed: {e}", self.id);
+                    break;
+                }
+                Ok(Err(e)) => {
+                    tracing::error!("listing the processes of tree {} panicked: {e}", self.id);
+                    break;
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        "listing the processes of tree {} is stuck; giving up on them",
+                        self.id
+                    );
+                    break;
+                }
+            };
+            if held.is_empty() {
                 break;
             }
-            // Hold each one (pidfd) and read what it is before any kill: a
-            // dead process has no group or name left to report.
-            let held: Vec<(OwnedFd, u32)> = members
-                .into_iter()
-                .filter_map(|pid| {
-                    let fd = pidfd_open(pid).ok()?;
-                    let (pgid, comm) = stat(pid)?;
-                    let helper = self.helpers.lock().is_ok_and(|h| h.contains(&pgid));
-                    if pgid != group && !helper {
-                        escaped.insert(pid, comm);
-                    }
-                    Some((fd, pid))
-                })
-                .collect();
-            if let Some(c) = &self.cgroup {
-                // One atomic kill of everything in it, forks in flight included.
-                let _ = std::fs::write(c.dir.join("cgroup.kill"), "1");
-            }
-            let mut gone = Vec::new();
-            for (fd, pid) in held {
-                // ESRCH: it has exited already, which is what we want.
-                if let Err(e) = pidfd_kill(&fd)
-                    && e.raw_os_error() != Some(libc::ESRCH)
-                {
-                    // Another user's process (sundown is not root): waiting is pointless.
-                    tracing::warn!("cannot kill {pid} of tree {}: {e}", self.id);
-                    continue;
+            if let (0, Some(c)) = (pass, &self.cgroup) {
+                // One atomic kill of everything in it, forks in flight
+                // included (kernel 5.14+; before, the kills below do it).
+                if let Err(e) = std::fs::write(c.dir.join("cgroup.kill"), "1") {
+                    tracing::debug!(
+                        "{}: no cgroup.kill ({e}); killing one by one",
+                        c.dir.display()
+                    );
                 }
-                gone.push(fd);
             }
-            if tokio::time::timeout(GONE_WITHIN, wait_all(gone))
-                .await
-                .is_err()
-            {
+            let helpers = self.helpers.lock().map(|h| h.clone()).unwrap_or_default();
+            let mut waits = Vec::new();
+            for h in held {
+                match h.kill() {
+                    Ok(()) => {
+                        if h.pgid != group && !helpers.contains(&h.pgid) {
+                            escaped.insert(h.pid, h.comm.clone());
+                        }
+                        waits.push(h.gone());
+                    }
+                    // Another user's process, and sundown is not root.
+                    Err(e) => {
+                        cannot.insert(h.pid, format!("{} ({}): {e}", h.pid, h.comm));
+                    }
+                }
+            }
+            if waits.is_empty() {
+                break;
+            }
+            let all_gone = futures::future::join_all(waits);
+            if tokio::time::timeout_at(deadline, all_gone).await.is_err() {
                 tracing::warn!(
-                    "processes of tree {} still there {GONE_WITHIN:?} after SIGKILL",
+                    "processes of tree {} are still there {GONE_WITHIN:?} after SIGKILL",
                     self.id
                 );
                 break;
             }
+        }
+        if !cannot.is_empty() {
+            let list: Vec<String> = cannot.into_values().collect();
+            tracing::warn!(
+                "cannot kill processes of tree {}: {}",
+                self.id,
+                list.join(", ")
+            );
         }
         escaped
             .into_iter()
             .map(|(pid, comm)| format!("{pid} ({comm})"))
             .collect()
     }
+}
 
-    /// The live processes of the tree.
-    fn members(&self) -> Vec<u32> {
-        match &self.cgroup {
-            Some(c) => std::fs::read_to_string(c.dir.join("cgroup.procs"))
-                .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect())
-                .unwrap_or_default(),
-            None => scan(&format!("{MARKER}={}", self.id)),
+/// Says once per run why descendants are tracked by scanning.
+fn fallback_once(why: &str) {
+    static SAID: AtomicBool = AtomicBool::new(false);
+    if !SAID.swap(true, Ordering::Relaxed) {
+        tracing::info!("tracking descendants by scanning /proc, not by cgroup: {why}");
+    }
+}
+
+impl Members {
+    /// Lists the live members and holds each one, checked again once held.
+    fn hold(&self) -> std::io::Result<Vec<Held>> {
+        let pids: Vec<u32> = match self {
+            Members::Cgroup(dir, _) => std::fs::read_to_string(dir.join("cgroup.procs"))?
+                .lines()
+                .filter_map(|l| l.trim().parse().ok())
+                .collect(),
+            Members::Marker(entry) => scan(entry),
+        };
+        let mut held = Vec::new();
+        for pid in pids {
+            let (h, unavailable) = Held::hold(pid, |pid| self.has(pid));
+            if let Some(e) = unavailable {
+                pidfds_unavailable_once(&e);
+            }
+            held.extend(h);
+        }
+        Ok(held)
+    }
+
+    fn has(&self, pid: u32) -> bool {
+        match self {
+            Members::Cgroup(_, path) => in_cgroup(pid, path),
+            Members::Marker(entry) => has_marker(pid, entry),
         }
     }
+}
+
+fn pidfds_unavailable_once(e: &std::io::Error) {
+    static SAID: AtomicBool = AtomicBool::new(false);
+    if !SAID.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            "pidfds are not available ({e}): descendants are killed by pid, which a reused pid could misdirect"
+        );
+    }
+}
+
+/// Whether `pid` is in the cgroup at `path` (as `/proc/<pid>/cgroup` shows it).
+fn in_cgroup(pid: u32, path: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .is_ok_and(|s| s.lines().any(|l| l.strip_prefix("0::") == Some(path)))
 }
 
 /// Moves the calling process into the cgroup whose `cgroup.procs` this is.
@@ -257,31 +390,52 @@ pub(crate) fn join(procs: &CString) {
 
 impl Drop for Tree {
     fn drop(&mut self) {
-        if let Some(c) = &self.cgroup {
-            // Empty by now unless a kill timed out; then it stays, visible.
-            if let Err(e) = std::fs::remove_dir(&c.dir) {
-                tracing::debug!("cannot remove {}: {e}", c.dir.display());
-            }
+        let Some(c) = self.cgroup.take() else { return };
+        if std::fs::remove_dir(&c.dir).is_ok() {
+            return;
         }
+        // Not empty: the end was cut short (an aborted component, a kill
+        // that timed out). Kill what is in it and remove it once it is gone.
+        let _ = std::fs::write(c.dir.join("cgroup.kill"), "1");
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!("{} is left behind, not empty", c.dir.display());
+            return;
+        };
+        runtime.spawn(async move {
+            let members = Members::Cgroup(c.dir.clone(), c.path.clone());
+            let held = tokio::task::spawn_blocking(move || members.hold());
+            if let Ok(Ok(Ok(held))) = tokio::time::timeout(GONE_WITHIN, held).await {
+                for h in &held {
+                    let _ = h.kill();
+                }
+                let gone = futures::future::join_all(held.into_iter().map(Held::gone));
+                let _ = tokio::time::timeout(GONE_WITHIN, gone).await;
+            }
+            if let Err(e) = std::fs::remove_dir(&c.dir) {
+                tracing::warn!("{} is left behind: {e}", c.dir.display());
+            }
+        });
     }
 }
 
 fn make_cgroup(id: &str, name: &str) -> Result<Cgroup, String> {
-    let own = own_cgroup().ok_or("there is no cgroup v2 hierarchy mounted")?;
-    let mut leaf = format!("sundown.{id}.");
+    let (own_path, own) = own_cgroup().ok_or("there is no cgroup v2 hierarchy mounted")?;
     // Component names are identifiers already; keep the directory name safe anyway.
-    for ch in name.chars() {
-        let _ = write!(
-            leaf,
-            "{}",
+    let name: String = name
+        .chars()
+        .map(|ch| {
             if ch.is_ascii_alphanumeric() || ch == '-' || ch == '_' {
                 ch
             } else {
                 '_'
             }
-        );
-    }
-    let dir = own.join(leaf);
+        })
+        .collect();
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(|| sweep(own));
+    let leaf = format!("sundown.{id}.{name}");
+    let dir = own.join(&leaf);
+    let path = format!("{}/{leaf}", own_path.trim_end_matches('/'));
     std::fs::create_dir(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let procs = CString::new(
         dir.join("cgroup.procs")
@@ -289,7 +443,32 @@ fn make_cgroup(id: &str, name: &str) -> Result<Cgroup, String> {
             .into_encoded_bytes(),
     )
     .map_err(|_| format!("{} contains a NUL byte", dir.display()))?;
-    Ok(Cgroup { dir, procs })
+    Ok(Cgroup { dir, path, procs })
+}
+
+/// Removes the empty cgroups a killed sundown left next to ours (a
+/// SIGKILLed supervisor cannot clean up). Only empty ones: rmdir fails on
+/// a cgroup with processes, which may be another live sundown's.
+fn sweep(own: &Path) {
+    let Ok(entries) = std::fs::read_dir(own) else {
+        return;
+    };
+    let mine = format!("sundown.{}.", token());
+    let removed = entries
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("sundown.") && !name.starts_with(&mine)
+        })
+        .filter(|e| std::fs::remove_dir(e.path()).is_ok())
+        .count();
+    if removed > 0 {
+        tracing::info!(
+            "removed {removed} empty cgroup(s) that earlier runs left in {}",
+            own.display()
+        );
+    }
 }
 
 /// Processes whose initial environment holds `entry` (`NAME=value`).
@@ -299,65 +478,16 @@ fn scan(entry: &str) -> Vec<u32> {
         return Vec::new();
     };
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| pid != me)
-        .filter(|pid| {
-            // Unreadable (another user's, or gone): not ours to kill anyway
-            // unless we are root, and root can read them all.
-            std::fs::read(format!("/proc/{pid}/environ"))
-                .is_ok_and(|env| env.split(|&b| b == 0).any(|e| e == entry.as_bytes()))
-        })
+        .filter(|&pid| pid != me && has_marker(pid, entry))
         .collect()
 }
 
-/// The process group and command name of `pid`, from `/proc/<pid>/stat`.
-fn stat(pid: u32) -> Option<(u32, String)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-    let (head, tail) = stat.rsplit_once(')')?;
-    let comm = head.split_once('(')?.1.to_string();
-    let pgrp = tail.split_whitespace().nth(2)?.parse().ok()?;
-    Some((pgrp, comm))
-}
-
-fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
-    // SAFETY: a plain syscall; the returned descriptor is ours alone.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just gave us this descriptor.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
-}
-
-fn pidfd_kill(fd: &OwnedFd) -> io::Result<()> {
-    // SAFETY: a plain syscall on a descriptor we own.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            fd.as_raw_fd(),
-            libc::SIGKILL,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// Completes when every process behind these pidfds has exited (a pidfd
-/// turns readable then).
-async fn wait_all(fds: Vec<OwnedFd>) {
-    for fd in fds {
-        // SAFETY: the OwnedFd is moved into the AsyncFd, which alone closes it.
-        match unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) } {
-            Ok(fd) => {
-                let _ = fd.readable().await;
-            }
-            Err(e) => tracing::debug!("cannot wait on a pidfd: {e}"),
-        }
-    }
+/// Whether `pid`'s initial environment holds `entry`. Unreadable (another
+/// user's, or gone): not ours to kill anyway unless we are root, and root
+/// can read them all. A zombie's is empty.
+fn has_marker(pid: u32, entry: &str) -> bool {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .is_ok_and(|env| env.split(|&b| b == 0).any(|e| e == entry.as_bytes()))
 }
 
 #[cfg(test)]
@@ -365,16 +495,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stat_survives_odd_command_names() {
-        let me = std::process::id();
-        let (pgrp, comm) = stat(me).expect("own stat");
-        assert_eq!(pgrp, nix::unistd::getpgrp().as_raw() as u32);
-        assert!(!comm.is_empty());
-    }
-
-    #[test]
-    fn scan_finds_a_marked_process_and_nothing_else() -> io::Result<()> {
-        let entry = format!("{MARKER}=test.{}", std::process::id());
+    fn scan_finds_a_marked_process_and_nothing_else() -> std::io::Result<()> {
+        let entry = format!("{MARKER}=test.{}", token());
         let (name, value) = entry.split_once('=').expect("an entry");
         let mut marked = std::process::Command::new("sleep")
             .arg("5")
@@ -387,6 +509,37 @@ mod tests {
         marked.wait()?;
         plain.wait()?;
         assert_eq!(found, vec![marked.id()]);
+        Ok(())
+    }
+
+    #[test]
+    fn the_cgroup_directory_follows_the_mount_and_its_root() {
+        let host = "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+        assert_eq!(
+            cgroup_dir("/user.slice/x.scope", host),
+            Some(PathBuf::from("/sys/fs/cgroup/unified/user.slice/x.scope"))
+        );
+        // A container's view: its own subtree mounted at /sys/fs/cgroup.
+        let container = "1 0 0:1 / / rw - ext4 /dev/vda rw\n\
+                         7 1 0:30 /docker/abc /sys/fs/cgroup ro - cgroup2 cgroup rw\n";
+        assert_eq!(
+            cgroup_dir("/docker/abc/app", container),
+            Some(PathBuf::from("/sys/fs/cgroup/app"))
+        );
+        let spaced = "7 1 0:30 / /mnt/my\\040cgroups rw - cgroup2 cgroup rw\n";
+        assert_eq!(
+            cgroup_dir("/", spaced),
+            Some(PathBuf::from("/mnt/my cgroups"))
+        );
+        assert_eq!(cgroup_dir("/", "1 0 0:1 / / rw - ext4 /dev/vda rw\n"), None);
+    }
+
+    #[test]
+    fn tree_ids_differ_between_instances_and_carry_a_random_token() -> Result<(), String> {
+        let (a, b) = (Tree::new("a")?, Tree::new("b")?);
+        assert_ne!(a.id(), b.id());
+        let pid = std::process::id().to_string();
+        assert!(a.id().starts_with(&format!("{pid}-")), "{}", a.id());
         Ok(())
     }
 }
