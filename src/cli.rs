@@ -98,6 +98,30 @@ enum Command {
         #[arg(long, value_parser = clap::value_parser!(u16).range(20..))]
         width: Option<u16>,
     },
+    /// Show each component of a running supervisor, and what a shutdown under way waits on.
+    Status {
+        #[command(flatten)]
+        target: Target,
+        /// Print the JSON status (schema 1) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask a running supervisor to shut down in order (the same as SIGTERM).
+    Shutdown {
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+/// Which running supervisor a client command talks to.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Target {
+    /// The config the supervisor runs (its control socket is found from it).
+    #[arg(long, short, default_value = "supervisor.toml")]
+    pub(crate) config: PathBuf,
+    /// The control socket itself (overrides --config).
+    #[arg(long)]
+    pub(crate) socket: Option<PathBuf>,
 }
 
 /// Parses the arguments, runs the command, returns the process exit code.
@@ -140,6 +164,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             html,
             width,
         } => show_report(&report, svg.as_deref(), html.as_deref(), width),
+        Command::Status { target, json } => crate::remote::status(&target, json),
+        Command::Shutdown { target } => crate::remote::shutdown(&target),
     };
     let code = result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");
@@ -405,6 +431,20 @@ fn run_graph(
         } else {
             None
         };
+        // Before anything starts: a second sundown on the same config must
+        // fail here, not after starting a second copy of every program.
+        let socket_path = sundown::control::socket_path(&config, path);
+        let control = match sundown::control::ControlSocket::bind(&socket_path) {
+            Ok(c) => Some(c),
+            Err(e @ sundown::control::ControlError::InUse(_)) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::Usage.code());
+            }
+            Err(e) => {
+                tracing::error!("{e}; running without a control socket");
+                None
+            }
+        };
         let notifier = match sundown::notify::Notifier::from_env() {
             Ok(n) => n,
             Err(e) => {
@@ -422,6 +462,11 @@ fn run_graph(
         };
         let notifying =
             notifier.map(|n| tokio::spawn(sundown::notify::follow(n, running.status())));
+        let control_stop = tokio_util::sync::CancellationToken::new();
+        let serving = control.map(|c| {
+            tracing::info!("control socket: {}", c.path().display());
+            tokio::spawn(c.serve(running.status(), running.handle(), control_stop.clone()))
+        });
         let handle = running.handle();
         let signals = tokio::spawn(async move {
             let mut seen = 0;
@@ -457,6 +502,10 @@ fn run_graph(
         let _ = follower.await;
         if let Some(n) = notifying {
             let _ = n.await;
+        }
+        control_stop.cancel();
+        if let Some(s) = serving {
+            let _ = s.await;
         }
         if let Some(r) = reaper {
             r.abort();

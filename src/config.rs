@@ -81,6 +81,9 @@ pub struct SupervisorSettings {
     pub strategy: Strategy,
     /// Where `run` writes the teardown report, resolved against the config's directory.
     pub report: Option<PathBuf>,
+    /// Where `run` serves its control socket (`control_socket`), resolved
+    /// against the config's directory; `None` means the default place.
+    pub control_socket: Option<PathBuf>,
 }
 
 impl Default for SupervisorSettings {
@@ -90,6 +93,7 @@ impl Default for SupervisorSettings {
             startup_timeout: None,
             strategy: Strategy::Phased,
             report: None,
+            control_socket: None,
         }
     }
 }
@@ -350,6 +354,7 @@ struct RawSupervisor {
     startup_timeout: Option<Spanned<String>>,
     strategy: Option<Strategy>,
     report: Option<String>,
+    control_socket: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -630,6 +635,7 @@ impl Validator<'_> {
             startup_timeout,
             strategy: s.strategy.unwrap_or_default(),
             report: s.report.as_ref().map(|p| self.base_dir.join(p)),
+            control_socket: s.control_socket.as_ref().map(|p| self.base_dir.join(p)),
         };
 
         let names: Vec<&str> = raw

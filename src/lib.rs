@@ -10,6 +10,7 @@
 mod children;
 pub mod component;
 pub mod config;
+pub mod control;
 mod engine;
 pub mod event;
 pub mod exit;
@@ -35,5 +36,5 @@ pub use exit::ExitCode;
 pub use graph::Graph;
 pub use plan::Plan;
 pub use report::{RestartReport, ShutdownReport, StopStepReport, Totals, Violation};
-pub use status::{State, Status};
+pub use status::{State, Status, StatusView};
 pub use supervisor::{Handle, Running, StartFailed, Supervisor, UnknownComponent};

@@ -2,6 +2,7 @@
 
 mod cli;
 mod live;
+mod remote;
 
 fn main() -> std::process::ExitCode {
     let code = cli::run(std::env::args_os());

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use crate::event::{Event, EventKind, Outcome, Trigger};
@@ -14,7 +14,7 @@ use crate::plan::Plan;
 use crate::report::ms;
 
 /// The supervisor's overall state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
     /// Components are starting.
@@ -28,7 +28,7 @@ pub enum State {
 }
 
 /// One component's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ComponentState {
     /// Waiting for its dependencies.
@@ -254,5 +254,92 @@ impl Status {
             "{phase}{what}; budget: {} left",
             left(s.deadline_ms)
         ))
+    }
+}
+
+/// The status as `sundown status --json` and the control socket's
+/// `GET /status` show it (schema 1): a snapshot rendered at one moment, so
+/// countdowns are already computed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusView {
+    /// `1`; bumped when a field changes meaning or goes away.
+    pub schema: u32,
+    /// Overall state.
+    pub state: State,
+    /// One row per component, sorted by name.
+    pub components: Vec<ComponentView>,
+    /// `null` until a shutdown begins.
+    pub shutdown: Option<ShutdownView>,
+}
+
+/// One component in a [`StatusView`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComponentView {
+    /// Its name.
+    pub name: String,
+    /// Its state.
+    pub state: ComponentState,
+    /// Its main process id (process kinds, while running).
+    pub pid: Option<u32>,
+    /// When it entered `state`, ms since the supervisor started (the report's clock).
+    pub since_ms: f64,
+    /// How many times it was restarted.
+    pub restarts: u32,
+    /// While stopping: ms until it is killed.
+    pub kill_in_ms: Option<f64>,
+    /// What it says it is doing, or which stop step holds it up.
+    pub detail: Option<String>,
+}
+
+/// A shutdown under way, in a [`StatusView`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShutdownView {
+    /// Why it began.
+    pub trigger: Trigger,
+    /// The current phase, counting from 1 (phased strategy).
+    pub phase: Option<usize>,
+    /// How many phases there are.
+    pub phases: usize,
+    /// The components the shutdown is waiting for right now.
+    pub waiting_on: Vec<String>,
+    /// ms until the earliest forced kill among `waiting_on`.
+    pub time_left_ms: Option<f64>,
+    /// ms until the global budget runs out and everything is killed.
+    pub budget_left_ms: f64,
+}
+
+impl Status {
+    /// The status as shown to clients, at `now_ms` on the supervisor's clock.
+    pub fn view(&self, now_ms: f64) -> StatusView {
+        let left = |at: f64| (at - now_ms).max(0.0);
+        StatusView {
+            schema: 1,
+            state: self.state,
+            components: self
+                .components
+                .iter()
+                .map(|c| ComponentView {
+                    name: c.name.clone(),
+                    state: c.state,
+                    pid: c.pid,
+                    since_ms: c.since_ms,
+                    restarts: c.restarts,
+                    kill_in_ms: c.kill_at_ms.map(left),
+                    detail: c.detail.clone(),
+                })
+                .collect(),
+            shutdown: self.shutdown.as_ref().map(|s| ShutdownView {
+                trigger: s.trigger.clone(),
+                phase: s.phase.map(|p| p + 1),
+                phases: s.phases,
+                waiting_on: self.waiting_on().map(|c| c.name.clone()).collect(),
+                time_left_ms: self
+                    .waiting_on()
+                    .filter_map(|c| c.kill_at_ms)
+                    .map(left)
+                    .reduce(f64::min),
+                budget_left_ms: left(s.deadline_ms),
+            }),
+        }
     }
 }

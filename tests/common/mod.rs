@@ -287,8 +287,11 @@ pub struct Sundown {
 /// A command for the binary with a predictable log: no colors, level `info`.
 pub fn command() -> Command {
     let mut cmd = Command::new(BIN);
+    // Without XDG_RUNTIME_DIR the control socket is next to the config, in
+    // the test's own directory.
     cmd.env("NO_COLOR", "1")
         .env("RUST_LOG", "info")
+        .env_remove("XDG_RUNTIME_DIR")
         .stdin(Stdio::null());
     cmd
 }

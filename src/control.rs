@@ -1,0 +1,296 @@
+//! The control socket: while `sundown run` runs, a Unix socket answers
+//! HTTP/1.1 with JSON (`curl --unix-socket S http://x/status`), so a
+//! running supervisor can be inspected and told to stop from the shell.
+//!
+//! Only the same user (or root) is served. The socket is created mode 0600
+//! in a directory that others cannot write to, and every connection's peer
+//! credentials (`SO_PEERCRED`) are checked as well, so a loosened file mode
+//! does not open it up. A stale socket left by a dead run is replaced; a
+//! live one means another sundown owns it, which is an error.
+//!
+//! Endpoints: `GET /status` ([`StatusView`], schema 1) and `POST
+//! /shutdown` (the same as SIGTERM). The client side is [`client`].
+
+pub mod client;
+
+use std::convert::Infallible;
+use std::io;
+use std::os::unix::fs::{
+    DirBuilderExt as _, FileTypeExt as _, MetadataExt as _, PermissionsExt as _,
+};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::UnixListener;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::event::Trigger;
+use crate::status::{Status, StatusView};
+use crate::supervisor::Handle;
+
+/// A client that sends nothing gets cut off after this.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why the control socket cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// A live supervisor answers on it.
+    #[error("another sundown is running with the control socket {0}")]
+    InUse(PathBuf),
+    /// Others could replace the socket there.
+    #[error(
+        "{0} is writable by every user, so the control socket is not served there; set `[supervisor] control_socket` to a path in a private directory"
+    )]
+    UnsafeDir(PathBuf),
+    /// Something else is in the socket's place.
+    #[error("{0} exists and is not a socket; not replacing it")]
+    NotASocket(PathBuf),
+    /// The file system said no.
+    #[error("control socket {path}: {source}")]
+    Io {
+        /// The socket's path.
+        path: PathBuf,
+        /// What failed.
+        source: io::Error,
+    },
+}
+
+/// Where the control socket of the run of `config_path` is: the config's
+/// `control_socket`, else `$XDG_RUNTIME_DIR/sundown/<name>-<hash>.sock`
+/// (the hash of the config's absolute path, so two `supervisor.toml`s in
+/// different directories do not collide), else `.sundown.<name>.sock` next
+/// to the config file (`.sundown.supervisor.sock`).
+pub fn socket_path(config: &Config, config_path: &Path) -> PathBuf {
+    if let Some(p) = &config.supervisor.control_socket {
+        return p.clone();
+    }
+    default_socket_path(config_path)
+}
+
+/// [`socket_path`] for a config that sets no `control_socket`.
+pub fn default_socket_path(config_path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(config_path).unwrap_or_else(|_| config_path.to_path_buf());
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => {
+            let stem = config_path
+                .file_stem()
+                .map_or_else(|| "sundown".into(), |s| s.to_string_lossy());
+            // FNV-1a: stable across runs and builds, unlike std's hasher.
+            let hash = absolute
+                .as_os_str()
+                .as_encoded_bytes()
+                .iter()
+                .fold(0x811c_9dc5_u32, |h, b| {
+                    (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+                });
+            Path::new(&dir)
+                .join("sundown")
+                .join(format!("{stem}-{hash:08x}.sock"))
+        }
+        // Named after the config, so the configs of one directory
+        // (`examples/`) can run side by side.
+        None => absolute.parent().unwrap_or(Path::new(".")).join(format!(
+            ".sundown.{}.sock",
+            config_path
+                .file_stem()
+                .map_or_else(|| "supervisor".into(), |s| s.to_string_lossy())
+        )),
+    }
+}
+
+/// A bound control socket; removed when dropped.
+#[derive(Debug)]
+pub struct ControlSocket {
+    listener: UnixListener,
+    path: PathBuf,
+    /// To remove only our own socket, not a successor's.
+    ino: u64,
+}
+
+impl ControlSocket {
+    /// Binds the socket at `path` (creating its directory, mode 0700, when
+    /// missing). Must run inside a tokio runtime.
+    pub fn bind(path: &Path) -> Result<ControlSocket, ControlError> {
+        let io = |source| ControlError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(io)?;
+        }
+        let mode = std::fs::metadata(dir).map_err(io)?.permissions().mode();
+        if mode & 0o002 != 0 {
+            return Err(ControlError::UnsafeDir(dir.to_path_buf()));
+        }
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if !m.file_type().is_socket() => {
+                return Err(ControlError::NotASocket(path.to_path_buf()));
+            }
+            Ok(_) => match std::os::unix::net::UnixStream::connect(path) {
+                Ok(_) => return Err(ControlError::InUse(path.to_path_buf())),
+                // Nobody listens: a dead run's socket.
+                Err(_) => std::fs::remove_file(path).map_err(io)?,
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(e)),
+        }
+        let listener = UnixListener::bind(path).map_err(io)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+        let ino = std::fs::metadata(path).map_err(io)?.ino();
+        Ok(ControlSocket {
+            listener,
+            path: path.to_path_buf(),
+            ino,
+        })
+    }
+
+    /// Where it is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Answers requests until `stop` is cancelled, then removes the socket.
+    pub async fn serve(
+        self,
+        status: watch::Receiver<Status>,
+        handle: Handle,
+        stop: CancellationToken,
+    ) {
+        let connections = TaskTracker::new();
+        let me = nix::unistd::Uid::effective().as_raw();
+        loop {
+            let stream = tokio::select! {
+                _ = stop.cancelled() => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of descriptors, say: the next accept may work.
+                        tracing::warn!("control socket {}: accept failed: {e}", self.path.display());
+                        continue;
+                    }
+                },
+            };
+            let peer = stream.peer_cred().map(|c| c.uid()).ok();
+            let allowed = peer.is_some_and(|uid| uid == me || uid == 0);
+            if !allowed {
+                tracing::warn!(
+                    "control socket: refused a client running as uid {}",
+                    peer.map_or_else(|| "unknown".to_string(), |u| u.to_string())
+                );
+            }
+            let status = status.clone();
+            let handle = handle.clone();
+            let stop = stop.clone();
+            connections.spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let reply = answer(
+                        &req,
+                        allowed.then_some(()).ok_or((peer, me)),
+                        &status,
+                        &handle,
+                    );
+                    async move { Ok::<_, Infallible>(reply) }
+                });
+                let conn = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT)
+                    .serve_connection(TokioIo::new(stream), service);
+                tokio::pin!(conn);
+                tokio::select! {
+                    // A garbage request gets hyper's 400 and ends here.
+                    r = conn.as_mut() => if let Err(e) = r {
+                        tracing::debug!("control socket: connection ended: {e}");
+                    },
+                    _ = stop.cancelled() => {}
+                }
+            });
+        }
+        connections.close();
+    }
+}
+
+impl Drop for ControlSocket {
+    fn drop(&mut self) {
+        if std::fs::metadata(&self.path).is_ok_and(|m| m.ino() == self.ino) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// One response. `who` is `Err((peer uid, our uid))` for a refused client.
+fn answer(
+    req: &Request<Incoming>,
+    who: Result<(), (Option<u32>, u32)>,
+    status: &watch::Receiver<Status>,
+    handle: &Handle,
+) -> Response<Full<Bytes>> {
+    if let Err((peer, me)) = who {
+        let peer = peer.map_or_else(|| "an unknown user".to_string(), |u| format!("uid {u}"));
+        return json(
+            StatusCode::FORBIDDEN,
+            &error(&format!(
+                "{peer} may not use this socket; it belongs to uid {me}"
+            )),
+        );
+    }
+    match (req.method(), req.uri().path()) {
+        (&Method::GET, "/status") => {
+            let view: StatusView = {
+                let s = status.borrow();
+                s.view(s.now_ms())
+            };
+            json(StatusCode::OK, &view)
+        }
+        (&Method::POST, "/shutdown") => {
+            handle.shutdown(Trigger::Requested);
+            json(StatusCode::ACCEPTED, &serde_json::json!({"ok": true}))
+        }
+        (_, "/status" | "/shutdown") => json(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &error(&format!(
+                "{} {} is not allowed; use GET /status or POST /shutdown",
+                req.method(),
+                req.uri().path()
+            )),
+        ),
+        (m, p) => json(
+            StatusCode::NOT_FOUND,
+            &error(&format!(
+                "no endpoint {m} {p}; there are GET /status and POST /shutdown"
+            )),
+        ),
+    }
+}
+
+fn error(message: &str) -> serde_json::Value {
+    serde_json::json!({ "error": message })
+}
+
+fn json(code: StatusCode, body: &impl serde::Serialize) -> Response<Full<Bytes>> {
+    let body =
+        serde_json::to_vec(body).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}").into_bytes());
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = code;
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    resp
+}

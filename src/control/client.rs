@@ -1,0 +1,112 @@
+//! Talking to a running supervisor's control socket.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Empty};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::UnixStream;
+
+use crate::status::StatusView;
+
+/// A supervisor that answers slower than this is stuck; say so.
+const ANSWER_WITHIN: Duration = Duration::from_secs(10);
+
+/// Why a request to the control socket failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Nothing listens there.
+    #[error(
+        "no sundown is running with the control socket {path} ({source}); is `sundown run` running with this config?"
+    )]
+    NotRunning {
+        /// The socket's path.
+        path: PathBuf,
+        /// What connecting said.
+        source: io::Error,
+    },
+    /// The supervisor refused or failed the request.
+    #[error("{path}: {status}: {message}")]
+    Refused {
+        /// The socket's path.
+        path: PathBuf,
+        /// The HTTP status.
+        status: StatusCode,
+        /// The supervisor's `error` text.
+        message: String,
+    },
+    /// The exchange itself broke.
+    #[error("{path}: {message}")]
+    Broken {
+        /// The socket's path.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// Sends `method path` and returns the JSON body of a 2xx answer.
+pub async fn request(socket: &Path, method: Method, path: &str) -> Result<String, ClientError> {
+    let broken = |message: String| ClientError::Broken {
+        path: socket.to_path_buf(),
+        message,
+    };
+    let exchange = async {
+        let stream =
+            UnixStream::connect(socket)
+                .await
+                .map_err(|source| ClientError::NotRunning {
+                    path: socket.to_path_buf(),
+                    source,
+                })?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| broken(format!("handshake: {e}")))?;
+        tokio::spawn(conn);
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(hyper::header::HOST, "sundown")
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| broken(e.to_string()))?;
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| broken(format!("request: {e}")))?;
+        let status = resp.status();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| broken(format!("reading the answer: {e}")))?
+            .to_bytes();
+        let body = String::from_utf8_lossy(&body).into_owned();
+        if status.is_success() {
+            return Ok(body);
+        }
+        let message = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("error")?.as_str().map(str::to_owned))
+            .unwrap_or(body);
+        Err(ClientError::Refused {
+            path: socket.to_path_buf(),
+            status,
+            message,
+        })
+    };
+    tokio::time::timeout(ANSWER_WITHIN, exchange)
+        .await
+        .unwrap_or_else(|_| Err(broken(format!("no answer within {ANSWER_WITHIN:?}"))))
+}
+
+/// `GET /status`, parsed.
+pub async fn status(socket: &Path) -> Result<StatusView, ClientError> {
+    let body = request(socket, Method::GET, "/status").await?;
+    serde_json::from_str(&body).map_err(|e| ClientError::Broken {
+        path: socket.to_path_buf(),
+        message: format!("the status does not parse: {e}"),
+    })
+}

@@ -1,0 +1,277 @@
+//! The control socket of a running `sundown run`, driven by the built
+//! binary's client commands (`status`, `shutdown`) and by raw bytes: what it
+//! reports, what a stuck shutdown waits on, and who may use it.
+
+mod common;
+
+use std::io::{Read as _, Write as _};
+use std::os::unix::fs::PermissionsExt as _;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use common::{REQUIRE_ENV, Sandbox, Sundown, TIMEOUT, cli, tool};
+use nix::sys::signal::Signal;
+use sundown::status::{ComponentState, StatusView};
+use sundown::{State, Trigger};
+
+/// A process component (`db`, with a pid) and an in-process one that
+/// ignores its stop request (`web`, killed at its 5 s stop timeout).
+fn graph(sb: &Sandbox) {
+    sb.config(&format!(
+        "{}[components.web]\nkind = \"sim\"\ndepends_on = [\"db\"]\nignore_stop = true\nstop_timeout = \"5s\"\n",
+        sb.service("db", "ready_after = \"50ms\"")
+    ));
+}
+
+fn socket(sb: &Sandbox) -> PathBuf {
+    // Tests run without XDG_RUNTIME_DIR (see `command()`): next to the config.
+    sb.path(".sundown.supervisor.sock")
+}
+
+fn client(sb: &Sandbox, args: &[&str]) -> Output {
+    let config = sb.path("supervisor.toml");
+    let mut all: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    all.extend(["--config".as_ref(), config.as_os_str()]);
+    cli(&all)
+}
+
+fn status(sb: &Sandbox) -> StatusView {
+    let out = client(sb, &["status", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("status parses")
+}
+
+fn start(sb: &Sandbox) -> Sundown {
+    graph(sb);
+    let sd = sb.run();
+    sd.wait_ready(2);
+    sd
+}
+
+/// Ends a run quickly: web ignores its stop, so the second signal forces it.
+fn force_stop(mut sd: Sundown) {
+    sd.signal(Signal::SIGTERM);
+    sd.wait_for("SIGTERM received");
+    sd.signal(Signal::SIGTERM);
+    assert_eq!(sd.exit_code(), 4, "{}", sd.stderr());
+}
+
+#[test]
+fn status_lists_every_component_with_its_state_and_pid() {
+    let sb = Sandbox::new();
+    let sd = start(&sb);
+    let v = status(&sb);
+    assert_eq!((v.schema, v.state), (1, State::Running));
+    let names: Vec<&str> = v.components.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["db", "web"]);
+    assert!(
+        v.components
+            .iter()
+            .all(|c| c.state == ComponentState::Ready)
+    );
+    assert_eq!(v.components[0].pid, Some(sb.pid_file("db.pid") as u32));
+    assert_eq!(v.components[1].pid, None);
+    assert!(v.shutdown.is_none());
+    // The table says the same for people.
+    let table = client(&sb, &["status"]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.starts_with("NAME"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("db ") && l.contains("ready")),
+        "{text}"
+    );
+    force_stop(sd);
+}
+
+#[test]
+fn a_stuck_shutdown_names_what_it_waits_on_and_when_that_is_killed() {
+    let sb = Sandbox::new();
+    let mut sd = start(&sb);
+    sd.signal(Signal::SIGTERM);
+    let deadline = Instant::now() + TIMEOUT;
+    let v = loop {
+        let v = status(&sb);
+        if v.shutdown
+            .as_ref()
+            .is_some_and(|s| !s.waiting_on.is_empty())
+        {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "never saw the shutdown: {v:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(v.state, State::Stopping);
+    let s = v.shutdown.expect("a shutdown");
+    assert_eq!(s.trigger, Trigger::Signal("SIGTERM".into()));
+    assert_eq!((s.phase, s.phases), (Some(1), 2));
+    assert_eq!(s.waiting_on, ["web"]);
+    let left = s.time_left_ms.expect("a kill is due");
+    assert!(left > 0.0 && left <= 5000.0, "{left}");
+    assert!(s.budget_left_ms > left, "{s:?}");
+    let web = &v.components[1];
+    assert_eq!(web.state, ComponentState::Stopping);
+    assert_eq!(web.kill_in_ms, Some(left));
+    // db waits its turn: still ready while web holds the first phase.
+    assert_eq!(v.components[0].state, ComponentState::Ready);
+    let text = String::from_utf8_lossy(&client(&sb, &["status"]).stdout).to_string();
+    assert!(text.contains("waiting on web, next kill in "), "{text}");
+    // Finish quickly: the second signal forces it.
+    sd.signal(Signal::SIGTERM);
+    assert_eq!(sd.exit_code(), 4);
+    assert!(!socket(&sb).exists(), "the socket outlived its run");
+    let after = client(&sb, &["status"]);
+    assert_eq!(after.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&after.stderr)
+            .contains("no sundown is running with the control socket"),
+        "{after:?}"
+    );
+}
+
+#[test]
+fn shutdown_asks_for_the_ordered_stop() {
+    let sb = Sandbox::new();
+    sb.config(&sb.service("db", "ready_after = \"50ms\""));
+    let mut sd = sb.run();
+    sd.wait_ready(1);
+    let out = client(&sb, &["shutdown"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
+    assert_eq!(sb.report().trigger, Some(Trigger::Requested));
+}
+
+#[test]
+fn the_socket_is_private_and_a_second_run_of_the_same_config_is_refused() {
+    let sb = Sandbox::new();
+    let sd = start(&sb);
+    let mode = std::fs::metadata(socket(&sb))
+        .expect("socket")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    let mut second = Sundown::spawn(&sb.run_args());
+    assert_eq!(second.exit_code(), 2);
+    assert!(
+        second
+            .stderr()
+            .contains("another sundown is running with the control socket"),
+        "{}",
+        second.stderr()
+    );
+    assert!(
+        !second.stderr().contains("starting"),
+        "it started something: {}",
+        second.stderr()
+    );
+    // The first one is untouched and still answers.
+    assert_eq!(status(&sb).state, State::Running);
+    force_stop(sd);
+}
+
+#[test]
+fn a_stale_socket_of_a_dead_run_is_replaced() {
+    let sb = Sandbox::new();
+    // A socket nobody listens on, as a SIGKILLed run leaves it.
+    drop(std::os::unix::net::UnixListener::bind(socket(&sb)).expect("bind"));
+    assert!(socket(&sb).exists());
+    let sd = start(&sb);
+    assert_eq!(status(&sb).state, State::Running);
+    force_stop(sd);
+}
+
+#[test]
+fn garbage_on_the_socket_gets_an_error_and_the_daemon_keeps_answering() {
+    let sb = Sandbox::new();
+    let sd = start(&sb);
+    let mut rng = common::Rng(0x5eed_c0de);
+    for _ in 0..20 {
+        let mut s = UnixStream::connect(socket(&sb)).expect("connect");
+        s.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        let mut junk = rng.some_bytes(512);
+        junk.extend_from_slice(b"\r\n\r\n");
+        let _ = s.write_all(&junk);
+        let mut reply = Vec::new();
+        let _ = s.read_to_end(&mut reply);
+        let reply = String::from_utf8_lossy(&reply);
+        // hyper answers what it cannot parse with 400 and hangs up.
+        assert!(reply.starts_with("HTTP/1.1 400"), "{reply:?}");
+    }
+    // A well-formed request for something that is not there: a JSON error.
+    let mut s = UnixStream::connect(socket(&sb)).expect("connect");
+    s.write_all(b"GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).expect("read");
+    assert!(reply.starts_with("HTTP/1.1 404"), "{reply}");
+    assert!(
+        reply.contains("\"error\":\"no endpoint GET /nope"),
+        "{reply}"
+    );
+    assert_eq!(status(&sb).state, State::Running);
+    force_stop(sd);
+}
+
+#[test]
+fn another_user_is_refused_even_when_the_socket_mode_is_loosened() {
+    if !nix::unistd::Uid::effective().is_root() {
+        assert!(
+            std::env::var_os(REQUIRE_ENV).is_none(),
+            "{REQUIRE_ENV} is set, so CI runs this as root"
+        );
+        eprintln!("skipped: needs root to run the client as another user");
+        return;
+    }
+    let Some(setpriv) = tool("setpriv") else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let sd = start(&sb);
+    // Open the way to the socket as far as file modes go.
+    std::fs::set_permissions(sb.dir(), std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
+    std::fs::set_permissions(socket(&sb), std::fs::Permissions::from_mode(0o777))
+        .expect("chmod socket");
+    let sock = socket(&sb);
+    for request in [&["status"][..], &["shutdown"][..]] {
+        let out = std::process::Command::new(&setpriv)
+            .args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups"])
+            .arg(common::BIN)
+            .args(request)
+            .arg("--socket")
+            .arg(&sock)
+            .output()
+            .expect("run the client as nobody");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("403 Forbidden") && err.contains("may not use this socket"),
+            "{err}"
+        );
+    }
+    sd.wait_for("control socket: refused a client running as uid 65534");
+    // Its shutdown did nothing; the owner is still served.
+    assert_eq!(status(&sb).state, State::Running);
+    force_stop(sd);
+}
+
+#[test]
+fn a_client_with_nothing_to_talk_to_says_so() {
+    let sb = Sandbox::new();
+    let out = cli(&[
+        "status",
+        "--socket",
+        sb.path("none.sock").to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no sundown is running with the control socket"),
+        "{err}"
+    );
+}
