@@ -445,6 +445,16 @@ fn run_graph(
                 None
             }
         };
+        let metrics = match config.supervisor.metrics {
+            Some(addr) => match sundown::metrics::bind(addr).await {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    eprintln!("error: cannot serve metrics on {addr}: {e}");
+                    return Ok(ExitCode::Usage.code());
+                }
+            },
+            None => None,
+        };
         let notifier = match sundown::notify::Notifier::from_env() {
             Ok(n) => n,
             Err(e) => {
@@ -466,6 +476,16 @@ fn run_graph(
         let serving = control.map(|c| {
             tracing::info!("control socket: {}", c.path().display());
             tokio::spawn(c.serve(running.status(), running.handle(), control_stop.clone()))
+        });
+        let scraping = metrics.map(|l| {
+            if let Ok(addr) = l.local_addr() {
+                tracing::info!("metrics: http://{addr}/metrics");
+            }
+            tokio::spawn(sundown::metrics::serve(
+                l,
+                running.status(),
+                control_stop.clone(),
+            ))
         });
         let handle = running.handle();
         let signals = tokio::spawn(async move {
@@ -505,6 +525,9 @@ fn run_graph(
         }
         control_stop.cancel();
         if let Some(s) = serving {
+            let _ = s.await;
+        }
+        if let Some(s) = scraping {
             let _ = s.await;
         }
         if let Some(r) = reaper {

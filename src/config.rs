@@ -84,6 +84,8 @@ pub struct SupervisorSettings {
     /// Where `run` serves its control socket (`control_socket`), resolved
     /// against the config's directory; `None` means the default place.
     pub control_socket: Option<PathBuf>,
+    /// Where `run` serves Prometheus metrics (`[supervisor.metrics] listen`).
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 impl Default for SupervisorSettings {
@@ -94,6 +96,7 @@ impl Default for SupervisorSettings {
             strategy: Strategy::Phased,
             report: None,
             control_socket: None,
+            metrics: None,
         }
     }
 }
@@ -355,6 +358,15 @@ struct RawSupervisor {
     strategy: Option<Strategy>,
     report: Option<String>,
     control_socket: Option<String>,
+    metrics: Option<RawMetrics>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    listen: Spanned<String>,
+    #[serde(default)]
+    allow_remote: bool,
 }
 
 #[derive(Deserialize)]
@@ -607,6 +619,29 @@ impl Validator<'_> {
         }
     }
 
+    /// `[supervisor.metrics]`: an address to bind; a non-loopback one only
+    /// with `allow_remote`, since the metrics name every component.
+    fn metrics(&mut self, m: &RawMetrics) -> Option<std::net::SocketAddr> {
+        let addr: std::net::SocketAddr = match m.listen.get_ref().parse() {
+            Ok(a) => a,
+            Err(e) => {
+                self.error(
+                    m.listen.span(),
+                    format!("[supervisor.metrics] listen: `{}` is not an address like 127.0.0.1:9464 ({e})", m.listen.get_ref()),
+                );
+                return None;
+            }
+        };
+        if !addr.ip().is_loopback() && !m.allow_remote {
+            self.error(
+                m.listen.span(),
+                format!("[supervisor.metrics] listen: {addr} is reachable from other machines; set `allow_remote = true` to serve metrics there"),
+            );
+            return None;
+        }
+        Some(addr)
+    }
+
     fn opt_duration(
         &mut self,
         value: &Option<Spanned<String>>,
@@ -630,12 +665,14 @@ impl Validator<'_> {
             "[supervisor] startup_timeout",
             Zero::Rejected,
         );
+        let metrics = s.metrics.as_ref().and_then(|m| self.metrics(m));
         let supervisor = SupervisorSettings {
             shutdown_timeout,
             startup_timeout,
             strategy: s.strategy.unwrap_or_default(),
             report: s.report.as_ref().map(|p| self.base_dir.join(p)),
             control_socket: s.control_socket.as_ref().map(|p| self.base_dir.join(p)),
+            metrics,
         };
 
         let names: Vec<&str> = raw

@@ -70,6 +70,11 @@ pub struct ComponentStatus {
     pub detail: Option<String>,
     /// How many times it was restarted.
     pub restarts: u32,
+    /// How long its last stop took, from the request to its end, in ms.
+    pub last_stop_ms: Option<f64>,
+    /// When it was last asked to stop (or killed without being asked).
+    #[serde(skip)]
+    stop_asked_ms: Option<f64>,
 }
 
 /// What a shutdown under way is doing.
@@ -96,6 +101,8 @@ pub struct Status {
     pub all_ready_at: Option<f64>,
     /// Present once a shutdown began.
     pub shutdown: Option<ShutdownStatus>,
+    /// Each stop phase's start and end, ms since the supervisor started.
+    pub phase_ms: Vec<(Option<f64>, Option<f64>)>,
     #[serde(skip)]
     shutdown_timeout: Duration,
     #[serde(skip)]
@@ -115,8 +122,11 @@ impl Status {
                     kill_at_ms: None,
                     detail: None,
                     restarts: 0,
+                    last_stop_ms: None,
+                    stop_asked_ms: None,
                 })
                 .collect(),
+            phase_ms: vec![(None, None); plan.phases.len()],
             all_ready_at: None,
             shutdown: None,
             shutdown_timeout: plan.shutdown_timeout,
@@ -153,8 +163,16 @@ impl Status {
                 if let Some(s) = &mut self.shutdown {
                     s.phase = Some(*p);
                 }
+                if let Some(ph) = self.phase_ms.get_mut(*p) {
+                    ph.0 = Some(at);
+                }
             }
-            EventKind::PhaseEnded(_) | EventKind::Forced => {}
+            EventKind::PhaseEnded(p) => {
+                if let Some(ph) = self.phase_ms.get_mut(*p) {
+                    ph.1 = Some(at);
+                }
+            }
+            EventKind::Forced => {}
             // A stop that runs a command shows which step holds it up.
             EventKind::StopStep(i, step, detail) => {
                 self.components[*i].detail =
@@ -163,10 +181,13 @@ impl Status {
             EventKind::StopRequested(i, kill_at) => {
                 set(*i, ComponentState::Stopping);
                 self.components[*i].kill_at_ms = Some(ms(*kill_at));
+                self.components[*i].stop_asked_ms = Some(at);
             }
             EventKind::KillSent(i, _) => {
                 set(*i, ComponentState::Killing);
-                self.components[*i].kill_at_ms = None;
+                let c = &mut self.components[*i];
+                c.kill_at_ms = None;
+                c.stop_asked_ms.get_or_insert(at);
             }
             EventKind::Restarting(i, _, _) => {
                 set(*i, ComponentState::Restarting);
@@ -191,6 +212,9 @@ impl Status {
                 let c = &mut self.components[*i];
                 c.kill_at_ms = None;
                 c.detail = None;
+                if let Some(asked) = c.stop_asked_ms.take() {
+                    c.last_stop_ms = Some(at - asked);
+                }
             }
         }
     }

@@ -1,0 +1,184 @@
+//! Prometheus metrics (`[supervisor.metrics] listen = "127.0.0.1:9464"`):
+//! `GET /metrics` in the OpenMetrics text format, encoded by the
+//! `prometheus-client` crate from the same status snapshot `sundown status`
+//! shows, so the two never disagree.
+//!
+//! A scrape renders a fresh registry from the snapshot instead of keeping
+//! metrics updated on every event: the engine pays nothing for metrics
+//! nobody reads, and a scrape during a shutdown only reads a `watch`.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::server::conn::http1;
+use hyper::{Method, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::status::{ComponentState, State, Status};
+
+type Labels = Vec<(&'static str, String)>;
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+/// Every state a component can be in, for `sundown_component_state`.
+const STATES: [ComponentState; 10] = [
+    ComponentState::Pending,
+    ComponentState::Starting,
+    ComponentState::Ready,
+    ComponentState::Stopping,
+    ComponentState::Killing,
+    ComponentState::Stopped,
+    ComponentState::Restarting,
+    ComponentState::Exited,
+    ComponentState::Failed,
+    ComponentState::NeverStarted,
+];
+
+fn state_label(s: ComponentState) -> String {
+    serde_json::to_value(s)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// The metrics of this snapshot, as OpenMetrics text.
+pub fn render(status: &Status) -> String {
+    let mut registry = Registry::default();
+    let up = Family::<Labels, Gauge>::default();
+    let restarts = Family::<Labels, Counter>::default();
+    let last_stop = Family::<Labels, FloatGauge>::default();
+    let phase = Family::<Labels, FloatGauge>::default();
+    let state = Family::<Labels, Gauge>::default();
+    let stopping = Gauge::<i64>::default();
+    for c in &status.components {
+        let name = || vec![("component", c.name.clone())];
+        up.get_or_create(&name())
+            .set(i64::from(c.state == ComponentState::Ready));
+        restarts
+            .get_or_create(&name())
+            .inc_by(u64::from(c.restarts));
+        if let Some(ms) = c.last_stop_ms {
+            last_stop.get_or_create(&name()).set(ms / 1000.0);
+        }
+        for s in STATES {
+            let mut labels = name();
+            labels.push(("state", state_label(s)));
+            state.get_or_create(&labels).set(i64::from(c.state == s));
+        }
+    }
+    for (i, (start, end)) in status.phase_ms.iter().enumerate() {
+        if let (Some(start), Some(end)) = (start, end) {
+            phase
+                .get_or_create(&vec![("phase", (i + 1).to_string())])
+                .set((end - start) / 1000.0);
+        }
+    }
+    stopping.set(i64::from(status.state == State::Stopping));
+    registry.register(
+        "sundown_component_up",
+        "1 when the component is ready, else 0",
+        up,
+    );
+    registry.register(
+        "sundown_component_restarts",
+        "Restarts of the component since the supervisor started",
+        restarts,
+    );
+    registry.register(
+        "sundown_component_last_stop_duration_seconds",
+        "How long the component's last stop took, from the request to its end",
+        last_stop,
+    );
+    registry.register(
+        "sundown_phase_last_duration_seconds",
+        "How long each stop phase of the last shutdown took (phases count from 1)",
+        phase,
+    );
+    registry.register(
+        "sundown_shutdown_in_progress",
+        "1 while the ordered shutdown runs",
+        stopping,
+    );
+    registry.register(
+        "sundown_component_state",
+        "1 for the state the component is in, 0 for the others",
+        state,
+    );
+    let mut out = String::new();
+    // Writing to a String cannot fail.
+    let _ = encode(&mut out, &registry);
+    out
+}
+
+/// Binds the metrics address (before the graph starts, so a taken port is
+/// an error up front).
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}
+
+/// Answers `GET /metrics` until `stop` is cancelled.
+pub async fn serve(
+    listener: TcpListener,
+    status: watch::Receiver<Status>,
+    stop: CancellationToken,
+) {
+    let connections = TaskTracker::new();
+    loop {
+        let stream = tokio::select! {
+            _ = stop.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!("metrics: accept failed: {e}");
+                    continue;
+                }
+            },
+        };
+        let status = status.clone();
+        let stop = stop.clone();
+        connections.spawn(async move {
+            let service =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let reply = if req.method() == Method::GET && req.uri().path() == "/metrics" {
+                        let text = render(&status.borrow());
+                        let mut r = Response::new(Full::new(Bytes::from(text)));
+                        r.headers_mut().insert(
+                            hyper::header::CONTENT_TYPE,
+                            hyper::header::HeaderValue::from_static(
+                                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                            ),
+                        );
+                        r
+                    } else {
+                        let mut r = Response::new(Full::new(Bytes::from_static(
+                            b"only GET /metrics here\n",
+                        )));
+                        *r.status_mut() = StatusCode::NOT_FOUND;
+                        r
+                    };
+                    async move { Ok::<_, Infallible>(reply) }
+                });
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(5))
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = conn => {}
+                _ = stop.cancelled() => {}
+            }
+        });
+    }
+    connections.close();
+}
