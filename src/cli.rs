@@ -106,6 +106,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a component's recent output (kept per component, `[supervisor] log_lines`).
+    Logs {
+        /// The component.
+        name: String,
+        #[command(flatten)]
+        target: Target,
+        /// Keep printing new lines until the supervisor exits.
+        #[arg(long, short)]
+        follow: bool,
+    },
     /// Ask a running supervisor to shut down in order (the same as SIGTERM).
     Shutdown {
         #[command(flatten)]
@@ -139,6 +149,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     };
     let logging = init_logging(cli.log_format);
     let live = logging.live.clone();
+    let logs = logging.logs.clone();
     let command = cli.command.unwrap_or(Command::Run {
         config: PathBuf::from("supervisor.toml"),
         report: None,
@@ -149,7 +160,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             config,
             report,
             subreaper,
-        } => run_graph(&config, report, subreaper, live),
+        } => run_graph(&config, report, subreaper, live, logs),
         Command::Check { config } => check(&config),
         Command::Plan { config } => plan(&config),
         Command::Graph { config, format } => graph(&config, format),
@@ -166,6 +177,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         } => show_report(&report, svg.as_deref(), html.as_deref(), width),
         Command::Status { target, json } => crate::remote::status(&target, json),
         Command::Shutdown { target } => crate::remote::shutdown(&target),
+        Command::Logs {
+            name,
+            target,
+            follow,
+        } => crate::remote::logs(&target, &name, follow),
     };
     let code = result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");
@@ -183,6 +199,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
 /// The logging pipeline; dropping it flushes what is buffered (waiting at most ~1 s).
 struct Logging {
     live: Option<StatusLine>,
+    /// The components' recent output, for `sundown logs`.
+    logs: sundown::logs::LogStore,
     dropped: tracing_appender::non_blocking::ErrorCounter,
     _flush: tracing_appender::non_blocking::WorkerGuard,
 }
@@ -220,19 +238,34 @@ fn init_logging(format: LogFormat) -> Logging {
             "message" => write!(w, "{value:?}"),
             name => write!(w, " {name}={value:?}"),
         });
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let logs = sundown::logs::LogStore::default();
+    let output = sundown::logs::OutputLayer(logs.clone());
     let _ = match (format, live.clone()) {
-        (LogFormat::Text, Some(line)) => {
-            builder.fmt_fields(text_fields).with_writer(line).try_init()
-        }
-        (LogFormat::Text, None) => builder.fmt_fields(text_fields).with_writer(out).try_init(),
+        (LogFormat::Text, Some(line)) => builder
+            .fmt_fields(text_fields)
+            .with_writer(line)
+            .finish()
+            .with(output)
+            .try_init(),
+        (LogFormat::Text, None) => builder
+            .fmt_fields(text_fields)
+            .with_writer(out)
+            .finish()
+            .with(output)
+            .try_init(),
         (LogFormat::Json, _) => builder
             .with_writer(out)
             .json()
             .flatten_event(true)
+            .finish()
+            .with(output)
             .try_init(),
     };
     Logging {
         live,
+        logs,
         dropped,
         _flush: flush,
     }
@@ -395,11 +428,13 @@ fn run_graph(
     report_flag: Option<PathBuf>,
     subreaper: bool,
     live: Option<StatusLine>,
+    logs: sundown::logs::LogStore,
 ) -> anyhow::Result<i32> {
     let Some(config) = load(path) else {
         return Ok(ExitCode::Usage.code());
     };
     let report_path = report_flag.or_else(|| config.supervisor.report.clone());
+    logs.set_capacity(config.supervisor.log_lines);
     let runtime = runtime_for(&config).context("cannot start the async runtime")?;
     runtime.block_on(async move {
         // Install the handlers before anything starts: a signal during startup must count.
@@ -475,7 +510,12 @@ fn run_graph(
         let control_stop = tokio_util::sync::CancellationToken::new();
         let serving = control.map(|c| {
             tracing::info!("control socket: {}", c.path().display());
-            tokio::spawn(c.serve(running.status(), running.handle(), control_stop.clone()))
+            tokio::spawn(c.serve(
+                running.status(),
+                running.handle(),
+                logs.clone(),
+                control_stop.clone(),
+            ))
         });
         let scraping = metrics.map(|l| {
             if let Ok(addr) = l.local_addr() {

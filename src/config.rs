@@ -86,6 +86,8 @@ pub struct SupervisorSettings {
     pub control_socket: Option<PathBuf>,
     /// Where `run` serves Prometheus metrics (`[supervisor.metrics] listen`).
     pub metrics: Option<std::net::SocketAddr>,
+    /// Lines of output kept per component for `sundown logs` (`log_lines`).
+    pub log_lines: usize,
 }
 
 impl Default for SupervisorSettings {
@@ -97,6 +99,7 @@ impl Default for SupervisorSettings {
             report: None,
             control_socket: None,
             metrics: None,
+            log_lines: crate::logs::DEFAULT_LINES,
         }
     }
 }
@@ -359,6 +362,7 @@ struct RawSupervisor {
     report: Option<String>,
     control_socket: Option<String>,
     metrics: Option<RawMetrics>,
+    log_lines: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -673,6 +677,7 @@ impl Validator<'_> {
             report: s.report.as_ref().map(|p| self.base_dir.join(p)),
             control_socket: s.control_socket.as_ref().map(|p| self.base_dir.join(p)),
             metrics,
+            log_lines: s.log_lines.unwrap_or(crate::logs::DEFAULT_LINES),
         };
 
         let names: Vec<&str> = raw

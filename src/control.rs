@@ -8,8 +8,10 @@
 //! does not open it up. A stale socket left by a dead run is replaced; a
 //! live one means another sundown owns it, which is an error.
 //!
-//! Endpoints: `GET /status` ([`StatusView`], schema 1) and `POST
-//! /shutdown` (the same as SIGTERM). The client side is [`client`].
+//! Endpoints: `GET /status` ([`StatusView`], schema 1), `POST /shutdown`
+//! (the same as SIGTERM) and `GET /logs/NAME[?follow=1]` (a component's
+//! recent output, then its new lines until the run ends). The client side
+//! is [`client`].
 
 pub mod client;
 
@@ -22,7 +24,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use futures::StreamExt as _;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt as _, Full, StreamBody};
+use hyper::body::Frame;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::{Method, Request, Response, StatusCode};
@@ -34,6 +39,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::event::Trigger;
+use crate::logs::LogStore;
 use crate::status::{Status, StatusView};
 use crate::supervisor::Handle;
 
@@ -171,6 +177,7 @@ impl ControlSocket {
         self,
         status: watch::Receiver<Status>,
         handle: Handle,
+        logs: LogStore,
         stop: CancellationToken,
     ) {
         let connections = TaskTracker::new();
@@ -197,15 +204,13 @@ impl ControlSocket {
             }
             let status = status.clone();
             let handle = handle.clone();
+            let logs = logs.clone();
             let stop = stop.clone();
             connections.spawn(async move {
+                let ends = stop.clone();
                 let service = hyper::service::service_fn(move |req| {
-                    let reply = answer(
-                        &req,
-                        allowed.then_some(()).ok_or((peer, me)),
-                        &status,
-                        &handle,
-                    );
+                    let who = allowed.then_some(()).ok_or((peer, me));
+                    let reply = answer(&req, who, &status, &handle, &logs, &ends);
                     async move { Ok::<_, Infallible>(reply) }
                 });
                 let conn = http1::Builder::new()
@@ -240,7 +245,9 @@ fn answer(
     who: Result<(), (Option<u32>, u32)>,
     status: &watch::Receiver<Status>,
     handle: &Handle,
-) -> Response<Full<Bytes>> {
+    logs: &LogStore,
+    ends: &CancellationToken,
+) -> Response<Body> {
     if let Err((peer, me)) = who {
         let peer = peer.map_or_else(|| "an unknown user".to_string(), |u| format!("uid {u}"));
         return json(
@@ -261,6 +268,30 @@ fn answer(
         (&Method::POST, "/shutdown") => {
             handle.shutdown(Trigger::Requested);
             json(StatusCode::ACCEPTED, &serde_json::json!({"ok": true}))
+        }
+        (&Method::GET, p) if p.starts_with("/logs/") => {
+            let name = &p["/logs/".len()..];
+            let names: Vec<String> = status
+                .borrow()
+                .components
+                .iter()
+                .map(|c| c.name.clone())
+                .collect();
+            if !names.iter().any(|n| n == name) {
+                let known: Vec<&str> = names.iter().map(String::as_str).collect();
+                let hint = crate::config::did_you_mean(name, &known)
+                    .map(|n| format!("; did you mean `{n}`?"))
+                    .unwrap_or_default();
+                return json(
+                    StatusCode::NOT_FOUND,
+                    &error(&format!("there is no component `{name}`{hint}")),
+                );
+            }
+            let follow = req
+                .uri()
+                .query()
+                .is_some_and(|q| q.split('&').any(|kv| kv == "follow=1" || kv == "follow"));
+            log_lines(name, logs, follow.then(|| ends.clone()))
         }
         (_, "/status" | "/shutdown") => json(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -283,10 +314,68 @@ fn error(message: &str) -> serde_json::Value {
     serde_json::json!({ "error": message })
 }
 
-fn json(code: StatusCode, body: &impl serde::Serialize) -> Response<Full<Bytes>> {
+type Body = BoxBody<Bytes, Infallible>;
+
+/// `name`'s kept lines as text, one per line; with `follow`, then its new
+/// lines until the run ends (`follow` is cancelled).
+fn log_lines(name: &str, logs: &LogStore, follow: Option<CancellationToken>) -> Response<Body> {
+    // Subscribe before reading the ring: a line between the two is not lost
+    // (it may show twice, which is the better mistake).
+    let live = follow.as_ref().map(|_| logs.subscribe());
+    let recent: Vec<Bytes> = logs
+        .recent(name)
+        .into_iter()
+        .map(|l| Bytes::from(format!("{}\n", l.text)))
+        .collect();
+    let head = futures::stream::iter(recent);
+    let body: Body = match (live, follow) {
+        (Some(live), Some(ends)) => {
+            let name = name.to_string();
+            let tail = futures::stream::unfold((live, ends), move |(mut live, ends)| {
+                let name = name.clone();
+                async move {
+                    loop {
+                        let next = tokio::select! {
+                            _ = ends.cancelled() => return None,
+                            n = live.recv() => n,
+                        };
+                        match next {
+                            Ok(l) if l.component == name => {
+                                return Some((Bytes::from(format!("{}\n", l.text)), (live, ends)));
+                            }
+                            Ok(_) => {}
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                                let note = format!(
+                                    "[sundown: {n} line(s) of output missed here; this client read too slowly]\n"
+                                );
+                                return Some((Bytes::from(note), (live, ends)));
+                            }
+                            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                        }
+                    }
+                }
+            });
+            http_body_util::BodyExt::boxed(StreamBody::new(
+                head.chain(tail)
+                    .map(|b| Ok::<_, Infallible>(Frame::data(b))),
+            ))
+        }
+        _ => http_body_util::BodyExt::boxed(StreamBody::new(
+            head.map(|b| Ok::<_, Infallible>(Frame::data(b))),
+        )),
+    };
+    let mut resp = Response::new(body);
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+fn json(code: StatusCode, body: &impl serde::Serialize) -> Response<Body> {
     let body =
         serde_json::to_vec(body).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}").into_bytes());
-    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    let mut resp = Response::new(Full::new(Bytes::from(body)).boxed());
     *resp.status_mut() = code;
     resp.headers_mut().insert(
         hyper::header::CONTENT_TYPE,

@@ -15,6 +15,7 @@ mod engine;
 pub mod event;
 pub mod exit;
 pub mod graph;
+pub mod logs;
 pub mod metrics;
 pub mod notify;
 pub mod pid1;

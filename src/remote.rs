@@ -68,6 +68,30 @@ pub(crate) fn shutdown(target: &Target) -> anyhow::Result<i32> {
     }
 }
 
+pub(crate) fn logs(target: &Target, name: &str, follow: bool) -> anyhow::Result<i32> {
+    use std::io::Write as _;
+    let socket = match socket(target) {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    let mut stdout = std::io::stdout();
+    let printed = block_on(client::logs(&socket, name, follow, |chunk| {
+        // A closed pipe (`| head`) ends the command; nothing to report.
+        let _ = stdout.write_all(chunk).and_then(|()| stdout.flush());
+    }))?;
+    match printed {
+        Ok(()) => Ok(0),
+        // An unknown component is a usage error, like one on the command line.
+        Err(e @ client::ClientError::Refused { status, .. })
+            if status == hyper::StatusCode::NOT_FOUND =>
+        {
+            eprintln!("error: {e}");
+            Ok(ExitCode::Usage.code())
+        }
+        Err(e) => Ok(failed(&e)),
+    }
+}
+
 fn failed(e: &client::ClientError) -> i32 {
     eprintln!("error: {e}");
     1

@@ -275,3 +275,61 @@ fn a_client_with_nothing_to_talk_to_says_so() {
         "{err}"
     );
 }
+
+#[test]
+fn logs_shows_a_components_recent_output_and_follows_new_lines() {
+    let sb = Sandbox::new();
+    sb.config(&sb.shell(
+        "db",
+        "echo one; echo two >&2; trap 'echo pinged' USR1; while :; do sleep 1000 & wait $!; done",
+        "ready_after = \"50ms\"",
+    ));
+    let sd = sb.run();
+    sd.wait_ready(1);
+    sd.wait_for("db | two");
+    let out = client(&sb, &["logs", "db"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "one\ntwo\n");
+    // Following: the kept lines, then a new one (the component prints it
+    // when sundown forwards SIGUSR1), then the end when the run ends.
+    let config = sb.path("supervisor.toml");
+    let mut follow = common::command()
+        .args(["logs", "db", "--follow", "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("follow");
+    let mut stdout = follow.stdout.take().expect("stdout");
+    let mut seen = String::new();
+    let mut buf = [0u8; 256];
+    while !seen.contains("two\n") {
+        let n = stdout.read(&mut buf).expect("read");
+        assert!(n > 0, "ended early: {seen:?}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    sd.signal(Signal::SIGUSR1);
+    while !seen.contains("pinged\n") {
+        let n = stdout.read(&mut buf).expect("read");
+        assert!(n > 0, "ended before the new line: {seen:?}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert_eq!(seen, "one\ntwo\npinged\n");
+    let mut sd = sd;
+    sd.signal(Signal::SIGTERM);
+    assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
+    let status = follow.wait().expect("the follower ends with the run");
+    assert!(status.success(), "{status:?}");
+    // An unknown component is a usage error, with a suggestion.
+    let sd2 = sb.run();
+    sd2.wait_ready(1);
+    let out = client(&sb, &["logs", "dv"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("there is no component `dv`; did you mean `db`?"),
+        "{err}"
+    );
+    let mut sd2 = sd2;
+    sd2.signal(Signal::SIGTERM);
+    assert_eq!(sd2.exit_code(), 0);
+}

@@ -110,3 +110,64 @@ pub async fn status(socket: &Path) -> Result<StatusView, ClientError> {
         message: format!("the status does not parse: {e}"),
     })
 }
+
+/// `GET /logs/NAME` (with `follow`, until the run ends), each chunk of the
+/// answer handed to `out` as it arrives.
+pub async fn logs(
+    socket: &Path,
+    name: &str,
+    follow: bool,
+    mut out: impl FnMut(&[u8]),
+) -> Result<(), ClientError> {
+    let broken = |message: String| ClientError::Broken {
+        path: socket.to_path_buf(),
+        message,
+    };
+    let stream = UnixStream::connect(socket)
+        .await
+        .map_err(|source| ClientError::NotRunning {
+            path: socket.to_path_buf(),
+            source,
+        })?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| broken(format!("handshake: {e}")))?;
+    tokio::spawn(conn);
+    // Names are identifiers; anything else is answered 404 by the server.
+    let uri = format!("/logs/{name}{}", if follow { "?follow=1" } else { "" });
+    let req = Request::builder()
+        .uri(uri)
+        .header(hyper::header::HOST, "sundown")
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| broken(e.to_string()))?;
+    let resp = tokio::time::timeout(ANSWER_WITHIN, sender.send_request(req))
+        .await
+        .map_err(|_| broken(format!("no answer within {ANSWER_WITHIN:?}")))?
+        .map_err(|e| broken(format!("request: {e}")))?;
+    let status = resp.status();
+    let mut body = resp.into_body();
+    if !status.is_success() {
+        let bytes = body
+            .collect()
+            .await
+            .map_err(|e| broken(e.to_string()))?
+            .to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let message = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v.get("error")?.as_str().map(str::to_owned))
+            .unwrap_or(text);
+        return Err(ClientError::Refused {
+            path: socket.to_path_buf(),
+            status,
+            message,
+        });
+    }
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| broken(format!("reading the log: {e}")))?;
+        if let Some(data) = frame.data_ref() {
+            out(data);
+        }
+    }
+    Ok(())
+}
