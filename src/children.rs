@@ -9,8 +9,8 @@
 //! belongs to tokio's orphan queue until it is reaped: its entry stays
 //! (released) until then.
 //!
-//! Signals sundown forwards (SIGHUP, SIGUSR1, SIGUSR2) go to the process
-//! groups of the registered main processes.
+//! Signals sundown forwards (SIGHUP, SIGUSR1, SIGUSR2) go to the registered
+//! main processes.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use nix::errno::Errno;
-use nix::sys::signal::{Signal, killpg};
+use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{Id, WaitPidFlag, waitid};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
@@ -112,13 +112,15 @@ pub(crate) fn spawn(cmd: &mut Command, role: Role) -> io::Result<(Child, Registr
     Ok((child, Registration { pid, generation }))
 }
 
-/// Sends `signal` to the process group of every main process; returns how
-/// many groups it reached.
+/// Sends `signal` to every main process; returns how many it reached.
+/// Only the main process: it decides what its children hear, as under
+/// systemd's reload (a shell's `sleep` would die of a SIGUSR1 it never
+/// asked for).
 pub(crate) fn forward(signal: Signal) -> usize {
     lock()
         .iter()
         .filter(|(_, e)| e.role == Role::Main && !e.released)
-        .filter(|(pid, _)| killpg(Pid::from_raw(**pid as i32), signal).is_ok())
+        .filter(|(pid, _)| kill(Pid::from_raw(**pid as i32), signal).is_ok())
         .count()
 }
 

@@ -471,13 +471,16 @@ fn run_graph(
         let socket_path = sundown::control::socket_path(&config, path);
         let control = match sundown::control::ControlSocket::bind(&socket_path) {
             Ok(c) => Some(c),
-            Err(e @ sundown::control::ControlError::InUse(_)) => {
-                eprintln!("error: {e}");
-                return Ok(ExitCode::Usage.code());
-            }
-            Err(e) => {
+            // Only a directory others could write to is survivable: running
+            // without the socket is safer than serving it there. Anything
+            // else would also lose the guard against a second run.
+            Err(e @ sundown::control::ControlError::UnsafeDir(_)) => {
                 tracing::error!("{e}; running without a control socket");
                 None
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::Usage.code());
             }
         };
         let metrics = match config.supervisor.metrics {
@@ -541,7 +544,7 @@ fn run_graph(
                     _ = int.recv() => "SIGINT",
                     (Some(sig), _, _) = forward => {
                         let reached = sundown::pid1::forward(sig);
-                        tracing::info!("{sig} received: forwarded to {reached} process group(s)");
+                        tracing::info!("{sig} received: forwarded to {reached} process(es)");
                         continue;
                     }
                 };
@@ -588,7 +591,7 @@ fn run_graph(
 }
 
 /// Signals meant for the programs, not for sundown: passed on to every
-/// process component's group, as an init does (`tini`, `dumb-init`).
+/// process component's main process, as an init does (`tini`).
 const FORWARDED: [(SignalKind, Signal); 3] = [
     (SignalKind::hangup(), Signal::SIGHUP),
     (SignalKind::user_defined1(), Signal::SIGUSR1),

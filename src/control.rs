@@ -17,10 +17,13 @@ pub mod client;
 
 use std::convert::Infallible;
 use std::io;
+use std::os::fd::AsRawFd as _;
 use std::os::unix::fs::{
-    DirBuilderExt as _, FileTypeExt as _, MetadataExt as _, PermissionsExt as _,
+    DirBuilderExt as _, FileTypeExt as _, MetadataExt as _, OpenOptionsExt as _,
+    PermissionsExt as _,
 };
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -44,7 +47,11 @@ use crate::status::{Status, StatusView};
 use crate::supervisor::Handle;
 
 /// A client that sends nothing gets cut off after this.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// Clients served at once (the control socket and the metrics port each).
+pub(crate) const MAX_CLIENTS: usize = 32;
+/// After a failed accept (out of descriptors), wait this long.
+pub(crate) const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 /// Why the control socket cannot be served.
 #[derive(Debug, thiserror::Error)]
@@ -61,9 +68,11 @@ pub enum ControlError {
     #[error("{0} exists and is not a socket; not replacing it")]
     NotASocket(PathBuf),
     /// The file system said no.
-    #[error("control socket {path}: {source}")]
+    #[error("control socket: cannot {what} {path}: {source}")]
     Io {
-        /// The socket's path.
+        /// What was being done.
+        what: String,
+        /// To what.
         path: PathBuf,
         /// What failed.
         source: io::Error,
@@ -84,7 +93,10 @@ pub fn socket_path(config: &Config, config_path: &Path) -> PathBuf {
 
 /// [`socket_path`] for a config that sets no `control_socket`.
 pub fn default_socket_path(config_path: &Path) -> PathBuf {
-    let absolute = std::path::absolute(config_path).unwrap_or_else(|_| config_path.to_path_buf());
+    // Canonical, so `a/../supervisor.toml` and a symlink find the same run.
+    let absolute = std::fs::canonicalize(config_path)
+        .or_else(|_| std::path::absolute(config_path))
+        .unwrap_or_else(|_| config_path.to_path_buf());
     match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
         Some(dir) => {
             let stem = config_path
@@ -120,15 +132,24 @@ pub struct ControlSocket {
     path: PathBuf,
     /// To remove only our own socket, not a successor's.
     ino: u64,
+    /// Held (flock) while the socket lives.
+    _lock: std::fs::File,
 }
 
 impl ControlSocket {
     /// Binds the socket at `path` (creating its directory, mode 0700, when
     /// missing). Must run inside a tokio runtime.
+    ///
+    /// `<path>.lock` is locked (`flock`) for as long as the socket lives,
+    /// so two runs starting together cannot both decide the socket is stale.
     pub fn bind(path: &Path) -> Result<ControlSocket, ControlError> {
-        let io = |source| ControlError::Io {
-            path: path.to_path_buf(),
-            source,
+        let io = |what: &str, at: &Path| {
+            let (what, at) = (what.to_string(), at.to_path_buf());
+            move |source| ControlError::Io {
+                what,
+                path: at,
+                source,
+            }
         };
         let dir = path
             .parent()
@@ -139,11 +160,31 @@ impl ControlSocket {
                 .recursive(true)
                 .mode(0o700)
                 .create(dir)
-                .map_err(io)?;
+                .map_err(io("create the directory", dir))?;
         }
-        let mode = std::fs::metadata(dir).map_err(io)?.permissions().mode();
-        if mode & 0o002 != 0 {
+        let meta = std::fs::metadata(dir).map_err(io("look at the directory", dir))?;
+        let me = nix::unistd::Uid::effective().as_raw();
+        // Whoever can write there (or owns it) could replace the socket.
+        if meta.permissions().mode() & 0o022 != 0 || (meta.uid() != me && meta.uid() != 0) {
             return Err(ControlError::UnsafeDir(dir.to_path_buf()));
+        }
+        let mut lock_path = path.as_os_str().to_owned();
+        lock_path.push(".lock");
+        let lock_path = PathBuf::from(lock_path);
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(io("open the lock file", &lock_path))?;
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                return Err(ControlError::InUse(path.to_path_buf()));
+            }
+            return Err(io("lock", &lock_path)(e));
         }
         match std::fs::symlink_metadata(path) {
             Ok(m) if !m.file_type().is_socket() => {
@@ -152,18 +193,27 @@ impl ControlSocket {
             Ok(_) => match std::os::unix::net::UnixStream::connect(path) {
                 Ok(_) => return Err(ControlError::InUse(path.to_path_buf())),
                 // Nobody listens: a dead run's socket.
-                Err(_) => std::fs::remove_file(path).map_err(io)?,
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                    std::fs::remove_file(path).map_err(io("remove the stale socket", path))?
+                }
+                Err(e) => return Err(io("probe the existing socket", path)(e)),
             },
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io(e)),
+            Err(e) => return Err(io("look at", path)(e)),
         }
-        let listener = UnixListener::bind(path).map_err(io)?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
-        let ino = std::fs::metadata(path).map_err(io)?.ino();
+        // Created 0600 from the start: no window with a looser mode.
+        // SAFETY: umask only swaps the process's file-creation mask.
+        let old = unsafe { libc::umask(0o177) };
+        let bound = UnixListener::bind(path);
+        // SAFETY: as above, restoring it.
+        unsafe { libc::umask(old) };
+        let listener = bound.map_err(io("bind", path))?;
+        let ino = std::fs::metadata(path).map_err(io("look at", path))?.ino();
         Ok(ControlSocket {
             listener,
             path: path.to_path_buf(),
             ino,
+            _lock: lock,
         })
     }
 
@@ -181,15 +231,26 @@ impl ControlSocket {
         stop: CancellationToken,
     ) {
         let connections = TaskTracker::new();
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CLIENTS));
         let me = nix::unistd::Uid::effective().as_raw();
         loop {
+            // A bounded number of clients at once: one that never reads its
+            // answer holds a slot, never the daemon's file descriptors.
+            let permit = tokio::select! {
+                _ = stop.cancelled() => break,
+                p = Arc::clone(&slots).acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+            };
             let stream = tokio::select! {
                 _ = stop.cancelled() => break,
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, _)) => stream,
                     Err(e) => {
-                        // Out of descriptors, say: the next accept may work.
+                        // Out of descriptors, say: wait rather than spin.
                         tracing::warn!("control socket {}: accept failed: {e}", self.path.display());
+                        tokio::time::sleep(ACCEPT_RETRY).await;
                         continue;
                     }
                 },
@@ -207,6 +268,7 @@ impl ControlSocket {
             let logs = logs.clone();
             let stop = stop.clone();
             connections.spawn(async move {
+                let _permit = permit;
                 let ends = stop.clone();
                 let service = hyper::service::service_fn(move |req| {
                     let who = allowed.then_some(()).ok_or((peer, me));
@@ -215,6 +277,7 @@ impl ControlSocket {
                 });
                 let conn = http1::Builder::new()
                     .timer(TokioTimer::new())
+                    .keep_alive(false)
                     .header_read_timeout(HEADER_TIMEOUT)
                     .serve_connection(TokioIo::new(stream), service);
                 tokio::pin!(conn);
@@ -259,10 +322,9 @@ fn answer(
     }
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/status") => {
-            let view: StatusView = {
-                let s = status.borrow();
-                s.view(s.now_ms())
-            };
+            // Copied out first: the engine waits for the lock while it is held.
+            let snapshot = status.borrow().clone();
+            let view: StatusView = snapshot.view(snapshot.now_ms());
             json(StatusCode::OK, &view)
         }
         (&Method::POST, "/shutdown") => {
@@ -373,8 +435,9 @@ fn log_lines(name: &str, logs: &LogStore, follow: Option<CancellationToken>) -> 
 }
 
 fn json(code: StatusCode, body: &impl serde::Serialize) -> Response<Body> {
-    let body =
-        serde_json::to_vec(body).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}").into_bytes());
+    let body = serde_json::to_vec(body)
+        .or_else(|e| serde_json::to_vec(&error(&e.to_string())))
+        .unwrap_or_default();
     let mut resp = Response::new(Full::new(Bytes::from(body)).boxed());
     *resp.status_mut() = code;
     resp.headers_mut().insert(

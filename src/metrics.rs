@@ -9,8 +9,8 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -27,6 +27,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::control::{ACCEPT_RETRY, HEADER_TIMEOUT, MAX_CLIENTS};
 use crate::status::{ComponentState, State, Status};
 
 type Labels = Vec<(&'static str, String)>;
@@ -135,13 +136,23 @@ pub async fn serve(
     stop: CancellationToken,
 ) {
     let connections = TaskTracker::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CLIENTS));
     loop {
+        // Bounded, as on the control socket: a stalled scraper holds a slot.
+        let permit = tokio::select! {
+            _ = stop.cancelled() => break,
+            p = Arc::clone(&slots).acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
         let stream = tokio::select! {
             _ = stop.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
                 Err(e) => {
                     tracing::warn!("metrics: accept failed: {e}");
+                    tokio::time::sleep(ACCEPT_RETRY).await;
                     continue;
                 }
             },
@@ -149,10 +160,13 @@ pub async fn serve(
         let status = status.clone();
         let stop = stop.clone();
         connections.spawn(async move {
+            let _permit = permit;
             let service =
                 hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                     let reply = if req.method() == Method::GET && req.uri().path() == "/metrics" {
-                        let text = render(&status.borrow());
+                        // Rendered from a copy: the engine waits while the lock is held.
+                        let snapshot = status.borrow().clone();
+                        let text = render(&snapshot);
                         let mut r = Response::new(Full::new(Bytes::from(text)));
                         r.headers_mut().insert(
                             hyper::header::CONTENT_TYPE,
@@ -172,7 +186,8 @@ pub async fn serve(
                 });
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(5))
+                .keep_alive(false)
+                .header_read_timeout(HEADER_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service);
             tokio::select! {
                 _ = conn => {}

@@ -136,7 +136,7 @@ fn reap_by_peeking(registered: &children::Registry) -> (usize, bool) {
     }
 }
 
-/// Sends `signal` to the process group of every running process component;
+/// Sends `signal` to the main process of every running process component;
 /// returns how many it reached.
 pub fn forward(signal: Signal) -> usize {
     children::forward(signal)

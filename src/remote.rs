@@ -120,7 +120,7 @@ fn render(v: &StatusView) -> String {
         .max(4);
     out.push_str(&format!(
         "{:width$}  {:13}  {:>7}  {:>9}  {:>8}  NOTE\n",
-        "NAME", "STATE", "PID", "SINCE", "RESTARTS"
+        "NAME", "STATE", "PID", "FOR", "RESTARTS"
     ));
     for c in &v.components {
         let mut note: Vec<String> = c.detail.iter().cloned().collect();
@@ -132,7 +132,7 @@ fn render(v: &StatusView) -> String {
             c.name,
             state_name(c.state),
             c.pid.map_or_else(|| "-".into(), |p| p.to_string()),
-            secs(c.since_ms),
+            secs(v.now_ms - c.since_ms),
             c.restarts,
             note.join("; ")
         ));

@@ -192,6 +192,11 @@ impl Status {
             EventKind::Restarting(i, _, _) => {
                 set(*i, ComponentState::Restarting);
                 let c = &mut self.components[*i];
+                // A dependent stopped for its dependency's restart ends here,
+                // without an `Ended`.
+                if let Some(asked) = c.stop_asked_ms.take() {
+                    c.last_stop_ms = Some(at - asked);
+                }
                 c.restarts += 1;
                 c.pid = None;
                 c.kill_at_ms = None;
@@ -288,6 +293,8 @@ impl Status {
 pub struct StatusView {
     /// `1`; bumped when a field changes meaning or goes away.
     pub schema: u32,
+    /// When this view was made, ms since the supervisor started.
+    pub now_ms: f64,
     /// Overall state.
     pub state: State,
     /// One row per component, sorted by name.
@@ -338,6 +345,7 @@ impl Status {
         let left = |at: f64| (at - now_ms).max(0.0);
         StatusView {
             schema: 1,
+            now_ms,
             state: self.state,
             components: self
                 .components

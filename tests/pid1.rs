@@ -180,7 +180,7 @@ fn without_a_subreaper_orphans_go_to_the_machines_init() {
 }
 
 #[test]
-fn sighup_and_sigusr1_are_forwarded_to_every_process_group() {
+fn sighup_and_sigusr1_are_forwarded_to_every_main_process() {
     let sb = Sandbox::new();
     let log = sb.log().display().to_string();
     let script = |name: &str| {
@@ -203,7 +203,7 @@ fn sighup_and_sigusr1_are_forwarded_to_every_process_group() {
     let mut sd = sb.run();
     sd.wait_ready(2);
     sd.signal(Signal::SIGUSR1);
-    sd.wait_for("SIGUSR1 received: forwarded to 2 process group(s)");
+    sd.wait_for("SIGUSR1 received: forwarded to 2 process(es)");
     sb.wait_for_log("a got USR1");
     sb.wait_for_log("b got USR1");
     sd.signal(Signal::SIGHUP);
