@@ -231,30 +231,10 @@ impl ControlSocket {
         stop: CancellationToken,
     ) {
         let connections = TaskTracker::new();
-        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CLIENTS));
+        let clients = Clients::new(format!("control socket {}", self.path.display()));
         let me = nix::unistd::Uid::effective().as_raw();
-        loop {
-            // A bounded number of clients at once: one that never reads its
-            // answer holds a slot, never the daemon's file descriptors.
-            let permit = tokio::select! {
-                _ = stop.cancelled() => break,
-                p = Arc::clone(&slots).acquire_owned() => match p {
-                    Ok(p) => p,
-                    Err(_) => break,
-                },
-            };
-            let stream = tokio::select! {
-                _ = stop.cancelled() => break,
-                accepted = self.listener.accept() => match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(e) => {
-                        // Out of descriptors, say: wait rather than spin.
-                        tracing::warn!("control socket {}: accept failed: {e}", self.path.display());
-                        tokio::time::sleep(ACCEPT_RETRY).await;
-                        continue;
-                    }
-                },
-            };
+        let accept = || async { self.listener.accept().await.map(|(s, _)| s) };
+        while let Some((permit, stream)) = clients.next(&stop, accept).await {
             let peer = stream.peer_cred().map(|c| c.uid()).ok();
             let allowed = peer.is_some_and(|uid| uid == me || uid == 0);
             if !allowed {
@@ -275,22 +255,43 @@ impl ControlSocket {
                     let reply = answer(&req, who, &status, &handle, &logs, &ends);
                     async move { Ok::<_, Infallible>(reply) }
                 });
-                let conn = http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .keep_alive(false)
-                    .header_read_timeout(HEADER_TIMEOUT)
-                    .serve_connection(TokioIo::new(stream), service);
-                tokio::pin!(conn);
-                tokio::select! {
-                    // A garbage request gets hyper's 400 and ends here.
-                    r = conn.as_mut() => if let Err(e) = r {
-                        tracing::debug!("control socket: connection ended: {e}");
-                    },
-                    _ = stop.cancelled() => {}
-                }
+                serve_one(stream, service, &stop).await;
             });
         }
         connections.close();
+        connections.wait().await;
+    }
+}
+
+/// How long answers under way may take to finish once the run has ended
+/// (a followed log ends its stream at once, then the connection closes).
+const LAST_ANSWERS: Duration = Duration::from_millis(200);
+
+/// Serves one connection: one request (no keep-alive), a bounded wait for
+/// it, and at most [`LAST_ANSWERS`] more once `stop` is cancelled.
+pub(crate) async fn serve_one<I, S, B>(io: I, service: S, stop: &CancellationToken)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::HttpService<Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .keep_alive(false)
+        .header_read_timeout(HEADER_TIMEOUT)
+        .serve_connection(TokioIo::new(io), service);
+    let cut = async {
+        stop.cancelled().await;
+        tokio::time::sleep(LAST_ANSWERS).await;
+    };
+    tokio::select! {
+        // A garbage request gets hyper's 400 and ends here.
+        r = conn => if let Err(e) = r {
+            tracing::debug!("connection ended: {e}");
+        },
+        _ = cut => {}
     }
 }
 
@@ -298,6 +299,52 @@ impl Drop for ControlSocket {
     fn drop(&mut self) {
         if std::fs::metadata(&self.path).is_ok_and(|m| m.ino() == self.ino) {
             let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Accepts clients, at most [`MAX_CLIENTS`] at once: one that never reads
+/// its answer holds a slot, never the daemon's file descriptors.
+pub(crate) struct Clients {
+    slots: Arc<tokio::sync::Semaphore>,
+    what: String,
+}
+
+impl Clients {
+    /// For the server named `what` in logs.
+    pub(crate) fn new(what: String) -> Clients {
+        Clients {
+            slots: Arc::new(tokio::sync::Semaphore::new(MAX_CLIENTS)),
+            what,
+        }
+    }
+
+    /// The next client and its slot (the slot is free again when the
+    /// permit is dropped); `None` once `stop` is cancelled.
+    pub(crate) async fn next<S, Fut>(
+        &self,
+        stop: &CancellationToken,
+        accept: impl Fn() -> Fut,
+    ) -> Option<(tokio::sync::OwnedSemaphorePermit, S)>
+    where
+        Fut: Future<Output = io::Result<S>>,
+    {
+        let permit = tokio::select! {
+            _ = stop.cancelled() => return None,
+            p = Arc::clone(&self.slots).acquire_owned() => p.ok()?,
+        };
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return None,
+                accepted = accept() => match accepted {
+                    Ok(stream) => return Some((permit, stream)),
+                    Err(e) => {
+                        // Out of descriptors, say: wait rather than spin.
+                        tracing::warn!("{}: accept failed: {e}", self.what);
+                        tokio::time::sleep(ACCEPT_RETRY).await;
+                    }
+                },
+            }
         }
     }
 }

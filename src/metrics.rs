@@ -9,14 +9,11 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::server::conn::http1;
 use hyper::{Method, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -27,7 +24,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::control::{ACCEPT_RETRY, HEADER_TIMEOUT, MAX_CLIENTS};
+use crate::control::{Clients, serve_one};
 use crate::status::{ComponentState, State, Status};
 
 type Labels = Vec<(&'static str, String)>;
@@ -136,27 +133,10 @@ pub async fn serve(
     stop: CancellationToken,
 ) {
     let connections = TaskTracker::new();
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CLIENTS));
-    loop {
-        // Bounded, as on the control socket: a stalled scraper holds a slot.
-        let permit = tokio::select! {
-            _ = stop.cancelled() => break,
-            p = Arc::clone(&slots).acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-        };
-        let stream = tokio::select! {
-            _ = stop.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    tracing::warn!("metrics: accept failed: {e}");
-                    tokio::time::sleep(ACCEPT_RETRY).await;
-                    continue;
-                }
-            },
-        };
+    // Bounded, as on the control socket: a stalled scraper holds a slot.
+    let clients = Clients::new("metrics".into());
+    let accept = || async { listener.accept().await.map(|(s, _)| s) };
+    while let Some((permit, stream)) = clients.next(&stop, accept).await {
         let status = status.clone();
         let stop = stop.clone();
         connections.spawn(async move {
@@ -184,16 +164,9 @@ pub async fn serve(
                     };
                     async move { Ok::<_, Infallible>(reply) }
                 });
-            let conn = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .keep_alive(false)
-                .header_read_timeout(HEADER_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::select! {
-                _ = conn => {}
-                _ = stop.cancelled() => {}
-            }
+            serve_one(stream, service, &stop).await;
         });
     }
     connections.close();
+    connections.wait().await;
 }

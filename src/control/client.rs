@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Empty};
-use hyper::{Method, Request, StatusCode};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::UnixStream;
 
@@ -48,58 +49,69 @@ pub enum ClientError {
     },
 }
 
-/// Sends `method path` and returns the JSON body of a 2xx answer.
-pub async fn request(socket: &Path, method: Method, path: &str) -> Result<String, ClientError> {
-    let broken = |message: String| ClientError::Broken {
+fn broken(socket: &Path, message: String) -> ClientError {
+    ClientError::Broken {
         path: socket.to_path_buf(),
         message,
-    };
-    let exchange = async {
-        let stream =
-            UnixStream::connect(socket)
-                .await
-                .map_err(|source| ClientError::NotRunning {
-                    path: socket.to_path_buf(),
-                    source,
-                })?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| broken(format!("handshake: {e}")))?;
-        tokio::spawn(conn);
-        let req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(hyper::header::HOST, "sundown")
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| broken(e.to_string()))?;
-        let resp = sender
-            .send_request(req)
-            .await
-            .map_err(|e| broken(format!("request: {e}")))?;
-        let status = resp.status();
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| broken(format!("reading the answer: {e}")))?
-            .to_bytes();
-        let body = String::from_utf8_lossy(&body).into_owned();
-        if status.is_success() {
-            return Ok(body);
-        }
-        let message = serde_json::from_str::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v.get("error")?.as_str().map(str::to_owned))
-            .unwrap_or(body);
-        Err(ClientError::Refused {
-            path: socket.to_path_buf(),
-            status,
-            message,
-        })
-    };
-    tokio::time::timeout(ANSWER_WITHIN, exchange)
+    }
+}
+
+/// Connects and sends `method path`; the answer's head, its body to read.
+async fn send(
+    socket: &Path,
+    method: Method,
+    path: &str,
+) -> Result<Response<Incoming>, ClientError> {
+    let stream = UnixStream::connect(socket)
         .await
-        .unwrap_or_else(|_| Err(broken(format!("no answer within {ANSWER_WITHIN:?}"))))
+        .map_err(|source| ClientError::NotRunning {
+            path: socket.to_path_buf(),
+            source,
+        })?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| broken(socket, format!("handshake: {e}")))?;
+    tokio::spawn(conn);
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(hyper::header::HOST, "sundown")
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| broken(socket, e.to_string()))?;
+    let resp = tokio::time::timeout(ANSWER_WITHIN, sender.send_request(req))
+        .await
+        .map_err(|_| broken(socket, format!("no answer within {ANSWER_WITHIN:?}")))?
+        .map_err(|e| broken(socket, format!("request: {e}")))?;
+    if resp.status().is_success() {
+        return Ok(resp);
+    }
+    // The server's `{"error": …}` says why.
+    let status = resp.status();
+    let text = read_all(socket, resp).await?;
+    let message = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("error")?.as_str().map(str::to_owned))
+        .unwrap_or(text);
+    Err(ClientError::Refused {
+        path: socket.to_path_buf(),
+        status,
+        message,
+    })
+}
+
+async fn read_all(socket: &Path, resp: Response<Incoming>) -> Result<String, ClientError> {
+    let body = tokio::time::timeout(ANSWER_WITHIN, resp.into_body().collect())
+        .await
+        .map_err(|_| broken(socket, format!("no answer within {ANSWER_WITHIN:?}")))?
+        .map_err(|e| broken(socket, format!("reading the answer: {e}")))?
+        .to_bytes();
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Sends `method path` and returns the JSON body of a 2xx answer.
+pub async fn request(socket: &Path, method: Method, path: &str) -> Result<String, ClientError> {
+    let resp = send(socket, method, path).await?;
+    read_all(socket, resp).await
 }
 
 /// `GET /status`, parsed.
@@ -119,52 +131,11 @@ pub async fn logs(
     follow: bool,
     mut out: impl FnMut(&[u8]),
 ) -> Result<(), ClientError> {
-    let broken = |message: String| ClientError::Broken {
-        path: socket.to_path_buf(),
-        message,
-    };
-    let stream = UnixStream::connect(socket)
-        .await
-        .map_err(|source| ClientError::NotRunning {
-            path: socket.to_path_buf(),
-            source,
-        })?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| broken(format!("handshake: {e}")))?;
-    tokio::spawn(conn);
     // Names are identifiers; anything else is answered 404 by the server.
     let uri = format!("/logs/{name}{}", if follow { "?follow=1" } else { "" });
-    let req = Request::builder()
-        .uri(uri)
-        .header(hyper::header::HOST, "sundown")
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| broken(e.to_string()))?;
-    let resp = tokio::time::timeout(ANSWER_WITHIN, sender.send_request(req))
-        .await
-        .map_err(|_| broken(format!("no answer within {ANSWER_WITHIN:?}")))?
-        .map_err(|e| broken(format!("request: {e}")))?;
-    let status = resp.status();
-    let mut body = resp.into_body();
-    if !status.is_success() {
-        let bytes = body
-            .collect()
-            .await
-            .map_err(|e| broken(e.to_string()))?
-            .to_bytes();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let message = serde_json::from_str::<serde_json::Value>(&text)
-            .ok()
-            .and_then(|v| v.get("error")?.as_str().map(str::to_owned))
-            .unwrap_or(text);
-        return Err(ClientError::Refused {
-            path: socket.to_path_buf(),
-            status,
-            message,
-        });
-    }
+    let mut body = send(socket, Method::GET, &uri).await?.into_body();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| broken(format!("reading the log: {e}")))?;
+        let frame = frame.map_err(|e| broken(socket, format!("reading the log: {e}")))?;
         if let Some(data) = frame.data_ref() {
             out(data);
         }
