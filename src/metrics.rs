@@ -30,27 +30,6 @@ use crate::status::{ComponentState, State, Status};
 type Labels = Vec<(&'static str, String)>;
 type FloatGauge = Gauge<f64, AtomicU64>;
 
-/// Every state a component can be in, for `sundown_component_state`.
-const STATES: [ComponentState; 10] = [
-    ComponentState::Pending,
-    ComponentState::Starting,
-    ComponentState::Ready,
-    ComponentState::Stopping,
-    ComponentState::Killing,
-    ComponentState::Stopped,
-    ComponentState::Restarting,
-    ComponentState::Exited,
-    ComponentState::Failed,
-    ComponentState::NeverStarted,
-];
-
-fn state_label(s: ComponentState) -> String {
-    serde_json::to_value(s)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 /// The metrics of this snapshot, as OpenMetrics text.
 pub fn render(status: &Status) -> String {
     let mut registry = Registry::default();
@@ -70,9 +49,9 @@ pub fn render(status: &Status) -> String {
         if let Some(ms) = c.last_stop_ms {
             last_stop.get_or_create(&name()).set(ms / 1000.0);
         }
-        for s in STATES {
+        for s in ComponentState::ALL {
             let mut labels = name();
-            labels.push(("state", state_label(s)));
+            labels.push(("state", s.as_str().to_string()));
             state.get_or_create(&labels).set(i64::from(c.state == s));
         }
     }

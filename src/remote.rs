@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use sundown::control::client;
-use sundown::status::{ComponentState, StatusView};
+use sundown::status::StatusView;
 use sundown::{Config, ExitCode};
 
 use crate::cli::Target;
@@ -97,13 +97,6 @@ fn failed(e: &client::ClientError) -> i32 {
     1
 }
 
-fn state_name(s: ComponentState) -> String {
-    serde_json::to_value(s)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_else(|| format!("{s:?}"))
-}
-
 fn secs(ms: f64) -> String {
     format!("{:.1}s", ms / 1000.0)
 }
@@ -130,7 +123,7 @@ fn render(v: &StatusView) -> String {
         out.push_str(&format!(
             "{:width$}  {:13}  {:>7}  {:>9}  {:>8}  {}\n",
             c.name,
-            state_name(c.state),
+            c.state.as_str(),
             c.pid.map_or_else(|| "-".into(), |p| p.to_string()),
             secs(v.now_ms - c.since_ms),
             c.restarts,

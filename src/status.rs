@@ -53,6 +53,38 @@ pub enum ComponentState {
     NeverStarted,
 }
 
+impl ComponentState {
+    /// Every state, in the order a component usually passes through them.
+    pub const ALL: [ComponentState; 10] = [
+        ComponentState::Pending,
+        ComponentState::Starting,
+        ComponentState::Ready,
+        ComponentState::Stopping,
+        ComponentState::Killing,
+        ComponentState::Stopped,
+        ComponentState::Restarting,
+        ComponentState::Exited,
+        ComponentState::Failed,
+        ComponentState::NeverStarted,
+    ];
+
+    /// Its name in JSON, metrics labels and tables (`"never_started"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ComponentState::Pending => "pending",
+            ComponentState::Starting => "starting",
+            ComponentState::Ready => "ready",
+            ComponentState::Stopping => "stopping",
+            ComponentState::Killing => "killing",
+            ComponentState::Stopped => "stopped",
+            ComponentState::Restarting => "restarting",
+            ComponentState::Exited => "exited",
+            ComponentState::Failed => "failed",
+            ComponentState::NeverStarted => "never_started",
+        }
+    }
+}
+
 /// One row of the status.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ComponentStatus {
@@ -372,6 +404,18 @@ impl Status {
                     .reduce(f64::min),
                 budget_left_ms: left(s.deadline_ms),
             }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_names_are_the_json_names() {
+        for s in ComponentState::ALL {
+            assert_eq!(serde_json::to_value(s).ok(), Some(s.as_str().into()));
         }
     }
 }
