@@ -236,89 +236,86 @@ impl Tree {
     /// in the process group `group` (those had escaped it), as
     /// `pid (command)`.
     pub(crate) async fn kill_rest(&self, group: u32) -> Vec<String> {
-        let deadline = Instant::now() + GONE_WITHIN;
-        let members = self.members();
-        let mut escaped = BTreeMap::new();
-        let mut cannot = BTreeMap::new();
-        for pass in 0..PASSES {
-            // /proc reads can block behind a process stuck in the kernel:
-            // not on the runtime's threads.
-            let listing = tokio::task::spawn_blocking({
-                let members = members.clone();
-                move || members.hold()
-            });
-            let held = match tokio::time::timeout_at(deadline, listing).await {
-                Ok(Ok(Ok(held))) => held,
-                Ok(Ok(Err(e))) => {
-                    tracing::warn!("listing the processes of tree {} failed: {e}", self.id);
-                    break;
-                }
-                Ok(Err(e)) => {
-                    tracing::error!("listing the processes of tree {} panicked: {e}", self.id);
-                    break;
-                }
-                Err(_) => {
-                    tracing::warn!(
-                        "listing the processes of tree {} is stuck; giving up on them",
-                        self.id
-                    );
-                    break;
-                }
-            };
-            if held.is_empty() {
-                break;
-            }
-            if let (0, Some(c)) = (pass, &self.cgroup) {
-                // One atomic kill of everything in it, forks in flight
-                // included (kernel 5.14+; before, the kills below do it).
-                if let Err(e) = std::fs::write(c.dir.join("cgroup.kill"), "1") {
-                    tracing::debug!(
-                        "{}: no cgroup.kill ({e}); killing one by one",
-                        c.dir.display()
-                    );
-                }
-            }
-            let helpers = self.helpers.lock().map(|h| h.clone()).unwrap_or_default();
-            let mut waits = Vec::new();
-            for h in held {
-                match h.kill() {
-                    Ok(()) => {
-                        if h.pgid != group && !helpers.contains(&h.pgid) {
-                            escaped.insert(h.pid, h.comm.clone());
-                        }
-                        waits.push(h.gone());
-                    }
-                    // Another user's process, and sundown is not root.
-                    Err(e) => {
-                        cannot.insert(h.pid, format!("{} ({}): {e}", h.pid, h.comm));
-                    }
-                }
-            }
-            if waits.is_empty() {
-                break;
-            }
-            let all_gone = futures::future::join_all(waits);
-            if tokio::time::timeout_at(deadline, all_gone).await.is_err() {
-                tracing::warn!(
-                    "processes of tree {} are still there {GONE_WITHIN:?} after SIGKILL",
-                    self.id
-                );
-                break;
-            }
-        }
-        if !cannot.is_empty() {
-            let list: Vec<String> = cannot.into_values().collect();
-            tracing::warn!(
-                "cannot kill processes of tree {}: {}",
-                self.id,
-                list.join(", ")
-            );
-        }
-        escaped
+        let killed = kill_members(&self.members(), &self.id).await;
+        let helpers = self.helpers.lock().map(|h| h.clone()).unwrap_or_default();
+        killed
             .into_iter()
-            .map(|(pid, comm)| format!("{pid} ({comm})"))
+            .filter(|(_, (pgid, _))| *pgid != group && !helpers.contains(pgid))
+            .map(|(pid, (_, comm))| format!("{pid} ({comm})"))
             .collect()
     }
+}
+
+/// Kills every member of a tree, listing it again after each round of
+/// kills (a process may fork in between), until none is left or
+/// [`GONE_WITHIN`] has passed. Returns what was killed: pid → (process
+/// group, command).
+async fn kill_members(members: &Members, id: &str) -> BTreeMap<u32, (u32, String)> {
+    let deadline = Instant::now() + GONE_WITHIN;
+    let mut killed = BTreeMap::new();
+    let mut cannot = BTreeMap::new();
+    for pass in 0..PASSES {
+        // /proc reads can block behind a process stuck in the kernel:
+        // not on the runtime's threads.
+        let listing = tokio::task::spawn_blocking({
+            let members = members.clone();
+            move || members.hold()
+        });
+        let held = match tokio::time::timeout_at(deadline, listing).await {
+            Ok(Ok(Ok(held))) => held,
+            Ok(Ok(Err(e))) => {
+                tracing::warn!("listing the processes of tree {id} failed: {e}");
+                break;
+            }
+            Ok(Err(e)) => {
+                tracing::error!("listing the processes of tree {id} panicked: {e}");
+                break;
+            }
+            Err(_) => {
+                tracing::warn!("listing the processes of tree {id} is stuck; giving up on them");
+                break;
+            }
+        };
+        if held.is_empty() {
+            break;
+        }
+        if let (0, Members::Cgroup(dir, _)) = (pass, members) {
+            // One atomic kill of everything in it, forks in flight
+            // included (kernel 5.14+; before, the kills below do it).
+            if let Err(e) = std::fs::write(dir.join("cgroup.kill"), "1") {
+                tracing::debug!(
+                    "{}: no cgroup.kill ({e}); killing one by one",
+                    dir.display()
+                );
+            }
+        }
+        let mut waits = Vec::new();
+        for h in held {
+            match h.kill() {
+                Ok(()) => {
+                    killed.insert(h.pid, (h.pgid, h.comm.clone()));
+                    waits.push(h.gone());
+                }
+                // Another user's process, and sundown is not root.
+                Err(e) => {
+                    cannot.insert(h.pid, format!("{} ({}): {e}", h.pid, h.comm));
+                }
+            }
+        }
+        if waits.is_empty() {
+            break;
+        }
+        let all_gone = futures::future::join_all(waits);
+        if tokio::time::timeout_at(deadline, all_gone).await.is_err() {
+            tracing::warn!("processes of tree {id} are still there {GONE_WITHIN:?} after SIGKILL");
+            break;
+        }
+    }
+    if !cannot.is_empty() {
+        let list: Vec<String> = cannot.into_values().collect();
+        tracing::warn!("cannot kill processes of tree {id}: {}", list.join(", "));
+    }
+    killed
 }
 
 /// Says once per run why descendants are tracked by scanning.
@@ -396,21 +393,14 @@ impl Drop for Tree {
         }
         // Not empty: the end was cut short (an aborted component, a kill
         // that timed out). Kill what is in it and remove it once it is gone.
-        let _ = std::fs::write(c.dir.join("cgroup.kill"), "1");
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            let _ = std::fs::write(c.dir.join("cgroup.kill"), "1");
             tracing::warn!("{} is left behind, not empty", c.dir.display());
             return;
         };
+        let id = std::mem::take(&mut self.id);
         runtime.spawn(async move {
-            let members = Members::Cgroup(c.dir.clone(), c.path.clone());
-            let held = tokio::task::spawn_blocking(move || members.hold());
-            if let Ok(Ok(Ok(held))) = tokio::time::timeout(GONE_WITHIN, held).await {
-                for h in &held {
-                    let _ = h.kill();
-                }
-                let gone = futures::future::join_all(held.into_iter().map(Held::gone));
-                let _ = tokio::time::timeout(GONE_WITHIN, gone).await;
-            }
+            kill_members(&Members::Cgroup(c.dir.clone(), c.path.clone()), &id).await;
             if let Err(e) = std::fs::remove_dir(&c.dir) {
                 tracing::warn!("{} is left behind: {e}", c.dir.display());
             }
