@@ -97,11 +97,11 @@ pub fn default_socket_path(config_path: &Path) -> PathBuf {
     let absolute = std::fs::canonicalize(config_path)
         .or_else(|_| std::path::absolute(config_path))
         .unwrap_or_else(|_| config_path.to_path_buf());
+    let stem = config_path
+        .file_stem()
+        .map_or_else(|| "supervisor".into(), |s| s.to_string_lossy());
     match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
         Some(dir) => {
-            let stem = config_path
-                .file_stem()
-                .map_or_else(|| "sundown".into(), |s| s.to_string_lossy());
             // FNV-1a: stable across runs and builds, unlike std's hasher.
             let hash = absolute
                 .as_os_str()
@@ -116,12 +116,10 @@ pub fn default_socket_path(config_path: &Path) -> PathBuf {
         }
         // Named after the config, so the configs of one directory
         // (`examples/`) can run side by side.
-        None => absolute.parent().unwrap_or(Path::new(".")).join(format!(
-            ".sundown.{}.sock",
-            config_path
-                .file_stem()
-                .map_or_else(|| "supervisor".into(), |s| s.to_string_lossy())
-        )),
+        None => absolute
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(format!(".sundown.{stem}.sock")),
     }
 }
 
