@@ -296,6 +296,29 @@ pub fn command() -> Command {
     cmd
 }
 
+/// The binary run as `user` through `setpriv` (group `nogroup`, no
+/// supplementary groups), with [`command`]'s environment; `None`, printed,
+/// unless the tests run as root. CI runs them as root, so under
+/// [`REQUIRE_ENV`] anything else is a failure.
+pub fn command_as(user: &str) -> Option<Command> {
+    if !nix::unistd::Uid::effective().is_root() {
+        assert!(
+            std::env::var_os(REQUIRE_ENV).is_none(),
+            "{REQUIRE_ENV} is set, so CI runs this as root"
+        );
+        eprintln!("skipped: needs root to run sundown as another user");
+        return None;
+    }
+    let mut cmd = Command::new(tool("setpriv")?);
+    cmd.args(["--reuid", user, "--regid", "nogroup", "--clear-groups"])
+        .arg(BIN)
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "info")
+        .env_remove("XDG_RUNTIME_DIR")
+        .stdin(Stdio::null());
+    Some(cmd)
+}
+
 /// Runs the binary to completion (bounded by [`TIMEOUT`] through the caller's patience) and returns its output.
 pub fn cli<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
     command()
