@@ -370,7 +370,10 @@ impl Engine {
             Report::Detail(d) => self.status.send_modify(|s| s.set_detail(i, d)),
             Report::Step(step, detail) => self.record(EventKind::StopStep(i, step, detail)),
             Report::Ready => {
-                if self.slots[i].ready {
+                // One going down for a dependency's restart comes up again
+                // later; ready now, it would start the dependents that are
+                // meant to go down with it.
+                if self.slots[i].ready || self.slots[i].held_by.is_some() {
                     return;
                 }
                 self.slots[i].ready = true;

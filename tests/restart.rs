@@ -250,6 +250,48 @@ async fn restart_dependents_stops_them_in_reverse_and_starts_them_in_order() {
     r.assert_respects_graph();
 }
 
+/// Found by `proptest_order`: a dependent being stopped for its
+/// dependency's restart still counted as ready, so a component waiting for
+/// it and for a slower dependency started on it while it went down.
+#[tokio::test(start_paused = true)]
+async fn nothing_starts_on_a_dependent_going_down_for_a_restart() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let r = {
+        let running = sup(r#"
+            [components.db]
+            kind = "sim"
+            restart = "on-failure"
+            restart_backoff = "5ms"
+            restart_dependents = true
+            [components.api]
+            kind = "sim"
+            depends_on = ["db"]
+            stop_delay = "50ms"
+            [components.slow]
+            kind = "sim"
+            start_delay = "30ms"
+            [components.web]
+            kind = "sim"
+            depends_on = ["api", "slow"]
+        "#)
+        .replace_with("db", flaky(&runs, 1, 10))
+        .expect("db exists")
+        .spawn();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        running.shutdown().await
+    };
+    assert_eq!(r.exit_code, 0, "{r:#?}");
+    let (api, web) = (c(&r, "api"), c(&r, "web"));
+    // db fails at 10 ms; api goes down from 10 to 60 ms; slow is ready at
+    // 30 ms, in between. web must wait for api's second run.
+    assert_eq!(api.restarts.len(), 1, "{api:?}");
+    assert_eq!(api.restarts[0].at, 60.0);
+    assert_eq!(api.start_requested, Some(60.0));
+    assert_eq!(web.start_requested, Some(60.0), "{web:?}");
+    assert!(web.restarts.is_empty(), "{web:?}");
+    r.assert_respects_graph();
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_dependency_failing_before_ready_is_retried_and_its_dependents_wait() {
     let r = {

@@ -146,6 +146,9 @@ impl Engine {
                     Life::Running if self.slots[d].held_by.is_none() => {
                         self.slots[d].held_by = Some(x);
                         self.slots[x].holding.push(d);
+                        // Going down now: a dependent of its that has not
+                        // started yet must not start on it in the meantime.
+                        self.unready(d);
                     }
                     // Already down and restarting by itself: it now comes back
                     // with the others, once its dependencies are ready.
