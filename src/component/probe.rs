@@ -40,16 +40,24 @@ pub(crate) async fn until_ready(
         };
     }
     tokio::time::sleep_until((Instant::now() + spec.start_period).min(deadline)).await;
+    let mut last: Option<String> = None;
     loop {
         let started = Instant::now();
         // A check never runs past the deadline: its failure would come too late.
         let limit = spec
             .timeout
             .min(deadline.saturating_duration_since(started));
-        let Err(last) = check_within(&spec.check, limit, exec).await else {
-            return Ok(());
-        };
-        let next = started + spec.interval;
+        match tokio::time::timeout(limit, check_once(&spec.check, exec)).await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(e)) => last = Some(e),
+            // Cut short by the deadline, not by its own timeout: the failure
+            // before it says more than "no answer within 3ms".
+            Err(_) if limit < spec.timeout && last.is_some() => {}
+            Err(_) => last = Some(no_answer(limit)),
+        }
+        let last = last.as_deref().unwrap_or_default();
+        // A check that took longer than the interval is followed at once.
+        let next = (started + spec.interval).max(Instant::now());
         if next >= deadline {
             return Err(format!(
                 "not ready within {within}: readiness probe {}: {last}",
@@ -87,11 +95,12 @@ pub(crate) async fn until_dead(spec: &ProbeSpec, exec: ExecBuilder<'_>, name: &s
 async fn check_within(check: &Check, limit: Duration, exec: ExecBuilder<'_>) -> Result<(), String> {
     match tokio::time::timeout(limit, check_once(check, exec)).await {
         Ok(result) => result,
-        Err(_) => Err(format!(
-            "no answer within {}",
-            humantime::format_duration(limit)
-        )),
+        Err(_) => Err(no_answer(limit)),
     }
+}
+
+fn no_answer(limit: Duration) -> String {
+    format!("no answer within {}", humantime::format_duration(limit))
 }
 
 async fn check_once(check: &Check, exec: ExecBuilder<'_>) -> Result<(), String> {
@@ -245,6 +254,35 @@ mod tests {
             .await
             .expect_err("fails");
         assert!(e.contains("exit status: 2: no server on 5432"), "{e}");
+    }
+
+    /// The last check, cut short by the deadline, must not hide why the
+    /// one before failed (a loaded machine made `sh` that slow).
+    #[tokio::test(start_paused = true)]
+    async fn a_check_cut_short_by_the_deadline_keeps_the_earlier_failure() {
+        use std::os::unix::process::ExitStatusExt;
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let exec =
+            |_: &[String]| -> crate::component::BoxFuture<std::io::Result<std::process::Output>> {
+                let first = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+                Box::pin(async move {
+                    if !first {
+                        std::future::pending::<()>().await;
+                    }
+                    Ok(std::process::Output {
+                        status: std::process::ExitStatus::from_raw(2 << 8),
+                        stdout: Vec::new(),
+                        stderr: b"no server on 5432".to_vec(),
+                    })
+                })
+            };
+        let mut spec = probe(Check::Exec(vec!["pg_isready".into()]));
+        spec.ready_timeout = Duration::from_millis(230);
+        let e = until_ready(&spec, &exec, &CancellationToken::new())
+            .await
+            .expect_err("fails");
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert!(e.ends_with("exit status: 2: no server on 5432"), "{e}");
     }
 
     #[tokio::test]
