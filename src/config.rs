@@ -58,7 +58,7 @@ impl fmt::Display for Strategy {
 
 /// A validated configuration: every name resolves, the graph is acyclic,
 /// every duration is sane.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Global settings from `[supervisor]`.
     pub supervisor: SupervisorSettings,
@@ -71,7 +71,7 @@ pub struct Config {
 }
 
 /// `[supervisor]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SupervisorSettings {
     /// Budget for the whole shutdown; whatever is still running then is killed.
     pub shutdown_timeout: Duration,
@@ -105,7 +105,7 @@ impl Default for SupervisorSettings {
 }
 
 /// One `[components.NAME]` table.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ComponentSpec {
     /// The table's key.
     pub name: String,
@@ -120,7 +120,7 @@ pub struct ComponentSpec {
 }
 
 /// Kind-specific settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 #[allow(
     clippy::large_enum_variant,
     reason = "built once per component at load; boxing would only add noise"
@@ -155,7 +155,7 @@ impl KindSpec {
 }
 
 /// Settings of `kind = "sim"`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SimSpec {
     /// Time from start to ready.
     pub start_delay: Duration,

@@ -7,11 +7,11 @@
 //! same bookkeeping run in two directions: a component starts when its
 //! dependencies are ready, and stops when its dependents are down.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
@@ -31,15 +31,22 @@ use crate::status::{State, Status};
 pub const KILL_GRACE: Duration = Duration::from_secs(5);
 
 /// What the outside can ask of a running engine.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Command {
     /// Begin the ordered shutdown (ignored when one is under way).
     Shutdown(Trigger),
     /// Kill everything now (the second signal).
     Force(Trigger),
+    /// Change the running graph; the answer says what will happen, or why not.
+    Change(Change, oneshot::Sender<Result<Accepted, Refused>>),
 }
 
+mod change;
+mod reload;
 mod restart;
+
+pub use change::{Accepted, Change, Refused};
+pub use reload::Diff;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Life {
@@ -50,7 +57,18 @@ enum Life {
     /// Down after ending by itself, waiting out its restart delay (and, with
     /// `restart_dependents`, for its dependents to stop).
     Backoff,
+    /// Down by request (`sundown stop`), until asked to start.
+    Stopped,
     Done,
+}
+
+/// Why a running component is being taken down while the graph runs on.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Hold {
+    /// So that this dependency can restart (`restart_dependents`).
+    Restart(usize),
+    /// For the change under way (stop, restart, reload).
+    Change,
 }
 
 /// What the engine does when a component's deadline comes.
@@ -83,8 +101,33 @@ struct Slot {
     restarts: VecDeque<Instant>,
     /// With `restart_dependents`: dependents still to stop before this restarts.
     holding: Vec<usize>,
-    /// The dependency whose restart this is being stopped for.
-    held_by: Option<usize>,
+    /// Why it is being stopped while the graph runs on.
+    held_by: Option<Hold>,
+    /// The component whose `stop` took this one down, for `start` of it.
+    stopped_with: Option<usize>,
+}
+
+impl Slot {
+    fn new(make: Factory) -> Slot {
+        Slot {
+            life: Life::Pending,
+            make,
+            run: 0,
+            ran: false,
+            stop: CancellationToken::new(),
+            kill: CancellationToken::new(),
+            abort: None,
+            ready: false,
+            stop_requested: false,
+            killed: None,
+            asked_at: None,
+            deadline: None,
+            restarts: VecDeque::new(),
+            holding: Vec::new(),
+            held_by: None,
+            stopped_with: None,
+        }
+    }
 }
 
 pub(crate) struct Engine {
@@ -121,13 +164,18 @@ pub(crate) struct Engine {
     global_fired: bool,
     /// State of the restart delays' jitter (xorshift).
     jitter: u64,
+    /// The last run id handed out; ids are never reused.
+    last_run: u64,
+    /// Which slot each live run id belongs to.
+    runs: HashMap<u64, usize>,
+    /// The change under way, if any: one at a time.
+    change: Option<change::Active>,
 }
 
 /// Reports a component's end to the engine exactly once, even when its
 /// future panics (unwinding drops the guard) or is aborted, so a broken
 /// component is a failure the engine sees rather than a task that vanished.
 struct ExitGuard {
-    i: usize,
     run: u64,
     tx: mpsc::UnboundedSender<Msg>,
     sent: bool,
@@ -136,7 +184,7 @@ struct ExitGuard {
 impl ExitGuard {
     fn send(&mut self, exit: Exit) {
         self.sent = true;
-        let _ = self.tx.send(Msg::Exit(self.i, self.run, exit));
+        let _ = self.tx.send(Msg::Exit(self.run, exit));
     }
 }
 
@@ -161,26 +209,7 @@ impl Engine {
         let (msg_tx, msg_rx) = mpsc::unbounded_channel();
         let t0 = Instant::now();
         let (status, status_rx) = watch::channel(Status::new(&graph, &plan, t0));
-        let slots = components
-            .into_iter()
-            .map(|make| Slot {
-                life: Life::Pending,
-                make,
-                run: 0,
-                ran: false,
-                stop: CancellationToken::new(),
-                kill: CancellationToken::new(),
-                abort: None,
-                ready: false,
-                stop_requested: false,
-                killed: None,
-                asked_at: None,
-                deadline: None,
-                restarts: VecDeque::new(),
-                holding: Vec::new(),
-                held_by: None,
-            })
-            .collect();
+        let slots = components.into_iter().map(Slot::new).collect();
         let n = graph.len();
         let engine = Engine {
             waiting_deps: (0..n).map(|i| graph.deps(i).len()).collect(),
@@ -209,6 +238,9 @@ impl Engine {
             phase_left: 0,
             global_fired: false,
             jitter: restart::seed(),
+            last_run: 0,
+            runs: HashMap::new(),
+            change: None,
         };
         (engine, status_rx)
     }
@@ -233,12 +265,17 @@ impl Engine {
             tokio::select! {
                 // The channel cannot close: the engine holds a sender.
                 Some(msg) = self.msg_rx.recv() => match msg {
-                    Msg::Report(i, run, r) => if self.current(i, run) { self.on_report(i, r) },
-                    Msg::Exit(i, run, exit) => if self.current(i, run) { self.on_exit(i, exit) },
+                    Msg::Report(run, r) => if let Some(i) = self.current(run) { self.on_report(i, r) },
+                    Msg::Exit(run, exit) => {
+                        let i = self.current(run);
+                        self.runs.remove(&run);
+                        if let Some(i) = i { self.on_exit(i, exit) }
+                    }
                 },
                 cmd = self.cmd_rx.recv(), if commands_open => match cmd {
                     Some(Command::Shutdown(t)) => self.shutdown(t),
                     Some(Command::Force(t)) => self.force(t),
+                    Some(Command::Change(c, reply)) => self.begin_change(c, reply),
                     // Every handle dropped: nobody can ask any more, so stop now.
                     None => {
                         commands_open = false;
@@ -287,9 +324,10 @@ impl Engine {
         self.graph.name(i)
     }
 
-    /// Whether a message comes from the component's current run.
-    fn current(&self, i: usize, run: u64) -> bool {
-        self.slots[i].life == Life::Running && self.slots[i].run == run
+    /// The component a message comes from, if it is from its current run.
+    fn current(&self, run: u64) -> Option<usize> {
+        let &i = self.runs.get(&run)?;
+        (self.slots[i].life == Life::Running && self.slots[i].run == run).then_some(i)
     }
 
     fn finished(&mut self) -> bool {
@@ -328,10 +366,12 @@ impl Engine {
             self.name(i),
             component.kind()
         );
+        self.last_run += 1;
+        self.runs.insert(self.last_run, i);
         let slot = &mut self.slots[i];
         slot.life = Life::Running;
         slot.ran = true;
-        slot.run += 1;
+        slot.run = self.last_run;
         slot.stop = CancellationToken::new();
         slot.kill = CancellationToken::new();
         slot.ready = false;
@@ -341,14 +381,13 @@ impl Engine {
         let run = slot.run;
         let life = Lifecycle::new(
             self.graph.name(i).to_string(),
-            (i, run),
+            run,
             slot.stop.clone(),
             slot.kill.clone(),
             self.msg_tx.clone(),
             self.tracker.clone(),
         );
         let mut exit = ExitGuard {
-            i,
             run,
             tx: self.msg_tx.clone(),
             sent: false,
@@ -394,6 +433,7 @@ impl Engine {
                 }
                 if self.trigger.is_none() {
                     self.check_all_ready();
+                    self.advance_change();
                 }
             }
         }
@@ -501,13 +541,16 @@ impl Engine {
             self.plan.shutdown_timeout
         );
         self.record(EventKind::ShutdownStarted(trigger.clone()));
+        self.interrupt_change(&trigger);
         self.trigger = Some(trigger);
         self.global_deadline = Some(Instant::now() + self.plan.shutdown_timeout);
         for i in 0..self.slots.len() {
             match self.slots[i].life {
-                // Parked for a restart: it ran, and is already down.
-                Life::Pending if self.slots[i].ran => self.end(i, Outcome::Stopped, None),
-                Life::Pending => self.end(i, Outcome::NeverStarted, None),
+                // Parked for a restart or stopped by request: it ran, and is already down.
+                Life::Pending | Life::Stopped if self.slots[i].ran => {
+                    self.end(i, Outcome::Stopped, None)
+                }
+                Life::Pending | Life::Stopped => self.end(i, Outcome::NeverStarted, None),
                 // No restart outlives a shutdown request.
                 Life::Backoff => {
                     tracing::info!(

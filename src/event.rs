@@ -165,10 +165,36 @@ pub enum EventKind {
     /// `restart_dependents` (no delay: it starts once its dependencies are
     /// ready again). The reason says which.
     Restarting(usize, String, Option<Duration>),
+    /// The component is down by request (`sundown stop`) and stays down
+    /// until asked to start again; the reason says who asked.
+    Parked(usize, String),
     /// A component took a step of its own stop sequence, with what it did.
     StopStep(usize, StopStep, String),
     /// The component is down for good.
     Ended(usize, Outcome, Option<Exit>),
+}
+
+impl EventKind {
+    /// The same event with its component renumbered by `f` (a reload
+    /// renumbers them); `None` when `f` has no place for the component.
+    /// Phase numbers are left alone: phases exist only once the graph is final.
+    pub(crate) fn renumber(&self, f: impl Fn(usize) -> Option<usize>) -> Option<EventKind> {
+        use EventKind::*;
+        Some(match self {
+            StartRequested(i) => StartRequested(f(*i)?),
+            Pid(i, pid) => Pid(f(*i)?, *pid),
+            Ready(i) => Ready(f(*i)?),
+            StopRequested(i, at) => StopRequested(f(*i)?, *at),
+            KillSent(i, why) => KillSent(f(*i)?, *why),
+            Restarting(i, why, delay) => Restarting(f(*i)?, why.clone(), *delay),
+            Parked(i, why) => Parked(f(*i)?, why.clone()),
+            StopStep(i, step, detail) => StopStep(f(*i)?, *step, detail.clone()),
+            Ended(i, outcome, exit) => Ended(f(*i)?, *outcome, exit.clone()),
+            AllReady | Forced | ShutdownStarted(_) | PhaseStarted(_) | PhaseEnded(_) => {
+                self.clone()
+            }
+        })
+    }
 }
 
 #[cfg(test)]

@@ -268,18 +268,20 @@ impl ShutdownReport {
                         detail: detail.clone(),
                     })
                 }
-                EventKind::Restarting(i, reason, delay) => {
+                EventKind::Restarting(i, _, _) | EventKind::Parked(i, _) => {
                     let c = &mut components[*i];
                     c.stopped_at = Some(at);
                     c.stop_ms = c
                         .stop_requested
                         .or(c.killed_at)
                         .map(|from| ((at - from) * 1000.0).round() / 1000.0);
-                    c.restarts.push(RestartReport {
-                        at,
-                        reason: reason.clone(),
-                        delay_ms: delay.map(ms),
-                    });
+                    if let EventKind::Restarting(_, reason, delay) = &e.kind {
+                        c.restarts.push(RestartReport {
+                            at,
+                            reason: reason.clone(),
+                            delay_ms: delay.map(ms),
+                        });
+                    }
                 }
                 EventKind::Pid(i, pid) => components[*i].pid = Some(*pid),
                 EventKind::Ready(i) => components[*i].ready_at = Some(at),

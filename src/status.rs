@@ -221,15 +221,23 @@ impl Status {
                 c.kill_at_ms = None;
                 c.stop_asked_ms.get_or_insert(at);
             }
-            EventKind::Restarting(i, _, _) => {
-                set(*i, ComponentState::Restarting);
+            EventKind::Restarting(i, _, _) | EventKind::Parked(i, _) => {
+                let again = matches!(e.kind, EventKind::Restarting(..));
+                set(
+                    *i,
+                    if again {
+                        ComponentState::Restarting
+                    } else {
+                        ComponentState::Stopped
+                    },
+                );
                 let c = &mut self.components[*i];
                 // A dependent stopped for its dependency's restart ends here,
                 // without an `Ended`.
                 if let Some(asked) = c.stop_asked_ms.take() {
                     c.last_stop_ms = Some(at - asked);
                 }
-                c.restarts += 1;
+                c.restarts += u32::from(again);
                 c.pid = None;
                 c.kill_at_ms = None;
                 c.detail = None;

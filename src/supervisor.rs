@@ -27,7 +27,7 @@ use tokio::task::JoinHandle;
 
 use crate::component::{self, Component, Factory};
 use crate::config::{Config, ConfigError};
-use crate::engine::{Command, Engine};
+use crate::engine::{Accepted, Change, Command, Engine, Refused};
 use crate::event::Trigger;
 use crate::graph::Graph;
 use crate::plan::Plan;
@@ -114,6 +114,11 @@ impl Supervisor {
             .ok_or_else(|| UnknownComponent(name.to_string()))?;
         self.components[i] = make;
         Ok(self)
+    }
+
+    #[allow(clippy::type_complexity, reason = "taken apart by the engine only")]
+    pub(crate) fn into_parts(self) -> (Arc<Config>, Arc<Graph>, Arc<Plan>, Vec<Factory>) {
+        (self.config, self.graph, self.plan, self.components)
     }
 
     /// The validated config.
@@ -223,5 +228,16 @@ impl Handle {
     /// Kills everything still running at once (what a second signal does).
     pub fn force(&self, trigger: Trigger) {
         let _ = self.tx.send(Command::Force(trigger));
+    }
+
+    /// Asks for a change to the running graph (stop, start or restart one
+    /// component, or reload). Answers at once with what will happen, or
+    /// why it will not; [`Accepted::done`] resolves when it has happened.
+    pub async fn change(&self, change: Change) -> Result<Accepted, Refused> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.tx
+            .send(Command::Change(change, reply))
+            .map_err(|_| Refused::Gone)?;
+        answer.await.map_err(|_| Refused::Gone)?
     }
 }

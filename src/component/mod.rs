@@ -86,8 +86,10 @@ pub(crate) enum Report {
 /// sees a component's `Ready` before its `Exit`. Each carries the run it
 /// came from, so a late word from a run that was restarted is ignored.
 pub(crate) enum Msg {
-    Report(usize, u64, Report),
-    Exit(usize, u64, Exit),
+    /// From the run with this id (unique across components and runs, so a
+    /// message stays addressed right when a reload renumbers components).
+    Report(u64, Report),
+    Exit(u64, Exit),
 }
 
 /// Makes a fresh component for each run of its slot: a restart needs a new
@@ -105,7 +107,6 @@ pub fn once(component: Box<dyn Component>) -> Factory {
 /// The component's side of the conversation with the engine.
 pub struct Lifecycle {
     name: String,
-    index: usize,
     run: u64,
     stop: CancellationToken,
     kill: CancellationToken,
@@ -116,7 +117,7 @@ pub struct Lifecycle {
 impl Lifecycle {
     pub(crate) fn new(
         name: String,
-        (index, run): (usize, u64),
+        run: u64,
         stop: CancellationToken,
         kill: CancellationToken,
         tx: mpsc::UnboundedSender<Msg>,
@@ -124,7 +125,6 @@ impl Lifecycle {
     ) -> Lifecycle {
         Lifecycle {
             name,
-            index,
             run,
             stop,
             kill,
@@ -141,7 +141,7 @@ impl Lifecycle {
         (
             Lifecycle::new(
                 name.to_string(),
-                (0, 0),
+                0,
                 stop.clone(),
                 kill.clone(),
                 tx,
@@ -159,7 +159,7 @@ impl Lifecycle {
 
     fn report(&self, report: Report) {
         // The engine outlives every component; a closed channel means it is gone anyway.
-        let _ = self.tx.send(Msg::Report(self.index, self.run, report));
+        let _ = self.tx.send(Msg::Report(self.run, report));
     }
 
     /// Tells the engine the component can serve its dependents.

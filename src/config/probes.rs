@@ -24,7 +24,7 @@ pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_FAILURE_THRESHOLD: u32 = 3;
 
 /// One probe: what to check, and how often.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ProbeSpec {
     /// The check itself.
     pub check: Check,
@@ -56,6 +56,21 @@ pub enum Check {
     Exec(Vec<String>),
     /// A line of the component's output matches (readiness only).
     Log(regex::Regex),
+}
+
+/// Equal when they check the same thing: a reload compares definitions.
+impl PartialEq for Check {
+    fn eq(&self, other: &Check) -> bool {
+        match (self, other) {
+            (Check::Tcp(a), Check::Tcp(b)) => a == b,
+            (Check::Http { url, status }, Check::Http { url: u, status: s }) => {
+                url == u && status == s
+            }
+            (Check::Exec(a), Check::Exec(b)) => a == b,
+            (Check::Log(a), Check::Log(b)) => a.as_str() == b.as_str(),
+            _ => false,
+        }
+    }
 }
 
 impl fmt::Display for Check {

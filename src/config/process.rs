@@ -13,7 +13,7 @@ use super::probes::{ProbeSpec, Role};
 use super::{RawCommand, RawComponent, Validator, Zero, parse_signal};
 
 /// Settings of `kind = "process"`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ProcessSpec {
     /// Program and arguments (never passed through a shell).
     pub argv: Vec<String>,

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Settings of `kind = "http"`: the pipeline's front end.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HttpSpec {
     /// Address to listen on.
     pub listen: SocketAddr,
@@ -24,7 +24,7 @@ pub struct HttpSpec {
 }
 
 /// Settings of `kind = "worker_pool"`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct WorkerPoolSpec {
     /// Number of workers.
     pub size: usize,
@@ -48,7 +48,7 @@ pub struct JobTime {
 }
 
 /// Settings of `kind = "redis"`: the Redis stand-in.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RedisSpec {
     /// Address to listen on.
     pub listen: SocketAddr,
@@ -70,7 +70,7 @@ pub enum AppendFsync {
 }
 
 /// Settings of `kind = "postgres"`: the PostgreSQL stand-in.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PostgresSpec {
     /// Address to listen on.
     pub listen: SocketAddr,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Due, Engine, Life};
+use super::{Due, Engine, Hold, Life};
 use crate::component::Exit;
 use crate::config::RestartPolicy;
 use crate::event::{EventKind, KillReason, Outcome};
@@ -144,7 +144,7 @@ impl Engine {
                 queue.push(d);
                 match self.slots[d].life {
                     Life::Running if self.slots[d].held_by.is_none() => {
-                        self.slots[d].held_by = Some(x);
+                        self.slots[d].held_by = Some(Hold::Restart(x));
                         self.slots[x].holding.push(d);
                         // Going down now: a dependent of its that has not
                         // started yet must not start on it in the meantime.
@@ -177,13 +177,20 @@ impl Engine {
     }
 
     /// Asks each held dependent of `x` to stop once none of its own
-    /// dependents is still running: the usual reverse order, over a subgraph.
+    /// dependents is still running.
     fn advance_holds(&mut self, x: usize) {
+        let holding = self.slots[x].holding.clone();
+        self.stop_when_free(&holding);
+    }
+
+    /// Asks each of `members` to stop, with its own stop timeout, once none
+    /// of its dependents is still running: the usual reverse order, over a
+    /// subgraph, while the rest of the graph runs on.
+    pub(super) fn stop_when_free(&mut self, members: &[usize]) {
         let now = Instant::now();
-        for k in 0..self.slots[x].holding.len() {
-            let d = self.slots[x].holding[k];
+        for &d in members {
             let slot = &self.slots[d];
-            if slot.stop_requested || slot.killed.is_some() {
+            if slot.life != Life::Running || slot.stop_requested || slot.killed.is_some() {
                 continue;
             }
             let blocked = self
@@ -198,14 +205,19 @@ impl Engine {
         }
     }
 
-    /// A dependent stopped for its dependency's restart is down: it waits,
-    /// pending, for its dependencies to be ready again.
+    /// A component taken down while the graph runs on is down: stopped for
+    /// its dependency's restart, it waits, pending, for its dependencies to
+    /// be ready again; stopped for a change, the change goes on.
     pub(super) fn park(&mut self, i: usize, exit: &Exit) {
-        let Some(x) = self.slots[i].held_by.take() else {
+        let Some(hold) = self.slots[i].held_by.take() else {
             return;
         };
         self.clear_deadline(i);
         self.unready(i);
+        let Hold::Restart(x) = hold else {
+            self.parked_for_change(i, exit);
+            return;
+        };
         let took = self.slots[i]
             .asked_at
             .map(|t| t.elapsed())
@@ -224,5 +236,10 @@ impl Engine {
         self.slots[x].holding.retain(|&d| d != i);
         self.advance_holds(x);
         self.restart_when_free(x);
+        if self.change.as_ref().is_some_and(|c| c.stops(i)) {
+            // A change is taking it down too: it stays down until the change starts it.
+            self.slots[i].life = Life::Stopped;
+            self.advance_change();
+        }
     }
 }

@@ -1,0 +1,229 @@
+//! Reload: what differs between the running config and a new one, and the
+//! switch to the new graph once what the difference takes down is down.
+//!
+//! A component is kept when its definition (every setting, `depends_on`
+//! included) is the same in both; kept components that depend on a removed
+//! or changed one go down and come back with it, since what they were
+//! started against is gone. Everything else keeps running: same task, same
+//! pid. The switch renumbers the components by the new config, and with
+//! them the events, so the status and the final report describe the new
+//! graph; a removed component leaves the report with the graph.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use super::{Engine, Life, Slot};
+use crate::config::Config;
+use crate::event::Event;
+use crate::graph::Graph;
+use crate::status::Status;
+use crate::supervisor::Supervisor;
+
+/// How a new config differs from the running one, by component name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diff {
+    /// Only in the new config: started.
+    pub added: Vec<String>,
+    /// Only in the running config: stopped.
+    pub removed: Vec<String>,
+    /// In both, defined differently: stopped, then started as defined now.
+    pub changed: Vec<String>,
+    /// Defined the same, but depending on a removed or changed component:
+    /// stopped before it and started again after it.
+    pub dependents: Vec<String>,
+    /// Defined the same and not affected: left running.
+    pub unchanged: Vec<String>,
+}
+
+impl Diff {
+    /// Whether the new config changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+    }
+}
+
+impl fmt::Display for Diff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return write!(f, "no component changed");
+        }
+        let mut first = true;
+        for (what, names) in [
+            ("added", &self.added),
+            ("removed", &self.removed),
+            ("changed", &self.changed),
+            ("restarted with them", &self.dependents),
+            ("unchanged", &self.unchanged),
+        ] {
+            if names.is_empty() {
+                continue;
+            }
+            if !first {
+                f.write_str("; ")?;
+            }
+            first = false;
+            write!(f, "{what}: {}", names.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// Compares two configs component by component.
+pub(super) fn diff(old: &Config, new: &Config) -> Diff {
+    let mut d = Diff {
+        added: Vec::new(),
+        removed: Vec::new(),
+        changed: Vec::new(),
+        dependents: Vec::new(),
+        unchanged: Vec::new(),
+    };
+    for c in &new.components {
+        match old.components.iter().find(|o| o.name == c.name) {
+            None => d.added.push(c.name.clone()),
+            Some(o) if o != c => d.changed.push(c.name.clone()),
+            Some(_) => {}
+        }
+    }
+    for o in &old.components {
+        if new.index_of(&o.name).is_none() {
+            d.removed.push(o.name.clone());
+        }
+    }
+    // Kept components above a removed or changed one, in the old graph.
+    let graph = Graph::new(old);
+    let mut touched = vec![false; graph.len()];
+    for &i in graph.topological_order() {
+        let name = graph.name(i);
+        touched[i] = d.removed.iter().chain(&d.changed).any(|n| n == name)
+            || graph.deps(i).iter().any(|&j| touched[j]);
+    }
+    for o in &old.components {
+        let Some(i) = old.index_of(&o.name) else {
+            continue;
+        };
+        let kept = new.index_of(&o.name).is_some() && !d.changed.contains(&o.name);
+        if kept && touched[i] {
+            d.dependents.push(o.name.clone());
+        } else if kept {
+            d.unchanged.push(o.name.clone());
+        }
+    }
+    d
+}
+
+/// What a reload starts, numbered in the new graph, in dependency order.
+pub(super) fn to_start(diff: &Diff, new: &Graph) -> Vec<usize> {
+    new.topological_order()
+        .iter()
+        .copied()
+        .filter(|&i| {
+            let name = new.name(i);
+            diff.added
+                .iter()
+                .chain(&diff.changed)
+                .chain(&diff.dependents)
+                .any(|n| n == name)
+        })
+        .collect()
+}
+
+impl Engine {
+    /// Runs the new graph from now on. Everything the diff takes down is
+    /// down; kept components move over with their task, state and history.
+    pub(super) fn switch_graph(&mut self, sup: Supervisor, diff: &Diff) {
+        let (config, graph, plan, factories) = sup.into_parts();
+        let to_new: Vec<Option<usize>> = (0..self.slots.len())
+            .map(|i| config.index_of(self.graph.name(i)))
+            .collect();
+        let renumber = |i: usize| to_new.get(i).copied().flatten();
+        let mut old: Vec<Option<Slot>> = std::mem::take(&mut self.slots)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut slots = Vec::with_capacity(graph.len());
+        for (j, make) in factories.into_iter().enumerate() {
+            let name = graph.name(j);
+            let before = self.config.index_of(name).and_then(|i| old[i].take());
+            let slot = match before {
+                Some(mut s) if !diff.changed.iter().any(|n| n == name) => {
+                    s.holding = s.holding.iter().filter_map(|&d| renumber(d)).collect();
+                    s.held_by = s.held_by.and_then(|h| match h {
+                        super::Hold::Restart(x) => renumber(x).map(super::Hold::Restart),
+                        super::Hold::Change => Some(h),
+                    });
+                    s.stopped_with = s.stopped_with.and_then(renumber);
+                    s
+                }
+                // Changed: its old run is over; it starts as defined now.
+                Some(s) => {
+                    let mut fresh = Slot::new(make);
+                    fresh.ran = s.ran;
+                    fresh.life = Life::Stopped;
+                    fresh
+                }
+                None => Slot::new(make),
+            };
+            slots.push(slot);
+        }
+        self.slots = slots;
+        self.runs.retain(|_, i| match renumber(*i) {
+            Some(j) => {
+                *i = j;
+                true
+            }
+            None => false,
+        });
+        self.events = std::mem::take(&mut self.events)
+            .into_iter()
+            .filter_map(|e| {
+                e.kind
+                    .renumber(renumber)
+                    .map(|kind| Event { at: e.at, kind })
+            })
+            .collect();
+        self.deadlines = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(j, s)| s.deadline.map(|(at, _)| (at, j)))
+            .collect();
+        let n = graph.len();
+        self.waiting_deps = (0..n)
+            .map(|j| {
+                graph
+                    .deps(j)
+                    .iter()
+                    .filter(|&&d| !self.slots[d].ready)
+                    .count()
+            })
+            .collect();
+        self.live_dependents = (0..n)
+            .map(|j| {
+                graph
+                    .dependents(j)
+                    .iter()
+                    .filter(|&&d| self.slots[d].life != Life::Done)
+                    .count()
+            })
+            .collect();
+        self.ready_count = self.slots.iter().filter(|s| s.ready).count();
+        self.done = self.slots.iter().filter(|s| s.life == Life::Done).count();
+        // The status is the events folded, so fold the renumbered ones.
+        let mut status = Status::new(&graph, &plan, self.t0);
+        for e in &self.events {
+            status.apply(e, plan.phases.len());
+        }
+        let before = self.status.borrow().clone();
+        for c in &mut status.components {
+            if let Some(b) = before.components.iter().find(|b| b.name == c.name) {
+                c.detail.clone_from(&b.detail);
+            }
+        }
+        self.status.send_replace(status);
+        self.config = config;
+        self.graph = graph;
+        self.plan = plan;
+        tracing::info!("reload: now running the new config ({n} component(s))");
+    }
+}
