@@ -121,6 +121,32 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Stop a component and everything that depends on it (dependents first); the rest keeps running.
+    Stop {
+        /// The component.
+        name: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Start a stopped component, after its stopped dependencies, and what `stop` took down with it.
+    Start {
+        /// The component.
+        name: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Stop a component and its dependents, then start them again in order.
+    Restart {
+        /// The component.
+        name: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Read the config again and apply the difference (the same as SIGHUP); an invalid config changes nothing.
+    Reload {
+        #[command(flatten)]
+        target: Target,
+    },
 }
 
 /// Which running supervisor a client command talks to.
@@ -177,6 +203,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         } => show_report(&report, svg.as_deref(), html.as_deref(), width),
         Command::Status { target, json } => crate::remote::status(&target, json),
         Command::Shutdown { target } => crate::remote::shutdown(&target),
+        Command::Stop { name, target } => crate::remote::change(&target, "stop", Some(&name)),
+        Command::Start { name, target } => crate::remote::change(&target, "start", Some(&name)),
+        Command::Restart { name, target } => crate::remote::change(&target, "restart", Some(&name)),
+        Command::Reload { target } => crate::remote::change(&target, "reload", None),
         Command::Logs {
             name,
             target,
@@ -434,12 +464,15 @@ fn run_graph(
         return Ok(ExitCode::Usage.code());
     };
     let report_path = report_flag.or_else(|| config.supervisor.report.clone());
+    // Read again on reload, whatever the working directory is by then.
+    let config_file = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     logs.set_capacity(config.supervisor.log_lines);
     let runtime = runtime_for(&config).context("cannot start the async runtime")?;
     runtime.block_on(async move {
         // Install the handlers before anything starts: a signal during startup must count.
         let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
         let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
         let mut forwarded = Vec::new();
         for (kind, sig) in FORWARDED {
             forwarded.push((
@@ -517,6 +550,7 @@ fn run_graph(
                 running.status(),
                 running.handle(),
                 logs.clone(),
+                Some(config_file.clone()),
                 control_stop.clone(),
             ))
         });
@@ -534,6 +568,7 @@ fn run_graph(
         let signals = tokio::spawn(async move {
             let mut seen = 0;
             loop {
+                let reload = hup.recv();
                 let forward = futures::future::select_all(
                     forwarded
                         .iter_mut()
@@ -542,6 +577,12 @@ fn run_graph(
                 let name = tokio::select! {
                     _ = term.recv() => "SIGTERM",
                     _ = int.recv() => "SIGINT",
+                    _ = reload => {
+                        tracing::info!("SIGHUP received: reloading {}", config_file.display());
+                        let (handle, file) = (handle.clone(), config_file.clone());
+                        tokio::spawn(async move { reload_on_hup(&handle, &file).await });
+                        continue;
+                    }
                     (Some(sig), _, _) = forward => {
                         let reached = sundown::pid1::forward(sig);
                         tracing::info!("{sig} received: forwarded to {reached} process(es)");
@@ -590,10 +631,25 @@ fn run_graph(
     })
 }
 
+/// SIGHUP: the config is read again and the difference applied; an
+/// invalid one is logged with its locations and changes nothing.
+async fn reload_on_hup(handle: &sundown::Handle, file: &Path) {
+    match handle.reload(file).await {
+        // The engine logs the difference and the end.
+        Ok(accepted) => {
+            let _ = accepted.finished().await;
+        }
+        Err(sundown::ReloadError::Config(e)) => {
+            tracing::error!("reload refused, still running the old config:\n{e}")
+        }
+        Err(e) => tracing::warn!("reload refused: {e}"),
+    }
+}
+
 /// Signals meant for the programs, not for sundown: passed on to every
-/// process component's main process, as an init does (`tini`).
-const FORWARDED: [(SignalKind, Signal); 3] = [
-    (SignalKind::hangup(), Signal::SIGHUP),
+/// process component's main process, as an init does (`tini`). SIGHUP is
+/// sundown's own: reload.
+const FORWARDED: [(SignalKind, Signal); 2] = [
     (SignalKind::user_defined1(), Signal::SIGUSR1),
     (SignalKind::user_defined2(), Signal::SIGUSR2),
 ];

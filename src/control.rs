@@ -9,9 +9,11 @@
 //! live one means another sundown owns it, which is an error.
 //!
 //! Endpoints: `GET /status` ([`StatusView`], schema 1), `POST /shutdown`
-//! (the same as SIGTERM) and `GET /logs/NAME[?follow=1]` (a component's
-//! recent output, then its new lines until the run ends). The client side
-//! is [`client`].
+//! (the same as SIGTERM), `GET /logs/NAME[?follow=1]` (a component's
+//! recent output, then its new lines until the run ends), and the changes
+//! `POST /stop/NAME`, `/start/NAME`, `/restart/NAME` and `/reload`, each
+//! answered with two JSON lines: what it will do at once, then how it
+//! ended once it has. The client side is [`client`].
 
 pub mod client;
 
@@ -89,6 +91,27 @@ pub fn socket_path(config: &Config, config_path: &Path) -> PathBuf {
         return p.clone();
     }
     default_socket_path(config_path)
+}
+
+/// [`socket_path`] of a config file that may no longer be valid: only its
+/// `[supervisor] control_socket` is read. A run must stay reachable (to
+/// be told to reload, say) while its file is being edited.
+pub fn socket_path_unchecked(config_path: &Path) -> PathBuf {
+    let named = std::fs::read_to_string(config_path)
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .and_then(|t| {
+            let s = t
+                .get("supervisor")?
+                .get("control_socket")?
+                .as_str()?
+                .to_string();
+            Some(s)
+        });
+    match named {
+        Some(p) => config_path.parent().unwrap_or(Path::new(".")).join(p),
+        None => default_socket_path(config_path),
+    }
 }
 
 /// [`socket_path`] for a config that sets no `control_socket`.
@@ -221,13 +244,22 @@ impl ControlSocket {
     }
 
     /// Answers requests until `stop` is cancelled, then removes the socket.
+    /// `config` is the file `POST /reload` reads again.
     pub async fn serve(
         self,
         status: watch::Receiver<Status>,
         handle: Handle,
         logs: LogStore,
+        config: Option<PathBuf>,
         stop: CancellationToken,
     ) {
+        let ctx = Arc::new(Ctx {
+            status,
+            handle,
+            logs,
+            config,
+            ends: stop.clone(),
+        });
         let connections = TaskTracker::new();
         let clients = Clients::new(format!("control socket {}", self.path.display()));
         let me = nix::unistd::Uid::effective().as_raw();
@@ -241,17 +273,14 @@ impl ControlSocket {
                     peer.map_or_else(|| "unknown".to_string(), |u| u.to_string())
                 );
             }
-            let status = status.clone();
-            let handle = handle.clone();
-            let logs = logs.clone();
+            let ctx = Arc::clone(&ctx);
             let stop = stop.clone();
             connections.spawn(async move {
                 let _permit = permit;
-                let ends = stop.clone();
                 let service = hyper::service::service_fn(move |req| {
                     let who = allowed.then_some(()).ok_or((peer, me));
-                    let reply = answer(&req, who, &status, &handle, &logs, &ends);
-                    async move { Ok::<_, Infallible>(reply) }
+                    let ctx = Arc::clone(&ctx);
+                    async move { Ok::<_, Infallible>(answer(req, who, &ctx).await) }
                 });
                 serve_one(stream, service, &stop).await;
             });
@@ -347,15 +376,29 @@ impl Clients {
     }
 }
 
+/// What every request is answered from.
+struct Ctx {
+    status: watch::Receiver<Status>,
+    handle: Handle,
+    logs: LogStore,
+    config: Option<PathBuf>,
+    /// Cancelled when the run ends.
+    ends: CancellationToken,
+}
+
 /// One response. `who` is `Err((peer uid, our uid))` for a refused client.
-fn answer(
-    req: &Request<Incoming>,
+async fn answer(
+    req: Request<Incoming>,
     who: Result<(), (Option<u32>, u32)>,
-    status: &watch::Receiver<Status>,
-    handle: &Handle,
-    logs: &LogStore,
-    ends: &CancellationToken,
+    ctx: &Ctx,
 ) -> Response<Body> {
+    let Ctx {
+        status,
+        handle,
+        logs,
+        ends,
+        ..
+    } = ctx;
     if let Err((peer, me)) = who {
         let peer = peer.map_or_else(|| "an unknown user".to_string(), |u| format!("uid {u}"));
         return json(
@@ -375,6 +418,31 @@ fn answer(
         (&Method::POST, "/shutdown") => {
             handle.shutdown(Trigger::Requested);
             json(StatusCode::ACCEPTED, &serde_json::json!({"ok": true}))
+        }
+        (&Method::POST, "/reload") => {
+            let Some(path) = &ctx.config else {
+                return json(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &error("this supervisor was not started from a config file"),
+                );
+            };
+            match handle.reload(path).await {
+                Ok(accepted) => changing(accepted),
+                Err(crate::ReloadError::Config(e)) => {
+                    tracing::error!("reload refused, still running the old config: {e}");
+                    json(StatusCode::BAD_REQUEST, &error(&e.to_string()))
+                }
+                Err(crate::ReloadError::Refused(r)) => refused(&r),
+            }
+        }
+        (&Method::POST, p) if change_of(p).is_some() => {
+            let Some(change) = change_of(p) else {
+                unreachable!("matched by the guard")
+            };
+            match handle.change(change).await {
+                Ok(accepted) => changing(accepted),
+                Err(r) => refused(&r),
+            }
         }
         (&Method::GET, p) if p.starts_with("/logs/") => {
             let name = &p["/logs/".len()..];
@@ -400,21 +468,72 @@ fn answer(
                 .is_some_and(|q| q.split('&').any(|kv| kv == "follow=1" || kv == "follow"));
             log_lines(name, logs, follow.then(|| ends.clone()))
         }
-        (_, "/status" | "/shutdown") => json(
+        (_, "/status" | "/shutdown" | "/reload") => json(
             StatusCode::METHOD_NOT_ALLOWED,
             &error(&format!(
-                "{} {} is not allowed; use GET /status or POST /shutdown",
+                "{} {} is not allowed; use GET /status, POST /shutdown or POST /reload",
                 req.method(),
                 req.uri().path()
             )),
         ),
         (m, p) => json(
             StatusCode::NOT_FOUND,
-            &error(&format!(
-                "no endpoint {m} {p}; there are GET /status and POST /shutdown"
-            )),
+            &error(&format!("no endpoint {m} {p}; {ENDPOINTS}")),
         ),
     }
+}
+
+const ENDPOINTS: &str = "there are GET /status, GET /logs/NAME, POST /shutdown, POST /stop/NAME, POST /start/NAME, POST /restart/NAME and POST /reload";
+
+/// The change a `POST /stop/NAME` (`start`, `restart`) path asks for.
+fn change_of(path: &str) -> Option<crate::Change> {
+    let (verb, name) = path.strip_prefix('/')?.split_once('/')?;
+    if name.is_empty() || name.contains('/') {
+        return None;
+    }
+    let name = name.to_string();
+    Some(match verb {
+        "stop" => crate::Change::Stop(name),
+        "start" => crate::Change::Start(name),
+        "restart" => crate::Change::Restart(name),
+        _ => return None,
+    })
+}
+
+/// A refused change: 404 for an unknown name, 409 for a graph that cannot take it now.
+fn refused(r: &crate::Refused) -> Response<Body> {
+    let code = match r {
+        crate::Refused::Unknown { .. } => StatusCode::NOT_FOUND,
+        crate::Refused::Gone => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::CONFLICT,
+    };
+    json(code, &error(&r.to_string()))
+}
+
+/// An accepted change, answered as it happens: a line saying what it
+/// will do, then one saying how it ended (`{"done":true}`, or
+/// `{"done":false,"error":…}`).
+fn changing(accepted: crate::Accepted) -> Response<Body> {
+    let head = serde_json::to_string(&accepted).unwrap_or_else(|_| "{}".into());
+    let first = futures::stream::once(async move { Bytes::from(head + "\n") });
+    let last = futures::stream::once(async move {
+        let end = match accepted.finished().await {
+            Ok(()) => serde_json::json!({ "done": true }),
+            Err(e) => serde_json::json!({ "done": false, "error": e }),
+        };
+        Bytes::from(end.to_string() + "\n")
+    });
+    let body = StreamBody::new(
+        first
+            .chain(last)
+            .map(|b| Ok::<_, Infallible>(Frame::data(b))),
+    );
+    let mut resp = Response::new(http_body_util::BodyExt::boxed(body));
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/x-ndjson"),
+    );
+    resp
 }
 
 fn error(message: &str) -> serde_json::Value {

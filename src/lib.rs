@@ -39,4 +39,4 @@ pub use graph::Graph;
 pub use plan::Plan;
 pub use report::{RestartReport, ShutdownReport, StopStepReport, Totals, Violation};
 pub use status::{State, Status, StatusView};
-pub use supervisor::{Handle, Running, StartFailed, Supervisor, UnknownComponent};
+pub use supervisor::{Handle, ReloadError, Running, StartFailed, Supervisor, UnknownComponent};

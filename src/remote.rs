@@ -1,5 +1,6 @@
-//! The client commands, `status` and `shutdown`: they find the control
-//! socket of a running supervisor and print what it says.
+//! The client commands (`status`, `shutdown`, `logs`, `stop`, `start`,
+//! `restart`, `reload`): they find the control socket of a running
+//! supervisor and print what it says.
 
 use std::path::PathBuf;
 
@@ -17,6 +18,11 @@ fn socket(target: &Target) -> Result<PathBuf, i32> {
     }
     match Config::load(&target.config) {
         Ok(config) => Ok(sundown::control::socket_path(&config, &target.config)),
+        // Broken since the run began (being edited, say): its run is still
+        // reachable, and a reload is answered with the problems.
+        Err(_) if target.config.is_file() => {
+            Ok(sundown::control::socket_path_unchecked(&target.config))
+        }
         Err(e) => {
             eprintln!("{e}");
             eprintln!("(pass --socket PATH to reach the supervisor without reading its config)");
@@ -90,6 +96,72 @@ pub(crate) fn logs(target: &Target, name: &str, follow: bool) -> anyhow::Result<
         }
         Err(e) => Ok(failed(&e)),
     }
+}
+
+/// `stop`, `start`, `restart` (of `name`) or `reload`: prints what the
+/// supervisor will do, then waits until it has. A refusal (unknown name,
+/// invalid config, a graph that cannot take it now) is exit 2.
+pub(crate) fn change(target: &Target, verb: &str, name: Option<&str>) -> anyhow::Result<i32> {
+    let socket = match socket(target) {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    let path = match name {
+        Some(n) => format!("/{verb}/{n}"),
+        None => format!("/{verb}"),
+    };
+    let ended = block_on(client::change(&socket, &path, |p| print!("{}", planned(p))))?;
+    match ended {
+        Ok(Ok(())) => {
+            println!("done");
+            Ok(0)
+        }
+        Ok(Err(why)) => {
+            eprintln!("error: {verb} did not complete: {why}");
+            Ok(1)
+        }
+        Err(e @ client::ClientError::Refused { status, .. })
+            if matches!(status.as_u16(), 400 | 404 | 409) =>
+        {
+            eprintln!("error: {e}");
+            Ok(ExitCode::Usage.code())
+        }
+        Err(e) => Ok(failed(&e)),
+    }
+}
+
+/// What a change will do, a line per step.
+fn planned(p: &client::Planned) -> String {
+    let mut out = String::new();
+    if let Some(d) = &p.diff {
+        for (what, names) in [
+            ("added", &d.added),
+            ("removed", &d.removed),
+            ("changed", &d.changed),
+            ("restarted with them", &d.dependents),
+            ("unchanged, left running", &d.unchanged),
+        ] {
+            if !names.is_empty() {
+                out.push_str(&format!("{what}: {}\n", names.join(", ")));
+            }
+        }
+        if d.is_empty() {
+            out.push_str("no component changed\n");
+        }
+    }
+    if !p.stop.is_empty() {
+        out.push_str(&format!(
+            "stopping (dependents first): {}\n",
+            p.stop.join(", ")
+        ));
+    }
+    if !p.start.is_empty() {
+        out.push_str(&format!("starting (in order): {}\n", p.start.join(", ")));
+    }
+    if p.stop.is_empty() && p.start.is_empty() && p.diff.is_none() {
+        out.push_str("nothing to do: it is already so\n");
+    }
+    out
 }
 
 fn failed(e: &client::ClientError) -> i32 {

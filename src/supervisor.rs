@@ -48,6 +48,17 @@ pub struct Supervisor {
 #[error("start failed: {}", .0.trigger.as_ref().map(ToString::to_string).unwrap_or_default())]
 pub struct StartFailed(pub Box<ShutdownReport>);
 
+/// Why a reload did not begin. The running graph was not touched.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The new config is invalid; every problem with its line and column.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    /// The engine refused the change.
+    #[error("{0}")]
+    Refused(#[from] Refused),
+}
+
 /// No component of that name.
 #[derive(Debug, thiserror::Error)]
 #[error("no component named `{0}`")]
@@ -239,5 +250,20 @@ impl Handle {
             .send(Command::Change(change, reply))
             .map_err(|_| Refused::Gone)?;
         answer.await.map_err(|_| Refused::Gone)?
+    }
+
+    /// Reads and validates the config file again and, when it is valid,
+    /// asks for a [`Change::Reload`] to it: what SIGHUP and `sundown
+    /// reload` do.
+    pub async fn reload(&self, path: &Path) -> Result<Accepted, ReloadError> {
+        let path = path.to_path_buf();
+        // Reading a file blocks; the engine's thread must not.
+        let sup = tokio::task::spawn_blocking(move || Supervisor::load(&path))
+            .await
+            .map_err(|_| Refused::Gone)??;
+        for w in &sup.config().warnings {
+            tracing::warn!("{w}");
+        }
+        Ok(self.change(Change::Reload(Box::new(sup))).await?)
     }
 }

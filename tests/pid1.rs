@@ -180,12 +180,12 @@ fn without_a_subreaper_orphans_go_to_the_machines_init() {
 }
 
 #[test]
-fn sighup_and_sigusr1_are_forwarded_to_every_main_process() {
+fn sigusr1_and_sigusr2_are_forwarded_to_every_main_process() {
     let sb = Sandbox::new();
     let log = sb.log().display().to_string();
     let script = |name: &str| {
         format!(
-            "trap 'echo \"{name} got HUP\" >> {log}' HUP\n\
+            "trap 'echo \"{name} got USR2\" >> {log}' USR2\n\
              trap 'echo \"{name} got USR1\" >> {log}' USR1\n\
              echo started\n\
              while :; do sleep 1000 & wait $!; done"
@@ -206,9 +206,9 @@ fn sighup_and_sigusr1_are_forwarded_to_every_main_process() {
     sd.wait_for("SIGUSR1 received: forwarded to 2 process(es)");
     sb.wait_for_log("a got USR1");
     sb.wait_for_log("b got USR1");
-    sd.signal(Signal::SIGHUP);
-    sb.wait_for_log("a got HUP");
-    sb.wait_for_log("b got HUP");
+    sd.signal(Signal::SIGUSR2);
+    sb.wait_for_log("a got USR2");
+    sb.wait_for_log("b got USR2");
     // Forwarded signals are not a shutdown: sundown only stops on SIGTERM.
     assert!(!sd.stderr().contains("stopping"), "{}", sd.stderr());
     sd.signal(Signal::SIGTERM);

@@ -142,3 +142,60 @@ pub async fn logs(
     }
     Ok(())
 }
+
+/// What an accepted change will do: the first line of its answer.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Planned {
+    /// Components it stops, in order.
+    pub stop: Vec<String>,
+    /// Components it starts, in order.
+    pub start: Vec<String>,
+    /// For a reload, how the configs differ.
+    pub diff: Option<crate::Diff>,
+}
+
+#[derive(serde::Deserialize)]
+struct Ended {
+    done: bool,
+    error: Option<String>,
+}
+
+/// `POST path` for a change (`/stop/NAME`, `/start/NAME`, `/restart/NAME`,
+/// `/reload`). `planned` hears what it will do as soon as the supervisor
+/// has accepted it; the result is how it ended: `Err(why)` when it did
+/// not complete (a shutdown took over).
+pub async fn change(
+    socket: &Path,
+    path: &str,
+    planned: impl FnOnce(&Planned),
+) -> Result<Result<(), String>, ClientError> {
+    let mut body = send(socket, Method::POST, path).await?.into_body();
+    let mut buf = Vec::new();
+    let mut planned = Some(planned);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| broken(socket, format!("reading the answer: {e}")))?;
+        let Some(data) = frame.data_ref() else {
+            continue;
+        };
+        buf.extend_from_slice(data);
+        while let Some(end) = buf.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=end).collect();
+            let bad =
+                |e: serde_json::Error| broken(socket, format!("the answer does not parse: {e}"));
+            if let Some(f) = planned.take() {
+                f(&serde_json::from_slice::<Planned>(&line).map_err(bad)?);
+            } else {
+                let ended: Ended = serde_json::from_slice(&line).map_err(bad)?;
+                return Ok(if ended.done {
+                    Ok(())
+                } else {
+                    Err(ended.error.unwrap_or_default())
+                });
+            }
+        }
+    }
+    Err(broken(
+        socket,
+        "the supervisor ended before the change did".to_string(),
+    ))
+}

@@ -157,20 +157,27 @@ impl Engine {
             // Nobody waits for it; a change nobody asked for is not made.
             return;
         }
-        let list = |v: &[String]| {
-            if v.is_empty() {
-                "nothing".to_string()
-            } else {
-                v.join(", ")
-            }
-        };
-        tracing::info!(
-            "{what}: stopping {} (dependents first), then starting {}",
-            list(&stop_names),
-            list(&start_names)
-        );
-        if let Some((_, diff)) = &reload {
+        let mut steps = Vec::new();
+        if !stop_names.is_empty() {
+            steps.push(format!(
+                "stopping {} (dependents first)",
+                stop_names.join(", ")
+            ));
+        }
+        if !start_names.is_empty() {
+            steps.push(format!("starting {} (in order)", start_names.join(", ")));
+        }
+        if steps.is_empty() {
+            steps.push("nothing to do".to_string());
+        }
+        tracing::info!("{what}: {}", steps.join(", then "));
+        if let Some((sup, diff)) = &reload {
             tracing::info!("reload: {diff}");
+            for setting in reload::unapplied(&self.config, sup.config()) {
+                tracing::warn!(
+                    "reload: [supervisor] {setting} changed; that takes effect at the next start"
+                );
+            }
         }
         self.change = Some(Active {
             what,

@@ -11,7 +11,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Engine, Life, Slot};
 use crate::config::Config;
@@ -21,7 +21,7 @@ use crate::status::Status;
 use crate::supervisor::Supervisor;
 
 /// How a new config differs from the running one, by component name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diff {
     /// Only in the new config: started.
     pub added: Vec<String>,
@@ -110,6 +110,23 @@ pub(super) fn diff(old: &Config, new: &Config) -> Diff {
         }
     }
     d
+}
+
+/// `[supervisor]` settings that belong to the process rather than the
+/// graph, and so take effect at the next start only. Timeouts and the
+/// strategy apply at once: the new plan replaces the old.
+pub(super) fn unapplied(old: &Config, new: &Config) -> Vec<&'static str> {
+    let (a, b) = (&old.supervisor, &new.supervisor);
+    [
+        ("control_socket", a.control_socket != b.control_socket),
+        ("metrics", a.metrics != b.metrics),
+        ("log_lines", a.log_lines != b.log_lines),
+        ("report", a.report != b.report),
+        ("startup_timeout", a.startup_timeout != b.startup_timeout),
+    ]
+    .into_iter()
+    .filter_map(|(name, differs)| differs.then_some(name))
+    .collect()
 }
 
 /// What a reload starts, numbered in the new graph, in dependency order.
