@@ -9,7 +9,7 @@
 //! belongs to tokio's orphan queue until it is reaped: its entry stays
 //! (released) until then.
 //!
-//! Signals sundown forwards (SIGHUP, SIGUSR1, SIGUSR2) go to the registered
+//! Signals sundown forwards (SIGUSR1, SIGUSR2) go to the registered
 //! main processes.
 
 use std::collections::BTreeMap;

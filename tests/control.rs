@@ -237,7 +237,14 @@ fn another_user_is_refused_even_when_the_socket_mode_is_loosened() {
         .unwrap_or_else(|| panic!("no user `{other}`"))
         .uid;
     let sock = socket(&sb);
-    for request in [&["status"][..], &["shutdown"][..]] {
+    let requests: [&[&str]; 5] = [
+        &["status"],
+        &["shutdown"],
+        &["stop", "db"],
+        &["restart", "web"],
+        &["reload"],
+    ];
+    for request in requests {
         let out = common::command_as(&other)
             .expect("checked above")
             .args(request)
@@ -255,8 +262,15 @@ fn another_user_is_refused_even_when_the_socket_mode_is_loosened() {
     sd.wait_for(&format!(
         "control socket: refused a client running as uid {uid}"
     ));
-    // Its shutdown did nothing; the owner is still served.
-    assert_eq!(status(&sb).state, State::Running);
+    // Its shutdown and stop did nothing; the owner is still served.
+    let v = status(&sb);
+    assert_eq!(v.state, State::Running);
+    assert!(
+        v.components
+            .iter()
+            .all(|c| c.state == ComponentState::Ready && c.restarts == 0),
+        "{v:?}"
+    );
     force_stop(sd);
 }
 
