@@ -330,8 +330,12 @@ impl ShutdownReport {
                         .map(|i| &components[i])
                 })
             };
-            p.timed_out =
-                members().any(|c| c.killed_by.is_some_and(|k| k != KillReason::SecondSignal));
+            // A kill before the shutdown (a `sundown stop` that timed out)
+            // is not this phase's.
+            p.timed_out = members().any(|c| {
+                c.killed_by.is_some_and(|k| k != KillReason::SecondSignal)
+                    && c.killed_at >= shutdown_started_at
+            });
             if config.supervisor.strategy == Strategy::Eager {
                 // No phase barrier ran: the phase spans its members' stops,
                 // and never begins before the shutdown did.

@@ -267,3 +267,175 @@ async fn reload_of_the_same_config_changes_nothing() {
         "{report:#?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_reload_during_the_start_can_fix_what_holds_it_up() {
+    // `slow` would take an hour to be ready, and `top` waits for it.
+    let stuck = r#"
+        [components.db]
+        kind = "sim"
+        [components.slow]
+        kind = "sim"
+        depends_on = ["db"]
+        start_delay = "1h"
+        [components.top]
+        kind = "sim"
+        depends_on = ["slow"]
+    "#;
+    let sup = Supervisor::from_toml_str(stuck).expect("valid");
+    let mut r = sup.spawn();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(r.state(), sundown::State::Starting);
+    let fixed = Supervisor::from_toml_str(&stuck.replace("\"1h\"", "\"10ms\"")).expect("valid");
+    let accepted = change(&r, Change::Reload(Box::new(fixed))).await;
+    let diff = accepted.diff.clone().expect("a diff");
+    assert_eq!(
+        (diff.changed.as_slice(), diff.dependents.as_slice()),
+        (&["slow".to_string()][..], &["top".to_string()][..])
+    );
+    assert_eq!(accepted.start, ["slow", "top"]);
+    accepted.finished().await.expect("reloaded");
+    assert!(r.ready().await, "every component ready now");
+    let report = r.shutdown().await;
+    assert_eq!(report.exit_code, 0, "{report:#?}");
+    report.assert_respects_graph();
+    assert_eq!(
+        report.component("db").and_then(|c| c.start_requested),
+        Some(0.0)
+    );
+    assert_eq!(
+        report.component("slow").and_then(|c| c.ready_at),
+        Some(110.0)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reload_removing_what_holds_the_start_up_completes_it() {
+    let stuck = r#"
+        [components.db]
+        kind = "sim"
+        [components.broken]
+        kind = "sim"
+        start_delay = "1h"
+    "#;
+    let mut r = Supervisor::from_toml_str(stuck).expect("valid").spawn();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let without = Supervisor::from_toml_str("[components.db]\nkind = \"sim\"\n").expect("valid");
+    let accepted = change(&r, Change::Reload(Box::new(without))).await;
+    assert_eq!(accepted.stop, ["broken"]);
+    accepted.finished().await.expect("reloaded");
+    assert!(r.ready().await, "nothing left to wait for");
+    // And the graph takes changes now.
+    change(&r, Change::Restart("db".into()))
+        .await
+        .finished()
+        .await
+        .expect("restarted");
+    assert_eq!(r.shutdown().await.exit_code, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_component_that_ended_is_not_started_again() {
+    let r = running(
+        r#"
+        [components.db]
+        kind = "sim"
+        [components.migrate]
+        kind = "sim"
+        depends_on = ["db"]
+        exit_after = "10ms"
+    "#,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for c in [
+        Change::Start("migrate".into()),
+        Change::Restart("migrate".into()),
+    ] {
+        let e = r.handle().change(c).await.expect_err("ended");
+        assert_eq!(e, Refused::Ended("migrate".into()));
+    }
+    // Restarting what it depends on is fine: it stays ended.
+    change(&r, Change::Restart("db".into()))
+        .await
+        .finished()
+        .await
+        .expect("restarted");
+    r.shutdown().await.assert_respects_graph();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_change_stuck_starting_gives_way_to_the_next_one() {
+    let r = running(GRAPH).await;
+    // api comes back taking an hour to be ready: the restart waits on it.
+    let slow = GRAPH.replace(
+        "start_delay = \"10ms\"\n    stop_delay = \"20ms\"",
+        "start_delay = \"1h\"\n    stop_delay = \"20ms\"",
+    );
+    let accepted = change(
+        &r,
+        Change::Reload(Box::new(Supervisor::from_toml_str(&slow).expect("valid"))),
+    )
+    .await;
+    assert_eq!(accepted.start, ["api", "web"]);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The fix replaces it.
+    let fixed = Supervisor::from_toml_str(GRAPH).expect("valid");
+    let next = change(&r, Change::Reload(Box::new(fixed))).await;
+    let why = accepted.finished().await.expect_err("superseded");
+    assert!(why.starts_with("superseded by `reload`"), "{why}");
+    assert_eq!(
+        next.diff.as_ref().map(|d| d.changed.clone()),
+        Some(vec!["api".to_string()])
+    );
+    next.finished().await.expect("reloaded");
+    assert_eq!(state(&r, "web"), ComponentState::Ready);
+    r.shutdown().await.assert_respects_graph();
+}
+
+#[tokio::test(start_paused = true)]
+async fn restart_of_a_stopped_component_brings_back_what_its_stop_took() {
+    let r = running(GRAPH).await;
+    change(&r, Change::Stop("api".into()))
+        .await
+        .finished()
+        .await
+        .expect("stopped");
+    let accepted = change(&r, Change::Restart("api".into())).await;
+    assert!(accepted.stop.is_empty());
+    assert_eq!(accepted.start, ["api", "web"]);
+    accepted.finished().await.expect("restarted");
+    assert_eq!(state(&r, "web"), ComponentState::Ready);
+    r.shutdown().await.assert_respects_graph();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reload_leaves_what_was_stopped_by_hand_stopped() {
+    let r = running(GRAPH).await;
+    change(&r, Change::Stop("web".into()))
+        .await
+        .finished()
+        .await
+        .expect("stopped");
+    let new = GRAPH.replace("stop_delay = \"10ms\"", "stop_delay = \"15ms\"");
+    let accepted = change(
+        &r,
+        Change::Reload(Box::new(Supervisor::from_toml_str(&new).expect("valid"))),
+    )
+    .await;
+    assert_eq!(
+        accepted.diff.as_ref().map(|d| d.changed.clone()),
+        Some(vec!["web".to_string()])
+    );
+    assert!(accepted.start.is_empty(), "{:?}", accepted.start);
+    accepted.finished().await.expect("reloaded");
+    assert_eq!(state(&r, "web"), ComponentState::Stopped);
+    // Started by hand, it runs as defined now.
+    change(&r, Change::Start("web".into()))
+        .await
+        .finished()
+        .await
+        .expect("started");
+    let report = r.shutdown().await;
+    assert_eq!(report.component("web").and_then(|c| c.stop_ms), Some(15.0));
+}

@@ -9,7 +9,8 @@ use std::path::Path;
 
 use proptest::prelude::*;
 use sundown::graph::find_cycles;
-use sundown::{Config, Outcome, ShutdownReport, Supervisor};
+use sundown::status::ComponentState;
+use sundown::{Change, Config, Outcome, Refused, ShutdownReport, Supervisor};
 
 /// A random acyclic graph: node `i` depends only on nodes with a smaller
 /// index; names are a random permutation so that name order (which the
@@ -297,6 +298,78 @@ proptest! {
                 prop_assert!(ca.stop_requested.is_some_and(|s| s <= b_started), "`{}` ran on while `{}` restarted", na, nb);
             }
         }
+    }
+
+    #[test]
+    fn random_changes_keep_the_graph_consistent(
+        (dag, ops, crasher) in dag(10).prop_flat_map(|d| {
+            let n = d.len();
+            (
+                Just(d),
+                prop::collection::vec((0u8..4, 0..n, 0u64..60), 1..6),
+                prop::option::of(0..n),
+            )
+        })
+    ) {
+        let mut toml = dag.toml("phased");
+        // Maybe one component crash-loops with restart_dependents meanwhile,
+        // slowly enough that the graph (at most 10 × 50 ms deep) gets ready
+        // between its crashes.
+        if let Some(x) = crasher {
+            let name = &dag.names[x];
+            toml = toml.replace(
+                &format!("[components.{name}]\n"),
+                &format!("[components.{name}]\nfail_after = \"600ms\"\nrestart = \"on-failure\"\nmax_restarts = 1000\nrestart_backoff = \"5ms\"\nrestart_dependents = true\n"),
+            );
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .expect("a tokio runtime");
+        let report = rt.block_on(async {
+            let sup = Supervisor::from_toml_str(&toml).expect("a valid generated config");
+            let mut running = sup.spawn();
+            assert!(running.ready().await);
+            for (op, i, wait) in &ops {
+                let name = dag.names[*i].clone();
+                let change = match op {
+                    0 => Change::Stop(name),
+                    1 => Change::Start(name),
+                    2 => Change::Restart(name),
+                    _ => Change::Reload(Box::new(Supervisor::from_toml_str(&toml).expect("valid"))),
+                };
+                let what = change.to_string();
+                match running.handle().change(change).await {
+                    // Every change ends, within the stop and start delays
+                    // (and the crash loop's, which the test bounds).
+                    Ok(accepted) => {
+                        let ended = tokio::time::timeout(std::time::Duration::from_secs(60), accepted.finished()).await;
+                        assert!(ended.is_ok(), "`{what}` never ended");
+                    }
+                    Err(Refused::Busy(_)) => {}
+                    Err(e) => panic!("`{what}` refused: {e}"),
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(*wait)).await;
+                // Whatever is ready has every dependency ready, unless the
+                // crasher just went down and its dependents are on their way.
+                let status = running.status().borrow().clone();
+                let ready = |n: &str| status.components.iter().any(|c| c.name == n && c.state == ComponentState::Ready);
+                if crasher.is_none() {
+                    for (a, b) in dag.edges() {
+                        assert!(
+                            !ready(&dag.names[a]) || ready(&dag.names[b]),
+                            "after `{what}`: `{}` is ready but its dependency `{}` is not: {status:?}",
+                            dag.names[a], dag.names[b]
+                        );
+                    }
+                }
+            }
+            running.shutdown().await
+        });
+        report.assert_respects_graph();
+        let crashed_late = report.components.iter().any(|c| c.outcome == Outcome::Failed);
+        prop_assert!(report.exit_code == 0 || crashed_late && crasher.is_some(), "{report:?}");
     }
 
     #[test]

@@ -89,12 +89,17 @@ pub enum Refused {
     /// The graph is shutting down.
     #[error("sundown is shutting down")]
     ShuttingDown,
-    /// Not every component has been ready yet.
-    #[error("the graph is still starting; ask again once every component is ready")]
+    /// Not every component has been ready yet (only a reload is taken then).
+    #[error(
+        "the graph is still starting; ask again once every component is ready (a reload is taken now)"
+    )]
     Starting,
     /// Another change is under way.
     #[error("another change is under way ({0}); ask again once it is done")]
     Busy(String),
+    /// The component ended for good (it finished, or failed) in this run.
+    #[error("`{0}` has ended for good in this run and is not started again")]
+    Ended(String),
     /// The supervisor is gone.
     #[error("the supervisor has ended")]
     Gone,
@@ -146,6 +151,10 @@ impl Engine {
             Some((sup, _)) => names(&start, sup.graph()),
             None => names(&start, &self.graph),
         };
+        if let Some(c) = &self.change {
+            let why = format!("superseded by `{what}` before `{}` was ready", c.what);
+            self.finish_change(Err(why));
+        }
         let (done, done_rx) = oneshot::channel();
         let accepted = Accepted {
             stop: stop_names.clone(),
@@ -209,10 +218,15 @@ impl Engine {
         if self.trigger.is_some() {
             return Err(Refused::ShuttingDown);
         }
-        if let Some(c) = &self.change {
+        // Stopping is bounded by the stop timeouts; starting may not be (a
+        // crash loop), so a change that is starting gives way to the next.
+        if let Some(c) = self.change.as_ref().filter(|c| c.stopping) {
             return Err(Refused::Busy(c.what.clone()));
         }
-        if self.status.borrow().state == State::Starting {
+        // A reload may fix what keeps the start from finishing (a component
+        // that crash-loops on a bad flag); a stop would keep it from ever
+        // finishing.
+        if self.status.borrow().state == State::Starting && !matches!(change, Change::Reload(_)) {
             return Err(Refused::Starting);
         }
         let lookup = |name: &str| {
@@ -234,6 +248,7 @@ impl Engine {
             }
             Change::Start(name) => {
                 let i = lookup(&name)?;
+                self.not_ended(i)?;
                 let mut wanted = vec![i];
                 wanted.extend(
                     (0..self.slots.len()).filter(|&j| self.slots[j].stopped_with == Some(i)),
@@ -242,11 +257,14 @@ impl Engine {
             }
             Change::Restart(name) => {
                 let i = lookup(&name)?;
+                self.not_ended(i)?;
                 let members = self.with_dependents(&[i]);
                 let stop = self.in_stop_order(&members, |l| l == Life::Running);
-                // Started again: what was up, and the target itself.
+                // Started again: what was up, the target itself, and what
+                // a `stop` of it took down.
                 let mut up: Vec<usize> = stop.clone();
                 up.push(i);
+                up.extend((0..self.slots.len()).filter(|&j| self.slots[j].stopped_with == Some(i)));
                 (Some(i), stop, self.to_start_after(&up), None)
             }
             Change::Reload(sup) => {
@@ -260,10 +278,27 @@ impl Engine {
                 let stop = self.in_stop_order(&self.with_dependents(&touched), |l| {
                     l != Life::Done && l != Life::Stopped
                 });
-                let start = reload::to_start(&diff, sup.graph());
+                // What was stopped by hand stays stopped, as defined now.
+                let stopped: Vec<&str> = (0..self.slots.len())
+                    .filter(|&i| self.slots[i].life == Life::Stopped)
+                    .map(|i| self.name(i))
+                    .collect();
+                let start = reload::to_start(&diff, sup.graph())
+                    .into_iter()
+                    .filter(|&j| !stopped.contains(&sup.graph().name(j)))
+                    .collect();
                 (None, stop, start, Some((sup, diff)))
             }
         })
+    }
+
+    /// A component that ended for good (finished by itself, or failed)
+    /// does not run again in this run.
+    fn not_ended(&self, i: usize) -> Result<(), Refused> {
+        if self.slots[i].life == Life::Done {
+            return Err(Refused::Ended(self.name(i).to_string()));
+        }
+        Ok(())
     }
 
     /// `roots` and everything that depends on them, directly or not.
@@ -426,6 +461,8 @@ impl Engine {
             c.stopping = false;
             if let Some((sup, diff)) = c.reload.take() {
                 self.switch_graph(*sup, &diff);
+                // Removing what held the start up may have completed it.
+                self.check_all_ready();
                 // Numbered by the new graph now; what was stopped is gone.
                 let start = self
                     .change
@@ -458,7 +495,11 @@ impl Engine {
         let Some(c) = &self.change else {
             return;
         };
-        if let Some(&gone) = c.start.iter().find(|&&i| self.slots[i].life == Life::Done) {
+        if let Some(&gone) = c
+            .start
+            .iter()
+            .find(|&&i| self.slots[i].life == Life::Done && !self.slots[i].ready)
+        {
             let e = format!("`{}` ended before it was ready", self.name(gone));
             self.finish_change(Err(e));
         } else if c.start.iter().all(|&i| self.slots[i].ready) {

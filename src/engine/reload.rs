@@ -177,6 +177,7 @@ impl Engine {
                     let mut fresh = Slot::new(make);
                     fresh.ran = s.ran;
                     fresh.life = Life::Stopped;
+                    fresh.stopped_with = s.stopped_with.and_then(renumber);
                     fresh
                 }
                 None => Slot::new(make),

@@ -150,6 +150,8 @@ impl Engine {
                         // started yet must not start on it in the meantime.
                         self.unready(d);
                     }
+                    // Going down for a change already: x waits for it all the same.
+                    Life::Running => self.slots[x].holding.push(d),
                     // Already down and restarting by itself: it now comes back
                     // with the others, once its dependencies are ready.
                     Life::Backoff => {
@@ -216,8 +218,15 @@ impl Engine {
         self.unready(i);
         let Hold::Restart(x) = hold else {
             self.parked_for_change(i, exit);
+            self.release(i);
             return;
         };
+        if self.change.as_ref().is_some_and(|c| c.stops(i)) {
+            // A change takes it down too: the change says what it is now.
+            self.parked_for_change(i, exit);
+            self.release(i);
+            return;
+        }
         let took = self.slots[i]
             .asked_at
             .map(|t| t.elapsed())
@@ -233,13 +242,17 @@ impl Engine {
             format!("stopped to restart with `{dep}` (restart_dependents)"),
             None,
         ));
-        self.slots[x].holding.retain(|&d| d != i);
-        self.advance_holds(x);
-        self.restart_when_free(x);
-        if self.change.as_ref().is_some_and(|c| c.stops(i)) {
-            // A change is taking it down too: it stays down until the change starts it.
-            self.slots[i].life = Life::Stopped;
-            self.advance_change();
+        self.release(i);
+    }
+
+    /// `i` is down: a restart waiting for it (`restart_dependents`) goes on.
+    fn release(&mut self, i: usize) {
+        for x in 0..self.slots.len() {
+            if self.slots[x].holding.contains(&i) {
+                self.slots[x].holding.retain(|&d| d != i);
+                self.advance_holds(x);
+                self.restart_when_free(x);
+            }
         }
     }
 }
