@@ -80,6 +80,12 @@ pub(crate) fn logs(target: &Target, name: &str, follow: bool) -> anyhow::Result<
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
+    if !is_name(name) {
+        eprintln!(
+            "error: there is no component `{name}`: names use only letters, digits, `-`, `_` and `.`"
+        );
+        return Ok(ExitCode::Usage.code());
+    }
     let mut stdout = std::io::stdout();
     let printed = block_on(client::logs(&socket, name, follow, |chunk| {
         // A closed pipe (`| head`) ends the command; nothing to report.
@@ -107,6 +113,12 @@ pub(crate) fn change(target: &Target, verb: &str, name: Option<&str>) -> anyhow:
         Err(code) => return Ok(code),
     };
     let path = match name {
+        Some(n) if !is_name(n) => {
+            eprintln!(
+                "error: there is no component `{n}`: names use only letters, digits, `-`, `_` and `.`"
+            );
+            return Ok(ExitCode::Usage.code());
+        }
         Some(n) => format!("/{verb}/{n}"),
         None => format!("/{verb}"),
     };
@@ -128,6 +140,14 @@ pub(crate) fn change(target: &Target, verb: &str, name: Option<&str>) -> anyhow:
         }
         Err(e) => Ok(failed(&e)),
     }
+}
+
+/// Whether `n` can be a component's name (the config allows no other), and
+/// so goes into a request's path as it is.
+fn is_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// What a change will do, a line per step.

@@ -168,6 +168,14 @@ fn an_unknown_name_is_refused_with_a_suggestion_and_exit_2() {
             "{err}"
         );
     }
+    // Not a name at all: nothing is sent.
+    let out = client(&sb, &["stop", "web?x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("there is no component `web?x`"),
+        "{}",
+        text(&out.stderr)
+    );
     let after = status(&sb);
     for c in &before.components {
         assert_eq!(state(&after, &c.name), (c.state, c.pid), "{}", c.name);
