@@ -154,13 +154,7 @@ fn is_name(n: &str) -> bool {
 fn planned(p: &client::Planned) -> String {
     let mut out = String::new();
     if let Some(d) = &p.diff {
-        for (what, names) in [
-            ("added", &d.added),
-            ("removed", &d.removed),
-            ("changed", &d.changed),
-            ("restarted with them", &d.dependents),
-            ("unchanged, left running", &d.unchanged),
-        ] {
+        for (what, names) in d.parts() {
             if !names.is_empty() {
                 out.push_str(&format!("{what}: {}\n", names.join(", ")));
             }

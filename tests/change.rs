@@ -47,6 +47,11 @@ async fn change(r: &Running, c: Change) -> sundown::Accepted {
     r.handle().change(c).await.expect("accepted")
 }
 
+/// Asks for `c` and waits until it is done.
+async fn apply(r: &Running, c: Change, what: &str) {
+    change(r, c).await.finished().await.expect(what);
+}
+
 #[tokio::test(start_paused = true)]
 async fn stop_takes_dependents_down_first_and_leaves_the_rest_running() {
     let r = running(GRAPH).await;
@@ -81,11 +86,7 @@ async fn stop_takes_dependents_down_first_and_leaves_the_rest_running() {
 #[tokio::test(start_paused = true)]
 async fn start_brings_back_what_stop_took_down_in_order() {
     let r = running(GRAPH).await;
-    change(&r, Change::Stop("db".into()))
-        .await
-        .finished()
-        .await
-        .expect("stopped");
+    apply(&r, Change::Stop("db".into()), "stopped").await;
     let t0 = tokio::time::Instant::now();
     let accepted = change(&r, Change::Start("db".into())).await;
     assert_eq!(accepted.start, ["db", "api", "web"]);
@@ -108,11 +109,7 @@ async fn start_brings_back_what_stop_took_down_in_order() {
 #[tokio::test(start_paused = true)]
 async fn start_of_a_dependent_starts_its_stopped_dependencies_only() {
     let r = running(GRAPH).await;
-    change(&r, Change::Stop("db".into()))
-        .await
-        .finished()
-        .await
-        .expect("stopped");
+    apply(&r, Change::Stop("db".into()), "stopped").await;
     let accepted = change(&r, Change::Start("api".into())).await;
     assert_eq!(accepted.start, ["db", "api"]);
     accepted.finished().await.expect("started");
@@ -326,11 +323,7 @@ async fn a_reload_removing_what_holds_the_start_up_completes_it() {
     accepted.finished().await.expect("reloaded");
     assert!(r.ready().await, "nothing left to wait for");
     // And the graph takes changes now.
-    change(&r, Change::Restart("db".into()))
-        .await
-        .finished()
-        .await
-        .expect("restarted");
+    apply(&r, Change::Restart("db".into()), "restarted").await;
     assert_eq!(r.shutdown().await.exit_code, 0);
 }
 
@@ -356,11 +349,7 @@ async fn a_component_that_ended_is_not_started_again() {
         assert_eq!(e, Refused::Ended("migrate".into()));
     }
     // Restarting what it depends on is fine: it stays ended.
-    change(&r, Change::Restart("db".into()))
-        .await
-        .finished()
-        .await
-        .expect("restarted");
+    apply(&r, Change::Restart("db".into()), "restarted").await;
     r.shutdown().await.assert_respects_graph();
 }
 
@@ -396,11 +385,7 @@ async fn a_change_stuck_starting_gives_way_to_the_next_one() {
 #[tokio::test(start_paused = true)]
 async fn restart_of_a_stopped_component_brings_back_what_its_stop_took() {
     let r = running(GRAPH).await;
-    change(&r, Change::Stop("api".into()))
-        .await
-        .finished()
-        .await
-        .expect("stopped");
+    apply(&r, Change::Stop("api".into()), "stopped").await;
     let accepted = change(&r, Change::Restart("api".into())).await;
     assert!(accepted.stop.is_empty());
     assert_eq!(accepted.start, ["api", "web"]);
@@ -412,11 +397,7 @@ async fn restart_of_a_stopped_component_brings_back_what_its_stop_took() {
 #[tokio::test(start_paused = true)]
 async fn a_reload_leaves_what_was_stopped_by_hand_stopped() {
     let r = running(GRAPH).await;
-    change(&r, Change::Stop("web".into()))
-        .await
-        .finished()
-        .await
-        .expect("stopped");
+    apply(&r, Change::Stop("web".into()), "stopped").await;
     let new = GRAPH.replace("stop_delay = \"10ms\"", "stop_delay = \"15ms\"");
     let accepted = change(
         &r,
@@ -431,11 +412,7 @@ async fn a_reload_leaves_what_was_stopped_by_hand_stopped() {
     accepted.finished().await.expect("reloaded");
     assert_eq!(state(&r, "web"), ComponentState::Stopped);
     // Started by hand, it runs as defined now.
-    change(&r, Change::Start("web".into()))
-        .await
-        .finished()
-        .await
-        .expect("started");
+    apply(&r, Change::Start("web".into()), "started").await;
     let report = r.shutdown().await;
     assert_eq!(report.component("web").and_then(|c| c.stop_ms), Some(15.0));
 }

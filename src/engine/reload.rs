@@ -41,6 +41,17 @@ impl Diff {
     pub fn is_empty(&self) -> bool {
         self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
     }
+
+    /// Each list with what it means, for people.
+    pub fn parts(&self) -> [(&'static str, &[String]); 5] {
+        [
+            ("added", &self.added),
+            ("removed", &self.removed),
+            ("changed", &self.changed),
+            ("restarted with them", &self.dependents),
+            ("unchanged, left running", &self.unchanged),
+        ]
+    }
 }
 
 impl fmt::Display for Diff {
@@ -48,24 +59,13 @@ impl fmt::Display for Diff {
         if self.is_empty() {
             return write!(f, "no component changed");
         }
-        let mut first = true;
-        for (what, names) in [
-            ("added", &self.added),
-            ("removed", &self.removed),
-            ("changed", &self.changed),
-            ("restarted with them", &self.dependents),
-            ("unchanged", &self.unchanged),
-        ] {
-            if names.is_empty() {
-                continue;
-            }
-            if !first {
-                f.write_str("; ")?;
-            }
-            first = false;
-            write!(f, "{what}: {}", names.join(", "))?;
-        }
-        Ok(())
+        let parts: Vec<String> = self
+            .parts()
+            .into_iter()
+            .filter(|(_, names)| !names.is_empty())
+            .map(|(what, names)| format!("{what}: {}", names.join(", ")))
+            .collect();
+        f.write_str(&parts.join("; "))
     }
 }
 
