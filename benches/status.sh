@@ -49,6 +49,16 @@ echo "== sundown status --json, $n components running"
 hyperfine -N --warmup 20 --runs 200 --export-json "$work/h.json" \
     "$bin status --json --socket $sock" 2>&1 | grep -E "Time|Range"
 python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("  median: %.2f ms" % (r["median"]*1000))' "$work/h.json"
+echo "== changes to the running graph of $n components"
+# restart c901 (the top of one chain: nothing depends on it), then of c1
+# (the bottom of that chain: c101, …, c901 go down level by level, 20 ms
+# each, and come back), then a reload that adds one component.
+ms() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null; t1=$(date +%s%N); echo $(( (t1 - t0) / 1000000 )); }
+echo "restart c$((n - 99)) (alone): $(ms "$bin" restart "c$((n - 99))" --socket "$sock") ms"
+echo "restart c1 (with its chain of dependents): $(ms "$bin" restart c1 --socket "$sock") ms"
+printf '[components.extra]\nkind = "sim"\n' >> "$work/supervisor.toml"
+echo "reload adding one component (diff and renumber $n): $(ms "$bin" reload --socket "$sock") ms"
+grep -q "reload: added: extra" "$work/log" || { echo "the reload did not happen" >&2; exit 1; }
 echo "== SIGTERM to exit, $n components in 10 phases of 20 ms"
 stop
 echo "alone: $took ms"
