@@ -9,7 +9,7 @@ use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use nix::sys::signal::Signal;
 use sundown::config::KindSpec;
-use sundown::{Config, ExitCode, Graph, Plan, ShutdownReport, Supervisor, Trigger};
+use sundown::{Config, ExitCode, Graph, Plan, ShutdownReport, Strategy, Supervisor, Trigger};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::live::StatusLine;
@@ -63,6 +63,10 @@ enum Command {
         /// The config file.
         #[arg(long, short, default_value = "supervisor.toml")]
         config: PathBuf,
+        /// Plan the stop as this strategy would run it (`k8s-sidecars`: as
+        /// Kubernetes stops the pod `export k8s` writes), compared with the others.
+        #[arg(long = "as", value_name = "STRATEGY", value_parser = ["phased", "eager", "k8s-sidecars"])]
+        strategy: Option<String>,
     },
     /// Print the dependency graph.
     Graph {
@@ -188,7 +192,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             subreaper,
         } => run_graph(&config, report, subreaper, live, logs),
         Command::Check { config } => check(&config),
-        Command::Plan { config } => plan(&config),
+        Command::Plan { config, strategy } => plan(&config, strategy.as_deref()),
         Command::Graph { config, format } => graph(&config, format),
         Command::Verify {
             report,
@@ -332,12 +336,45 @@ fn check(path: &Path) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-fn plan(path: &Path) -> anyhow::Result<i32> {
-    let Some(config) = load(path) else {
+fn plan(path: &Path, strategy: Option<&str>) -> anyhow::Result<i32> {
+    let Some(mut config) = load(path) else {
         return Ok(ExitCode::Usage.code());
     };
     let graph = Graph::new(&config);
+    let Some(strategy) = strategy else {
+        print!("{}", Plan::new(&config, &graph).display(&graph));
+        return Ok(0);
+    };
+    let parse = |s: &str| serde_json::from_value::<Strategy>(serde_json::json!(s));
+    config.supervisor.strategy = parse(strategy)?;
     print!("{}", Plan::new(&config, &graph).display(&graph));
+    println!("compared, worst case (before shutdown_timeout applies):");
+    for s in [Strategy::Phased, Strategy::Eager, Strategy::K8sSidecars] {
+        config.supervisor.strategy = s;
+        let p = Plan::new(&config, &graph);
+        let phases = match s {
+            Strategy::Eager => String::new(),
+            Strategy::Phased => format!(" ({} phases)", p.phases.len()),
+            Strategy::K8sSidecars => format!(
+                " (the main containers, then {} sidecar(s) one at a time)",
+                p.phases.len() - 1
+            ),
+        };
+        println!(
+            "  {:13} {}{phases}",
+            s.to_string(),
+            humantime::format_duration(p.worst_case(&graph))
+        );
+    }
+    if config.supervisor.strategy == Strategy::K8sSidecars {
+        for (a, b) in Plan::serialised_sidecars(&graph) {
+            println!(
+                "serialised without a dependency: `{}` waits for `{}` to stop, although neither needs the other",
+                graph.name(b),
+                graph.name(a)
+            );
+        }
+    }
     Ok(0)
 }
 

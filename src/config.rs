@@ -45,6 +45,11 @@ pub enum Strategy {
     Phased,
     /// Each component is asked to stop as soon as all its dependents are down.
     Eager,
+    /// As Kubernetes stops a pod exported with `--mode sidecars`: the
+    /// components nothing depends on together, then the others one at a
+    /// time, in the reverse of their sidecar order.
+    #[serde(rename = "k8s-sidecars")]
+    K8sSidecars,
 }
 
 impl fmt::Display for Strategy {
@@ -52,6 +57,7 @@ impl fmt::Display for Strategy {
         f.write_str(match self {
             Strategy::Phased => "phased",
             Strategy::Eager => "eager",
+            Strategy::K8sSidecars => "k8s-sidecars",
         })
     }
 }

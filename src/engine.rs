@@ -591,7 +591,7 @@ impl Engine {
                     self.request_stop(i, now, (global, KillReason::ShutdownTimeout));
                 }
             }
-            Strategy::Phased => self.advance_phases(),
+            Strategy::Phased | Strategy::K8sSidecars => self.advance_phases(),
         }
     }
 

@@ -134,6 +134,23 @@ impl Graph {
         phase
     }
 
+    /// The graph as one Kubernetes pod with native sidecars: the components
+    /// something depends on, as sidecars in a line (by start level, then by
+    /// name, so dependencies come first), and those nothing depends on, the
+    /// main containers (by name). Kubernetes starts the sidecars in that
+    /// order, then the mains; it stops the mains together, then the
+    /// sidecars one at a time, last first.
+    pub fn as_sidecars(&self) -> (Vec<usize>, Vec<usize>) {
+        let level = self.start_levels();
+        let by_level_and_name =
+            |a: &usize, b: &usize| (level[*a], &self.names[*a]).cmp(&(level[*b], &self.names[*b]));
+        let (mut sidecars, mut mains): (Vec<usize>, Vec<usize>) =
+            (0..self.len()).partition(|&i| !self.dependents[i].is_empty());
+        sidecars.sort_by(by_level_and_name);
+        mains.sort_by(|&a, &b| self.names[a].cmp(&self.names[b]));
+        (sidecars, mains)
+    }
+
     /// Groups component indices by a per-component level, each group sorted by name.
     pub fn group(&self, level: &[usize]) -> Vec<Vec<usize>> {
         let mut groups = vec![Vec::new(); level.iter().max().map_or(0, |m| m + 1)];

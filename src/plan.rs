@@ -42,7 +42,18 @@ impl Plan {
     pub fn new(config: &Config, graph: &Graph) -> Plan {
         let stop_timeouts: Vec<Duration> =
             config.components.iter().map(|c| c.stop_timeout).collect();
-        let phase_of = graph.stop_phases();
+        let phase_of = match config.supervisor.strategy {
+            Strategy::Phased | Strategy::Eager => graph.stop_phases(),
+            Strategy::K8sSidecars => {
+                // The mains stop first, together (phase 0).
+                let (sidecars, _mains) = graph.as_sidecars();
+                let mut phase = vec![0; graph.len()];
+                for (k, &s) in sidecars.iter().rev().enumerate() {
+                    phase[s] = k + 1;
+                }
+                phase
+            }
+        };
         let phases = graph
             .group(&phase_of)
             .into_iter()
@@ -86,7 +97,7 @@ impl Plan {
     /// chain of stop timeouts from a component nothing depends on down to a leaf.
     pub fn worst_case(&self, graph: &Graph) -> Duration {
         match self.strategy {
-            Strategy::Phased => self.phases.iter().map(|p| p.timeout).sum(),
+            Strategy::Phased | Strategy::K8sSidecars => self.phases.iter().map(|p| p.timeout).sum(),
             Strategy::Eager => {
                 let mut finish = vec![Duration::ZERO; graph.len()];
                 for &i in graph.topological_order().iter().rev() {
@@ -101,6 +112,31 @@ impl Plan {
                 finish.into_iter().max().unwrap_or_default()
             }
         }
+    }
+
+    /// The pairs of sidecars Kubernetes stops one after the other although
+    /// neither depends on the other, directly or not: `(first, then)`, in
+    /// stop order. Each costs the first one's stop time for nothing.
+    pub fn serialised_sidecars(graph: &Graph) -> Vec<(usize, usize)> {
+        let (sidecars, _) = graph.as_sidecars();
+        // needs[i][j]: i depends on j, directly or not.
+        let mut needs = vec![vec![false; graph.len()]; graph.len()];
+        for &i in graph.topological_order() {
+            for &d in graph.deps(i) {
+                needs[i][d] = true;
+                let inherited = needs[d].clone();
+                for (j, &n) in inherited.iter().enumerate() {
+                    needs[i][j] |= n;
+                }
+            }
+        }
+        sidecars
+            .iter()
+            .rev()
+            .zip(sidecars.iter().rev().skip(1))
+            .filter(|&(&a, &b)| !needs[a][b] && !needs[b][a])
+            .map(|(&a, &b)| (a, b))
+            .collect()
     }
 
     /// Human-readable rendering for `sundown plan`.
@@ -165,6 +201,9 @@ impl fmt::Display for PlanDisplay<'_> {
         let how = match p.strategy {
             Strategy::Phased => "sum of phase timeouts",
             Strategy::Eager => "longest chain of stop timeouts",
+            Strategy::K8sSidecars => {
+                "the main containers' longest stop timeout, then every sidecar's in turn"
+            }
         };
         writeln!(
             f,

@@ -54,7 +54,7 @@ impl Marks {
             if let Some(t) = &took {
                 let _ = write!(text, " {t}");
             }
-            if r.strategy == Strategy::Phased {
+            if r.strategy != Strategy::Eager {
                 let _ = write!(text, " (limit {:.0})", p.timeout_ms);
             }
             if p.timed_out {
