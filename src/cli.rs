@@ -51,6 +51,9 @@ enum Command {
         /// Adopt and reap orphaned descendants, as PID 1 does (implied when sundown is PID 1).
         #[arg(long)]
         subreaper: bool,
+        /// Run only this component, its dependencies expected to run elsewhere (one container per component; see `export k8s`).
+        #[arg(long, value_name = "NAME")]
+        only: Option<String>,
     },
     /// Validate the config and print every problem with its location.
     Check {
@@ -184,13 +187,15 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         config: PathBuf::from("supervisor.toml"),
         report: None,
         subreaper: false,
+        only: None,
     });
     let result = match command {
         Command::Run {
             config,
             report,
             subreaper,
-        } => run_graph(&config, report, subreaper, live, logs),
+            only,
+        } => run_graph(&config, report, subreaper, only.as_deref(), live, logs),
         Command::Check { config } => check(&config),
         Command::Plan { config, strategy } => plan(&config, strategy.as_deref()),
         Command::Graph { config, format } => graph(&config, format),
@@ -494,12 +499,31 @@ fn run_graph(
     path: &Path,
     report_flag: Option<PathBuf>,
     subreaper: bool,
+    only: Option<&str>,
     live: Option<StatusLine>,
     logs: sundown::logs::LogStore,
 ) -> anyhow::Result<i32> {
-    let Some(config) = load(path) else {
+    let Some(mut config) = load(path) else {
         return Ok(ExitCode::Usage.code());
     };
+    if let Some(name) = only {
+        let needs = config
+            .index_of(name)
+            .map(|i| config.components[i].depends_on.join(", "))
+            .unwrap_or_default();
+        config = match config.only(name) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("{}: error: --only: {e}", path.display());
+                return Ok(ExitCode::Usage.code());
+            }
+        };
+        if !needs.is_empty() {
+            tracing::info!(
+                "--only {name}: not starting its dependencies ({needs}); they must be reachable"
+            );
+        }
+    }
     let report_path = report_flag.or_else(|| config.supervisor.report.clone());
     // Read again on reload, whatever the working directory is by then.
     let config_file = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
@@ -538,7 +562,11 @@ fn run_graph(
         };
         // Before anything starts: a second sundown on the same config must
         // fail here, not after starting a second copy of every program.
-        let socket_path = sundown::control::socket_path(&config, path);
+        let mut socket_path = sundown::control::socket_path(&config, path);
+        if let Some(name) = only {
+            // One run per component of the same config: a socket each.
+            socket_path.set_extension(format!("{name}.sock"));
+        }
         let control = match sundown::control::ControlSocket::bind(&socket_path) {
             Ok(c) => Some(c),
             // Only a directory others could write to is survivable: running
@@ -587,7 +615,8 @@ fn run_graph(
                 running.status(),
                 running.handle(),
                 logs.clone(),
-                Some(config_file.clone()),
+                // A reload would bring back the whole graph.
+                only.is_none().then(|| config_file.clone()),
                 control_stop.clone(),
             ))
         });
@@ -602,6 +631,7 @@ fn run_graph(
             ))
         });
         let handle = running.handle();
+        let can_reload = only.is_none();
         let signals = tokio::spawn(async move {
             let mut seen = 0;
             loop {
@@ -614,7 +644,7 @@ fn run_graph(
                 let name = tokio::select! {
                     _ = term.recv() => "SIGTERM",
                     _ = int.recv() => "SIGINT",
-                    _ = reload => {
+                    _ = reload, if can_reload => {
                         tracing::info!("SIGHUP received: reloading {}", config_file.display());
                         let (handle, file) = (handle.clone(), config_file.clone());
                         tokio::spawn(async move { reload_on_hup(&handle, &file).await });

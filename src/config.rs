@@ -290,6 +290,25 @@ impl Config {
         }
     }
 
+    /// The config of one component alone, its dependencies left out (what
+    /// `run --only NAME` runs: in a Kubernetes pod, each container runs one
+    /// component, and its dependencies run in other containers). The error
+    /// names the component that does not exist, with a suggestion.
+    pub fn only(mut self, name: &str) -> Result<Config, String> {
+        let Some(i) = self.index_of(name) else {
+            let names: Vec<&str> = self.components.iter().map(|c| c.name.as_str()).collect();
+            return Err(format!(
+                "there is no component `{name}`{}",
+                hint(name, &names)
+            ));
+        };
+        let mut one = self.components.swap_remove(i);
+        one.depends_on.clear();
+        self.phase_timeouts.retain(|n, _| n == name);
+        self.components = vec![one];
+        Ok(self)
+    }
+
     /// Index of a component by name.
     pub fn index_of(&self, name: &str) -> Option<usize> {
         self.components

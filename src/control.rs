@@ -423,7 +423,9 @@ async fn answer(
             let Some(path) = &ctx.config else {
                 return json(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    &error("this supervisor was not started from a config file"),
+                    &error(
+                        "this run cannot reload: it runs one component (`run --only`); restart it instead",
+                    ),
                 );
             };
             match handle.reload(path).await {

@@ -105,3 +105,39 @@ fn plan_as_k8s_sidecars_compares_the_strategies_and_names_what_it_serialises() {
     assert_eq!(serialised.len(), 4, "{text}");
     assert!(serialised[0].contains("`d1x1` waits for `d1x2`"), "{text}");
 }
+
+#[test]
+fn run_only_runs_one_component_and_stops_it_on_sigterm() {
+    let sb = common::Sandbox::new();
+    sb.config(&format!(
+        "{}{}",
+        sb.service("db", ""),
+        sb.service("web", "depends_on = [\"db\"]")
+    ));
+    let mut args = sb.run_args();
+    args.extend(["--only".into(), "web".into()]);
+    let mut sd = common::Sundown::spawn(&args);
+    sd.wait_ready(1);
+    sd.wait_for("--only web: not starting its dependencies (db)");
+    sd.signal(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
+    let log = sb.log_lines();
+    assert_eq!(
+        log,
+        ["start web", "stop-begin web", "stop-end web"],
+        "db never ran"
+    );
+    let report = sb.report();
+    let names: Vec<&str> = report.components.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["web"]);
+
+    let mut args = sb.run_args();
+    args.extend(["--only".into(), "wbe".into()]);
+    let out = common::cli(&args);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--only: there is no component `wbe` (did you mean `web`?)"),
+        "{err}"
+    );
+}
