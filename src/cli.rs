@@ -112,6 +112,14 @@ enum Command {
         /// Print the JSON status (schema 1) instead of a table.
         #[arg(long)]
         json: bool,
+        /// Print nothing; exit 0 only when every component is ready (a readiness probe).
+        #[arg(long, conflicts_with = "json")]
+        ready: bool,
+    },
+    /// Write the graph as manifests for another system.
+    Export {
+        #[command(subcommand)]
+        to: ExportTo,
     },
     /// Print a component's recent output (kept per component, `[supervisor] log_lines`).
     Logs {
@@ -154,6 +162,43 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum ExportTo {
+    /// Kubernetes: a Deployment (or Pod) with the graph as native sidecars, or in one container; a ConfigMap with the config; a Service for what listens.
+    K8s {
+        /// The config file.
+        #[arg(long, short, default_value = "supervisor.toml")]
+        config: PathBuf,
+        /// `sidecars`: a container per component, what others depend on as native sidecars; `single`: one container running the whole graph.
+        #[arg(long, value_enum, default_value_t = K8sMode::Sidecars)]
+        mode: K8sMode,
+        /// The image of every container (with `sundown` and the programs on its PATH).
+        #[arg(long, default_value = "sundown:latest")]
+        image: String,
+        /// The objects' name and `app` label (default: the config's file name).
+        #[arg(long)]
+        name: Option<String>,
+        /// The workload object.
+        #[arg(long, value_enum, default_value_t = K8sKind::Deployment)]
+        kind: K8sKind,
+        /// Write the YAML here instead of to stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum K8sMode {
+    Sidecars,
+    Single,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum K8sKind {
+    Deployment,
+    Pod,
 }
 
 /// Which running supervisor a client command talks to.
@@ -210,7 +255,35 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             html,
             width,
         } => show_report(&report, svg.as_deref(), html.as_deref(), width),
-        Command::Status { target, json } => crate::remote::status(&target, json),
+        Command::Status {
+            target,
+            json,
+            ready,
+        } => crate::remote::status(&target, json, ready),
+        Command::Export {
+            to:
+                ExportTo::K8s {
+                    config,
+                    mode,
+                    image,
+                    name,
+                    kind,
+                    output,
+                },
+        } => crate::export::k8s(&crate::export::Request {
+            config: &config,
+            mode: match mode {
+                K8sMode::Sidecars => sundown::k8s::Mode::Sidecars,
+                K8sMode::Single => sundown::k8s::Mode::Single,
+            },
+            image: &image,
+            name: name.as_deref(),
+            workload: match kind {
+                K8sKind::Deployment => sundown::k8s::Workload::Deployment,
+                K8sKind::Pod => sundown::k8s::Workload::Pod,
+            },
+            out: output,
+        }),
         Command::Shutdown { target } => crate::remote::shutdown(&target),
         Command::Stop { name, target } => crate::remote::change(&target, "stop", Some(&name)),
         Command::Start { name, target } => crate::remote::change(&target, "start", Some(&name)),

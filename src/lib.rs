@@ -15,6 +15,7 @@ mod engine;
 pub mod event;
 pub mod exit;
 pub mod graph;
+pub mod k8s;
 pub mod logs;
 pub mod metrics;
 pub mod notify;

@@ -1,6 +1,7 @@
 //! The `sundown` binary: everything lives in [`cli::run`], which returns the exit code.
 
 mod cli;
+mod export;
 mod live;
 mod remote;
 

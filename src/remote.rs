@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use sundown::control::client;
-use sundown::status::StatusView;
+use sundown::status::{ComponentState, StatusView};
 use sundown::{Config, ExitCode};
 
 use crate::cli::Target;
@@ -39,11 +39,34 @@ fn block_on<T>(f: impl Future<Output = T>) -> anyhow::Result<T> {
     Ok(rt.block_on(f))
 }
 
-pub(crate) fn status(target: &Target, json: bool) -> anyhow::Result<i32> {
+pub(crate) fn status(target: &Target, json: bool, ready: bool) -> anyhow::Result<i32> {
     let socket = match socket(target) {
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
+    if ready {
+        // A probe: the answer is the exit code; say why only when it is no.
+        return Ok(match block_on(client::status(&socket))? {
+            Ok(v)
+                if v.components
+                    .iter()
+                    .all(|c| c.state == ComponentState::Ready) =>
+            {
+                0
+            }
+            Ok(v) => {
+                let not: Vec<&str> = v
+                    .components
+                    .iter()
+                    .filter(|c| c.state != ComponentState::Ready)
+                    .map(|c| c.name.as_str())
+                    .collect();
+                eprintln!("not ready: {}", not.join(", "));
+                1
+            }
+            Err(e) => failed(&e),
+        });
+    }
     if json {
         match block_on(client::request(&socket, hyper::Method::GET, "/status"))? {
             Ok(body) => println!("{body}"),
