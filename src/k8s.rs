@@ -596,7 +596,7 @@ fn probe(
         }
         Check::Log(re) => {
             notes.push(format!(
-                "{name}: its log probe (/{}/) has no Kubernetes equivalent; the container has no probe, so it counts as started at once",
+                "{name}: its log probe (/{}/) has no Kubernetes equivalent; the container has no probe, so Kubernetes counts it as started and ready at once",
                 re.as_str()
             ));
             return None;

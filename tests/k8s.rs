@@ -141,3 +141,175 @@ fn run_only_runs_one_component_and_stops_it_on_sigterm() {
         "{err}"
     );
 }
+
+/// `export k8s ARGS` of `config` (relative to the crate), compared with
+/// `tests/data/k8s/GOLDEN`; `UPDATE_GOLDEN=1` rewrites the file instead.
+fn golden(config: &str, args: &[&str], golden: &str) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut all = vec!["export", "k8s", "--config", config];
+    all.extend_from_slice(args);
+    let out = std::process::Command::new(common::BIN)
+        .args(&all)
+        .current_dir(root)
+        .output()
+        .expect("run sundown");
+    let yaml = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = root.join("tests/data/k8s").join(golden);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &yaml).expect("write the golden file");
+    }
+    let want = std::fs::read_to_string(&path).expect("the golden file (UPDATE_GOLDEN=1 makes it)");
+    assert_eq!(yaml, want, "export differs from {}", path.display());
+    yaml
+}
+
+fn deployment(yaml: &str) -> k8s_openapi::api::core::v1::PodSpec {
+    let doc = yaml
+        .split("\n---\n")
+        .find(|d| d.contains("kind: Deployment"))
+        .expect("a Deployment");
+    let d: k8s_openapi::api::apps::v1::Deployment = serde_yaml_ng::from_str(doc).expect("parses");
+    d.spec.and_then(|s| s.template.spec).expect("a pod spec")
+}
+
+fn names(cs: &[k8s_openapi::api::core::v1::Container]) -> Vec<&str> {
+    cs.iter().map(|c| c.name.as_str()).collect()
+}
+
+#[test]
+fn the_diamond_exports_as_sidecars_in_dependency_order() {
+    let yaml = golden(
+        "tests/data/k8s/diamond.toml",
+        &["--name", "shop"],
+        "diamond-sidecars.yaml",
+    );
+    let pod = deployment(&yaml);
+    let init = pod.init_containers.as_deref().unwrap_or_default();
+    assert_eq!(names(init), ["db", "api", "cache"]);
+    assert!(
+        init.iter()
+            .all(|c| c.restart_policy.as_deref() == Some("Always"))
+    );
+    // No stop action in a sidecar's preStop: it would run at once.
+    assert!(init.iter().all(|c| c.lifecycle.is_none()));
+    assert_eq!(names(&pod.containers), ["web"]);
+    // 15 s for web, then cache 5 + api 10 + db 20 one after another.
+    assert_eq!(pod.termination_grace_period_seconds, Some(50));
+    assert!(yaml.contains("#   = preStop drain 0s + longest main container stop 15s + every sidecar's stop in turn 35s"));
+    // Probes: exec, tcp, http (with liveness), and a note for log.
+    let probe = |i: usize| init[i].startup_probe.clone().expect("a startup probe");
+    assert!(probe(0).exec.is_some_and(
+        |e| e.command == Some(vec!["pg_isready".into(), "-h".into(), "127.0.0.1".into()])
+    ));
+    assert_eq!(probe(0).failure_threshold, Some(30), "60 s at 2 s");
+    assert!(
+        probe(1)
+            .http_get
+            .is_some_and(|h| h.path.as_deref() == Some("/healthz"))
+    );
+    assert!(init[1].liveness_probe.is_some());
+    assert!(probe(2).tcp_socket.is_some());
+    assert!(pod.containers[0].readiness_probe.is_none());
+    assert!(yaml.contains("# note: web: its log probe"));
+    // env and working_dir carry over.
+    let api = &init[1];
+    assert_eq!(api.working_dir.as_deref(), Some("/srv/api"));
+    let env: Vec<&str> = api.env.iter().flatten().map(|e| e.name.as_str()).collect();
+    assert_eq!(env, ["DATABASE_URL", "RUST_LOG", "XDG_RUNTIME_DIR"]);
+    assert_eq!(
+        api.command.as_deref().map(|c| c.join(" ")),
+        Some("sundown run --only api --config /etc/sundown/diamond.toml".into())
+    );
+}
+
+#[test]
+fn the_diamond_exports_as_one_container_keeping_the_dag() {
+    let yaml = golden(
+        "tests/data/k8s/diamond.toml",
+        &["--name", "shop", "--mode", "single"],
+        "diamond-single.yaml",
+    );
+    let pod = deployment(&yaml);
+    assert!(pod.init_containers.is_none());
+    assert_eq!(names(&pod.containers), ["sundown"]);
+    // Phased: web 15 s, then api and cache together (10 s), then db 20 s = 45 s,
+    // within shutdown_timeout 40 s, plus a 5 s margin.
+    assert_eq!(pod.termination_grace_period_seconds, Some(45));
+}
+
+#[test]
+fn the_default_config_exports_with_the_front_end_draining_first() {
+    let yaml = golden("supervisor.toml", &[], "default-sidecars.yaml");
+    let pod = deployment(&yaml);
+    assert_eq!(
+        names(pod.init_containers.as_deref().unwrap_or_default()),
+        ["postgres", "redis", "workers"]
+    );
+    assert_eq!(names(&pod.containers), ["http"]);
+    let sleep = pod.containers[0]
+        .lifecycle
+        .as_ref()
+        .and_then(|l| l.pre_stop.as_ref())
+        .and_then(|p| p.sleep.as_ref())
+        .map(|s| s.seconds);
+    assert_eq!(sleep, Some(1), "drain_delay");
+    assert_eq!(pod.termination_grace_period_seconds, Some(26));
+    assert!(yaml.contains("kind: Service"));
+    golden(
+        "supervisor.toml",
+        &["--mode", "single", "--kind", "pod"],
+        "default-single-pod.yaml",
+    );
+}
+
+#[test]
+fn every_exported_manifest_validates_against_the_kubernetes_schema() {
+    // As a module: a console script may be missing from PATH (pyenv shims).
+    let python = || {
+        let mut c = std::process::Command::new("python3");
+        c.args(["-m", "kubernetes_validate"]);
+        c
+    };
+    if !python()
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        assert!(
+            std::env::var_os("SUNDOWN_REQUIRE_TOOLS").is_none(),
+            "kubernetes-validate is not installed, and SUNDOWN_REQUIRE_TOOLS makes that a failure"
+        );
+        eprintln!(
+            "skipped: kubernetes-validate is not installed (pip install kubernetes-validate)"
+        );
+        return;
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/k8s");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("golden dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 4, "{files:?}");
+    for version in ["1.30.0", "1.33.0"] {
+        let out = python()
+            .args(["--strict", "-k", version])
+            .args(&files)
+            .output()
+            .expect("run kubernetes-validate");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{version}: {text}");
+        assert_eq!(
+            text.matches(" passed for resource ").count(),
+            12,
+            "{version}: {text}"
+        );
+    }
+}
