@@ -482,14 +482,25 @@ fn container(
                 ..Default::default()
             }));
             working_dir = p.working_dir.as_ref().map(|d| d.display().to_string());
-            let ready = p
-                .ready
-                .as_ref()
-                .and_then(|s| probe(&c.name, s, notes, warnings));
+            let mut ready = p.ready.as_ref().and_then(|s| probe(&c.name, s, warnings));
+            if let Some(Check::Log(re)) = p.ready.as_ref().map(|s| &s.check) {
+                // Where sundown knows a port, connecting is the next best sign.
+                let port = listen_port(c);
+                notes.push(format!(
+                    "{}: its log probe (/{}/) has no Kubernetes equivalent; {}",
+                    c.name,
+                    re.as_str(),
+                    match port {
+                        Some(port) => format!("a tcp probe of port {port} stands in for it"),
+                        None => "sundown knows no port of it, so the container has no probe and Kubernetes counts it as started and ready at once".into(),
+                    }
+                ));
+                ready = port.map(tcp);
+            }
             let live = p
                 .liveness
                 .as_ref()
-                .and_then(|s| probe(&c.name, s, notes, warnings));
+                .and_then(|s| probe(&c.name, s, warnings));
             (ready, live)
         }
         KindSpec::Http(h) => (
@@ -551,13 +562,8 @@ fn startup_failures(c: &ComponentSpec) -> Option<i32> {
 }
 
 /// A sundown probe as a Kubernetes one; `None` for a `log` probe, which
-/// has no equivalent (a note says so).
-fn probe(
-    name: &str,
-    spec: &ProbeSpec,
-    notes: &mut Vec<String>,
-    warnings: &mut Vec<String>,
-) -> Option<Probe> {
+/// has no equivalent.
+fn probe(name: &str, spec: &ProbeSpec, warnings: &mut Vec<String>) -> Option<Probe> {
     let mut p = Probe {
         period_seconds: Some(secs_up(spec.interval).max(1) as i32),
         timeout_seconds: Some(secs_up(spec.timeout).max(1) as i32),
@@ -594,13 +600,8 @@ fn probe(
                 command: Some(argv.clone()),
             })
         }
-        Check::Log(re) => {
-            notes.push(format!(
-                "{name}: its log probe (/{}/) has no Kubernetes equivalent; the container has no probe, so Kubernetes counts it as started and ready at once",
-                re.as_str()
-            ));
-            return None;
-        }
+        // The caller says what stands in for it.
+        Check::Log(_) => return None,
     }
     Some(p)
 }
@@ -627,10 +628,15 @@ fn listen_port(c: &ComponentSpec) -> Option<u16> {
         KindSpec::Http(h) => Some(h.listen.port()),
         KindSpec::Redis(r) => Some(r.listen.port()),
         KindSpec::Postgres(p) => Some(p.listen.port()),
-        KindSpec::Process(p) => match p.ready.as_ref().map(|r| &r.check) {
-            Some(Check::Tcp(addr)) => split_addr(addr).map(|(_, port)| port),
-            _ => None,
-        },
+        // A probe that connects says where it listens.
+        KindSpec::Process(p) => [&p.ready, &p.liveness]
+            .into_iter()
+            .flatten()
+            .find_map(|probe| match &probe.check {
+                Check::Tcp(addr) => split_addr(addr).map(|(_, port)| port),
+                Check::Http { url, .. } => url.parse::<hyper::Uri>().ok()?.port_u16(),
+                _ => None,
+            }),
         KindSpec::Sim(_) | KindSpec::WorkerPool(_) => None,
     }
 }

@@ -7,6 +7,7 @@ mod common;
 
 use std::fmt::Write as _;
 
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use sundown::{ShutdownReport, Supervisor};
 
 /// Three levels of three, each depending on every component of the level
@@ -214,8 +215,14 @@ fn the_diamond_exports_as_sidecars_in_dependency_order() {
     );
     assert!(init[1].liveness_probe.is_some());
     assert!(probe(2).tcp_socket.is_some());
-    assert!(pod.containers[0].readiness_probe.is_none());
-    assert!(yaml.contains("# note: web: its log probe"));
+    // web's log probe has no equivalent: a tcp probe of the port its
+    // liveness probe checks stands in.
+    let web = pod.containers[0]
+        .readiness_probe
+        .clone()
+        .expect("a stand-in probe");
+    assert_eq!(web.tcp_socket.map(|t| t.port), Some(IntOrString::Int(8000)));
+    assert!(yaml.contains("# note: web: its log probe (/listening on/) has no Kubernetes equivalent; a tcp probe of port 8000 stands in for it"));
     // env and working_dir carry over.
     let api = &init[1];
     assert_eq!(api.working_dir.as_deref(), Some("/srv/api"));
@@ -260,10 +267,42 @@ fn the_default_config_exports_with_the_front_end_draining_first() {
     assert_eq!(sleep, Some(1), "drain_delay");
     assert_eq!(pod.termination_grace_period_seconds, Some(26));
     assert!(yaml.contains("kind: Service"));
-    golden(
+    let single = golden(
         "supervisor.toml",
         &["--mode", "single", "--kind", "pod"],
         "default-single-pod.yaml",
+    );
+    // -o writes the same to a file.
+    let sb = common::Sandbox::new();
+    let file = sb.path("pod.yaml");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(common::BIN)
+        .args([
+            "export",
+            "k8s",
+            "--config",
+            "supervisor.toml",
+            "--mode",
+            "single",
+            "--kind",
+            "pod",
+            "-o",
+        ])
+        .arg(&file)
+        .current_dir(root)
+        .output()
+        .expect("run sundown");
+    assert!(out.status.success() && out.stdout.is_empty());
+    assert_eq!(std::fs::read_to_string(&file).ok(), Some(single));
+    // What will not work in a pod is said on stderr.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: redis: listens on 127.0.0.1:6380"),
+        "{err}"
+    );
+    assert!(
+        err.contains("warning: redis: aof is relative to the config"),
+        "{err}"
     );
 }
 
