@@ -54,6 +54,9 @@ enum Command {
         /// Run only this component, its dependencies expected to run elsewhere (one container per component; see `export k8s`).
         #[arg(long, value_name = "NAME")]
         only: Option<String>,
+        /// Serve the control socket here (overrides `[supervisor] control_socket`).
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
     },
     /// Validate the config and print every problem with its location.
     Check {
@@ -233,6 +236,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         report: None,
         subreaper: false,
         only: None,
+        socket: None,
     });
     let result = match command {
         Command::Run {
@@ -240,7 +244,18 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             report,
             subreaper,
             only,
-        } => run_graph(&config, report, subreaper, only.as_deref(), live, logs),
+            socket,
+        } => run_graph(
+            &config,
+            RunFlags {
+                report,
+                subreaper,
+                only,
+                socket,
+            },
+            live,
+            logs,
+        ),
         Command::Check { config } => check(&config),
         Command::Plan { config, strategy } => plan(&config, strategy.as_deref()),
         Command::Graph { config, format } => graph(&config, format),
@@ -444,7 +459,7 @@ fn plan(path: &Path, strategy: Option<&str>) -> anyhow::Result<i32> {
             humantime::format_duration(p.worst_case(&graph))
         );
     }
-    if config.supervisor.strategy == Strategy::K8sSidecars {
+    if strategy == "k8s-sidecars" {
         for (a, b) in Plan::serialised_sidecars(&graph) {
             println!(
                 "serialised without a dependency: `{}` waits for `{}` to stop, although neither needs the other",
@@ -568,14 +583,27 @@ fn verify(report_path: &Path, config: Option<&Path>, before: &[String]) -> anyho
     }
 }
 
+/// `run`'s options.
+struct RunFlags {
+    report: Option<PathBuf>,
+    subreaper: bool,
+    only: Option<String>,
+    socket: Option<PathBuf>,
+}
+
 fn run_graph(
     path: &Path,
-    report_flag: Option<PathBuf>,
-    subreaper: bool,
-    only: Option<&str>,
+    flags: RunFlags,
     live: Option<StatusLine>,
     logs: sundown::logs::LogStore,
 ) -> anyhow::Result<i32> {
+    let RunFlags {
+        report: report_flag,
+        subreaper,
+        only,
+        socket: socket_flag,
+    } = flags;
+    let only = only.as_deref();
     let Some(mut config) = load(path) else {
         return Ok(ExitCode::Usage.code());
     };
@@ -639,6 +667,9 @@ fn run_graph(
         if let Some(name) = only {
             // One run per component of the same config: a socket each.
             socket_path.set_extension(format!("{name}.sock"));
+        }
+        if let Some(flag) = socket_flag {
+            socket_path = flag;
         }
         let control = match sundown::control::ControlSocket::bind(&socket_path) {
             Ok(c) => Some(c),

@@ -86,6 +86,11 @@ pub enum ExportError {
         "`{0}` cannot be a Kubernetes name (at most 63 lowercase letters, digits and `-`, starting and ending with a letter or digit)"
     )]
     BadName(String),
+    /// The objects' name does not begin with a letter, as a Service's must.
+    #[error(
+        "`{0}` cannot name the objects: a Service's name must begin with a letter (pass --name)"
+    )]
+    BadAppName(String),
     /// Two components map to the same container name.
     #[error("components `{0}` and `{1}` would both be the container `{2}`; rename one")]
     Collision(String, String, String),
@@ -135,6 +140,10 @@ fn fmt(d: Duration) -> String {
 /// Builds the objects for a validated config.
 pub fn export(config: &Config, graph: &Graph, opts: &Options) -> Result<Export, ExportError> {
     let app = kube_name(&opts.name)?;
+    // A Service's name must also begin with a letter.
+    if !app.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Err(ExportError::BadAppName(opts.name.clone()));
+    }
     let mut seen: BTreeMap<String, &str> = BTreeMap::new();
     for c in &config.components {
         let k = kube_name(&c.name)?;
@@ -149,14 +158,12 @@ pub fn export(config: &Config, graph: &Graph, opts: &Options) -> Result<Export, 
         Mode::Sidecars => sidecars(config, graph, opts, &config_path, &mut notes, &mut warnings)?,
         Mode::Single => single(config, graph, opts, &config_path),
     };
-    if grace > secs_up(config.supervisor.shutdown_timeout) {
+    // In one container sundown's own budget bounds the stop, and the grace
+    // period is that plus a margin by construction.
+    if opts.mode == Mode::Sidecars && grace > secs_up(config.supervisor.shutdown_timeout) {
         warnings.push(format!(
-            "terminationGracePeriodSeconds is {grace}, more than shutdown_timeout ({}): {}",
+            "terminationGracePeriodSeconds is {grace}, more than shutdown_timeout ({}): Kubernetes stops the sidecars one at a time, where sundown stops independent components together",
             fmt(config.supervisor.shutdown_timeout),
-            match opts.mode {
-                Mode::Sidecars => "Kubernetes stops the sidecars one at a time, where sundown stops independent components together",
-                Mode::Single => "raise shutdown_timeout, or the pod's budget is larger than sundown's",
-            }
         ));
     }
     let labels = BTreeMap::from([("app".to_string(), app.clone())]);
@@ -312,7 +319,7 @@ fn sidecars(
     let mut init = Vec::new();
     for &i in &side {
         let c = &config.components[i];
-        let mut k = container(c, opts, config_path, notes, warnings)?;
+        let mut k = container(config, c, opts, config_path, notes, warnings)?;
         k.restart_policy = Some("Always".into());
         // A sidecar's readiness gates the next one's start: a startup probe.
         k.startup_probe = k.readiness_probe.take().map(|mut p| {
@@ -325,7 +332,7 @@ fn sidecars(
     let mut drain = Duration::ZERO;
     for &i in &main {
         let c = &config.components[i];
-        let mut k = container(c, opts, config_path, notes, warnings)?;
+        let mut k = container(config, c, opts, config_path, notes, warnings)?;
         if let KindSpec::Http(h) = &c.kind
             && !h.drain_delay.is_zero()
         {
@@ -394,7 +401,7 @@ fn single(config: &Config, graph: &Graph, opts: &Options, config_path: &str) -> 
     let exec = |extra: &[&str]| Probe {
         exec: Some(ExecAction {
             command: Some(
-                ["sundown", "status", "--config", config_path]
+                ["sundown", "status", "--socket", SOCKET]
                     .iter()
                     .chain(extra)
                     .map(|s| s.to_string())
@@ -405,21 +412,22 @@ fn single(config: &Config, graph: &Graph, opts: &Options, config_path: &str) -> 
         timeout_seconds: Some(3),
         ..Default::default()
     };
-    let ports: Vec<ContainerPort> = config
-        .components
-        .iter()
-        .filter_map(container_port)
-        .collect();
+    let ports = container_ports(config, None);
     let k = Container {
         name: "sundown".into(),
         image: Some(opts.image.clone()),
-        command: Some(vec![
-            "sundown".into(),
-            "run".into(),
-            "--config".into(),
-            config_path.into(),
-        ]),
-        env: Some(vec![runtime_dir()]),
+        command: Some(
+            [
+                "sundown",
+                "run",
+                "--config",
+                config_path,
+                "--socket",
+                SOCKET,
+            ]
+            .map(String::from)
+            .to_vec(),
+        ),
         ports: (!ports.is_empty()).then_some(ports),
         readiness_probe: Some(exec(&["--ready"])),
         liveness_probe: Some(Probe {
@@ -442,15 +450,12 @@ fn single(config: &Config, graph: &Graph, opts: &Options, config_path: &str) -> 
     (Vec::new(), vec![k], secs_up(worst + margin), derivation)
 }
 
-/// Each container's sundown puts its control socket here: the config's
-/// directory is a read-only ConfigMap.
-fn runtime_dir() -> EnvVar {
-    EnvVar {
-        name: "XDG_RUNTIME_DIR".into(),
-        value: Some("/tmp".into()),
-        ..Default::default()
-    }
-}
+/// Where each container's sundown serves its control socket, given on
+/// the command line rather than derived from the config's path: in a
+/// ConfigMap volume that path runs through a `..data` link that changes
+/// with every update, and the probes must find the socket all the same.
+/// The config's own directory is read-only.
+pub const SOCKET: &str = "/tmp/sundown/control.sock";
 
 fn config_mount() -> VolumeMount {
     VolumeMount {
@@ -463,16 +468,26 @@ fn config_mount() -> VolumeMount {
 
 /// The container running one component with `run --only`.
 fn container(
+    config: &Config,
     c: &ComponentSpec,
     opts: &Options,
     config_path: &str,
     notes: &mut Vec<String>,
     warnings: &mut Vec<String>,
 ) -> Result<Container, ExportError> {
-    let command = ["sundown", "run", "--only", &c.name, "--config", config_path]
-        .map(String::from)
-        .to_vec();
-    let mut env = vec![runtime_dir()];
+    let command = [
+        "sundown",
+        "run",
+        "--only",
+        &c.name,
+        "--config",
+        config_path,
+        "--socket",
+        SOCKET,
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut env = Vec::new();
     let mut working_dir = None;
     let (ready, liveness) = match &c.kind {
         KindSpec::Process(p) => {
@@ -520,14 +535,14 @@ fn container(
         KindSpec::Sim(_) | KindSpec::WorkerPool(_) => (None, None),
     };
     env.sort_by(|a, b| a.name.cmp(&b.name));
-    let port = container_port(c);
+    let ports = container_ports(config, Some(c));
     Ok(Container {
         name: kube_name(&c.name)?,
         image: Some(opts.image.clone()),
         command: Some(command),
-        env: Some(env),
+        env: (!env.is_empty()).then_some(env),
         working_dir,
-        ports: port.map(|p| vec![p]),
+        ports: (!ports.is_empty()).then_some(ports),
         readiness_probe: ready,
         liveness_probe: liveness,
         volume_mounts: Some(vec![config_mount()]),
@@ -577,8 +592,8 @@ fn probe(name: &str, spec: &ProbeSpec, warnings: &mut Vec<String>) -> Option<Pro
             let (host, port) = split_addr(addr)?;
             loopback_warning(name, &host, warnings);
             p.tcp_socket = Some(TCPSocketAction {
+                host: (!is_local(&host)).then_some(host),
                 port: IntOrString::Int(port.into()),
-                ..Default::default()
             });
         }
         Check::Http { url, status } => {
@@ -589,7 +604,9 @@ fn probe(name: &str, spec: &ProbeSpec, warnings: &mut Vec<String>) -> Option<Pro
                     "{name}: its http probe wants status {status}; Kubernetes counts only 200-399 as success"
                 ));
             }
+            let host = uri.host().unwrap_or_default().trim_matches(['[', ']']);
             p.http_get = Some(HTTPGetAction {
+                host: (!is_local(host)).then(|| host.to_string()),
                 path: Some(uri.path_and_query().map_or("/", |q| q.as_str()).to_string()),
                 port: IntOrString::Int(uri.port_u16().unwrap_or(80).into()),
                 ..Default::default()
@@ -614,6 +631,15 @@ fn split_addr(addr: &str) -> Option<(String, u16)> {
     ))
 }
 
+/// A host that means "this machine": in a pod, the pod itself, which is
+/// where the kubelet probes by default.
+fn is_local(host: &str) -> bool {
+    matches!(
+        host,
+        "127.0.0.1" | "localhost" | "::1" | "0.0.0.0" | "::" | ""
+    )
+}
+
 fn loopback_warning(name: &str, host: &str, warnings: &mut Vec<String>) {
     if matches!(host, "127.0.0.1" | "localhost" | "::1") {
         warnings.push(format!(
@@ -632,41 +658,78 @@ fn listen_port(c: &ComponentSpec) -> Option<u16> {
         KindSpec::Process(p) => [&p.ready, &p.liveness]
             .into_iter()
             .flatten()
-            .find_map(|probe| match &probe.check {
-                Check::Tcp(addr) => split_addr(addr).map(|(_, port)| port),
-                Check::Http { url, .. } => url.parse::<hyper::Uri>().ok()?.port_u16(),
-                _ => None,
+            .find_map(|probe| {
+                // A probe of another host says nothing of this component's ports.
+                let (host, port) = match &probe.check {
+                    Check::Tcp(addr) => split_addr(addr)?,
+                    Check::Http { url, .. } => {
+                        let uri = url.parse::<hyper::Uri>().ok()?;
+                        (
+                            uri.host()?.trim_matches(['[', ']']).to_string(),
+                            uri.port_u16()?,
+                        )
+                    }
+                    _ => return None,
+                };
+                is_local(&host).then_some(port)
             }),
         KindSpec::Sim(_) | KindSpec::WorkerPool(_) => None,
     }
 }
 
-/// A port's name: the component's, cut to the 15 characters Kubernetes allows.
-fn port_name(c: &ComponentSpec) -> Option<String> {
-    let n: String = kube_name(&c.name).ok()?.chars().take(15).collect();
-    Some(n.trim_end_matches('-').to_string())
+/// Every component's port, each port once, named after its component
+/// where that makes a valid and unique port name (at most 15 characters,
+/// a letter, no `--`), else `p<port>`.
+fn ports(config: &Config) -> Vec<(String, u16)> {
+    let mut out: Vec<(String, u16)> = Vec::new();
+    for c in &config.components {
+        let Some(port) = listen_port(c) else {
+            continue;
+        };
+        if out.iter().any(|(_, p)| *p == port) {
+            continue;
+        }
+        let mut name: String = kube_name(&c.name)
+            .unwrap_or_default()
+            .chars()
+            .take(15)
+            .collect();
+        while name.contains("--") {
+            name = name.replace("--", "-");
+        }
+        let name = name.trim_matches('-').to_string();
+        let valid = name.chars().any(|c| c.is_ascii_lowercase());
+        let name = if valid && !out.iter().any(|(n, _)| *n == name) {
+            name
+        } else {
+            format!("p{port}")
+        };
+        out.push((name, port));
+    }
+    out
 }
 
-fn container_port(c: &ComponentSpec) -> Option<ContainerPort> {
-    listen_port(c).map(|port| ContainerPort {
-        container_port: port.into(),
-        name: port_name(c),
-        ..Default::default()
-    })
+fn container_ports(config: &Config, c: Option<&ComponentSpec>) -> Vec<ContainerPort> {
+    let mine = c.and_then(listen_port);
+    ports(config)
+        .into_iter()
+        .filter(|(_, p)| c.is_none() || Some(*p) == mine)
+        .map(|(name, port)| ContainerPort {
+            container_port: port.into(),
+            name: Some(name),
+            ..Default::default()
+        })
+        .collect()
 }
 
 fn service_ports(config: &Config) -> Vec<ServicePort> {
-    config
-        .components
-        .iter()
-        .filter_map(|c| {
-            let port = listen_port(c)?;
-            Some(ServicePort {
-                name: port_name(c),
-                port: port.into(),
-                target_port: Some(IntOrString::Int(port.into())),
-                ..Default::default()
-            })
+    ports(config)
+        .into_iter()
+        .map(|(name, port)| ServicePort {
+            name: Some(name),
+            port: port.into(),
+            target_port: Some(IntOrString::Int(port.into())),
+            ..Default::default()
         })
         .collect()
 }

@@ -65,8 +65,10 @@ impl Plan {
                     .max()
                     .unwrap_or_default();
                 // Several overrides in one phase: each is a "may take at most", so the smallest holds.
+                // Kubernetes has no such caps: its simulation has none either.
                 let cap = members
                     .iter()
+                    .filter(|_| config.supervisor.strategy != Strategy::K8sSidecars)
                     .filter_map(|&m| config.phase_timeouts.get(graph.name(m)))
                     .min()
                     .copied();
@@ -202,7 +204,7 @@ impl fmt::Display for PlanDisplay<'_> {
             Strategy::Phased => "sum of phase timeouts",
             Strategy::Eager => "longest chain of stop timeouts",
             Strategy::K8sSidecars => {
-                "the main containers' longest stop timeout, then every sidecar's in turn"
+                "the main containers' longest stop timeout, then every sidecar's in turn; `export k8s` adds the front end's preStop drain"
             }
         };
         writeln!(

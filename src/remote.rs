@@ -39,6 +39,10 @@ fn block_on<T>(f: impl Future<Output = T>) -> anyhow::Result<T> {
     Ok(rt.block_on(f))
 }
 
+fn up(s: ComponentState) -> bool {
+    matches!(s, ComponentState::Ready | ComponentState::Exited)
+}
+
 pub(crate) fn status(target: &Target, json: bool, ready: bool) -> anyhow::Result<i32> {
     let socket = match socket(target) {
         Ok(s) => s,
@@ -47,18 +51,13 @@ pub(crate) fn status(target: &Target, json: bool, ready: bool) -> anyhow::Result
     if ready {
         // A probe: the answer is the exit code; say why only when it is no.
         return Ok(match block_on(client::status(&socket))? {
-            Ok(v)
-                if v.components
-                    .iter()
-                    .all(|c| c.state == ComponentState::Ready) =>
-            {
-                0
-            }
+            // One that finished its work by itself (a migration) is done, not unready.
+            Ok(v) if v.components.iter().all(|c| up(c.state)) => 0,
             Ok(v) => {
                 let not: Vec<&str> = v
                     .components
                     .iter()
-                    .filter(|c| c.state != ComponentState::Ready)
+                    .filter(|c| !up(c.state))
                     .map(|c| c.name.as_str())
                     .collect();
                 eprintln!("not ready: {}", not.join(", "));

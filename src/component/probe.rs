@@ -245,11 +245,19 @@ mod tests {
 
     #[tokio::test]
     async fn exec_reports_the_programs_own_words() {
-        let spec = probe(Check::Exec(vec![
+        let mut spec = probe(Check::Exec(vec![
             "sh".into(),
             "-c".into(),
             "echo 'no server on 5432' >&2; exit 2".into(),
         ]));
+        // One check, with all the time a loaded machine needs to start `sh`
+        // (CI saw more than 200 ms); it fails in milliseconds, and then the
+        // next would come too late, so that is the answer.
+        (spec.timeout, spec.interval, spec.ready_timeout) = (
+            Duration::from_secs(10),
+            Duration::from_secs(10),
+            Duration::from_secs(10),
+        );
         let e = until_ready(&spec, &no_exec, &CancellationToken::new())
             .await
             .expect_err("fails");

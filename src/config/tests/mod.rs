@@ -231,7 +231,7 @@ fn unknown_strategy() {
         "[supervisor]\nstrategy = \"eagr\"\n",
         2,
         12,
-        "unknown variant `eagr`, expected `phased` or `eager`",
+        "unknown variant `eagr`, expected one of `phased`, `eager`, `k8s-sidecars`",
     );
 }
 
