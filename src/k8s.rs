@@ -321,8 +321,9 @@ fn sidecars(
         let c = &config.components[i];
         let mut k = container(config, c, opts, config_path, notes, warnings)?;
         k.restart_policy = Some("Always".into());
-        // A sidecar's readiness gates the next one's start: a startup probe.
-        k.startup_probe = k.readiness_probe.take().map(|mut p| {
+        // A sidecar's readiness gates the next one's start: a startup probe;
+        // it still counts for the pod's readiness after that.
+        k.startup_probe = k.readiness_probe.clone().map(|mut p| {
             p.failure_threshold = startup_failures(c);
             p
         });

@@ -116,9 +116,27 @@ fn run_only_runs_one_component_and_stops_it_on_sigterm() {
         sb.service("web", "depends_on = [\"db\"]")
     ));
     let mut args = sb.run_args();
-    args.extend(["--only".into(), "web".into()]);
+    let socket = sb.path("ctl/control.sock");
+    args.extend([
+        "--only".into(),
+        "web".into(),
+        "--socket".into(),
+        socket.clone().into(),
+    ]);
     let mut sd = common::Sundown::spawn(&args);
     sd.wait_ready(1);
+    // On the socket it was given, ready: the probe `export k8s --mode single` uses.
+    let ready = common::cli(&[
+        "status".as_ref(),
+        "--ready".as_ref(),
+        "--socket".as_ref(),
+        socket.as_os_str(),
+    ]);
+    assert!(
+        ready.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ready.stderr)
+    );
     sd.wait_for("--only web: not starting its dependencies (db)");
     // Once it logs, its stop is handled.
     sb.wait_for_log("start web");
