@@ -2,15 +2,11 @@
 //! messages and exit codes.
 
 use std::ffi::OsString;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use nix::sys::signal::Signal;
-use sundown::config::KindSpec;
-use sundown::{Config, ExitCode, Graph, Plan, ShutdownReport, Strategy, Supervisor, Trigger};
-use tokio::signal::unix::{SignalKind, signal};
+use sundown::{Config, ExitCode, Graph, Plan, ShutdownReport, Strategy};
 
 use crate::live::StatusLine;
 
@@ -245,9 +241,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             subreaper,
             only,
             socket,
-        } => run_graph(
+        } => crate::run::run_graph(
             &config,
-            RunFlags {
+            crate::run::RunFlags {
                 report,
                 subreaper,
                 only,
@@ -399,7 +395,7 @@ fn init_logging(format: LogFormat) -> Logging {
 }
 
 /// Loads a config, printing its problems; `None` means exit 2.
-fn load(path: &Path) -> Option<Config> {
+pub(crate) fn load(path: &Path) -> Option<Config> {
     match Config::load(path) {
         Ok(config) => {
             for w in &config.warnings {
@@ -581,282 +577,4 @@ fn verify(report_path: &Path, config: Option<&Path>, before: &[String]) -> anyho
         println!("{} violation(s)", violations.len());
         Ok(1)
     }
-}
-
-/// `run`'s options.
-struct RunFlags {
-    report: Option<PathBuf>,
-    subreaper: bool,
-    only: Option<String>,
-    socket: Option<PathBuf>,
-}
-
-fn run_graph(
-    path: &Path,
-    flags: RunFlags,
-    live: Option<StatusLine>,
-    logs: sundown::logs::LogStore,
-) -> anyhow::Result<i32> {
-    let RunFlags {
-        report: report_flag,
-        subreaper,
-        only,
-        socket: socket_flag,
-    } = flags;
-    let only = only.as_deref();
-    let Some(mut config) = load(path) else {
-        return Ok(ExitCode::Usage.code());
-    };
-    if let Some(name) = only {
-        let needs = config
-            .index_of(name)
-            .map(|i| config.components[i].depends_on.join(", "))
-            .unwrap_or_default();
-        config = match config.only(name) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("{}: error: --only: {e}", path.display());
-                return Ok(ExitCode::Usage.code());
-            }
-        };
-        if !needs.is_empty() {
-            tracing::info!(
-                "--only {name}: not starting its dependencies ({needs}); they must be reachable"
-            );
-        }
-    }
-    let report_path = report_flag.or_else(|| config.supervisor.report.clone());
-    // Read again on reload, whatever the working directory is by then.
-    let config_file = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    logs.set_capacity(config.supervisor.log_lines);
-    let runtime = runtime_for(&config).context("cannot start the async runtime")?;
-    runtime.block_on(async move {
-        // Install the handlers before anything starts: a signal during startup must count.
-        let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-        let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-        let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
-        let mut forwarded = Vec::new();
-        for (kind, sig) in FORWARDED {
-            forwarded.push((
-                signal(kind).with_context(|| format!("cannot handle {sig}"))?,
-                sig,
-            ));
-        }
-        // Before anything is spawned, so no orphan slips past.
-        let reaper = if subreaper || sundown::pid1::is_init() {
-            sundown::pid1::become_subreaper().context("cannot become a child subreaper")?;
-            tracing::info!(
-                "{}: reaping orphaned processes",
-                if sundown::pid1::is_init() {
-                    "running as PID 1"
-                } else {
-                    "running as a subreaper"
-                }
-            );
-            Some(tokio::spawn(async {
-                if let Err(e) = sundown::pid1::reap_orphans().await {
-                    tracing::error!("cannot handle SIGCHLD, so orphans will not be reaped: {e}");
-                }
-            }))
-        } else {
-            None
-        };
-        // Before anything starts: a second sundown on the same config must
-        // fail here, not after starting a second copy of every program.
-        let mut socket_path = sundown::control::socket_path(&config, path);
-        if let Some(name) = only {
-            // One run per component of the same config: a socket each.
-            socket_path.set_extension(format!("{name}.sock"));
-        }
-        if let Some(flag) = socket_flag {
-            socket_path = flag;
-        }
-        let control = match sundown::control::ControlSocket::bind(&socket_path) {
-            Ok(c) => Some(c),
-            // Only a directory others could write to is survivable: running
-            // without the socket is safer than serving it there. Anything
-            // else would also lose the guard against a second run.
-            Err(e @ sundown::control::ControlError::UnsafeDir(_)) => {
-                tracing::error!("{e}; running without a control socket");
-                None
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Ok(ExitCode::Usage.code());
-            }
-        };
-        let metrics = match config.supervisor.metrics {
-            Some(addr) => match sundown::metrics::bind(addr).await {
-                Ok(l) => Some(l),
-                Err(e) => {
-                    eprintln!("error: cannot serve metrics on {addr}: {e}");
-                    return Ok(ExitCode::Usage.code());
-                }
-            },
-            None => None,
-        };
-        let notifier = match sundown::notify::Notifier::from_env() {
-            Ok(n) => n,
-            Err(e) => {
-                tracing::warn!("NOTIFY_SOCKET is set but unusable, not notifying: {e}");
-                None
-            }
-        };
-        let running = match Supervisor::from_config(config) {
-            Ok(supervisor) => supervisor.spawn(),
-            // `load` validated it already; this only guards the invariants.
-            Err(e) => {
-                eprintln!("{e}");
-                return Ok(ExitCode::Usage.code());
-            }
-        };
-        let notifying =
-            notifier.map(|n| tokio::spawn(sundown::notify::follow(n, running.status())));
-        let control_stop = tokio_util::sync::CancellationToken::new();
-        let serving = control.map(|c| {
-            tracing::info!("control socket: {}", c.path().display());
-            tokio::spawn(c.serve(
-                running.status(),
-                running.handle(),
-                logs.clone(),
-                // A reload would bring back the whole graph.
-                only.is_none().then(|| config_file.clone()),
-                control_stop.clone(),
-            ))
-        });
-        let scraping = metrics.map(|l| {
-            if let Ok(addr) = l.local_addr() {
-                tracing::info!("metrics: http://{addr}/metrics");
-            }
-            tokio::spawn(sundown::metrics::serve(
-                l,
-                running.status(),
-                control_stop.clone(),
-            ))
-        });
-        let handle = running.handle();
-        let can_reload = only.is_none();
-        let signals = tokio::spawn(async move {
-            let mut seen = 0;
-            loop {
-                let reload = hup.recv();
-                let forward = futures::future::select_all(
-                    forwarded
-                        .iter_mut()
-                        .map(|(s, sig)| Box::pin(async move { s.recv().await.map(|_| *sig) })),
-                );
-                let name = tokio::select! {
-                    _ = term.recv() => "SIGTERM",
-                    _ = int.recv() => "SIGINT",
-                    _ = reload, if can_reload => {
-                        tracing::info!("SIGHUP received: reloading {}", config_file.display());
-                        let (handle, file) = (handle.clone(), config_file.clone());
-                        tokio::spawn(async move { reload_on_hup(&handle, &file).await });
-                        continue;
-                    }
-                    (Some(sig), _, _) = forward => {
-                        let reached = sundown::pid1::forward(sig);
-                        tracing::info!("{sig} received: forwarded to {reached} process(es)");
-                        continue;
-                    }
-                };
-                seen += 1;
-                let trigger = Trigger::Signal(name.to_string());
-                if seen == 1 {
-                    tracing::info!("{name} received");
-                    handle.shutdown(trigger);
-                } else {
-                    tracing::warn!("{name} received again: forcing the shutdown");
-                    handle.force(trigger);
-                }
-            }
-        });
-        let follower = tokio::spawn(crate::live::follow(running.status(), live));
-        let report = running.wait().await;
-        signals.abort();
-        let _ = follower.await;
-        if let Some(n) = notifying {
-            let _ = n.await;
-        }
-        control_stop.cancel();
-        if let Some(s) = serving {
-            let _ = s.await;
-        }
-        if let Some(s) = scraping {
-            let _ = s.await;
-        }
-        if let Some(r) = reaper {
-            r.abort();
-            sundown::pid1::reap_once();
-        }
-        if let Some(path) = &report_path {
-            match write_report(path, &report) {
-                Ok(()) => tracing::info!("teardown report written to {}", path.display()),
-                Err(e) => tracing::error!(
-                    "cannot write the teardown report to {}: {e:#}",
-                    path.display()
-                ),
-            }
-        }
-        Ok(report.exit_code)
-    })
-}
-
-/// SIGHUP: the config is read again and the difference applied; an
-/// invalid one is logged with its locations and changes nothing.
-async fn reload_on_hup(handle: &sundown::Handle, file: &Path) {
-    match handle.reload(file).await {
-        // The engine logs the difference and the end.
-        Ok(accepted) => {
-            let _ = accepted.finished().await;
-        }
-        Err(sundown::ReloadError::Config(e)) => {
-            tracing::error!("reload refused, still running the old config:\n{e}")
-        }
-        Err(e) => tracing::warn!("reload refused: {e}"),
-    }
-}
-
-/// Signals meant for the programs, not for sundown: passed on to every
-/// process component's main process, as an init does (`tini`). SIGHUP is
-/// sundown's own: reload.
-const FORWARDED: [(SignalKind, Signal); 2] = [
-    (SignalKind::user_defined1(), Signal::SIGUSR1),
-    (SignalKind::user_defined2(), Signal::SIGUSR2),
-];
-
-/// A graph of external processes only needs one thread: the supervisor
-/// waits, it does not compute, and one thread keeps it small. In-process
-/// services (a Redis stand-in answering a benchmark, an HTTP front end under
-/// load) need the cores, so they get a multi-threaded runtime (at most 4
-/// workers: the services are I/O-bound, more threads only cost memory).
-fn runtime_for(config: &Config) -> std::io::Result<tokio::runtime::Runtime> {
-    let serves = config
-        .components
-        .iter()
-        .any(|c| !matches!(c.kind, KindSpec::Process(_) | KindSpec::Sim(_)));
-    if serves {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(cores.min(4))
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    }
-}
-
-/// Writes next to the target and renames, so a reader never sees half a report.
-fn write_report(path: &Path, report: &ShutdownReport) -> anyhow::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let mut f = std::fs::File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
-    f.write_all(report.to_json().as_bytes())?;
-    f.write_all(b"\n")?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
 }

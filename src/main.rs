@@ -4,6 +4,7 @@ mod cli;
 mod export;
 mod live;
 mod remote;
+mod run;
 
 fn main() -> std::process::ExitCode {
     let code = cli::run(std::env::args_os());
