@@ -268,7 +268,7 @@ impl Engine {
                 (Some(i), stop, self.to_start_after(&up), None)
             }
             Change::Reload(sup) => {
-                let diff = reload::diff(&self.config, sup.config());
+                let diff = reload::diff(&self.config, &self.graph, sup.config());
                 let touched: Vec<usize> = diff
                     .removed
                     .iter()
@@ -302,7 +302,7 @@ impl Engine {
     }
 
     /// `roots` and everything that depends on them, directly or not.
-    fn with_dependents(&self, roots: &[usize]) -> Vec<usize> {
+    pub(super) fn with_dependents(&self, roots: &[usize]) -> Vec<usize> {
         let mut seen = vec![false; self.slots.len()];
         let mut queue = roots.to_vec();
         let mut out = Vec::new();

@@ -70,7 +70,7 @@ impl fmt::Display for Diff {
 }
 
 /// Compares two configs component by component.
-pub(super) fn diff(old: &Config, new: &Config) -> Diff {
+pub(super) fn diff(old: &Config, graph: &Graph, new: &Config) -> Diff {
     let mut d = Diff {
         added: Vec::new(),
         removed: Vec::new(),
@@ -91,7 +91,6 @@ pub(super) fn diff(old: &Config, new: &Config) -> Diff {
         }
     }
     // Kept components above a removed or changed one, in the old graph.
-    let graph = Graph::new(old);
     let mut touched = vec![false; graph.len()];
     for &i in graph.topological_order() {
         let name = graph.name(i);

@@ -133,33 +133,25 @@ impl Engine {
     /// `restart_dependents`: everything that depends on `x`, directly or
     /// not, goes down before `x` restarts.
     fn hold_dependents(&mut self, x: usize) {
-        let mut seen = vec![false; self.slots.len()];
-        let mut queue = vec![x];
-        while let Some(c) = queue.pop() {
-            for k in 0..self.graph.dependents(c).len() {
-                let d = self.graph.dependents(c)[k];
-                if std::mem::replace(&mut seen[d], true) {
-                    continue;
+        // Everything above x, not x itself.
+        for d in self.with_dependents(&[x]).into_iter().filter(|&d| d != x) {
+            match self.slots[d].life {
+                Life::Running if self.slots[d].held_by.is_none() => {
+                    self.slots[d].held_by = Some(Hold::Restart(x));
+                    self.slots[x].holding.push(d);
+                    // Going down now: a dependent of its that has not
+                    // started yet must not start on it in the meantime.
+                    self.unready(d);
                 }
-                queue.push(d);
-                match self.slots[d].life {
-                    Life::Running if self.slots[d].held_by.is_none() => {
-                        self.slots[d].held_by = Some(Hold::Restart(x));
-                        self.slots[x].holding.push(d);
-                        // Going down now: a dependent of its that has not
-                        // started yet must not start on it in the meantime.
-                        self.unready(d);
-                    }
-                    // Going down for a change already: x waits for it all the same.
-                    Life::Running => self.slots[x].holding.push(d),
-                    // Already down and restarting by itself: it now comes back
-                    // with the others, once its dependencies are ready.
-                    Life::Backoff => {
-                        self.clear_deadline(d);
-                        self.slots[d].life = Life::Pending;
-                    }
-                    _ => {}
+                // Going down for a change already: x waits for it all the same.
+                Life::Running => self.slots[x].holding.push(d),
+                // Already down and restarting by itself: it now comes back
+                // with the others, once its dependencies are ready.
+                Life::Backoff => {
+                    self.clear_deadline(d);
+                    self.slots[d].life = Life::Pending;
                 }
+                _ => {}
             }
         }
         if !self.slots[x].holding.is_empty() {
