@@ -16,7 +16,7 @@ fn socket(target: &Target) -> Result<PathBuf, i32> {
     if let Some(s) = &target.socket {
         return Ok(s.clone());
     }
-    match Config::load(&target.config) {
+    match Config::load_with(&target.config, &crate::cli::kinds()) {
         Ok(config) => Ok(sundown::control::socket_path(&config, &target.config)),
         // Broken since the run began (being edited, say): its run is still
         // reachable, and a reload is answered with the problems.

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use nix::sys::signal::Signal;
-use sundown::config::KindSpec;
 use sundown::{Config, ExitCode, ShutdownReport, Supervisor, Trigger};
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -133,14 +132,15 @@ pub(crate) fn run_graph(
                 None
             }
         };
-        let running = match Supervisor::from_config(config) {
-            Ok(supervisor) => supervisor.spawn(),
-            // `load` validated it already; this only guards the invariants.
-            Err(e) => {
-                eprintln!("{e}");
-                return Ok(ExitCode::Usage.code());
-            }
-        };
+        let running =
+            match Supervisor::from_config(config).map(|s| s.with_kinds(crate::cli::kinds())) {
+                Ok(supervisor) => supervisor.spawn(),
+                // `load` validated it already; this only guards the invariants.
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(ExitCode::Usage.code());
+                }
+            };
         let notifying =
             notifier.map(|n| tokio::spawn(sundown::notify::follow(n, running.status())));
         let control_stop = tokio_util::sync::CancellationToken::new();
@@ -265,7 +265,7 @@ fn runtime_for(config: &Config) -> std::io::Result<tokio::runtime::Runtime> {
     let serves = config
         .components
         .iter()
-        .any(|c| !matches!(c.kind, KindSpec::Process(_) | KindSpec::Sim(_)));
+        .any(|c| c.kind.settings().works_in_process());
     if serves {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         tokio::runtime::Builder::new_multi_thread()

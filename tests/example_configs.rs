@@ -38,7 +38,10 @@ fn expected_exit(path: &Path) -> i32 {
 fn run_and_stop(path: &Path) -> (i32, ShutdownReport) {
     let dir = tempfile::tempdir().expect("tempdir");
     let report = dir.path().join("r.json");
-    let n = Config::load(path).expect("valid config").components.len();
+    let n = Config::load_with(path, &sundown_standins::kinds())
+        .expect("valid config")
+        .components
+        .len();
     let mut sd = Sundown::spawn(&[
         "run",
         "--config",

@@ -404,8 +404,9 @@ fn reversed_edges_fail_jobs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_id_collision_is_dead_lettered_not_dropped() {
     let (redis_addr, pg_addr) = (free_addr(), free_addr());
-    let sup = sundown::Supervisor::from_toml_str(&format!(
-        r#"
+    let sup = sundown::Supervisor::from_toml_str_with(
+        &format!(
+            r#"
 [components.redis]
 kind = "redis"
 listen = "{redis_addr}"
@@ -420,7 +421,9 @@ redis = "{redis_addr}"
 postgres = "postgres://sundown@{pg_addr}/postgres"
 depends_on = ["redis", "postgres"]
 "#
-    ))
+        ),
+        &sundown_standins::kinds(),
+    )
     .expect("valid config");
     let running = sup.start().await.expect("started");
     let (pg, conn) = tokio_postgres::connect(
@@ -430,7 +433,7 @@ depends_on = ["redis", "postgres"]
     .await
     .expect("connect to postgres");
     tokio::spawn(conn);
-    pg.batch_execute(sundown::component::jobs::CREATE_TABLE)
+    pg.batch_execute(sundown_standins::jobs::CREATE_TABLE)
         .await
         .expect("create table");
     pg.execute(

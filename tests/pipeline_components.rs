@@ -18,12 +18,11 @@ use std::time::Duration;
 use common::{TIMEOUT, free_addr, pg_bin, tool};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use sundown::component::http::{Http, MAX_BODY};
-use sundown::component::jobs::{self, Keys};
-use sundown::component::worker_pool::WorkerPool;
-use sundown::config::{HttpSpec, JobTime, WorkerPoolSpec};
 use sundown::report::ComponentReport;
 use sundown::{Component, Outcome, Running, ShutdownReport, StartFailed, Supervisor};
+use sundown_standins::http::{Http, HttpSpec, MAX_BODY};
+use sundown_standins::jobs::{self, Keys};
+use sundown_standins::worker_pool::{JobTime, WorkerPool, WorkerPoolSpec};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 

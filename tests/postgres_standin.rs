@@ -11,9 +11,8 @@ use std::sync::Once;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use sundown::component::postgres::Postgres;
-use sundown::config::PostgresSpec;
 use sundown::{Outcome, Running, Supervisor, Trigger};
+use sundown_standins::postgres::{Postgres, PostgresSpec};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;

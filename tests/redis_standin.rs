@@ -13,9 +13,8 @@ use std::time::{Duration, Instant};
 
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
-use sundown::component::redis::Redis;
-use sundown::config::{AppendFsync, RedisSpec};
 use sundown::{Component, Exit, Lifecycle, Running, Supervisor, Trigger};
+use sundown_standins::redis::{AppendFsync, Redis, RedisSpec};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

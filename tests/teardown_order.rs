@@ -1,10 +1,13 @@
 //! What a downstream crate writes to assert its teardown order: load the
-//! config, start, shut down, assert. (The README shows the same lines.)
+//! config, start, shut down, assert. (The README shows the same lines for a
+//! stack of processes; the default pipeline needs the stand-ins' kinds.)
 
 #[tokio::test]
 async fn the_default_graph_stops_http_before_postgres() -> Result<(), Box<dyn std::error::Error>> {
     let config = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/supervisor.toml"))?;
-    let running = sundown::Supervisor::from_toml_str(&config)?.start().await?;
+    let running = sundown::Supervisor::from_toml_str_with(&config, &sundown_standins::kinds())?
+        .start()
+        .await?;
     let report = running.shutdown().await;
     report.assert_stopped_before("http", "postgres");
     report.assert_respects_graph();

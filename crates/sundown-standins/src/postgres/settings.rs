@@ -1,0 +1,105 @@
+//! Settings of `kind = "postgres"`: the PostgreSQL stand-in.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use sundown::component::Component;
+use sundown::kind::{Context, K8sHints, K8sProbe, Kind, KindSpec, Settings, keys_of};
+use toml::Spanned;
+
+use crate::settings::{DEFAULT_POSTGRES_LISTEN, DEFAULT_USER, listen};
+
+/// `kind = "postgres"`.
+pub const KIND: &dyn Kind = &PostgresKind;
+
+/// Settings of `kind = "postgres"`: the PostgreSQL stand-in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostgresSpec {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// SQLite database file, resolved against the config's directory; `None`
+    /// keeps data in memory only.
+    pub data: Option<PathBuf>,
+    /// The user clients must log in as.
+    pub user: String,
+    /// `None`: trust authentication; `Some`: cleartext password authentication.
+    pub password: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPostgres {
+    listen: Option<Spanned<String>>,
+    data: Option<Spanned<String>>,
+    user: Option<Spanned<String>>,
+    password: Option<Spanned<String>>,
+}
+
+struct PostgresKind;
+
+impl Kind for PostgresKind {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn keys(&self) -> &'static [&'static str] {
+        keys_of::<RawPostgres>()
+    }
+
+    fn settings(&self, cx: &mut Context<'_, '_>) -> Option<KindSpec> {
+        let c: RawPostgres = cx.parse()?;
+        let name = cx.name().to_string();
+        let what = |key: &str| format!("component `{name}`: {key}");
+        let spec = validate(cx, &c, &what)?;
+        Some(KindSpec::new("postgres", spec))
+    }
+}
+
+impl Settings for PostgresSpec {
+    fn build(&self) -> Box<dyn Component> {
+        Box::new(super::Postgres::new(self.clone()))
+    }
+
+    fn serves(&self) -> Option<SocketAddr> {
+        Some(self.listen)
+    }
+
+    fn k8s(&self) -> K8sHints {
+        K8sHints {
+            ready: Some(K8sProbe::Tcp(self.listen.port())),
+            pre_stop_sleep: None,
+            data_paths: self
+                .data
+                .iter()
+                .map(|p| ("data".into(), p.clone()))
+                .collect(),
+        }
+    }
+
+    fn works_in_process(&self) -> bool {
+        true
+    }
+}
+
+fn validate(
+    cx: &mut Context<'_, '_>,
+    c: &RawPostgres,
+    what: &dyn Fn(&str) -> String,
+) -> Option<PostgresSpec> {
+    let listen = listen(cx, &c.listen, DEFAULT_POSTGRES_LISTEN, what);
+    let user = match &c.user {
+        None => Some(DEFAULT_USER.to_string()),
+        Some(u) if !u.get_ref().trim().is_empty() => Some(u.get_ref().clone()),
+        Some(u) => {
+            cx.error(u.span(), format!("{} is empty", what("user")));
+            None
+        }
+    };
+    Some(PostgresSpec {
+        listen: listen?,
+        data: c.data.as_ref().map(|p| cx.resolve(p.get_ref())),
+        user: user?,
+        password: c.password.as_ref().map(|p| p.get_ref().clone()),
+    })
+}

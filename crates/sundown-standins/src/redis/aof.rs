@@ -1,0 +1,426 @@
+//! The append-only file: replayed at start, appended to while running.
+//!
+//! Entries are RESP arrays like Redis's AOF, each a write as it was
+//! executed. One writer task owns the file. Connections append to the
+//! store's buffer under the store lock (so the file has the order of
+//! execution), wake the writer, and wait until it reports their position
+//! durable before answering. Everything appended while the writer was busy
+//! goes out in its next write and fsync: one fsync covers many pipelined
+//! commands from many connections (group commit).
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::{Notify, watch};
+use tokio_util::codec::Decoder as _;
+use tokio_util::sync::CancellationToken;
+
+use super::AppendFsync;
+use super::codec::encode_command;
+use super::codec::{CodecError, ServerCodec};
+use super::commands::Special;
+use super::session::{Session, check};
+use super::store::{Entry, Store, Value};
+use super::{ServerInfo, Shared};
+
+/// Why the append-only file could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum AofError {
+    /// Reading, truncating or opening failed.
+    #[error("append-only file {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        source: io::Error,
+    },
+    /// The file holds something that is not a command.
+    #[error("append-only file {} is corrupt at byte offset {offset}: {reason}", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// Where the bad entry starts.
+        offset: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// What loading found.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The file, open for appending.
+    pub file: File,
+    /// Commands replayed.
+    pub commands: usize,
+    /// Bytes cut off the end: a last command (or `MULTI` block) that a crash
+    /// interrupted mid-write.
+    pub truncated: u64,
+}
+
+/// Replays `path` (missing is empty) into `store`; cuts off an incomplete
+/// last entry, like Redis's `aof-load-truncated yes`.
+pub fn load(path: &Path, store: &mut Store, server: &ServerInfo) -> Result<Loaded, AofError> {
+    let io_err = |source| AofError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let data = match std::fs::read(path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(io_err(e)),
+    };
+    let total = data.len() as u64;
+    let mut buf = Bytes::from(data)
+        .try_into_mut()
+        .unwrap_or_else(|b| BytesMut::from(&b[..]));
+    let mut codec = ServerCodec::aof();
+    let mut session = Session::replay();
+    let mut commands = 0;
+    // The end of the last entry that is whole (a MULTI block counts as one).
+    let mut whole = 0u64;
+    store.loading = true;
+    let result = loop {
+        let offset = total - buf.len() as u64;
+        let corrupt = |reason: String| AofError::Corrupt {
+            path: path.to_path_buf(),
+            offset,
+            reason,
+        };
+        let args = match codec.decode(&mut buf) {
+            Ok(Some(args)) => args,
+            Ok(None) => break Ok(()),
+            Err(CodecError::Protocol(m)) => break Err(corrupt(m)),
+            Err(CodecError::Io(e)) => break Err(corrupt(e.to_string())),
+        };
+        let spec = match check(&args) {
+            Ok(spec) => spec,
+            Err(e) => break Err(corrupt(e.error_text().unwrap_or_default().to_string())),
+        };
+        if spec.special == Special::Exec && !session.in_multi() {
+            break Err(corrupt("EXEC without MULTI".into()));
+        }
+        // Errors a command answers (WRONGTYPE…) are ignored, as Redis does:
+        // the file records what was executed, errors included.
+        let _ = session.execute(store, server, args);
+        commands += 1;
+        if !session.in_multi() {
+            whole = total - buf.len() as u64;
+        }
+    };
+    store.loading = false;
+    result?;
+    // A fresh setup has no data directory yet; Redis would refuse, but a
+    // stand-in that runs out of the box is more useful.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io_err)?;
+    }
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io_err)?;
+    let truncated = total - whole;
+    if truncated > 0 {
+        file.set_len(whole).map_err(io_err)?;
+        file.sync_all().map_err(io_err)?;
+    }
+    Ok(Loaded {
+        file,
+        commands,
+        truncated,
+    })
+}
+
+/// Most elements per command in a rewritten file, so no single entry is huge.
+const REWRITE_CHUNK: usize = 64;
+
+/// Appends the commands that rebuild one key.
+fn rebuild(out: &mut Vec<u8>, key: &Bytes, entry: &Entry) {
+    let at = entry.expire_at.map(|t| t.to_string());
+    match &entry.value {
+        Value::Str(v) => match &at {
+            Some(at) => encode_command(
+                out,
+                [&b"SET"[..], key, v, b"PXAT", at.as_bytes()].into_iter(),
+            ),
+            None => encode_command(out, [&b"SET"[..], key, v].into_iter()),
+        },
+        Value::List(items) => {
+            let items: Vec<&Bytes> = items.iter().collect();
+            for chunk in items.chunks(REWRITE_CHUNK) {
+                let head = [&b"RPUSH"[..], key];
+                let args: Vec<&[u8]> = head
+                    .into_iter()
+                    .chain(chunk.iter().map(|b| &b[..]))
+                    .collect();
+                encode_command(out, args.into_iter());
+            }
+        }
+        Value::Hash(fields) => {
+            let pairs: Vec<(&Bytes, &Bytes)> = fields.iter().collect();
+            for chunk in pairs.chunks(REWRITE_CHUNK) {
+                let head = [&b"HSET"[..], key];
+                let args: Vec<&[u8]> = head
+                    .into_iter()
+                    .chain(chunk.iter().flat_map(|(f, v)| [&f[..], &v[..]]))
+                    .collect();
+                encode_command(out, args.into_iter());
+            }
+        }
+    }
+    if let (Some(at), false) = (&at, matches!(entry.value, Value::Str(_))) {
+        encode_command(out, [&b"PEXPIREAT"[..], key, at.as_bytes()].into_iter());
+    }
+}
+
+/// Replaces the file with the shortest commands that rebuild `store`, the
+/// way Redis's `BGREWRITEAOF` does, so the file does not grow with every
+/// write ever made. A crash at any point leaves either the old file or the
+/// new one: the new one is written aside, fsynced, then renamed over.
+/// Returns the new file, open for appending, and how many keys it holds.
+pub fn rewrite(path: &Path, store: &Store) -> Result<(File, usize), AofError> {
+    let io_err = |source| AofError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".rewrite");
+    let tmp = path.with_file_name(name);
+    let mut file = io::BufWriter::new(File::create(&tmp).map_err(io_err)?);
+    let mut entry = Vec::new();
+    let mut keys = 0;
+    for (key, e) in store.entries() {
+        keys += 1;
+        entry.clear();
+        rebuild(&mut entry, key, e);
+        file.write_all(&entry).map_err(io_err)?;
+    }
+    let file = file.into_inner().map_err(|e| io_err(e.into_error()))?;
+    file.sync_all().map_err(io_err)?;
+    std::fs::rename(&tmp, path).map_err(io_err)?;
+    // The rename itself is durable only once the directory is.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        File::open(dir).and_then(|d| d.sync_all()).map_err(io_err)?;
+    }
+    let file = OpenOptions::new().append(true).open(path).map_err(io_err)?;
+    Ok((file, keys))
+}
+
+/// What the connections share with the writer.
+pub struct AofLink {
+    /// Wakes the writer: there is something to write.
+    pub wake: Notify,
+    /// How far the file is durable (written, and fsynced under `always`).
+    pub durable: watch::Receiver<u64>,
+}
+
+/// The writer's half.
+pub struct Writer {
+    file: File,
+    fsync: AppendFsync,
+    durable: watch::Sender<u64>,
+}
+
+/// A writer for `file` and the link the connections use.
+pub fn writer(file: File, fsync: AppendFsync) -> (Writer, AofLink) {
+    let (tx, rx) = watch::channel(0);
+    (
+        Writer {
+            file,
+            fsync,
+            durable: tx,
+        },
+        AofLink {
+            wake: Notify::new(),
+            durable: rx,
+        },
+    )
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| io::Error::other(format!("writer thread failed: {e}")))?
+}
+
+impl Writer {
+    /// Writes until `done`, then writes and fsyncs the rest and returns.
+    /// An error ends it: the component then fails, because acknowledging
+    /// writes that cannot be made durable would be a lie.
+    pub async fn run(self, shared: Arc<Shared>, done: CancellationToken) -> io::Result<()> {
+        let Writer {
+            file,
+            fsync,
+            durable,
+        } = self;
+        let Some(link) = shared.aof.as_ref() else {
+            return Ok(());
+        };
+        let mut file = Some(file);
+        let mut spare: Vec<u8> = Vec::with_capacity(64 * 1024);
+        let mut second = tokio::time::interval(Duration::from_secs(1));
+        second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut unsynced = false;
+        loop {
+            let mut finishing = false;
+            let mut tick = false;
+            tokio::select! {
+                _ = link.wake.notified() => {}
+                _ = second.tick(), if fsync == AppendFsync::Everysec => tick = true,
+                _ = done.cancelled() => finishing = true,
+            }
+            let seq = shared.lock().take_aof(&mut spare);
+            let sync = fsync == AppendFsync::Always || tick || finishing;
+            if !spare.is_empty() || (sync && unsynced) {
+                let (f, buf) = (file.take(), std::mem::take(&mut spare));
+                let (f, mut buf) = blocking(move || {
+                    let mut f = f.ok_or_else(|| io::Error::other("no file"))?;
+                    f.write_all(&buf)?;
+                    if sync {
+                        f.sync_data()?;
+                    }
+                    Ok((f, buf))
+                })
+                .await?;
+                unsynced = !sync;
+                buf.clear();
+                file = Some(f);
+                spare = buf;
+            }
+            durable.send_replace(seq);
+            if finishing {
+                return Ok(());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info() -> ServerInfo {
+        ServerInfo::new(0, false, AppendFsync::Always)
+    }
+
+    fn entry(parts: &[&str]) -> Vec<u8> {
+        let mut v = Vec::new();
+        encode_command(&mut v, parts.iter().map(|p| p.as_bytes()));
+        v
+    }
+
+    #[test]
+    fn replay_applies_whole_entries_and_cuts_a_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.aof");
+        let mut data = entry(&["SET", "a", "1"]);
+        data.extend(entry(&["MULTI"]));
+        data.extend(entry(&["SET", "b", "2"]));
+        data.extend(entry(&["EXEC"]));
+        let whole = data.len() as u64;
+        data.extend(entry(&["MULTI"]));
+        data.extend(entry(&["SET", "c", "3"]));
+        std::fs::write(&path, &data).unwrap();
+        let mut store = Store::new();
+        let loaded = load(&path, &mut store, &info()).unwrap();
+        assert_eq!(loaded.truncated, data.len() as u64 - whole);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), whole);
+        assert_eq!(store.len(), 2, "a and b, not the unfinished block's c");
+    }
+
+    #[test]
+    fn a_rewrite_rebuilds_the_same_data_in_fewer_commands() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.aof");
+        let mut data = Vec::new();
+        for i in 0..200 {
+            data.extend(entry(&["RPUSH", "l", &i.to_string()]));
+            data.extend(entry(&["INCR", "n"]));
+            data.extend(entry(&[
+                "HSET",
+                "h",
+                &format!("f{}", i % 70),
+                &i.to_string(),
+            ]));
+        }
+        data.extend(entry(&["PEXPIREAT", "h", "99999999999999"]));
+        data.extend(entry(&["SET", "s", "v", "PXAT", "99999999999999"]));
+        data.extend(entry(&["SET", "old", "v", "PXAT", "1"]));
+        std::fs::write(&path, &data).unwrap();
+        let mut before = Store::new();
+        load(&path, &mut before, &info()).unwrap();
+        rewrite(&path, &before).unwrap();
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert!(size < data.len() as u64 / 4, "{size} bytes");
+        let mut after = Store::new();
+        let loaded = load(&path, &mut after, &info()).unwrap();
+        assert_eq!(
+            loaded.commands,
+            4 + 2 + 1 + 1 + 1,
+            "chunked RPUSH and HSET, INCR's SET, PEXPIREAT, SET"
+        );
+        for key in [&b"l"[..], b"n", b"h", b"s"] {
+            assert_eq!(
+                before.get(key),
+                after.get(key),
+                "{}",
+                String::from_utf8_lossy(key)
+            );
+        }
+        assert!(after.get(b"old").is_none());
+    }
+
+    #[test]
+    fn corruption_names_the_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.aof");
+        let mut data = entry(&["SET", "a", "1"]);
+        let offset = data.len();
+        data.extend(b"garbage\r\n");
+        data.extend(entry(&["SET", "b", "2"]));
+        std::fs::write(&path, &data).unwrap();
+        let err = load(&path, &mut Store::new(), &info())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&format!("byte offset {offset}")), "{err}");
+        assert!(err.contains("a.aof"), "{err}");
+    }
+
+    #[test]
+    fn unknown_commands_are_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.aof");
+        std::fs::write(&path, entry(&["NOSUCH", "x"])).unwrap();
+        let err = load(&path, &mut Store::new(), &info())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("byte offset 0") && err.contains("unknown command"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn expiry_in_the_past_is_applied_after_replay_not_during() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.aof");
+        // Live: SET k 5 with an expiry, INCR before it passed, then the
+        // expiry passed. Replay must not expire k before INCR runs, and k
+        // must be gone afterwards.
+        let mut data = entry(&["SET", "k", "5", "PXAT", "1000"]);
+        data.extend(entry(&["INCR", "k"]));
+        data.extend(entry(&["RPUSH", "l", "x"]));
+        std::fs::write(&path, &data).unwrap();
+        let mut store = Store::new();
+        load(&path, &mut store, &info()).unwrap();
+        assert!(store.get(b"k").is_none());
+        assert!(store.get(b"l").is_some());
+    }
+}

@@ -1,0 +1,281 @@
+//! `kind = "redis"`: a Redis stand-in that real clients (`redis-cli`, the
+//! `redis` crate, `redis-benchmark`) accept.
+//!
+//! It speaks RESP2 over TCP with the commands a job queue needs (strings,
+//! expiry, lists with blocking pops and moves, hashes, transactions) and
+//! keeps its data in memory, optionally made durable by an append-only file
+//! in Redis's format. Modules: `codec` (the wire), `store` (data, expiry,
+//! blocked clients), `commands` and `session` (what requests do),
+//! `conn` (a connection), `aof` (the file).
+//!
+//! Stopping: the listener closes, each connection finishes and answers
+//! what it had already received, a client blocked in `BRPOP` sees its
+//! connection closed (never a reply it would take for a timeout), the file
+//! is fsynced, and the component exits 0.
+
+mod settings;
+
+mod aof;
+mod clients;
+mod codec;
+mod commands;
+mod conn;
+mod glob;
+mod session;
+mod store;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+pub use self::settings::{AppendFsync, KIND, RedisSpec};
+use aof::{AofLink, Loaded};
+use store::Store;
+use sundown::component::{BoxFuture, Component, Exit, Lifecycle};
+
+/// Server-wide facts commands report (`INFO`, `CONFIG GET`).
+pub struct ServerInfo {
+    started: Instant,
+    port: u16,
+    aof: bool,
+    fsync: AppendFsync,
+}
+
+impl ServerInfo {
+    fn new(port: u16, aof: bool, fsync: AppendFsync) -> ServerInfo {
+        ServerInfo {
+            started: Instant::now(),
+            port,
+            aof,
+            fsync,
+        }
+    }
+}
+
+/// What every connection shares.
+pub struct Shared {
+    store: Mutex<Store>,
+    info: ServerInfo,
+    aof: Option<AofLink>,
+}
+
+impl Shared {
+    /// The store, locked. A panic while it was held (a bug) must not take
+    /// every other client down with it, hence no poisoning.
+    fn lock(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The `redis` component.
+pub struct Redis {
+    spec: RedisSpec,
+}
+
+impl Redis {
+    /// A component for this spec.
+    pub fn new(spec: RedisSpec) -> Redis {
+        Redis { spec }
+    }
+}
+
+impl Component for Redis {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    fn run(self: Box<Self>, life: Lifecycle) -> BoxFuture<Exit> {
+        Box::pin(run(self.spec, life))
+    }
+}
+
+fn killed() -> Exit {
+    Exit::Signal("SIGKILL".into())
+}
+
+/// Replays the append-only file off the runtime's threads.
+async fn load(
+    spec: &RedisSpec,
+    name: &str,
+    info: ServerInfo,
+) -> Result<(Store, ServerInfo, Option<Loaded>), String> {
+    let mut store = Store::new();
+    let Some(path) = spec.aof.clone() else {
+        return Ok((store, info, None));
+    };
+    let name = name.to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut loaded =
+            aof::load(&path, &mut store, &info).map_err(|e| e.to_string())?;
+        if loaded.truncated > 0 {
+            warn!(
+                "{name}: append-only file {} ended in an incomplete command (a crash mid-write?): cut off its last {} bytes",
+                path.display(),
+                loaded.truncated
+            );
+        }
+        info!(
+            "{name}: replayed {} commands from {}",
+            loaded.commands,
+            path.display()
+        );
+        if loaded.commands > 0 {
+            let (file, keys) = aof::rewrite(&path, &store).map_err(|e| e.to_string())?;
+            loaded.file = file;
+            info!("{name}: rewrote {} with its {keys} keys", path.display());
+        }
+        store.enable_aof();
+        Ok((store, info, Some(loaded)))
+    })
+    .await
+    .map_err(|e| format!("loading the append-only file failed: {e}"))?
+}
+
+async fn run(spec: RedisSpec, life: Lifecycle) -> Exit {
+    let name = life.name().to_string();
+    let info = ServerInfo::new(spec.listen.port(), spec.aof.is_some(), spec.appendfsync);
+    let loaded = tokio::select! {
+        r = load(&spec, &name, info) => r,
+        _ = life.stop_requested() => return Exit::Code(0),
+        _ = life.kill_requested() => return killed(),
+    };
+    let (store, mut info, loaded) = match loaded {
+        Ok(l) => l,
+        Err(e) => return Exit::Error(e),
+    };
+    let listener = match TcpListener::bind(spec.listen).await {
+        Ok(l) => l,
+        Err(e) => return Exit::Error(format!("cannot listen on {}: {e}", spec.listen)),
+    };
+    let local = listener.local_addr().unwrap_or(spec.listen);
+    info.port = local.port();
+    let (writer, link) = match loaded {
+        Some(l) => {
+            let (w, link) = aof::writer(l.file, spec.appendfsync);
+            (Some(w), Some(link))
+        }
+        None => (None, None),
+    };
+    let shared = Arc::new(Shared {
+        store: Mutex::new(store),
+        info,
+        aof: link,
+    });
+    // Cancelled when this future ends or is dropped, so the writer always
+    // gets to write and fsync what was logged.
+    let writer_done = CancellationToken::new();
+    let _writer_guard = writer_done.clone().drop_guard();
+    let mut writer = writer.map(|w| tokio::spawn(w.run(shared.clone(), writer_done.clone())));
+    info!("{name}: listening on {local}");
+    life.ready();
+    life.detail(Some("0 clients".into()));
+
+    let conns_stop = CancellationToken::new();
+    let mut conns = JoinSet::new();
+    let mut next_id = 0u64;
+    let clients = |n: usize| life.detail(Some(format!("{n} clients")));
+    // After a failed accept (out of file descriptors and the like), wait a
+    // little or for a connection to end and free one, instead of spinning.
+    let mut backoff: Option<tokio::time::Instant> = None;
+    let failed = loop {
+        tokio::select! {
+            _ = sleep_until(backoff), if backoff.is_some() => backoff = None,
+            r = listener.accept(), if backoff.is_none() => match r {
+                Ok((sock, _)) => {
+                    // Replies are written whole per batch; Nagle would only delay them.
+                    let _ = sock.set_nodelay(true);
+                    next_id += 1;
+                    conns.spawn(conn::serve(sock, shared.clone(), next_id, conns_stop.clone()));
+                    clients(conns.len());
+                }
+                Err(e) => {
+                    warn!("{name}: accept failed: {e}");
+                    backoff = Some(tokio::time::Instant::now() + ACCEPT_BACKOFF);
+                }
+            },
+            Some(_) = conns.join_next() => {
+                backoff = None;
+                clients(conns.len());
+            }
+            r = writer_failed(&mut writer) => break Some(r),
+            _ = life.stop_requested() => break None,
+            _ = life.kill_requested() => {
+                conns.shutdown().await;
+                return finish(&name, &mut writer, &writer_done, killed()).await;
+            }
+        }
+    };
+    drop(listener);
+    if let Some(e) = failed {
+        conns.shutdown().await;
+        return Exit::Error(format!("append-only file: {e}"));
+    }
+    info!(
+        "{name}: stopping: answering what is in flight, then closing {} connection(s)",
+        conns.len()
+    );
+    conns_stop.cancel();
+    loop {
+        tokio::select! {
+            j = conns.join_next() => match j {
+                Some(_) => clients(conns.len()),
+                None => break,
+            },
+            r = writer_failed(&mut writer) => {
+                conns.shutdown().await;
+                return Exit::Error(format!("append-only file: {r}"));
+            }
+            _ = life.kill_requested() => {
+                conns.shutdown().await;
+                return finish(&name, &mut writer, &writer_done, killed()).await;
+            }
+        }
+    }
+    finish(&name, &mut writer, &writer_done, Exit::Code(0)).await
+}
+
+/// How long to wait after a failed accept when no connection ends first.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+type WriterTask = Option<tokio::task::JoinHandle<std::io::Result<()>>>;
+
+/// Completes when the writer stops before being told to: always a failure.
+async fn writer_failed(writer: &mut WriterTask) -> String {
+    match writer {
+        Some(h) => {
+            let r = h.await;
+            *writer = None;
+            match r {
+                Ok(Ok(())) => "the writer stopped".into(),
+                Ok(Err(e)) => e.to_string(),
+                Err(e) => e.to_string(),
+            }
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Lets the writer write and fsync the rest, then ends with `exit`.
+async fn finish(name: &str, writer: &mut WriterTask, done: &CancellationToken, exit: Exit) -> Exit {
+    done.cancel();
+    if let Some(h) = writer.take() {
+        match h.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Exit::Error(format!("append-only file: {e}")),
+            Err(e) => return Exit::Error(format!("append-only file writer: {e}")),
+        }
+    }
+    info!("{name}: stopped");
+    exit
+}

@@ -1,0 +1,118 @@
+//! Settings of `kind = "redis"`: the Redis stand-in.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use sundown::component::Component;
+use sundown::diagnostic::hint;
+use sundown::kind::{Context, K8sHints, K8sProbe, Kind, KindSpec, Settings, keys_of};
+use toml::Spanned;
+
+use crate::settings::{DEFAULT_REDIS_LISTEN, listen};
+
+/// `kind = "redis"`.
+pub const KIND: &dyn Kind = &RedisKind;
+
+/// Settings of `kind = "redis"`: the Redis stand-in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedisSpec {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Append-only file, resolved against the config's directory; `None`
+    /// keeps data in memory only.
+    pub aof: Option<PathBuf>,
+    /// When the append-only file is flushed to disk.
+    pub appendfsync: AppendFsync,
+}
+
+/// `appendfsync`, as in Redis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AppendFsync {
+    /// fsync before a write is answered: nothing acknowledged is ever lost.
+    #[default]
+    Always,
+    /// fsync once a second: a crash may lose the last second of writes.
+    Everysec,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRedis {
+    listen: Option<Spanned<String>>,
+    aof: Option<Spanned<String>>,
+    appendfsync: Option<Spanned<String>>,
+}
+
+struct RedisKind;
+
+impl Kind for RedisKind {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
+    fn keys(&self) -> &'static [&'static str] {
+        keys_of::<RawRedis>()
+    }
+
+    fn settings(&self, cx: &mut Context<'_, '_>) -> Option<KindSpec> {
+        let c: RawRedis = cx.parse()?;
+        let name = cx.name().to_string();
+        let what = |key: &str| format!("component `{name}`: {key}");
+        let spec = validate(cx, &c, &what)?;
+        Some(KindSpec::new("redis", spec))
+    }
+}
+
+impl Settings for RedisSpec {
+    fn build(&self) -> Box<dyn Component> {
+        Box::new(super::Redis::new(self.clone()))
+    }
+
+    fn serves(&self) -> Option<SocketAddr> {
+        Some(self.listen)
+    }
+
+    fn k8s(&self) -> K8sHints {
+        K8sHints {
+            ready: Some(K8sProbe::Tcp(self.listen.port())),
+            pre_stop_sleep: None,
+            data_paths: self.aof.iter().map(|p| ("aof".into(), p.clone())).collect(),
+        }
+    }
+
+    fn works_in_process(&self) -> bool {
+        true
+    }
+}
+
+fn validate(
+    cx: &mut Context<'_, '_>,
+    c: &RawRedis,
+    what: &dyn Fn(&str) -> String,
+) -> Option<RedisSpec> {
+    let listen = listen(cx, &c.listen, DEFAULT_REDIS_LISTEN, what);
+    let appendfsync = match &c.appendfsync {
+        None => Some(AppendFsync::default()),
+        Some(v) => match v.get_ref().as_str() {
+            "always" => Some(AppendFsync::Always),
+            "everysec" => Some(AppendFsync::Everysec),
+            other => {
+                let hint = hint(other, &["always", "everysec"]);
+                cx.error(
+                    v.span(),
+                    format!(
+                        "{}: `{other}` is not one of \"always\", \"everysec\"{hint}",
+                        what("appendfsync")
+                    ),
+                );
+                None
+            }
+        },
+    };
+    Some(RedisSpec {
+        listen: listen?,
+        aof: c.aof.as_ref().map(|p| cx.resolve(p.get_ref())),
+        appendfsync: appendfsync?,
+    })
+}

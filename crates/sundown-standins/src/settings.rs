@@ -1,0 +1,180 @@
+//! What the stand-ins share in their settings: addresses to listen on and
+//! to dial, queue names, and the defaults that match the real services'
+//! well-known ports, so the pipeline works against a real Redis and
+//! PostgreSQL by only changing kinds.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sundown::diagnostic::Zero;
+use sundown::kind::{Context, Dial};
+use toml::Spanned;
+
+use crate::worker_pool::JobTime;
+
+pub(crate) const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8080";
+pub(crate) const DEFAULT_REDIS_LISTEN: &str = "127.0.0.1:6379";
+pub(crate) const DEFAULT_POSTGRES_LISTEN: &str = "127.0.0.1:5432";
+pub(crate) const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379/";
+pub(crate) const DEFAULT_POSTGRES_URL: &str = "postgres://sundown@127.0.0.1:5432/sundown";
+pub(crate) const DEFAULT_QUEUE: &str = "jobs";
+pub(crate) const DEFAULT_POOL_SIZE: usize = 4;
+pub(crate) const MAX_POOL_SIZE: i64 = 1024;
+pub(crate) const DEFAULT_JOB_TIME: Duration = Duration::from_millis(10);
+pub(crate) const DEFAULT_USER: &str = "sundown";
+
+pub(crate) fn listen(
+    cx: &mut Context<'_, '_>,
+    v: &Option<Spanned<String>>,
+    default: &str,
+    what: &dyn Fn(&str) -> String,
+) -> Option<SocketAddr> {
+    let Some(v) = v else {
+        return default.parse().ok();
+    };
+    let text = v.get_ref().trim();
+    // `localhost` is the one name worth accepting: resolving others here
+    // would make validation depend on DNS.
+    let literal = match text.strip_prefix("localhost:") {
+        Some(port) => format!("127.0.0.1:{port}"),
+        None => text.to_string(),
+    };
+    match literal.parse() {
+        Ok(addr) => Some(addr),
+        Err(_) => {
+            cx.error(
+                v.span(),
+                format!(
+                    "{}: `{text}` is not an IP address with a port; write e.g. \"127.0.0.1:6379\"",
+                    what("listen")
+                ),
+            );
+            None
+        }
+    }
+}
+
+pub(crate) fn redis_url(
+    cx: &mut Context<'_, '_>,
+    v: &Option<Spanned<String>>,
+    what: &dyn Fn(&str) -> String,
+) -> Option<String> {
+    let Some(v) = v else {
+        return Some(DEFAULT_REDIS_URL.to_string());
+    };
+    let text = v.get_ref().trim();
+    let url = if text.contains("://") {
+        text.to_string()
+    } else {
+        format!("redis://{text}/")
+    };
+    match redis::Client::open(url.as_str()) {
+        Ok(_) => Some(url),
+        Err(e) => {
+            cx.error(
+                v.span(),
+                format!("{}: `{text}` is not a Redis address ({e}); write e.g. \"127.0.0.1:6379\" or \"redis://127.0.0.1:6379/\"", what("redis")),
+            );
+            None
+        }
+    }
+}
+
+pub(crate) fn postgres_url(
+    cx: &mut Context<'_, '_>,
+    v: &Option<Spanned<String>>,
+    what: &dyn Fn(&str) -> String,
+) -> Option<String> {
+    let Some(v) = v else {
+        return Some(DEFAULT_POSTGRES_URL.to_string());
+    };
+    let text = v.get_ref().trim();
+    match tokio_postgres::Config::from_str(text) {
+        Ok(_) => Some(text.to_string()),
+        Err(e) => {
+            cx.error(
+                v.span(),
+                format!("{}: `{text}` is not a PostgreSQL connection string ({e}); write e.g. \"postgres://sundown@127.0.0.1:5432/sundown\"", what("postgres")),
+            );
+            None
+        }
+    }
+}
+
+pub(crate) fn queue(
+    cx: &mut Context<'_, '_>,
+    v: &Option<Spanned<String>>,
+    what: &dyn Fn(&str) -> String,
+) -> Option<String> {
+    let Some(v) = v else {
+        return Some(DEFAULT_QUEUE.to_string());
+    };
+    let q = v.get_ref();
+    // Glob characters would make the workers' `KEYS` scan for leftover
+    // processing lists miss them, and those jobs would never be recovered.
+    if q.is_empty() || q.chars().any(|c| c.is_whitespace() || "*?[]\\".contains(c)) {
+        cx.error(
+            v.span(),
+            format!(
+                "{}: `{q}` must be a non-empty name without spaces or any of * ? [ ] \\",
+                what("queue")
+            ),
+        );
+        return None;
+    }
+    Some(q.clone())
+}
+
+/// `"50ms"` or a range `"10ms..100ms"`.
+pub(crate) fn job_time(
+    cx: &mut Context<'_, '_>,
+    v: &Spanned<String>,
+    what: &dyn Fn(&str) -> String,
+) -> Option<JobTime> {
+    let text = v.get_ref();
+    let label = what("job_time");
+    let part = |s: &str| Spanned::new(v.span(), s.trim().to_string());
+    match text.split_once("..") {
+        None => {
+            let d = cx.duration(&part(text), &label, Zero::Allowed)?;
+            Some(JobTime { min: d, max: d })
+        }
+        Some((lo, hi)) => {
+            let min = cx.duration(&part(lo), &label, Zero::Allowed);
+            let max = cx.duration(&part(hi), &label, Zero::Allowed);
+            let (min, max) = (min?, max?);
+            if min > max {
+                cx.error(
+                    v.span(),
+                    format!("{label}: the range `{text}` ends before it starts"),
+                );
+                return None;
+            }
+            Some(JobTime { min, max })
+        }
+    }
+}
+
+/// Where a client component connects: `(host, port)` of its Redis or PostgreSQL.
+pub(crate) fn redis_target(url: &str) -> Option<(String, u16)> {
+    match redis::Client::open(url).ok()?.get_connection_info().addr() {
+        redis::ConnectionAddr::Tcp(host, port) => Some((host.clone(), *port)),
+        _ => None,
+    }
+}
+
+pub(crate) fn postgres_target(url: &str) -> Option<(String, u16)> {
+    let config = tokio_postgres::Config::from_str(url).ok()?;
+    let host = match config.get_hosts().first()? {
+        tokio_postgres::config::Host::Tcp(h) => h.clone(),
+        _ => return None,
+    };
+    Some((host, config.get_ports().first().copied().unwrap_or(5432)))
+}
+
+/// A dial of `key`'s address, for the config's check that a client depends
+/// on the server it uses.
+pub(crate) fn dial(key: &'static str, target: Option<(String, u16)>) -> Option<Dial> {
+    target.map(|(host, port)| Dial { key, host, port })
+}

@@ -1,0 +1,129 @@
+//! Settings of `kind = "worker_pool"`.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use sundown::component::Component;
+use sundown::kind::{Context, Dial, Kind, KindSpec, Settings, keys_of};
+use toml::Spanned;
+
+use crate::settings::{
+    DEFAULT_JOB_TIME, DEFAULT_POOL_SIZE, MAX_POOL_SIZE, dial, job_time, postgres_target,
+    postgres_url, queue, redis_target, redis_url,
+};
+
+/// `kind = "worker_pool"`.
+pub const KIND: &dyn Kind = &WorkerPoolKind;
+
+/// Settings of `kind = "worker_pool"`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerPoolSpec {
+    /// Number of workers.
+    pub size: usize,
+    /// Name of the Redis list the jobs come from.
+    pub queue: String,
+    /// Redis holding the queue (`redis://host:port/`).
+    pub redis: String,
+    /// PostgreSQL the results are written to (`postgres://user[:password]@host:port/db`).
+    pub postgres: String,
+    /// Simulated work per job.
+    pub job_time: JobTime,
+}
+
+/// How long one job takes: a fixed time, or uniformly random in a range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct JobTime {
+    /// Shortest.
+    pub min: Duration,
+    /// Longest (equal to `min` for a fixed time).
+    pub max: Duration,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkerPool {
+    redis: Option<Spanned<String>>,
+    queue: Option<Spanned<String>>,
+    size: Option<Spanned<i64>>,
+    postgres: Option<Spanned<String>>,
+    job_time: Option<Spanned<String>>,
+}
+
+struct WorkerPoolKind;
+
+impl Kind for WorkerPoolKind {
+    fn name(&self) -> &'static str {
+        "worker_pool"
+    }
+
+    fn keys(&self) -> &'static [&'static str] {
+        keys_of::<RawWorkerPool>()
+    }
+
+    fn settings(&self, cx: &mut Context<'_, '_>) -> Option<KindSpec> {
+        let c: RawWorkerPool = cx.parse()?;
+        let name = cx.name().to_string();
+        let what = |key: &str| format!("component `{name}`: {key}");
+        let spec = validate(cx, &c, &what)?;
+        Some(KindSpec::new("worker_pool", spec))
+    }
+}
+
+impl Settings for WorkerPoolSpec {
+    fn build(&self) -> Box<dyn Component> {
+        Box::new(super::WorkerPool::new(self.clone()))
+    }
+
+    fn dials(&self) -> Vec<Dial> {
+        [
+            dial("redis", redis_target(&self.redis)),
+            dial("postgres", postgres_target(&self.postgres)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
+    fn works_in_process(&self) -> bool {
+        true
+    }
+}
+
+fn validate(
+    cx: &mut Context<'_, '_>,
+    c: &RawWorkerPool,
+    what: &dyn Fn(&str) -> String,
+) -> Option<WorkerPoolSpec> {
+    let size = match &c.size {
+        None => Some(DEFAULT_POOL_SIZE),
+        Some(n) if (1..=MAX_POOL_SIZE).contains(n.get_ref()) => usize::try_from(*n.get_ref()).ok(),
+        Some(n) => {
+            cx.error(
+                n.span(),
+                format!(
+                    "{}: {} is not between 1 and {MAX_POOL_SIZE}",
+                    what("size"),
+                    n.get_ref()
+                ),
+            );
+            None
+        }
+    };
+    let queue = queue(cx, &c.queue, what);
+    let redis = redis_url(cx, &c.redis, what);
+    let postgres = postgres_url(cx, &c.postgres, what);
+    let job_time = match &c.job_time {
+        None => Some(JobTime {
+            min: DEFAULT_JOB_TIME,
+            max: DEFAULT_JOB_TIME,
+        }),
+        Some(v) => job_time(cx, v, what),
+    };
+    Some(WorkerPoolSpec {
+        size: size?,
+        queue: queue?,
+        redis: redis?,
+        postgres: postgres?,
+        job_time: job_time?,
+    })
+}

@@ -1,0 +1,151 @@
+//! The second pass over each component: which kind it is, which of its keys
+//! belong to that kind, and the kind's own validation of them.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::time::Duration;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::{RawComponent, Validator};
+use crate::diagnostic::hint;
+use crate::kind::{Context, KindSpec, keys_of};
+
+/// Each component's table as parsed, every value with its place.
+pub(crate) struct Tables<'a> {
+    tables: HashMap<String, Spanned<DeTable<'a>>>,
+    /// Where each key of each component is, kept after the tables are handed to the kinds.
+    keys: HashMap<String, Vec<(String, Range<usize>)>>,
+}
+
+impl<'a> Tables<'a> {
+    fn take(&mut self, name: &str) -> Option<Spanned<DeTable<'a>>> {
+        self.tables.remove(name)
+    }
+
+    /// Where `key` is set in component `name`'s table.
+    pub(crate) fn key_span(&self, name: &str, key: &str) -> Option<Range<usize>> {
+        self.keys
+            .get(name)?
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, span)| span.clone())
+    }
+}
+
+/// The `[components.*]` tables of a text that has already parsed once.
+pub(crate) fn component_tables(text: &str) -> Tables<'_> {
+    let mut tables = HashMap::new();
+    let mut keys = HashMap::new();
+    let (doc, _) = DeTable::parse_recoverable(text);
+    let components = doc
+        .into_inner()
+        .into_iter()
+        .find(|(k, _)| k.get_ref() == "components");
+    if let Some((_, components)) = components
+        && let DeValue::Table(components) = components.into_inner()
+    {
+        for (name, table) in components {
+            let table_span = table.span();
+            if let DeValue::Table(t) = table.into_inner() {
+                let name = name.get_ref().to_string();
+                let spans = t
+                    .iter()
+                    .map(|(k, v)| (k.get_ref().to_string(), v.span()))
+                    .collect();
+                keys.insert(name.clone(), spans);
+                tables.insert(name, Spanned::new(table_span, t));
+            }
+        }
+    }
+    Tables { tables, keys }
+}
+
+impl<'a> Validator<'a> {
+    /// The component's kind and its validated settings; `None` after an error.
+    pub(super) fn kind(
+        &mut self,
+        name: &str,
+        name_span: Range<usize>,
+        c: &RawComponent,
+        tables: &mut Tables<'a>,
+        stop_timeout: Duration,
+    ) -> Option<KindSpec> {
+        let table = tables.take(name);
+        let has_command = table
+            .as_ref()
+            .is_some_and(|t| t.get_ref().iter().any(|(k, _)| k.get_ref() == "command"));
+        let kind_name = match (&c.kind, has_command) {
+            (Some(k), _) => k.get_ref().as_str(),
+            (None, true) => "process",
+            (None, false) => {
+                self.error(
+                    name_span,
+                    format!("component `{name}` has neither `command` nor `kind`; set one of them"),
+                );
+                return None;
+            }
+        };
+        let Some(kind) = self.kinds.get(kind_name) else {
+            let names = self.kinds.names();
+            let span = c.kind.as_ref().map_or(name_span, Spanned::span);
+            self.error(
+                span,
+                format!(
+                    "component `{name}`: unknown kind `{kind_name}`{}; known kinds: {}",
+                    hint(kind_name, &names),
+                    names.join(", ")
+                ),
+            );
+            return None;
+        };
+        let common = keys_of::<RawComponent>();
+        let (span, table) = match table {
+            Some(t) => (t.span(), t.into_inner()),
+            None => (name_span.clone(), DeTable::new()),
+        };
+        let mut own = DeTable::new();
+        for (key, value) in table {
+            let k = key.get_ref();
+            if common.contains(&k.as_ref()) {
+                continue;
+            }
+            if kind.keys().contains(&k.as_ref()) {
+                own.insert(key, value);
+                continue;
+            }
+            let owners = self.kinds.owners(k);
+            // An unknown key is pointed at itself; a key of another kind at its value.
+            let (at, message) = if owners.is_empty() {
+                let expected: Vec<String> = common
+                    .iter()
+                    .chain(kind.keys())
+                    .map(|k| format!("`{k}`"))
+                    .collect();
+                let message = format!(
+                    "component `{name}`: unknown field `{k}`, expected one of {}",
+                    expected.join(", ")
+                );
+                (key.span(), message)
+            } else {
+                let owners: Vec<String> = owners.iter().map(|o| format!("`{o}`")).collect();
+                let message = format!(
+                    "component `{name}`: `{k}` is a setting of kind {}, but this component is kind `{kind_name}`",
+                    owners.join(" or ")
+                );
+                (value.span(), message)
+            };
+            self.error(at, message);
+        }
+        let mut cx = Context {
+            diagnostics: &mut self.diagnostics,
+            name,
+            name_span,
+            base_dir: self.base_dir,
+            stop_timeout,
+            table: Some(Spanned::new(span, own)),
+        };
+        kind.settings(&mut cx)
+    }
+}
