@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use sundown::{Config, ExitCode, Graph, Plan, ShutdownReport, Strategy};
+use sundown::{ExitCode, Graph, Plan, ShutdownReport, Strategy};
 
-use crate::live::StatusLine;
+use crate::config_file::load;
+use crate::status_line::StatusLine;
 
 /// Starts components in dependency order and stops them in reverse, phase by
 /// phase, with timeouts, escalation and a JSON teardown report.
@@ -107,7 +108,7 @@ enum Command {
     /// Show each component of a running supervisor, and what a shutdown under way waits on.
     Status {
         #[command(flatten)]
-        target: Target,
+        target: crate::client::Target,
         /// Print the JSON status (schema 1) instead of a table.
         #[arg(long)]
         json: bool,
@@ -125,7 +126,7 @@ enum Command {
         /// The component.
         name: String,
         #[command(flatten)]
-        target: Target,
+        target: crate::client::Target,
         /// Keep printing new lines until the supervisor exits.
         #[arg(long, short)]
         follow: bool,
@@ -133,33 +134,33 @@ enum Command {
     /// Ask a running supervisor to shut down in order (the same as SIGTERM).
     Shutdown {
         #[command(flatten)]
-        target: Target,
+        target: crate::client::Target,
     },
     /// Stop a component and everything that depends on it (dependents first); the rest keeps running.
     Stop {
         /// The component.
         name: String,
         #[command(flatten)]
-        target: Target,
+        target: crate::client::Target,
     },
     /// Start a stopped component, after its stopped dependencies, and what `stop` took down with it.
     Start {
         /// The component.
         name: String,
         #[command(flatten)]
-        target: Target,
+        target: crate::client::Target,
     },
     /// Stop a component and its dependents, then start them again in order.
     Restart {
         /// The component.
         name: String,
         #[command(flatten)]
-        target: Target,
+        target: crate::client::Target,
     },
     /// Read the config again and apply the difference (the same as SIGHUP); an invalid config changes nothing.
     Reload {
         #[command(flatten)]
-        target: Target,
+        target: crate::client::Target,
     },
 }
 
@@ -200,19 +201,8 @@ enum K8sKind {
     Pod,
 }
 
-/// Which running supervisor a client command talks to.
-#[derive(clap::Args, Debug)]
-pub(crate) struct Target {
-    /// The config the supervisor runs (its control socket is found from it).
-    #[arg(long, short, default_value = "supervisor.toml")]
-    pub(crate) config: PathBuf,
-    /// The control socket itself (overrides --config).
-    #[arg(long)]
-    pub(crate) socket: Option<PathBuf>,
-}
-
 /// Parses the arguments, runs the command, returns the process exit code.
-pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
+pub(crate) fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -241,9 +231,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             subreaper,
             only,
             socket,
-        } => crate::run::run_graph(
+        } => crate::supervise::supervise(
             &config,
-            crate::run::RunFlags {
+            crate::supervise::RunFlags {
                 report,
                 subreaper,
                 only,
@@ -270,7 +260,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             target,
             json,
             ready,
-        } => crate::remote::status(&target, json, ready),
+        } => crate::client::status(&target, json, ready),
         Command::Export {
             to:
                 ExportTo::K8s {
@@ -295,16 +285,16 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             },
             out: output,
         }),
-        Command::Shutdown { target } => crate::remote::shutdown(&target),
-        Command::Stop { name, target } => crate::remote::change(&target, "stop", Some(&name)),
-        Command::Start { name, target } => crate::remote::change(&target, "start", Some(&name)),
-        Command::Restart { name, target } => crate::remote::change(&target, "restart", Some(&name)),
-        Command::Reload { target } => crate::remote::change(&target, "reload", None),
+        Command::Shutdown { target } => crate::client::shutdown(&target),
+        Command::Stop { name, target } => crate::client::change(&target, "stop", Some(&name)),
+        Command::Start { name, target } => crate::client::change(&target, "start", Some(&name)),
+        Command::Restart { name, target } => crate::client::change(&target, "restart", Some(&name)),
+        Command::Reload { target } => crate::client::change(&target, "reload", None),
         Command::Logs {
             name,
             target,
             follow,
-        } => crate::remote::logs(&target, &name, follow),
+        } => crate::client::logs(&target, &name, follow),
     };
     let code = result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");
@@ -391,32 +381,6 @@ fn init_logging(format: LogFormat) -> Logging {
         logs,
         dropped,
         _flush: flush,
-    }
-}
-
-/// The kinds this build runs: the built-in ones, and the stand-ins unless
-/// it was built without them (`--no-default-features`).
-pub(crate) fn kinds() -> sundown::Kinds {
-    #[cfg(feature = "standins")]
-    let kinds = sundown_standins::kinds();
-    #[cfg(not(feature = "standins"))]
-    let kinds = sundown::kinds::builtin();
-    kinds
-}
-
-/// Loads a config, printing its problems; `None` means exit 2.
-pub(crate) fn load(path: &Path) -> Option<Config> {
-    match Config::load_with(path, &kinds()) {
-        Ok(config) => {
-            for w in &config.warnings {
-                eprintln!("{w}");
-            }
-            Some(config)
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            None
-        }
     }
 }
 

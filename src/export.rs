@@ -18,7 +18,7 @@ pub(crate) struct Request<'a> {
 }
 
 pub(crate) fn k8s(r: &Request<'_>) -> anyhow::Result<i32> {
-    let config = match sundown::Config::load_with(r.config, &crate::cli::kinds()) {
+    let config = match sundown::Config::load_with(r.config, &crate::config_file::kinds()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");

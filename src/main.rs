@@ -1,12 +1,19 @@
-//! The `sundown` binary: everything lives in [`cli::run`], which returns the exit code.
+//! The `sundown` binary: everything lives in [`cli::main`], which returns the exit code.
+//!
+//! `cli` parses the arguments and hands each command to its module:
+//! `supervise` (`sundown run`: the supervisor process), `client` (the
+//! commands that talk to a running one), `export` (Kubernetes), with
+//! `status_line` (the live line on a terminal) and `config_file` (reading
+//! the config with this build's kinds) beside them.
 
 mod cli;
+mod client;
+mod config_file;
 mod export;
-mod live;
-mod remote;
-mod run;
+mod status_line;
+mod supervise;
 
 fn main() -> std::process::ExitCode {
-    let code = cli::run(std::env::args_os());
+    let code = cli::main(std::env::args_os());
     std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

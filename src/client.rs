@@ -9,14 +9,24 @@ use sundown::control::client;
 use sundown::status::{ComponentState, StatusView};
 use sundown::{Config, ExitCode};
 
-use crate::cli::Target;
+
+/// Which running supervisor a client command talks to.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Target {
+    /// The config the supervisor runs (its control socket is found from it).
+    #[arg(long, short, default_value = "supervisor.toml")]
+    pub(crate) config: PathBuf,
+    /// The control socket itself (overrides --config).
+    #[arg(long)]
+    pub(crate) socket: Option<PathBuf>,
+}
 
 /// The socket `target` names: `--socket`, else the one its config's run serves.
 fn socket(target: &Target) -> Result<PathBuf, i32> {
     if let Some(s) = &target.socket {
         return Ok(s.clone());
     }
-    match Config::load_with(&target.config, &crate::cli::kinds()) {
+    match Config::load_with(&target.config, &crate::config_file::kinds()) {
         Ok(config) => Ok(sundown::control::socket_path(&config, &target.config)),
         // Broken since the run began (being edited, say): its run is still
         // reachable, and a reload is answered with the problems.

@@ -10,8 +10,8 @@ use nix::sys::signal::Signal;
 use sundown::{Config, ExitCode, ShutdownReport, Supervisor, Trigger};
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::cli::load;
-use crate::live::StatusLine;
+use crate::config_file::load;
+use crate::status_line::StatusLine;
 
 /// `run`'s options.
 pub(crate) struct RunFlags {
@@ -21,7 +21,7 @@ pub(crate) struct RunFlags {
     pub(crate) socket: Option<PathBuf>,
 }
 
-pub(crate) fn run_graph(
+pub(crate) fn supervise(
     path: &Path,
     flags: RunFlags,
     live: Option<StatusLine>,
@@ -133,7 +133,7 @@ pub(crate) fn run_graph(
             }
         };
         let running =
-            match Supervisor::from_config(config).map(|s| s.with_kinds(crate::cli::kinds())) {
+            match Supervisor::from_config(config).map(|s| s.with_kinds(crate::config_file::kinds())) {
                 Ok(supervisor) => supervisor.spawn(),
                 // `load` validated it already; this only guards the invariants.
                 Err(e) => {
@@ -202,7 +202,7 @@ pub(crate) fn run_graph(
                 }
             }
         });
-        let follower = tokio::spawn(crate::live::follow(running.status(), live));
+        let follower = tokio::spawn(crate::status_line::follow(running.status(), live));
         let report = running.wait().await;
         signals.abort();
         let _ = follower.await;

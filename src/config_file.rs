@@ -1,0 +1,32 @@
+//! Reading the config file the way every command does: with the kinds this
+//! build runs, warnings printed, problems printed and turned into exit 2.
+
+use std::path::Path;
+
+use sundown::Config;
+
+/// The kinds this build runs: the built-in ones, and the stand-ins unless
+/// it was built without them (`--no-default-features`).
+pub(crate) fn kinds() -> sundown::Kinds {
+    #[cfg(feature = "standins")]
+    let kinds = sundown_standins::kinds();
+    #[cfg(not(feature = "standins"))]
+    let kinds = sundown::kinds::builtin();
+    kinds
+}
+
+/// Loads a config, printing its problems; `None` means exit 2.
+pub(crate) fn load(path: &Path) -> Option<Config> {
+    match Config::load_with(path, &kinds()) {
+        Ok(config) => {
+            for w in &config.warnings {
+                eprintln!("{w}");
+            }
+            Some(config)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            None
+        }
+    }
+}
