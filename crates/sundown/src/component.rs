@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::event::StopStep;
+use serde::{Deserialize, Serialize};
 
 /// A boxed future, as returned by [`Component::run`].
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -59,6 +59,35 @@ impl fmt::Display for Exit {
             Exit::Code(c) => write!(f, "exit status {c}"),
             Exit::Signal(s) => write!(f, "killed by {s}"),
             Exit::Error(e) => f.write_str(e),
+        }
+    }
+}
+
+/// A step of a process component's stop sequence, in the order they can happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopStep {
+    /// The `stop_command` was started.
+    StopCommand,
+    /// The `stop_command` ended, failed or timed out (the detail says which).
+    StopCommandEnded,
+    /// The `stop_signal` was sent to the process group.
+    Signal,
+    /// SIGKILL was sent to the process group.
+    Kill,
+    /// Processes that had left the process group were killed.
+    Descendants,
+}
+
+impl StopStep {
+    /// The name the report uses (`"stop_command"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopStep::StopCommand => "stop_command",
+            StopStep::StopCommandEnded => "stop_command_ended",
+            StopStep::Signal => "signal",
+            StopStep::Kill => "kill",
+            StopStep::Descendants => "descendants",
         }
     }
 }

@@ -17,7 +17,6 @@ use toml::Spanned;
 
 use crate::diagnostic::{Diagnostics, Source, render};
 pub use crate::diagnostic::{Located, MAX_DURATION, Zero, did_you_mean, hint};
-use crate::graph;
 pub use crate::kind::KindSpec;
 use crate::kind::Kinds;
 use crate::process::ProcessSpec;
@@ -246,7 +245,7 @@ impl Config {
             }
             deps.push(resolved);
         }
-        for cycle in graph::find_cycles(&deps) {
+        for cycle in crate::cycles::find_cycles(&deps) {
             let path: Vec<&str> = cycle
                 .iter()
                 .chain(cycle.first())
@@ -268,13 +267,13 @@ impl Config {
     /// `run --only NAME` runs: in a Kubernetes pod, each container runs one
     /// component, and its dependencies run in other containers). The error
     /// names the component that does not exist, with a suggestion.
-    pub fn only(mut self, name: &str) -> Result<Config, String> {
+    pub fn only(mut self, name: &str) -> Result<Config, NoSuchComponent> {
         let Some(i) = self.index_of(name) else {
             let names: Vec<&str> = self.components.iter().map(|c| c.name.as_str()).collect();
-            return Err(format!(
-                "there is no component `{name}`{}",
-                hint(name, &names)
-            ));
+            return Err(NoSuchComponent {
+                name: name.to_string(),
+                did_you_mean: did_you_mean(name, &names).map(str::to_string),
+            });
         };
         let mut one = self.components.swap_remove(i);
         one.depends_on.clear();
@@ -289,6 +288,16 @@ impl Config {
             .binary_search_by(|c| c.name.as_str().cmp(name))
             .ok()
     }
+}
+
+/// A component name the config does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("there is no component `{name}`{}", .did_you_mean.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+pub struct NoSuchComponent {
+    /// The name asked for.
+    pub name: String,
+    /// The closest name the config has, when it is close enough to be a typo.
+    pub did_you_mean: Option<String>,
 }
 
 /// Everything wrong with a config file, each problem with its location.
@@ -548,7 +557,7 @@ impl<'a> Validator<'a> {
             .iter()
             .map(|e| e.iter().map(|(j, _)| *j).collect())
             .collect();
-        for cycle in graph::find_cycles(&adjacency) {
+        for cycle in crate::cycles::find_cycles(&adjacency) {
             let path: Vec<&str> = cycle
                 .iter()
                 .chain(cycle.first())

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::component::Exit;
+use crate::component::{Exit, StopStep};
 
 /// Why a shutdown began.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,35 +93,6 @@ impl Outcome {
             Outcome::ExitedEarly => "exited_early",
             Outcome::Failed => "failed",
             Outcome::NeverStarted => "never_started",
-        }
-    }
-}
-
-/// A step of a process component's stop sequence, in the order they can happen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StopStep {
-    /// The `stop_command` was started.
-    StopCommand,
-    /// The `stop_command` ended, failed or timed out (the detail says which).
-    StopCommandEnded,
-    /// The `stop_signal` was sent to the process group.
-    Signal,
-    /// SIGKILL was sent to the process group.
-    Kill,
-    /// Processes that had left the process group were killed.
-    Descendants,
-}
-
-impl StopStep {
-    /// The name the report uses (`"stop_command"`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StopStep::StopCommand => "stop_command",
-            StopStep::StopCommandEnded => "stop_command_ended",
-            StopStep::Signal => "signal",
-            StopStep::Kill => "kill",
-            StopStep::Descendants => "descendants",
         }
     }
 }

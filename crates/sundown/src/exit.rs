@@ -8,9 +8,6 @@
 //! kills are in the report. (`../shared/DESIGN.md` proposed 3 > 1; a forced stop after a
 //! crash is usually *caused* by the crash, so reporting 3 would hide it.)
 
-use crate::event::{Outcome, Trigger};
-use crate::report::ShutdownReport;
-
 /// The documented exit codes of `sundown run`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ExitCode {
@@ -60,31 +57,6 @@ impl ExitCode {
             ExitCode::TimedOut => "stopped by force",
             ExitCode::Forced => "second signal",
         }
-    }
-
-    /// The code a finished run maps to; the `Ord` of this enum is the precedence.
-    pub fn of_report(report: &ShutdownReport) -> ExitCode {
-        let mut code = if report.forced_at.is_some() {
-            ExitCode::Forced
-        } else {
-            ExitCode::Clean
-        };
-        for c in &report.components {
-            let this = match (c.outcome, c.killed_by) {
-                (_, Some(crate::event::KillReason::SecondSignal)) => ExitCode::Forced,
-                (Outcome::Failed, _) => ExitCode::ComponentFailed,
-                (Outcome::TimedOutKilled | Outcome::Forced, _) => ExitCode::TimedOut,
-                _ => ExitCode::Clean,
-            };
-            code = code.max(this);
-        }
-        if matches!(
-            report.trigger,
-            Some(Trigger::ComponentFailed(_) | Trigger::StartupTimeout(_))
-        ) {
-            code = code.max(ExitCode::ComponentFailed);
-        }
-        code
     }
 }
 

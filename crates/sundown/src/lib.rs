@@ -11,6 +11,7 @@ mod children;
 pub mod component;
 pub mod config;
 pub mod control;
+mod cycles;
 pub mod diagnostic;
 mod engine;
 pub mod event;
@@ -36,10 +37,10 @@ pub mod timeline;
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
 
-pub use component::{Component, Exit, Lifecycle};
+pub use component::{Component, Exit, Lifecycle, StopStep};
 pub use config::{Config, ConfigError, Strategy};
 pub use engine::{Accepted, Change, Command, Diff, KILL_GRACE, Refused};
-pub use event::{KillReason, Outcome, StopStep, Trigger};
+pub use event::{KillReason, Outcome, Trigger};
 pub use exit::ExitCode;
 pub use graph::Graph;
 pub use kind::{Kind, KindSpec, Kinds};

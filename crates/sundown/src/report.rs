@@ -8,8 +8,9 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::component::Exit;
+use crate::component::StopStep;
 use crate::config::{Config, Strategy};
-use crate::event::{Event, EventKind, KillReason, Outcome, StopStep, Trigger};
+use crate::event::{Event, EventKind, KillReason, Outcome, Trigger};
 use crate::exit::ExitCode;
 use crate::graph::Graph;
 use crate::plan::Plan;
@@ -191,6 +192,32 @@ pub(crate) fn ms(d: Duration) -> f64 {
 }
 
 impl ShutdownReport {
+    /// The exit code this run maps to; the `Ord` of [`ExitCode`] is the precedence.
+    pub fn exit(&self) -> ExitCode {
+        let report = self;
+        let mut code = if report.forced_at.is_some() {
+            ExitCode::Forced
+        } else {
+            ExitCode::Clean
+        };
+        for c in &report.components {
+            let this = match (c.outcome, c.killed_by) {
+                (_, Some(KillReason::SecondSignal)) => ExitCode::Forced,
+                (Outcome::Failed, _) => ExitCode::ComponentFailed,
+                (Outcome::TimedOutKilled | Outcome::Forced, _) => ExitCode::TimedOut,
+                _ => ExitCode::Clean,
+            };
+            code = code.max(this);
+        }
+        if matches!(
+            report.trigger,
+            Some(Trigger::ComponentFailed(_) | Trigger::StartupTimeout(_))
+        ) {
+            code = code.max(ExitCode::ComponentFailed);
+        }
+        code
+    }
+
     /// Folds an event log into a report.
     pub fn from_events(
         config: &Config,
@@ -367,7 +394,7 @@ impl ShutdownReport {
             phases,
             components,
         };
-        report.exit_code = ExitCode::of_report(&report).code();
+        report.exit_code = report.exit().code();
         report
     }
 

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use super::Group;
 use super::command::Launch;
 use crate::component::Lifecycle;
-use crate::event::StopStep;
+use crate::component::StopStep;
 
 /// Runs the whole sequence against `child` and returns its exit status.
 /// `kill` completes when the stop has run out of time (the engine's
