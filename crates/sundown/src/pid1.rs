@@ -27,11 +27,7 @@ pub fn is_init() -> bool {
 /// Makes orphaned descendants come to sundown rather than to the machine's
 /// init (`PR_SET_CHILD_SUBREAPER`), so they can be reaped and accounted for.
 pub fn become_subreaper() -> io::Result<()> {
-    // SAFETY: prctl with integer arguments only; no memory is shared.
-    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    nix::sys::prctl::set_child_subreaper(true).map_err(io::Error::from)
 }
 
 /// Reaps orphans until the future is dropped: once now, then after every

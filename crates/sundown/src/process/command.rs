@@ -8,6 +8,7 @@ use std::io;
 use std::path::PathBuf;
 use std::process::{Output, Stdio};
 
+use nix::sys::signal::Signal;
 use nix::unistd::{Gid, Group, Uid, User, getgrouplist};
 use tokio::process::{Child, Command};
 
@@ -22,8 +23,8 @@ use crate::component::BoxFuture;
 pub(crate) struct Identity {
     uid: Uid,
     gid: Gid,
-    /// Raw, so that nothing is converted (allocated) after the fork.
-    groups: Vec<libc::gid_t>,
+    /// Resolved before the fork: nothing is looked up or allocated after it.
+    groups: Vec<Gid>,
     /// Set when `user` is: HOME, USER and LOGNAME follow it.
     user: Option<(String, PathBuf)>,
 }
@@ -49,7 +50,6 @@ impl Identity {
             }
             None => vec![gid],
         };
-        let groups = groups.iter().map(|g| g.as_raw()).collect();
         let uid = user.as_ref().map_or(Uid::effective(), |u| u.uid);
         if !Uid::effective().is_root() && (uid != Uid::effective() || gid != Gid::effective()) {
             return Err(format!(
@@ -157,10 +157,11 @@ impl Launch<'_> {
         let parent = std::process::id();
         let who = self.who.cloned();
         let cgroup = self.tree.cgroup_procs();
-        // SAFETY: the closure runs between fork and exec and only makes
-        // async-signal-safe system calls (open, write, close, setgroups,
-        // setgid, setuid, prctl, getppid, raise) on memory allocated before
-        // the fork.
+        // SAFETY: the closure runs between fork and exec, where only
+        // async-signal-safe calls are allowed: it makes system calls only
+        // (open, write, close, setgroups, setgid, setuid, prctl, getppid,
+        // raise; the nix and rustix wrappers used add no allocation and take
+        // no lock) on memory allocated before the fork.
         unsafe {
             cmd.pre_exec(move || {
                 // First, while still allowed to move itself: as another user
@@ -170,20 +171,15 @@ impl Launch<'_> {
                 }
                 if let Some(w) = &who {
                     // Groups first, the user last: after setuid the rest is not allowed.
-                    if libc::setgroups(w.groups.len(), w.groups.as_ptr()) != 0
-                        || libc::setgid(w.gid.as_raw()) != 0
-                        || libc::setuid(w.uid.as_raw()) != 0
-                    {
-                        return Err(std::io::Error::last_os_error());
-                    }
+                    nix::unistd::setgroups(&w.groups)?;
+                    nix::unistd::setgid(w.gid)?;
+                    nix::unistd::setuid(w.uid)?;
                 }
                 // After setuid, which clears the parent-death signal.
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
                 // The supervisor died before prctl took effect.
-                if libc::getppid() as u32 != parent {
-                    libc::raise(libc::SIGKILL);
+                if nix::unistd::getppid().as_raw() as u32 != parent {
+                    let _ = nix::sys::signal::raise(Signal::SIGKILL);
                 }
                 Ok(())
             });

@@ -39,8 +39,7 @@ pub use self::settings::{ProcessSpec, parse_signal};
 use self::command::{Identity, Launch};
 use self::tree::Tree;
 use crate::children::{self, Registration, Role};
-use crate::component::{BoxFuture, Component, Exit, Lifecycle};
-use crate::event::StopStep;
+use crate::component::{BoxFuture, Component, Exit, Lifecycle, StopStep};
 use crate::kind::{Context, Kind, KindSpec, Settings, keys_of};
 
 /// `kind = "process"`.

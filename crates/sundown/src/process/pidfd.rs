@@ -4,8 +4,11 @@
 //! (it turns readable when the process exits).
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use tokio::io::unix::AsyncFd;
 
 /// A process held for killing.
@@ -30,7 +33,7 @@ impl Held {
         let (fd, unavailable) = match pidfd_open(pid) {
             Ok(fd) => (Some(fd), None),
             // Gone already: nothing to hold.
-            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return (None, None),
+            Err(e) if e.raw_os_error() == Some(Errno::ESRCH as i32) => return (None, None),
             Err(e) => (None, Some(e)),
         };
         // Checked after the pidfd pins the process: a pid reused before the
@@ -49,26 +52,14 @@ impl Held {
 
     /// SIGKILL; `Ok` also when it had exited already.
     pub(crate) fn kill(&self) -> io::Result<()> {
-        let r = match &self.fd {
-            // SAFETY: a plain syscall on a descriptor we own.
-            Some(fd) => unsafe {
-                libc::syscall(
-                    libc::SYS_pidfd_send_signal,
-                    fd.as_raw_fd(),
-                    libc::SIGKILL,
-                    std::ptr::null::<libc::siginfo_t>(),
-                    0,
-                )
-            },
-            // SAFETY: a plain syscall.
-            None => unsafe { libc::kill(self.pid as libc::pid_t, libc::SIGKILL) as libc::c_long },
+        let sent = match &self.fd {
+            Some(fd) => rustix::process::pidfd_send_signal(fd, rustix::process::Signal::KILL)
+                .map_err(io::Error::from),
+            None => kill(Pid::from_raw(self.pid as i32), Signal::SIGKILL).map_err(io::Error::from),
         };
-        match r {
-            0 => Ok(()),
-            _ => match io::Error::last_os_error() {
-                e if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
-                e => Err(e),
-            },
+        match sent {
+            Err(e) if e.raw_os_error() == Some(Errno::ESRCH as i32) => Ok(()),
+            other => other,
         }
     }
 
@@ -76,7 +67,8 @@ impl Held {
     /// (the next listing tells whether it is gone).
     pub(crate) async fn gone(self) {
         let Some(fd) = self.fd else { return };
-        // SAFETY: the OwnedFd is moved into the AsyncFd, which alone closes it.
+        // SAFETY: the OwnedFd is moved into the AsyncFd, so the descriptor
+        // stays open for as long as it is registered and is closed by it alone.
         match unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) } {
             Ok(fd) => {
                 let _ = fd.readable().await;
@@ -87,13 +79,14 @@ impl Held {
 }
 
 fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
-    // SAFETY: a plain syscall; the returned descriptor is ours alone.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just gave us this descriptor.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    let pid = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .ok_or_else(|| io::Error::from(Errno::ESRCH))?;
+    Ok(rustix::process::pidfd_open(
+        pid,
+        rustix::process::PidfdFlags::empty(),
+    )?)
 }
 
 /// The process group and command name of `pid`, from `/proc/<pid>/stat`.

@@ -374,14 +374,16 @@ fn in_cgroup(pid: u32, path: &str) -> bool {
 /// Runs in the child between fork and exec: only async-signal-safe calls,
 /// no allocation. A failure is not fatal there; [`Tree::confirm`] notices it.
 pub(crate) fn join(procs: &CString) {
-    // SAFETY: open/write/close on a path allocated before the fork.
-    unsafe {
-        let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-        if fd >= 0 {
-            // "0" moves the writer itself.
-            libc::write(fd, b"0".as_ptr().cast(), 1);
-            libc::close(fd);
-        }
+    // rustix makes the system calls directly, without allocating: safe
+    // between fork and exec. The descriptor closes when it is dropped.
+    use rustix::fs::{Mode, OFlags};
+    if let Ok(fd) = rustix::fs::open(
+        procs.as_c_str(),
+        OFlags::WRONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        // "0" moves the writer itself.
+        let _ = rustix::io::write(&fd, b"0");
     }
 }
 
