@@ -5,10 +5,10 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use sundown::control::SocketTarget;
 use sundown::control::client;
 use sundown::status::{ComponentState, StatusView};
 use sundown::{Config, ExitCode};
-
 
 /// Which running supervisor a client command talks to.
 #[derive(clap::Args, Debug)]
@@ -19,20 +19,26 @@ pub(crate) struct Target {
     /// The control socket itself (overrides --config).
     #[arg(long)]
     pub(crate) socket: Option<PathBuf>,
+    /// The run of one component of the config (`sundown run --only NAME`).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) only: Option<String>,
 }
 
-/// The socket `target` names: `--socket`, else the one its config's run serves.
+/// The socket `target` names, by the rule `run` binds it with.
 fn socket(target: &Target) -> Result<PathBuf, i32> {
+    let at = SocketTarget {
+        config_path: target.config.clone(),
+        explicit: target.socket.clone(),
+        only: target.only.clone(),
+    };
     if let Some(s) = &target.socket {
         return Ok(s.clone());
     }
     match Config::load_with(&target.config, &crate::config_file::kinds()) {
-        Ok(config) => Ok(sundown::control::socket_path(&config, &target.config)),
+        Ok(config) => Ok(at.path(&config)),
         // Broken since the run began (being edited, say): its run is still
         // reachable, and a reload is answered with the problems.
-        Err(_) if target.config.is_file() => {
-            Ok(sundown::control::socket_path_unchecked(&target.config))
-        }
+        Err(_) if target.config.is_file() => Ok(at.path_from_file()),
         Err(e) => {
             eprintln!("{e}");
             eprintln!("(pass --socket PATH to reach the supervisor without reading its config)");
@@ -156,21 +162,21 @@ pub(crate) fn change(target: &Target, verb: &str, name: Option<&str>) -> anyhow:
     };
     let ended = block_on(client::change(&socket, &path, |p| print!("{}", planned(p))))?;
     match ended {
-        Ok(Ok(())) => {
+        Ok(()) => {
             println!("done");
             Ok(0)
         }
-        Ok(Err(why)) => {
+        Err(client::ChangeError::Interrupted(why)) => {
             eprintln!("error: {verb} did not complete: {why}");
             Ok(1)
         }
-        Err(e @ client::ClientError::Refused { status, .. })
+        Err(client::ChangeError::Client(e @ client::ClientError::Refused { status, .. }))
             if matches!(status.as_u16(), 400 | 404 | 409) =>
         {
             eprintln!("error: {e}");
             Ok(ExitCode::Usage.code())
         }
-        Err(e) => Ok(failed(&e)),
+        Err(client::ChangeError::Client(e)) => Ok(failed(&e)),
     }
 }
 

@@ -93,14 +93,12 @@ pub(crate) fn supervise(
         };
         // Before anything starts: a second sundown on the same config must
         // fail here, not after starting a second copy of every program.
-        let mut socket_path = sundown::control::socket_path(&config, path);
-        if let Some(name) = only {
-            // One run per component of the same config: a socket each.
-            socket_path.set_extension(format!("{name}.sock"));
-        }
-        if let Some(flag) = socket_flag {
-            socket_path = flag;
-        }
+        let target = sundown::control::SocketTarget {
+            config_path: config_file.clone(),
+            explicit: socket_flag,
+            only: only.map(str::to_string),
+        };
+        let socket_path = target.path(&config);
         let control = match sundown::control::ControlSocket::bind(&socket_path) {
             Ok(c) => Some(c),
             // Only a directory others could write to is survivable: running
@@ -144,6 +142,7 @@ pub(crate) fn supervise(
         let notifying =
             notifier.map(|n| tokio::spawn(sundown::notify::follow(n, running.status())));
         let control_stop = tokio_util::sync::CancellationToken::new();
+        let serving_moves = control.as_ref().map(|c| c.moves());
         let serving = control.map(|c| {
             tracing::info!("control socket: {}", c.path().display());
             tokio::spawn(c.serve(
@@ -151,7 +150,7 @@ pub(crate) fn supervise(
                 running.handle(),
                 logs.clone(),
                 // A reload would bring back the whole graph.
-                only.is_none().then(|| config_file.clone()),
+                only.is_none().then(|| target.clone()),
                 control_stop.clone(),
             ))
         });
@@ -167,6 +166,7 @@ pub(crate) fn supervise(
         });
         let handle = running.handle();
         let can_reload = only.is_none();
+        let moves = serving_moves;
         let signals = tokio::spawn(async move {
             let mut seen = 0;
             loop {
@@ -181,8 +181,8 @@ pub(crate) fn supervise(
                     _ = int.recv() => "SIGINT",
                     _ = reload, if can_reload => {
                         tracing::info!("SIGHUP received: reloading {}", config_file.display());
-                        let (handle, file) = (handle.clone(), config_file.clone());
-                        tokio::spawn(async move { reload_on_hup(&handle, &file).await });
+                        let (handle, file, moves) = (handle.clone(), config_file.clone(), moves.clone());
+                        tokio::spawn(async move { reload_on_hup(&handle, &file, moves).await });
                         continue;
                     }
                     (Some(sig), _, _) = forward => {
@@ -235,10 +235,17 @@ pub(crate) fn supervise(
 
 /// SIGHUP: the config is read again and the difference applied; an
 /// invalid one is logged with its locations and changes nothing.
-async fn reload_on_hup(handle: &sundown::Handle, file: &Path) {
+async fn reload_on_hup(
+    handle: &sundown::Handle,
+    file: &Path,
+    moves: Option<sundown::control::Moves>,
+) {
     match handle.reload(file).await {
         // The engine logs the difference and the end.
         Ok(accepted) => {
+            if let Some(moves) = moves {
+                moves.reloaded();
+            }
             let _ = accepted.finished().await;
         }
         Err(sundown::ReloadError::Config(e)) => {

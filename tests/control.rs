@@ -347,3 +347,70 @@ fn logs_shows_a_components_recent_output_and_follows_new_lines() {
     sd2.signal(Signal::SIGTERM);
     assert_eq!(sd2.exit_code(), 0);
 }
+
+/// A reload that changes `control_socket` moves the socket there: a client
+/// that reads the new config finds the running daemon, and the old socket
+/// is gone (nobody listens there any more).
+#[test]
+fn a_reload_that_changes_control_socket_moves_the_socket() {
+    let sb = Sandbox::new();
+    let sd = start(&sb);
+    let old = socket(&sb);
+    assert!(old.exists());
+    let before = status(&sb);
+    // The new place, in a directory of its own.
+    std::fs::create_dir(sb.path("run")).expect("mkdir");
+    let text = std::fs::read_to_string(sb.path("supervisor.toml")).expect("config");
+    sb.config(&format!(
+        "[supervisor]\ncontrol_socket = \"run/ctl.sock\"\n{text}"
+    ));
+    sd.signal(Signal::SIGHUP);
+    sd.wait_for("control socket moved");
+    assert!(sb.path("run/ctl.sock").exists());
+    assert!(!old.exists(), "the old socket is removed");
+    // The client reads the new config and finds the same run, components untouched.
+    let after = status(&sb);
+    assert_eq!(after.components[0].pid, before.components[0].pid);
+    // `reload` through the moved socket works too, and keeps it there.
+    let out = client(&sb, &["reload"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(sb.path("run/ctl.sock").exists());
+    force_stop(sd);
+    assert!(!sb.path("run/ctl.sock").exists(), "removed at the end");
+}
+
+/// `run --only NAME` serves a socket of its own; a client finds it with the
+/// same `--only NAME`, by the same rule.
+#[test]
+fn a_client_finds_a_run_of_one_component_with_only() {
+    let sb = Sandbox::new();
+    graph(&sb);
+    let config = sb.path("supervisor.toml");
+    let mut sd = Sundown::spawn(&[
+        "run".as_ref(),
+        "--config".as_ref(),
+        config.as_os_str(),
+        "--only".as_ref(),
+        "db".as_ref(),
+    ]);
+    sd.wait_ready(1);
+    assert!(sb.path(".sundown.supervisor.db.sock").exists());
+    let out = client(&sb, &["status", "--json", "--only", "db"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: StatusView = serde_json::from_slice(&out.stdout).expect("status parses");
+    let names: Vec<&str> = v.components.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["db"]);
+    // Without --only the client looks for the graph's run, which is not there.
+    let out = client(&sb, &["status"]);
+    assert!(!out.status.success());
+    sd.signal(Signal::SIGTERM);
+    assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
+}

@@ -160,15 +160,25 @@ struct Ended {
     error: Option<String>,
 }
 
+/// Why a change did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    /// The supervisor could not be asked, or refused (unknown name, invalid config, …).
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The supervisor accepted it, but it did not complete (a shutdown took over).
+    #[error("{0}")]
+    Interrupted(String),
+}
+
 /// `POST path` for a change (`/stop/NAME`, `/start/NAME`, `/restart/NAME`,
 /// `/reload`). `planned` hears what it will do as soon as the supervisor
-/// has accepted it; the result is how it ended: `Err(why)` when it did
-/// not complete (a shutdown took over).
+/// has accepted it; `Ok` once it has happened.
 pub async fn change(
     socket: &Path,
     path: &str,
     planned: impl FnOnce(&Planned),
-) -> Result<Result<(), String>, ClientError> {
+) -> Result<(), ChangeError> {
     let mut body = send(socket, Method::POST, path).await?.into_body();
     let mut buf = Vec::new();
     let mut planned = Some(planned);
@@ -186,16 +196,17 @@ pub async fn change(
                 f(&serde_json::from_slice::<Planned>(&line).map_err(bad)?);
             } else {
                 let ended: Ended = serde_json::from_slice(&line).map_err(bad)?;
-                return Ok(if ended.done {
+                return if ended.done {
                     Ok(())
                 } else {
-                    Err(ended.error.unwrap_or_default())
-                });
+                    Err(ChangeError::Interrupted(ended.error.unwrap_or_default()))
+                };
             }
         }
     }
     Err(broken(
         socket,
         "the supervisor ended before the change did".to_string(),
-    ))
+    )
+    .into())
 }

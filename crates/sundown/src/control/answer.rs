@@ -1,0 +1,263 @@
+//! What the control socket answers: one function per request, from the
+//! status snapshot, the log store and the engine's handle.
+
+use bytes::Bytes;
+use futures::StreamExt as _;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt as _, Full, StreamBody};
+use hyper::body::Frame;
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use std::convert::Infallible;
+use std::sync::Arc;
+use tokio::sync::{Notify, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::SocketTarget;
+use crate::event::Trigger;
+use crate::logs::LogStore;
+use crate::status::{Status, StatusView};
+use crate::supervisor::Handle;
+
+/// What every request is answered from.
+pub(super) struct Ctx {
+    pub(super) status: watch::Receiver<Status>,
+    pub(super) handle: Handle,
+    pub(super) logs: LogStore,
+    /// Where `POST /reload` reads the config; `None` for a run that cannot reload.
+    pub(super) reload: Option<SocketTarget>,
+    /// Rung after a reload began, so the socket follows `control_socket`.
+    pub(super) moves: Arc<Notify>,
+    /// Cancelled when the run ends.
+    pub(super) ends: CancellationToken,
+}
+
+/// One response. `who` is `Err((peer uid, our uid))` for a refused client.
+pub(super) async fn answer(
+    req: Request<Incoming>,
+    who: Result<(), (Option<u32>, u32)>,
+    ctx: &Ctx,
+) -> Response<Body> {
+    let Ctx {
+        status,
+        handle,
+        logs,
+        ends,
+        ..
+    } = ctx;
+    if let Err((peer, me)) = who {
+        let peer = peer.map_or_else(|| "an unknown user".to_string(), |u| format!("uid {u}"));
+        return json(
+            StatusCode::FORBIDDEN,
+            &error(&format!(
+                "{peer} may not use this socket; it belongs to uid {me}"
+            )),
+        );
+    }
+    match (req.method(), req.uri().path()) {
+        (&Method::GET, "/status") => {
+            // Copied out first: the engine waits for the lock while it is held.
+            let snapshot = status.borrow().clone();
+            let view: StatusView = snapshot.view(snapshot.now_ms());
+            json(StatusCode::OK, &view)
+        }
+        (&Method::POST, "/shutdown") => {
+            handle.shutdown(Trigger::Requested);
+            json(StatusCode::ACCEPTED, &serde_json::json!({"ok": true}))
+        }
+        (&Method::POST, "/reload") => {
+            let Some(target) = &ctx.reload else {
+                return json(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &error(
+                        "this run cannot reload: it runs one component (`run --only`); restart it instead",
+                    ),
+                );
+            };
+            match handle.reload(&target.config_path).await {
+                Ok(accepted) => {
+                    ctx.moves.notify_one();
+                    changing(accepted)
+                }
+                Err(crate::ReloadError::Config(e)) => {
+                    tracing::error!("reload refused, still running the old config: {e}");
+                    json(StatusCode::BAD_REQUEST, &error(&e.to_string()))
+                }
+                Err(crate::ReloadError::Refused(r)) => refused(&r),
+            }
+        }
+        (&Method::POST, p) if change_of(p).is_some() => {
+            let Some(change) = change_of(p) else {
+                unreachable!("matched by the guard")
+            };
+            match handle.change(change).await {
+                Ok(accepted) => changing(accepted),
+                Err(r) => refused(&r),
+            }
+        }
+        (&Method::GET, p) if p.starts_with("/logs/") => {
+            let name = &p["/logs/".len()..];
+            let names: Vec<String> = status
+                .borrow()
+                .components
+                .iter()
+                .map(|c| c.name.clone())
+                .collect();
+            if !names.iter().any(|n| n == name) {
+                let known: Vec<&str> = names.iter().map(String::as_str).collect();
+                let hint = crate::config::did_you_mean(name, &known)
+                    .map(|n| format!("; did you mean `{n}`?"))
+                    .unwrap_or_default();
+                return json(
+                    StatusCode::NOT_FOUND,
+                    &error(&format!("there is no component `{name}`{hint}")),
+                );
+            }
+            let follow = req
+                .uri()
+                .query()
+                .is_some_and(|q| q.split('&').any(|kv| kv == "follow=1" || kv == "follow"));
+            log_lines(name, logs, follow.then(|| ends.clone()))
+        }
+        (_, "/status" | "/shutdown" | "/reload") => json(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &error(&format!(
+                "{} {} is not allowed; use GET /status, POST /shutdown or POST /reload",
+                req.method(),
+                req.uri().path()
+            )),
+        ),
+        (m, p) => json(
+            StatusCode::NOT_FOUND,
+            &error(&format!("no endpoint {m} {p}; {ENDPOINTS}")),
+        ),
+    }
+}
+
+const ENDPOINTS: &str = "there are GET /status, GET /logs/NAME, POST /shutdown, POST /stop/NAME, POST /start/NAME, POST /restart/NAME and POST /reload";
+
+/// The change a `POST /stop/NAME` (`start`, `restart`) path asks for.
+fn change_of(path: &str) -> Option<crate::Change> {
+    let (verb, name) = path.strip_prefix('/')?.split_once('/')?;
+    if name.is_empty() || name.contains('/') {
+        return None;
+    }
+    let name = name.to_string();
+    Some(match verb {
+        "stop" => crate::Change::Stop(name),
+        "start" => crate::Change::Start(name),
+        "restart" => crate::Change::Restart(name),
+        _ => return None,
+    })
+}
+
+/// A refused change: 404 for an unknown name, 409 for a graph that cannot take it now.
+fn refused(r: &crate::Refused) -> Response<Body> {
+    let code = match r {
+        crate::Refused::Unknown { .. } => StatusCode::NOT_FOUND,
+        crate::Refused::Gone => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::CONFLICT,
+    };
+    json(code, &error(&r.to_string()))
+}
+
+/// An accepted change, answered as it happens: a line saying what it
+/// will do, then one saying how it ended (`{"done":true}`, or
+/// `{"done":false,"error":…}`).
+fn changing(accepted: crate::Accepted) -> Response<Body> {
+    let head = serde_json::to_string(&accepted).unwrap_or_else(|_| "{}".into());
+    let first = futures::stream::once(async move { Bytes::from(head + "\n") });
+    let last = futures::stream::once(async move {
+        let end = match accepted.finished().await {
+            Ok(()) => serde_json::json!({ "done": true }),
+            Err(e) => serde_json::json!({ "done": false, "error": e }),
+        };
+        Bytes::from(end.to_string() + "\n")
+    });
+    let body = StreamBody::new(
+        first
+            .chain(last)
+            .map(|b| Ok::<_, Infallible>(Frame::data(b))),
+    );
+    let mut resp = Response::new(http_body_util::BodyExt::boxed(body));
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/x-ndjson"),
+    );
+    resp
+}
+
+fn error(message: &str) -> serde_json::Value {
+    serde_json::json!({ "error": message })
+}
+
+type Body = BoxBody<Bytes, Infallible>;
+
+/// `name`'s kept lines as text, one per line; with `follow`, then its new
+/// lines until the run ends (`follow` is cancelled).
+fn log_lines(name: &str, logs: &LogStore, follow: Option<CancellationToken>) -> Response<Body> {
+    // Subscribe before reading the ring: a line between the two is not lost
+    // (it may show twice, which is the better mistake).
+    let live = follow.as_ref().map(|_| logs.subscribe());
+    let recent: Vec<Bytes> = logs
+        .recent(name)
+        .into_iter()
+        .map(|l| Bytes::from(format!("{}\n", l.text)))
+        .collect();
+    let head = futures::stream::iter(recent);
+    let body: Body = match (live, follow) {
+        (Some(live), Some(ends)) => {
+            let name = name.to_string();
+            let tail = futures::stream::unfold((live, ends), move |(mut live, ends)| {
+                let name = name.clone();
+                async move {
+                    loop {
+                        let next = tokio::select! {
+                            _ = ends.cancelled() => return None,
+                            n = live.recv() => n,
+                        };
+                        match next {
+                            Ok(l) if l.component == name => {
+                                return Some((Bytes::from(format!("{}\n", l.text)), (live, ends)));
+                            }
+                            Ok(_) => {}
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                                let note = format!(
+                                    "[sundown: {n} line(s) of output missed here; this client read too slowly]\n"
+                                );
+                                return Some((Bytes::from(note), (live, ends)));
+                            }
+                            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                        }
+                    }
+                }
+            });
+            http_body_util::BodyExt::boxed(StreamBody::new(
+                head.chain(tail)
+                    .map(|b| Ok::<_, Infallible>(Frame::data(b))),
+            ))
+        }
+        _ => http_body_util::BodyExt::boxed(StreamBody::new(
+            head.map(|b| Ok::<_, Infallible>(Frame::data(b))),
+        )),
+    };
+    let mut resp = Response::new(body);
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+fn json(code: StatusCode, body: &impl serde::Serialize) -> Response<Body> {
+    let body = serde_json::to_vec(body)
+        .or_else(|e| serde_json::to_vec(&error(&e.to_string())))
+        .unwrap_or_default();
+    let mut resp = Response::new(Full::new(Bytes::from(body)).boxed());
+    *resp.status_mut() = code;
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    resp
+}

@@ -1,0 +1,252 @@
+//! Binding the control socket safely, serving it, and moving it when a
+//! reload changes `control_socket`.
+
+use std::convert::Infallible;
+use std::io;
+use std::os::unix::fs::{
+    DirBuilderExt as _, FileTypeExt as _, MetadataExt as _, OpenOptionsExt as _,
+    PermissionsExt as _,
+};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use nix::fcntl::{Flock, FlockArg};
+use tokio::net::UnixListener;
+use tokio::sync::{Notify, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::answer::{Ctx, answer};
+use super::clients::{Clients, serve_one};
+use super::{ControlError, SocketTarget};
+use crate::logs::LogStore;
+use crate::status::Status;
+use crate::supervisor::Handle;
+
+/// A bound control socket; removed when dropped.
+#[derive(Debug)]
+pub struct ControlSocket {
+    listener: UnixListener,
+    path: PathBuf,
+    /// To remove only our own socket, not a successor's.
+    ino: u64,
+    /// Held (flock) while the socket lives.
+    _lock: Flock<std::fs::File>,
+    /// Rung after a reload: the socket may have to move.
+    moves: Arc<Notify>,
+}
+
+/// Tells a served control socket that the config was reloaded, so that it
+/// moves when `control_socket` changed (what SIGHUP's reload calls; the
+/// socket's own `POST /reload` does it by itself).
+#[derive(Debug, Clone)]
+pub struct Moves(Arc<Notify>);
+
+impl Moves {
+    /// The config was reloaded.
+    pub fn reloaded(&self) {
+        self.0.notify_one();
+    }
+}
+
+impl ControlSocket {
+    /// Binds the socket at `path` (creating its directory, mode 0700, when
+    /// missing). Must run inside a tokio runtime.
+    ///
+    /// `<path>.lock` is locked (`flock`) for as long as the socket lives,
+    /// so two runs starting together cannot both decide the socket is stale.
+    pub fn bind(path: &Path) -> Result<ControlSocket, ControlError> {
+        let io = |what: &str, at: &Path| {
+            let (what, at) = (what.to_string(), at.to_path_buf());
+            move |source| ControlError::Io {
+                what,
+                path: at,
+                source,
+            }
+        };
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(io("create the directory", dir))?;
+        }
+        let meta = std::fs::metadata(dir).map_err(io("look at the directory", dir))?;
+        let me = nix::unistd::Uid::effective().as_raw();
+        // Whoever can write there (or owns it) could replace the socket.
+        if meta.permissions().mode() & 0o022 != 0 || (meta.uid() != me && meta.uid() != 0) {
+            return Err(ControlError::UnsafeDir(dir.to_path_buf()));
+        }
+        let mut lock_path = path.as_os_str().to_owned();
+        lock_path.push(".lock");
+        let lock_path = PathBuf::from(lock_path);
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(io("open the lock file", &lock_path))?;
+        let lock = match Flock::lock(lock, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => lock,
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+                return Err(ControlError::InUse(path.to_path_buf()));
+            }
+            Err((_, e)) => return Err(io("lock", &lock_path)(e.into())),
+        };
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if !m.file_type().is_socket() => {
+                return Err(ControlError::NotASocket(path.to_path_buf()));
+            }
+            Ok(_) => match std::os::unix::net::UnixStream::connect(path) {
+                Ok(_) => return Err(ControlError::InUse(path.to_path_buf())),
+                // Nobody listens: a dead run's socket.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                    std::fs::remove_file(path).map_err(io("remove the stale socket", path))?
+                }
+                Err(e) => return Err(io("probe the existing socket", path)(e)),
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io("look at", path)(e)),
+        }
+        let listener = bind_privately(dir, path).map_err(io("bind", path))?;
+        let ino = std::fs::metadata(path).map_err(io("look at", path))?.ino();
+        Ok(ControlSocket {
+            listener,
+            path: path.to_path_buf(),
+            ino,
+            _lock: lock,
+            moves: Arc::new(Notify::new()),
+        })
+    }
+
+    /// Where it is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How to tell it that the config was reloaded.
+    pub fn moves(&self) -> Moves {
+        Moves(Arc::clone(&self.moves))
+    }
+
+    /// Answers requests until `stop` is cancelled, then removes the socket.
+    /// `reload` is the run's target: the config `POST /reload` reads again,
+    /// and where the socket belongs after a reload; `None` for a run that
+    /// cannot reload (`run --only`).
+    pub async fn serve(
+        self,
+        status: watch::Receiver<Status>,
+        handle: Handle,
+        logs: LogStore,
+        reload: Option<SocketTarget>,
+        stop: CancellationToken,
+    ) {
+        let moves = Arc::clone(&self.moves);
+        let ctx = Arc::new(Ctx {
+            status,
+            handle,
+            logs,
+            reload: reload.clone(),
+            moves: Arc::clone(&moves),
+            ends: stop.clone(),
+        });
+        let connections = TaskTracker::new();
+        let clients = Clients::new("control socket".to_string());
+        let me = nix::unistd::Uid::effective().as_raw();
+        let mut socket = self;
+        loop {
+            let accept = || async { socket.listener.accept().await.map(|(s, _)| s) };
+            let next = tokio::select! {
+                next = clients.next(&stop, accept) => next,
+                () = moves.notified() => {
+                    if let Some(target) = &reload {
+                        socket = socket.moved_to(target.path_from_file());
+                    }
+                    continue;
+                }
+            };
+            let Some((permit, stream)) = next else { break };
+            let peer = stream.peer_cred().map(|c| c.uid()).ok();
+            let allowed = peer.is_some_and(|uid| uid == me || uid == 0);
+            if !allowed {
+                tracing::warn!(
+                    "control socket: refused a client running as uid {}",
+                    peer.map_or_else(|| "unknown".to_string(), |u| u.to_string())
+                );
+            }
+            let ctx = Arc::clone(&ctx);
+            let stop = stop.clone();
+            connections.spawn(async move {
+                let _permit = permit;
+                let service = hyper::service::service_fn(move |req| {
+                    let who = allowed.then_some(()).ok_or((peer, me));
+                    let ctx = Arc::clone(&ctx);
+                    async move { Ok::<_, Infallible>(answer(req, who, &ctx).await) }
+                });
+                serve_one(stream, service, &stop).await;
+            });
+        }
+        connections.close();
+        connections.wait().await;
+    }
+
+    /// This socket, or one bound at `path` when that is elsewhere (this one
+    /// is then removed as it is dropped). Kept when `path` cannot be served.
+    fn moved_to(self, path: PathBuf) -> ControlSocket {
+        if path == self.path {
+            return self;
+        }
+        match ControlSocket::bind(&path) {
+            Ok(mut moved) => {
+                tracing::info!(
+                    "control socket moved: {} -> {} (control_socket changed)",
+                    self.path.display(),
+                    path.display()
+                );
+                moved.moves = Arc::clone(&self.moves);
+                moved
+            }
+            Err(e) => {
+                tracing::error!(
+                    "control_socket is now {}, but {e}; still serving {}",
+                    path.display(),
+                    self.path.display()
+                );
+                self
+            }
+        }
+    }
+}
+
+/// Binds `path` without a moment at which another user could connect: the
+/// socket is made in a fresh directory only we can enter, given mode 0600,
+/// then renamed into place. (A umask would do it too, but it is
+/// process-wide, and other threads create files meanwhile.)
+fn bind_privately(dir: &Path, path: &Path) -> io::Result<UnixListener> {
+    let staging = dir.join(format!(".sundown-bind-{}", std::process::id()));
+    // Left by a run of the same pid that was killed while binding.
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::DirBuilder::new().mode(0o700).create(&staging)?;
+    let bound = (|| {
+        let tmp = staging.join("s");
+        let listener = UnixListener::bind(&tmp)?;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+        std::fs::rename(&tmp, path)?;
+        Ok(listener)
+    })();
+    let _ = std::fs::remove_dir_all(&staging);
+    bound
+}
+
+impl Drop for ControlSocket {
+    fn drop(&mut self) {
+        if std::fs::metadata(&self.path).is_ok_and(|m| m.ino() == self.ino) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
