@@ -6,14 +6,10 @@
 //! tree once and collects **every** problem, each with its location, instead
 //! of stopping at the first one the way a plain serde error would.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-use serde::Deserialize;
-use toml::Spanned;
 
 use crate::diagnostic::{Diagnostics, Source, render};
 pub use crate::diagnostic::{Located, MAX_DURATION, Zero, did_you_mean, hint};
@@ -23,7 +19,9 @@ use crate::process::ProcessSpec;
 
 mod edges;
 mod kinds;
+mod raw;
 mod restart;
+mod validate;
 pub use restart::{RestartPolicy, RestartSpec};
 
 /// Stop timeout of a component that does not set one (Docker's default).
@@ -160,10 +158,10 @@ impl Config {
             file: file.to_string(),
             diagnostics,
         };
-        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        let raw: raw::RawConfig = toml::from_str(text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
             let message = e.message().trim_end();
-            let message = match e.span().and_then(|s| component_at(text, s.start)) {
+            let message = match e.span().and_then(|s| raw::component_at(text, s.start)) {
                 Some(name) => format!("component `{name}`: {message}"),
                 None => message.to_string(),
             };
@@ -171,8 +169,8 @@ impl Config {
         })?;
         // The first pass read the common keys; each kind reads its own from the
         // same text, with every value's place kept.
-        let tables = kinds::component_tables(text);
-        let mut v = Validator {
+        let tables = raw::component_tables(text);
+        let mut v = validate::Validator {
             diagnostics: Diagnostics::new(source),
             base_dir,
             kinds,
@@ -322,306 +320,6 @@ impl fmt::Display for ConfigError {
             write!(f, "\n{n} errors in {}", self.file)?;
         }
         Ok(())
-    }
-}
-
-// ---------------------------------------------------------------- raw tree
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    #[serde(default)]
-    supervisor: RawSupervisor,
-    #[serde(default)]
-    components: BTreeMap<Spanned<String>, RawComponent>,
-    #[serde(default)]
-    phase_timeouts: BTreeMap<Spanned<String>, Spanned<String>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawSupervisor {
-    shutdown_timeout: Option<Spanned<String>>,
-    startup_timeout: Option<Spanned<String>>,
-    strategy: Option<Strategy>,
-    report: Option<String>,
-    control_socket: Option<String>,
-    metrics: Option<RawMetrics>,
-    log_lines: Option<usize>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawMetrics {
-    listen: Spanned<String>,
-    #[serde(default)]
-    allow_remote: bool,
-}
-
-/// The keys every component has, whatever its kind. Unknown keys are left
-/// to the second pass, where the component's kind says which are its own.
-#[derive(Deserialize)]
-pub(crate) struct RawComponent {
-    pub(crate) kind: Option<Spanned<String>>,
-    #[serde(default)]
-    depends_on: Vec<Spanned<String>>,
-    stop_timeout: Option<Spanned<String>>,
-    // see `restart.rs`
-    restart: Option<Spanned<String>>,
-    max_restarts: Option<Spanned<i64>>,
-    restart_window: Option<Spanned<String>>,
-    restart_backoff: Option<Spanned<String>>,
-    restart_backoff_max: Option<Spanned<String>>,
-    restart_dependents: Option<Spanned<bool>>,
-}
-
-/// The component whose `[components.NAME]` table holds byte `at`, so that a
-/// serde error there (an unknown key, a value of the wrong type) can name it.
-/// Only called on the error path: it parses the text a second time.
-fn component_at(text: &str, at: usize) -> Option<String> {
-    use toml::de::DeValue;
-    fn holds(value: &Spanned<DeValue<'_>>, at: usize) -> bool {
-        value.span().contains(&at)
-            || match value.get_ref() {
-                DeValue::Table(t) => t
-                    .iter()
-                    .any(|(k, v)| k.span().contains(&at) || holds(v, at)),
-                DeValue::Array(a) => a.iter().any(|v| holds(v, at)),
-                _ => false,
-            }
-    }
-    let (doc, _) = toml::de::DeTable::parse_recoverable(text);
-    let components = doc.get_ref().get("components")?.get_ref().as_table()?;
-    components
-        .iter()
-        .find(|(name, table)| name.span().contains(&at) || holds(table, at))
-        .map(|(name, _)| name.get_ref().to_string())
-}
-
-// ---------------------------------------------------------------- validation
-
-pub(crate) struct Validator<'a> {
-    pub(crate) diagnostics: Diagnostics<'a>,
-    pub(crate) base_dir: &'a Path,
-    pub(crate) kinds: &'a Kinds,
-}
-
-impl<'a> Validator<'a> {
-    fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
-        self.diagnostics.error(span, message);
-    }
-
-    fn warn(&mut self, span: Range<usize>, message: impl Into<String>) {
-        self.diagnostics.warn(span, message);
-    }
-
-    fn duration(&mut self, value: &Spanned<String>, what: &str, zero: Zero) -> Option<Duration> {
-        self.diagnostics.duration(value, what, zero)
-    }
-
-    fn opt_duration(
-        &mut self,
-        value: &Option<Spanned<String>>,
-        what: &str,
-        zero: Zero,
-    ) -> Option<Duration> {
-        self.diagnostics.opt_duration(value, what, zero)
-    }
-
-    /// `[supervisor.metrics]`: an address to bind; a non-loopback one only
-    /// with `allow_remote`, since the metrics name every component.
-    fn metrics(&mut self, m: &RawMetrics) -> Option<std::net::SocketAddr> {
-        let addr: std::net::SocketAddr = match m.listen.get_ref().parse() {
-            Ok(a) => a,
-            Err(e) => {
-                self.error(
-                    m.listen.span(),
-                    format!("[supervisor.metrics] listen: `{}` is not an address like 127.0.0.1:9464 ({e})", m.listen.get_ref()),
-                );
-                return None;
-            }
-        };
-        if !addr.ip().is_loopback() && !m.allow_remote {
-            self.error(
-                m.listen.span(),
-                format!("[supervisor.metrics] listen: {addr} is reachable from other machines; set `allow_remote = true` to serve metrics there"),
-            );
-            return None;
-        }
-        Some(addr)
-    }
-
-    fn validate(&mut self, raw: RawConfig, mut tables: kinds::Tables<'a>) -> Config {
-        let s = &raw.supervisor;
-        let shutdown_timeout = self
-            .opt_duration(
-                &s.shutdown_timeout,
-                "[supervisor] shutdown_timeout",
-                Zero::Rejected,
-            )
-            .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT);
-        let startup_timeout = self.opt_duration(
-            &s.startup_timeout,
-            "[supervisor] startup_timeout",
-            Zero::Rejected,
-        );
-        let metrics = s.metrics.as_ref().and_then(|m| self.metrics(m));
-        let supervisor = SupervisorSettings {
-            shutdown_timeout,
-            startup_timeout,
-            strategy: s.strategy.unwrap_or_default(),
-            report: s.report.as_ref().map(|p| self.base_dir.join(p)),
-            control_socket: s.control_socket.as_ref().map(|p| self.base_dir.join(p)),
-            metrics,
-            log_lines: s.log_lines.unwrap_or(crate::logs::DEFAULT_LINES),
-        };
-
-        let names: Vec<&str> = raw
-            .components
-            .keys()
-            .map(|k| k.get_ref().as_str())
-            .collect();
-        let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
-        let mut components = Vec::with_capacity(names.len());
-        // Edges with the span of the `depends_on` entry that made them, for the cycle check.
-        let mut edges: Vec<Vec<(usize, Range<usize>)>> = vec![Vec::new(); names.len()];
-
-        for (i, (key, c)) in raw.components.iter().enumerate() {
-            let name = key.get_ref().as_str();
-            self.check_name(key);
-            let mut depends_on = Vec::with_capacity(c.depends_on.len());
-            // A set keeps duplicate detection linear even for a component with thousands of edges.
-            let mut seen = std::collections::HashSet::with_capacity(c.depends_on.len());
-            for dep in &c.depends_on {
-                let d = dep.get_ref().as_str();
-                if d == name {
-                    self.error(dep.span(), format!("component `{name}` depends on itself"));
-                } else if let Some(&j) = index.get(d) {
-                    if !seen.insert(j) {
-                        self.error(
-                            dep.span(),
-                            format!("component `{name}`: `{d}` is listed twice in depends_on"),
-                        );
-                    } else {
-                        edges[i].push((j, dep.span()));
-                        depends_on.push(d.to_string());
-                    }
-                } else {
-                    let hint = hint(d, &names);
-                    self.error(
-                        dep.span(),
-                        format!(
-                            "component `{name}` depends on `{d}`, which is not a component{hint}"
-                        ),
-                    );
-                }
-            }
-            depends_on.sort();
-            let stop_timeout = self
-                .opt_duration(
-                    &c.stop_timeout,
-                    &format!("component `{name}`: stop_timeout"),
-                    Zero::Rejected,
-                )
-                .unwrap_or(DEFAULT_STOP_TIMEOUT);
-            // Only an explicit setting is worth a warning per component; a
-            // default that exceeds the budget shows in `sundown plan` once.
-            if let Some(explicit) = c
-                .stop_timeout
-                .as_ref()
-                .filter(|_| stop_timeout > shutdown_timeout)
-            {
-                let span = explicit.span();
-                self.warn(
-                    span,
-                    format!(
-                        "component `{name}`: stop_timeout {} is longer than shutdown_timeout {}; the global budget will cut it short",
-                        humantime::format_duration(stop_timeout),
-                        humantime::format_duration(shutdown_timeout)
-                    ),
-                );
-            }
-            let kind = self.kind(name, key.span(), c, &mut tables, stop_timeout);
-            let restart = self.restart(name, c);
-            components.push(ComponentSpec {
-                name: name.to_string(),
-                depends_on,
-                stop_timeout,
-                restart,
-                // Never run: a config with an error is not returned.
-                kind: kind.unwrap_or_else(|| KindSpec::new("sim", crate::sim::SimSpec::default())),
-            });
-        }
-
-        let adjacency: Vec<Vec<usize>> = edges
-            .iter()
-            .map(|e| e.iter().map(|(j, _)| *j).collect())
-            .collect();
-        for cycle in crate::cycles::find_cycles(&adjacency) {
-            let path: Vec<&str> = cycle
-                .iter()
-                .chain(cycle.first())
-                .map(|&i| names[i])
-                .collect();
-            let (a, b) = (cycle[0], cycle[1 % cycle.len()]);
-            let span = edges[a]
-                .iter()
-                .find(|(j, _)| *j == b)
-                .map_or(0..0, |(_, s)| s.clone());
-            self.error(span, format!("dependency cycle: {}", path.join(" → ")));
-        }
-
-        let mut phase_timeouts = BTreeMap::new();
-        for (key, value) in &raw.phase_timeouts {
-            let name = key.get_ref().as_str();
-            if !index.contains_key(name) {
-                let hint = hint(name, &names);
-                self.error(
-                    key.span(),
-                    format!("[phase_timeouts] names `{name}`, which is not a component{hint}"),
-                );
-            }
-            let what = format!("[phase_timeouts] {name}");
-            if let Some(d) = self.duration(value, &what, Zero::Rejected) {
-                phase_timeouts.insert(name.to_string(), d);
-            }
-        }
-        if !raw.phase_timeouts.is_empty()
-            && supervisor.strategy == Strategy::Eager
-            && let Some((key, _)) = raw.phase_timeouts.iter().next()
-        {
-            self.warn(
-                key.span(),
-                "[phase_timeouts] only applies to strategy = \"phased\"; with \"eager\" only stop_timeout and shutdown_timeout bound a stop",
-            );
-        }
-
-        let name_spans: HashMap<&str, Range<usize>> = raw
-            .components
-            .keys()
-            .map(|k| (k.get_ref().as_str(), k.span()))
-            .collect();
-        edges::check(self, &components, &tables, &name_spans);
-        Config {
-            supervisor,
-            components,
-            phase_timeouts,
-            warnings: Vec::new(),
-        }
-    }
-
-    fn check_name(&mut self, key: &Spanned<String>) {
-        let name = key.get_ref();
-        let ok = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        if !ok {
-            self.error(
-                key.span(),
-                format!("component name `{name}` may only use letters, digits, `-`, `_` and `.`"),
-            );
-        }
     }
 }
 

@@ -8,16 +8,16 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::ops::Range;
 
-use super::kinds::Tables;
-use super::{ComponentSpec, Validator};
+use super::ComponentSpec;
+use super::raw::Tables;
 
-/// Warns for every such pair, at the setting that dials.
-pub(super) fn check(
-    v: &mut Validator<'_>,
+/// A warning for every such pair, at the setting that dials.
+pub(super) fn unordered(
     components: &[ComponentSpec],
     tables: &Tables<'_>,
     name_spans: &HashMap<&str, Range<usize>>,
-) {
+) -> Vec<(Range<usize>, String)> {
+    let mut warnings = Vec::new();
     for (i, c) in components.iter().enumerate() {
         for dial in c.kind.settings().dials() {
             let target = (dial.host.as_str(), dial.port);
@@ -35,15 +35,16 @@ pub(super) fn check(
                 .key_span(&c.name, dial.key)
                 .or_else(|| name_spans.get(c.name.as_str()).cloned())
                 .unwrap_or(0..0);
-            v.warn(
+            warnings.push((
                 span,
                 format!(
                     "component `{}` uses `{}` ({}:{}) but does not depend on it, so their start and stop are not ordered; add it to depends_on",
                     c.name, server.name, dial.host, dial.port
                 ),
-            );
+            ));
         }
     }
+    warnings
 }
 
 fn serves(listen: SocketAddr, (host, port): (&str, u16)) -> bool {

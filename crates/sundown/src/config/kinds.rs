@@ -1,66 +1,16 @@
 //! The second pass over each component: which kind it is, which of its keys
 //! belong to that kind, and the kind's own validation of them.
 
-use std::collections::HashMap;
 use std::ops::Range;
 use std::time::Duration;
 
 use toml::Spanned;
-use toml::de::{DeTable, DeValue};
+use toml::de::DeTable;
 
-use super::{RawComponent, Validator};
+use super::raw::{RawComponent, Tables};
+use super::validate::Validator;
 use crate::diagnostic::hint;
 use crate::kind::{Context, KindSpec, keys_of};
-
-/// Each component's table as parsed, every value with its place.
-pub(crate) struct Tables<'a> {
-    tables: HashMap<String, Spanned<DeTable<'a>>>,
-    /// Where each key of each component is, kept after the tables are handed to the kinds.
-    keys: HashMap<String, Vec<(String, Range<usize>)>>,
-}
-
-impl<'a> Tables<'a> {
-    fn take(&mut self, name: &str) -> Option<Spanned<DeTable<'a>>> {
-        self.tables.remove(name)
-    }
-
-    /// Where `key` is set in component `name`'s table.
-    pub(crate) fn key_span(&self, name: &str, key: &str) -> Option<Range<usize>> {
-        self.keys
-            .get(name)?
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, span)| span.clone())
-    }
-}
-
-/// The `[components.*]` tables of a text that has already parsed once.
-pub(crate) fn component_tables(text: &str) -> Tables<'_> {
-    let mut tables = HashMap::new();
-    let mut keys = HashMap::new();
-    let (doc, _) = DeTable::parse_recoverable(text);
-    let components = doc
-        .into_inner()
-        .into_iter()
-        .find(|(k, _)| k.get_ref() == "components");
-    if let Some((_, components)) = components
-        && let DeValue::Table(components) = components.into_inner()
-    {
-        for (name, table) in components {
-            let table_span = table.span();
-            if let DeValue::Table(t) = table.into_inner() {
-                let name = name.get_ref().to_string();
-                let spans = t
-                    .iter()
-                    .map(|(k, v)| (k.get_ref().to_string(), v.span()))
-                    .collect();
-                keys.insert(name.clone(), spans);
-                tables.insert(name, Spanned::new(table_span, t));
-            }
-        }
-    }
-    Tables { tables, keys }
-}
 
 impl<'a> Validator<'a> {
     /// The component's kind and its validated settings; `None` after an error.

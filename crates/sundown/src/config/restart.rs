@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::{RawComponent, Validator, Zero};
+use super::Zero;
+use super::raw::RawComponent;
+use super::validate::Validator;
 
 /// Restarts allowed within [`RestartSpec::window`] when `max_restarts` is not set.
 pub const DEFAULT_MAX_RESTARTS: u32 = 5;

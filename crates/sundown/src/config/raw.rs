@@ -1,0 +1,133 @@
+//! The first pass: serde reads the file into a raw tree in which every value
+//! that can be wrong keeps its source span (durations and signal names stay
+//! strings here). Each component's own keys are left for its kind.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+
+use serde::Deserialize;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::Strategy;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    #[serde(default)]
+    pub(super) supervisor: RawSupervisor,
+    #[serde(default)]
+    pub(super) components: BTreeMap<Spanned<String>, RawComponent>,
+    #[serde(default)]
+    pub(super) phase_timeouts: BTreeMap<Spanned<String>, Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSupervisor {
+    pub(super) shutdown_timeout: Option<Spanned<String>>,
+    pub(super) startup_timeout: Option<Spanned<String>>,
+    pub(super) strategy: Option<Strategy>,
+    pub(super) report: Option<String>,
+    pub(super) control_socket: Option<String>,
+    pub(super) metrics: Option<RawMetrics>,
+    pub(super) log_lines: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMetrics {
+    pub(super) listen: Spanned<String>,
+    #[serde(default)]
+    pub(super) allow_remote: bool,
+}
+
+/// The keys every component has, whatever its kind. Unknown keys are left
+/// to the second pass, where the component's kind says which are its own.
+#[derive(Deserialize)]
+pub(crate) struct RawComponent {
+    pub(crate) kind: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) depends_on: Vec<Spanned<String>>,
+    pub(super) stop_timeout: Option<Spanned<String>>,
+    // see `restart.rs`
+    pub(super) restart: Option<Spanned<String>>,
+    pub(super) max_restarts: Option<Spanned<i64>>,
+    pub(super) restart_window: Option<Spanned<String>>,
+    pub(super) restart_backoff: Option<Spanned<String>>,
+    pub(super) restart_backoff_max: Option<Spanned<String>>,
+    pub(super) restart_dependents: Option<Spanned<bool>>,
+}
+
+/// The component whose `[components.NAME]` table holds byte `at`, so that a
+/// serde error there (an unknown key, a value of the wrong type) can name it.
+/// Only called on the error path: it parses the text a second time.
+pub(super) fn component_at(text: &str, at: usize) -> Option<String> {
+    use toml::de::DeValue;
+    fn holds(value: &Spanned<DeValue<'_>>, at: usize) -> bool {
+        value.span().contains(&at)
+            || match value.get_ref() {
+                DeValue::Table(t) => t
+                    .iter()
+                    .any(|(k, v)| k.span().contains(&at) || holds(v, at)),
+                DeValue::Array(a) => a.iter().any(|v| holds(v, at)),
+                _ => false,
+            }
+    }
+    let (doc, _) = toml::de::DeTable::parse_recoverable(text);
+    let components = doc.get_ref().get("components")?.get_ref().as_table()?;
+    components
+        .iter()
+        .find(|(name, table)| name.span().contains(&at) || holds(table, at))
+        .map(|(name, _)| name.get_ref().to_string())
+}
+
+/// Each component's table as parsed, every value with its place.
+pub(crate) struct Tables<'a> {
+    tables: HashMap<String, Spanned<DeTable<'a>>>,
+    /// Where each key of each component is, kept after the tables are handed to the kinds.
+    keys: HashMap<String, Vec<(String, Range<usize>)>>,
+}
+
+impl<'a> Tables<'a> {
+    pub(super) fn take(&mut self, name: &str) -> Option<Spanned<DeTable<'a>>> {
+        self.tables.remove(name)
+    }
+
+    /// Where `key` is set in component `name`'s table.
+    pub(crate) fn key_span(&self, name: &str, key: &str) -> Option<Range<usize>> {
+        self.keys
+            .get(name)?
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, span)| span.clone())
+    }
+}
+
+/// The `[components.*]` tables of a text that has already parsed once.
+pub(super) fn component_tables(text: &str) -> Tables<'_> {
+    let mut tables = HashMap::new();
+    let mut keys = HashMap::new();
+    let (doc, _) = DeTable::parse_recoverable(text);
+    let components = doc
+        .into_inner()
+        .into_iter()
+        .find(|(k, _)| k.get_ref() == "components");
+    if let Some((_, components)) = components
+        && let DeValue::Table(components) = components.into_inner()
+    {
+        for (name, table) in components {
+            let table_span = table.span();
+            if let DeValue::Table(t) = table.into_inner() {
+                let name = name.get_ref().to_string();
+                let spans = t
+                    .iter()
+                    .map(|(k, v)| (k.get_ref().to_string(), v.span()))
+                    .collect();
+                keys.insert(name.clone(), spans);
+                tables.insert(name, Spanned::new(table_span, t));
+            }
+        }
+    }
+    Tables { tables, keys }
+}
