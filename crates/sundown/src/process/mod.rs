@@ -12,6 +12,7 @@
 //! as a failure. The stop sequence lives in `stop.rs`, the way commands are
 //! built (user, group, environment) in `command.rs`.
 
+mod argv;
 mod command;
 mod pidfd;
 mod probe;

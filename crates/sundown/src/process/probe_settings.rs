@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::settings::{RawCommand, split_command};
+use super::argv::{RawCommand, split_command};
 use crate::diagnostic::Zero;
 use crate::kind::Context;
 

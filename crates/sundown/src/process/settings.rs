@@ -9,6 +9,7 @@ use nix::sys::signal::Signal;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::argv::{RawCommand, split_command};
 use super::probe_settings::{ProbeSpec, RawProbe, Role};
 use crate::diagnostic::Zero;
 use crate::kind::Context;
@@ -45,17 +46,6 @@ pub struct ProcessSpec {
     pub group: Option<String>,
 }
 
-/// A command as written: one line, or an array.
-#[derive(Deserialize)]
-#[serde(
-    untagged,
-    expecting = "`command` must be a string (\"prog --flag arg\") or an array of strings"
-)]
-pub(super) enum RawCommand {
-    Line(String),
-    Argv(Vec<String>),
-}
-
 /// The keys of `kind = "process"`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -71,33 +61,6 @@ pub(super) struct RawProcess {
     stop_command_timeout: Option<Spanned<String>>,
     user: Option<Spanned<String>>,
     group: Option<Spanned<String>>,
-}
-
-/// A command given as one line (split like a shell would, without running
-/// one) or as an array.
-pub(super) fn split_command(
-    v: &mut Context<'_, '_>,
-    command: &Spanned<RawCommand>,
-    what: &str,
-) -> Option<Vec<String>> {
-    let argv = match command.get_ref() {
-        RawCommand::Argv(a) => a.clone(),
-        RawCommand::Line(line) => match shell_words::split(line) {
-            Ok(a) => a,
-            Err(e) => {
-                v.error(
-                    command.span(),
-                    format!("{what}: cannot split `{line}`: {e}"),
-                );
-                return None;
-            }
-        },
-    };
-    if argv.first().is_none_or(|p| p.trim().is_empty()) {
-        v.error(command.span(), format!("{what} is empty"));
-        return None;
-    }
-    Some(argv)
 }
 
 /// Validates a process component's keys.
