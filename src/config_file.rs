@@ -27,7 +27,10 @@ pub(crate) fn load(path: &Path) -> Option<Config> {
         Err(e) => {
             eprintln!("{e}");
             #[cfg(not(feature = "standins"))]
-            if e.diagnostics.iter().any(|d| d.message.contains("unknown kind")) {
+            if e.diagnostics
+                .iter()
+                .any(|d| d.message.contains("unknown kind"))
+            {
                 eprintln!(
                     "note: this sundown was built without the stand-ins (http, worker_pool, redis, postgres); the default build has them"
                 );

@@ -7,7 +7,6 @@
 //! → [`Plan`] → the engine (behind [`Supervisor`]) → [`ShutdownReport`].
 #![deny(missing_docs)]
 
-mod children;
 pub mod component;
 pub mod config;
 pub mod control;
@@ -28,6 +27,7 @@ pub mod plan;
 pub mod process;
 pub mod report;
 pub mod sim;
+mod spawned;
 pub mod status;
 mod supervisor;
 pub mod timeline;

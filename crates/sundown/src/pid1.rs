@@ -5,7 +5,7 @@
 //! init, and an orphan that exits stays a zombie until init waits for it;
 //! a shell entrypoint that never waits fills the process table. sundown
 //! reaps them on every SIGCHLD, leaving its own children to tokio (see the
-//! registry in `children.rs`). Signals meant for the program, not for
+//! registry in `spawned.rs`). Signals meant for the program, not for
 //! sundown, are forwarded with [`forward`].
 
 use std::collections::BTreeSet;
@@ -17,7 +17,7 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::children;
+use crate::spawned;
 
 /// Whether sundown is the init process of its PID namespace.
 pub fn is_init() -> bool {
@@ -63,8 +63,8 @@ pub fn reap_once() -> usize {
 
 /// How many were reaped, and whether every exited orphan was seen.
 fn reap_pass() -> (usize, bool) {
-    let mut registered = children::lock();
-    children::forget_reaped(&mut registered);
+    let mut registered = spawned::lock();
+    spawned::forget_reaped(&mut registered);
     let mut reaped = 0;
     let candidates = match own_children() {
         Ok(pids) => pids,
@@ -112,7 +112,7 @@ fn own_children() -> io::Result<BTreeSet<u32>> {
 /// CONFIG_PROC_CHILDREN): look at exited children one at a time without
 /// reaping them, and reap those that are not registered. It has to stop at
 /// the first registered one, which tokio reaps soon (then incomplete).
-fn reap_by_peeking(registered: &children::Registry) -> (usize, bool) {
+fn reap_by_peeking(registered: &spawned::Registry) -> (usize, bool) {
     let mut reaped = 0;
     loop {
         let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
@@ -135,7 +135,7 @@ fn reap_by_peeking(registered: &children::Registry) -> (usize, bool) {
 /// Sends `signal` to the main process of every running process component;
 /// returns how many it reached.
 pub fn forward(signal: Signal) -> usize {
-    children::forward(signal)
+    spawned::forward(signal)
 }
 
 #[cfg(test)]

@@ -14,8 +14,8 @@ use tokio::process::{Child, Command};
 
 use super::ProcessSpec;
 use super::tree::{self, Tree};
-use crate::children::{self, Registration, Role};
 use crate::component::BoxFuture;
+use crate::spawned::{self, Registration, Role};
 
 /// Whom a component runs as, resolved before any fork: looking users up
 /// reads files and allocates, which is not safe between fork and exec.
@@ -113,7 +113,7 @@ impl Launch<'_> {
     /// Spawns a helper (a stop command, a probe) built by
     /// [`Launch::command`], registered, its group known to the tree.
     pub(crate) fn spawn_helper(&self, cmd: &mut Command) -> io::Result<(Child, Registration)> {
-        let (child, registration) = children::spawn(cmd, Role::Helper)?;
+        let (child, registration) = spawned::spawn(cmd, Role::Helper)?;
         if let (Some(pid), Ok(mut groups)) = (child.id(), self.tree.helper_groups().lock()) {
             groups.insert(pid);
         }

@@ -39,9 +39,9 @@ pub use self::settings::{ProcessSpec, parse_signal};
 
 use self::command::{Identity, Launch};
 use self::tree::Tree;
-use crate::children::{self, Registration, Role};
 use crate::component::{BoxFuture, Component, Exit, Lifecycle, StopStep};
 use crate::kind::{Context, Kind, KindSpec, Settings, keys_of};
+use crate::spawned::{self, Registration, Role};
 
 /// `kind = "process"`.
 pub const KIND: &dyn Kind = &ProcessKind;
@@ -207,7 +207,7 @@ impl Component for Process {
             }
             .command(&spec.argv);
             cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-            let (mut child, registration) = match children::spawn(&mut cmd, Role::Main) {
+            let (mut child, registration) = match spawned::spawn(&mut cmd, Role::Main) {
                 Ok(c) => c,
                 Err(e) => return Exit::Error(format!("cannot start `{}`: {e}", spec.argv[0])),
             };
