@@ -1,4 +1,5 @@
-//! The registry of the processes sundown spawned. Every one is registered here, for two reasons.
+//! The registry of the processes sundown spawned. Every one is
+//! registered here, for two reasons.
 //!
 //! As PID 1 (or a subreaper) sundown must reap orphans it never spawned,
 //! but tokio waits for its own children by pid: reaping one of those from
