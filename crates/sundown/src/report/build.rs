@@ -1,0 +1,222 @@
+//! Folding the engine's event log into a [`ShutdownReport`]: the one place
+//! that decides what each event means for the report, so the engine only
+//! records what happened.
+
+use std::time::SystemTime;
+
+use super::json::SCHEMA;
+use super::{
+    ComponentReport, PhaseReport, RestartReport, ShutdownReport, StopStepReport, Totals, ms,
+};
+use crate::component::Exit;
+use crate::config::{Config, Strategy};
+use crate::event::{Event, EventKind, KillReason, Outcome};
+use crate::graph::Graph;
+use crate::plan::Plan;
+
+impl Totals {
+    fn of(
+        components: &[ComponentReport],
+        shutdown_started_at: Option<f64>,
+        ended_at: f64,
+    ) -> Totals {
+        let mut t = Totals {
+            shutdown_ms: shutdown_started_at.map(|s| ((ended_at - s) * 1000.0).round() / 1000.0),
+            components: components.len(),
+            ..Totals::default()
+        };
+        for c in components {
+            *match c.outcome {
+                Outcome::Stopped => &mut t.stopped,
+                Outcome::TimedOutKilled => &mut t.timed_out_killed,
+                Outcome::Forced => &mut t.forced,
+                Outcome::ExitedEarly => &mut t.exited_early,
+                Outcome::Failed => &mut t.failed,
+                Outcome::NeverStarted => &mut t.never_started,
+            } += 1;
+        }
+        t
+    }
+}
+
+impl ShutdownReport {
+    /// Folds an event log into a report.
+    pub fn from_events(
+        config: &Config,
+        graph: &Graph,
+        plan: &Plan,
+        wall: SystemTime,
+        events: &[Event],
+    ) -> ShutdownReport {
+        let mut components: Vec<ComponentReport> = config
+            .components
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ComponentReport {
+                name: c.name.clone(),
+                kind: c.kind.name().to_string(),
+                depends_on: c.depends_on.clone(),
+                phase: plan.phase_of[i],
+                pid: None,
+                start_requested: None,
+                ready_at: None,
+                stop_requested: None,
+                killed_at: None,
+                killed_by: None,
+                stopped_at: None,
+                stop_ms: None,
+                outcome: Outcome::NeverStarted,
+                exit_status: None,
+                signal: None,
+                error: None,
+                restarts: Vec::new(),
+                stop_steps: Vec::new(),
+            })
+            .collect();
+        let mut phases: Vec<PhaseReport> = plan
+            .phases
+            .iter()
+            .map(|p| PhaseReport {
+                index: p.index,
+                members: p
+                    .members
+                    .iter()
+                    .map(|&m| graph.name(m).to_string())
+                    .collect(),
+                timeout_ms: ms(p.timeout),
+                started_at: None,
+                ended_at: None,
+                timed_out: false,
+            })
+            .collect();
+        let (mut trigger, mut all_ready_at, mut shutdown_started_at, mut forced_at, mut ended_at) =
+            (None, None, None, None, 0.0);
+        for e in events {
+            let at = ms(e.at);
+            ended_at = at;
+            match &e.kind {
+                EventKind::StartRequested(i) => {
+                    // The per-run fields describe the last run.
+                    let c = &mut components[*i];
+                    c.start_requested = Some(at);
+                    c.ready_at = None;
+                    c.stop_requested = None;
+                    c.killed_at = None;
+                    c.killed_by = None;
+                    c.stopped_at = None;
+                    c.stop_ms = None;
+                    c.exit_status = None;
+                    c.signal = None;
+                    c.error = None;
+                    c.stop_steps.clear();
+                }
+                EventKind::StopStep(i, step, detail) => {
+                    components[*i].stop_steps.push(StopStepReport {
+                        at,
+                        step: *step,
+                        detail: detail.clone(),
+                    })
+                }
+                EventKind::Restarting(i, _, _) | EventKind::Parked(i, _) => {
+                    let c = &mut components[*i];
+                    c.stopped_at = Some(at);
+                    c.stop_ms = c
+                        .stop_requested
+                        .or(c.killed_at)
+                        .map(|from| ((at - from) * 1000.0).round() / 1000.0);
+                    if let EventKind::Restarting(_, reason, delay) = &e.kind {
+                        c.restarts.push(RestartReport {
+                            at,
+                            reason: reason.clone(),
+                            delay_ms: delay.map(ms),
+                        });
+                    }
+                }
+                EventKind::Pid(i, pid) => components[*i].pid = Some(*pid),
+                EventKind::Ready(i) => components[*i].ready_at = Some(at),
+                EventKind::AllReady => all_ready_at = Some(at),
+                EventKind::ShutdownStarted(t) => {
+                    trigger = Some(t.clone());
+                    shutdown_started_at = Some(at);
+                }
+                EventKind::Forced => forced_at = Some(at),
+                EventKind::PhaseStarted(p) => phases[*p].started_at = Some(at),
+                EventKind::PhaseEnded(p) => phases[*p].ended_at = Some(at),
+                EventKind::StopRequested(i, _) => components[*i].stop_requested = Some(at),
+                EventKind::KillSent(i, why) => {
+                    components[*i].killed_at = Some(at);
+                    components[*i].killed_by = Some(*why);
+                }
+                EventKind::Ended(i, outcome, exit) => {
+                    let c = &mut components[*i];
+                    c.outcome = *outcome;
+                    // Down already, waiting to restart, when the shutdown came:
+                    // it went down when it did, not now.
+                    let was_down = exit.is_none() && c.stopped_at.is_some();
+                    if *outcome != Outcome::NeverStarted && !was_down {
+                        c.stopped_at = Some(at);
+                        c.stop_ms = c
+                            .stop_requested
+                            .or(c.killed_at)
+                            .map(|from| ((at - from) * 1000.0).round() / 1000.0);
+                    }
+                    match exit {
+                        Some(Exit::Code(code)) => c.exit_status = Some(*code),
+                        Some(Exit::Signal(s)) => c.signal = Some(s.clone()),
+                        Some(Exit::Error(e)) => c.error = Some(e.clone()),
+                        None => {}
+                    }
+                }
+            }
+        }
+        for p in &mut phases {
+            // Components are sorted by name, as the config lists them.
+            let members = || {
+                p.members.iter().filter_map(|m| {
+                    components
+                        .binary_search_by(|c| c.name.as_str().cmp(m))
+                        .ok()
+                        .map(|i| &components[i])
+                })
+            };
+            // A kill before the shutdown (a `sundown stop` that timed out)
+            // is not this phase's.
+            p.timed_out = members().any(|c| {
+                c.killed_by.is_some_and(|k| k != KillReason::SecondSignal)
+                    && c.killed_at >= shutdown_started_at
+            });
+            if config.supervisor.strategy == Strategy::Eager {
+                // No phase barrier ran: the phase spans its members' stops,
+                // and never begins before the shutdown did.
+                let start = members()
+                    .filter_map(|c| c.stop_requested.or(c.killed_at))
+                    .reduce(f64::min)
+                    .or(shutdown_started_at);
+                let end = members().filter_map(|c| c.stopped_at).reduce(f64::max);
+                p.started_at = start;
+                p.ended_at = match (start, end) {
+                    (Some(s), e) => Some(e.unwrap_or(s).max(s)),
+                    (None, e) => e,
+                };
+            }
+        }
+        let mut report = ShutdownReport {
+            schema: SCHEMA,
+            sundown_version: env!("CARGO_PKG_VERSION").to_string(),
+            started_wall: humantime::format_rfc3339_millis(wall).to_string(),
+            trigger,
+            strategy: config.supervisor.strategy,
+            exit_code: 0,
+            shutdown_timeout_ms: ms(plan.shutdown_timeout),
+            all_ready_at,
+            shutdown_started_at,
+            forced_at,
+            ended_at,
+            totals: Totals::of(&components, shutdown_started_at, ended_at),
+            phases,
+            components,
+        };
+        report.exit_code = report.exit().code();
+        report
+    }
+}

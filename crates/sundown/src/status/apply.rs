@@ -1,0 +1,145 @@
+//! How the status changes: its start, what each engine event does to it,
+//! and the two changes that are not events (a component's own words about
+//! what it is doing, and the end). The engine applies every event as it
+//! happens, so applying one stays O(1); what can be derived is left to the
+//! readers.
+
+use tokio::time::Instant;
+
+use super::{ComponentState, ComponentStatus, ShutdownStatus, State, Status};
+use crate::event::{Event, EventKind, Outcome};
+use crate::graph::Graph;
+use crate::plan::Plan;
+use crate::report::ms;
+
+impl Status {
+    pub(crate) fn new(graph: &Graph, plan: &Plan, started: Instant) -> Status {
+        Status {
+            state: State::Starting,
+            components: (0..graph.len())
+                .map(|i| ComponentStatus {
+                    name: graph.name(i).to_string(),
+                    state: ComponentState::Pending,
+                    pid: None,
+                    since_ms: 0.0,
+                    kill_at_ms: None,
+                    detail: None,
+                    restarts: 0,
+                    last_stop_ms: None,
+                    stop_asked_ms: None,
+                })
+                .collect(),
+            phase_ms: vec![(None, None); plan.phases.len()],
+            all_ready_at: None,
+            shutdown: None,
+            shutdown_timeout: plan.shutdown_timeout,
+            started,
+        }
+    }
+
+    /// Applies one engine event; `phases` is the plan's phase count.
+    pub(crate) fn apply(&mut self, e: &Event, phases: usize) {
+        let at = ms(e.at);
+        let mut set = |i: usize, state| {
+            let c = &mut self.components[i];
+            c.state = state;
+            c.since_ms = at;
+        };
+        match &e.kind {
+            EventKind::StartRequested(i) => set(*i, ComponentState::Starting),
+            EventKind::Ready(i) => set(*i, ComponentState::Ready),
+            EventKind::Pid(i, pid) => self.components[*i].pid = Some(*pid),
+            EventKind::AllReady => {
+                self.state = State::Running;
+                self.all_ready_at = Some(at);
+            }
+            EventKind::ShutdownStarted(trigger) => {
+                self.state = State::Stopping;
+                self.shutdown = Some(ShutdownStatus {
+                    trigger: trigger.clone(),
+                    phase: None,
+                    phases,
+                    deadline_ms: at + ms(self.shutdown_timeout),
+                });
+            }
+            EventKind::PhaseStarted(p) => {
+                if let Some(s) = &mut self.shutdown {
+                    s.phase = Some(*p);
+                }
+                if let Some(ph) = self.phase_ms.get_mut(*p) {
+                    ph.0 = Some(at);
+                }
+            }
+            EventKind::PhaseEnded(p) => {
+                if let Some(ph) = self.phase_ms.get_mut(*p) {
+                    ph.1 = Some(at);
+                }
+            }
+            EventKind::Forced => {}
+            // A stop that runs a command shows which step holds it up.
+            EventKind::StopStep(i, step, detail) => {
+                self.components[*i].detail =
+                    Some(format!("{}: {detail}", step.as_str().replace('_', " ")));
+            }
+            EventKind::StopRequested(i, kill_at) => {
+                set(*i, ComponentState::Stopping);
+                self.components[*i].kill_at_ms = Some(ms(*kill_at));
+                self.components[*i].stop_asked_ms = Some(at);
+            }
+            EventKind::KillSent(i, _) => {
+                set(*i, ComponentState::Killing);
+                let c = &mut self.components[*i];
+                c.kill_at_ms = None;
+                c.stop_asked_ms.get_or_insert(at);
+            }
+            EventKind::Restarting(i, _, _) | EventKind::Parked(i, _) => {
+                let again = matches!(e.kind, EventKind::Restarting(..));
+                set(
+                    *i,
+                    if again {
+                        ComponentState::Restarting
+                    } else {
+                        ComponentState::Stopped
+                    },
+                );
+                let c = &mut self.components[*i];
+                // A dependent stopped for its dependency's restart ends here,
+                // without an `Ended`.
+                if let Some(asked) = c.stop_asked_ms.take() {
+                    c.last_stop_ms = Some(at - asked);
+                }
+                c.restarts += u32::from(again);
+                c.pid = None;
+                c.kill_at_ms = None;
+                c.detail = None;
+            }
+            EventKind::Ended(i, outcome, _) => {
+                set(
+                    *i,
+                    match outcome {
+                        Outcome::Stopped | Outcome::TimedOutKilled | Outcome::Forced => {
+                            ComponentState::Stopped
+                        }
+                        Outcome::ExitedEarly => ComponentState::Exited,
+                        Outcome::Failed => ComponentState::Failed,
+                        Outcome::NeverStarted => ComponentState::NeverStarted,
+                    },
+                );
+                let c = &mut self.components[*i];
+                c.kill_at_ms = None;
+                c.detail = None;
+                if let Some(asked) = c.stop_asked_ms.take() {
+                    c.last_stop_ms = Some(at - asked);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn set_detail(&mut self, i: usize, detail: Option<String>) {
+        self.components[i].detail = detail;
+    }
+
+    pub(crate) fn finish(&mut self) {
+        self.state = State::Done;
+    }
+}

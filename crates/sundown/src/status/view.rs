@@ -1,0 +1,141 @@
+//! The status as shown outside the engine, at one moment: the JSON view
+//! clients read, and the one line the terminal shows while a shutdown
+//! waits. Both are given `now_ms`, so the countdowns in them are computed
+//! here and every reader shows the same ones.
+
+use serde::{Deserialize, Serialize};
+
+use super::{ComponentState, State, Status};
+use crate::event::Trigger;
+
+impl Status {
+    /// One line saying what the shutdown waits on and how long until the
+    /// next forced kill and the end of the budget, e.g.
+    /// `phase 2/3: waiting on workers (3 jobs in flight; killed in 41.0s); budget: 50.2s left`.
+    /// `None` when no shutdown is under way. `now_ms` is on the supervisor's clock.
+    pub fn waiting_line(&self, now_ms: f64) -> Option<String> {
+        let s = self.shutdown.as_ref()?;
+        let left = |at: f64| format!("{:.1}s", ((at - now_ms) / 1000.0).max(0.0));
+        let waiting: Vec<String> = self
+            .waiting_on()
+            .map(|c| {
+                let mut notes: Vec<String> = c.detail.iter().cloned().collect();
+                match (c.state, c.kill_at_ms) {
+                    (ComponentState::Killing, _) => {
+                        notes.push("killed, waiting for it to end".into())
+                    }
+                    (_, Some(at)) => notes.push(format!("killed in {}", left(at))),
+                    _ => {}
+                }
+                if notes.is_empty() {
+                    c.name.clone()
+                } else {
+                    format!("{} ({})", c.name, notes.join("; "))
+                }
+            })
+            .collect();
+        let phase = match s.phase {
+            Some(p) => format!("phase {}/{}: ", p + 1, s.phases),
+            None => String::new(),
+        };
+        let what = if waiting.is_empty() {
+            "stopping".to_string()
+        } else {
+            format!("waiting on {}", waiting.join(", "))
+        };
+        Some(format!(
+            "{phase}{what}; budget: {} left",
+            left(s.deadline_ms)
+        ))
+    }
+}
+
+/// The status as `sundown status --json` and the control socket's
+/// `GET /status` show it (schema 1): a snapshot rendered at one moment, so
+/// countdowns are already computed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusView {
+    /// `1`; bumped when a field changes meaning or goes away.
+    pub schema: u32,
+    /// When this view was made, ms since the supervisor started.
+    pub now_ms: f64,
+    /// Overall state.
+    pub state: State,
+    /// One row per component, sorted by name.
+    pub components: Vec<ComponentView>,
+    /// `null` until a shutdown begins.
+    pub shutdown: Option<ShutdownView>,
+}
+
+/// One component in a [`StatusView`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComponentView {
+    /// Its name.
+    pub name: String,
+    /// Its state.
+    pub state: ComponentState,
+    /// Its main process id (process kinds, while running).
+    pub pid: Option<u32>,
+    /// When it entered `state`, ms since the supervisor started (the report's clock).
+    pub since_ms: f64,
+    /// How many times it was restarted.
+    pub restarts: u32,
+    /// While stopping: ms until it is killed.
+    pub kill_in_ms: Option<f64>,
+    /// What it says it is doing, or which stop step holds it up.
+    pub detail: Option<String>,
+}
+
+/// A shutdown under way, in a [`StatusView`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShutdownView {
+    /// Why it began.
+    pub trigger: Trigger,
+    /// The current phase, counting from 1 (phased strategy).
+    pub phase: Option<usize>,
+    /// How many phases there are.
+    pub phases: usize,
+    /// The components the shutdown is waiting for right now.
+    pub waiting_on: Vec<String>,
+    /// ms until the earliest forced kill among `waiting_on`.
+    pub time_left_ms: Option<f64>,
+    /// ms until the global budget runs out and everything is killed.
+    pub budget_left_ms: f64,
+}
+
+impl Status {
+    /// The status as shown to clients, at `now_ms` on the supervisor's clock.
+    pub fn view(&self, now_ms: f64) -> StatusView {
+        let left = |at: f64| (at - now_ms).max(0.0);
+        StatusView {
+            schema: 1,
+            now_ms,
+            state: self.state,
+            components: self
+                .components
+                .iter()
+                .map(|c| ComponentView {
+                    name: c.name.clone(),
+                    state: c.state,
+                    pid: c.pid,
+                    since_ms: c.since_ms,
+                    restarts: c.restarts,
+                    kill_in_ms: c.kill_at_ms.map(left),
+                    detail: c.detail.clone(),
+                })
+                .collect(),
+            shutdown: self.shutdown.as_ref().map(|s| ShutdownView {
+                trigger: s.trigger.clone(),
+                phase: s.phase.map(|p| p + 1),
+                phases: s.phases,
+                waiting_on: self.waiting_on().map(|c| c.name.clone()).collect(),
+                time_left_ms: self
+                    .waiting_on()
+                    .filter_map(|c| c.kill_at_ms)
+                    .map(left)
+                    .reduce(f64::min),
+                budget_left_ms: left(s.deadline_ms),
+            }),
+        }
+    }
+}
