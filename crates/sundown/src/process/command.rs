@@ -12,7 +12,7 @@ use nix::sys::signal::Signal;
 use nix::unistd::{Gid, Group, Uid, User, getgrouplist};
 use tokio::process::{Child, Command};
 
-use super::ProcessSpec;
+use super::settings::ProcessSpec;
 use super::tree::{self, Tree};
 use crate::component::BoxFuture;
 use crate::spawned::{self, Registration, Role};

@@ -25,7 +25,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, killpg};
+use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::time::Instant;
@@ -38,6 +38,7 @@ pub use self::probe_settings::{
 pub use self::settings::{ProcessSpec, parse_signal};
 
 use self::command::{Identity, Launch};
+use self::stop::Group;
 use self::tree::Tree;
 use crate::component::{BoxFuture, Component, Exit, Lifecycle, StopStep};
 use crate::kind::{Context, Kind, KindSpec, Settings, keys_of};
@@ -84,23 +85,6 @@ impl Process {
     /// A process component for this spec.
     pub fn new(spec: ProcessSpec) -> Process {
         Process { spec }
-    }
-}
-
-/// Kills the process group when dropped, so an aborted component (or a
-/// panicking supervisor) never leaves its group behind.
-struct Group(Pid);
-
-impl Group {
-    fn signal(&self, sig: Signal) {
-        // ESRCH: the group is already gone, which is what we want.
-        let _ = killpg(self.0, sig);
-    }
-}
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        self.signal(Signal::SIGKILL);
     }
 }
 

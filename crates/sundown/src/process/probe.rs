@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{Check, ProbeSpec};
+use super::probe_settings::{Check, ProbeSpec};
 
 /// Runs the command of an `exec` probe to its end, with the component's
 /// environment, directory and user, and its output captured.

@@ -7,11 +7,11 @@ use std::future::Future;
 use std::io;
 use std::process::{ExitStatus, Stdio};
 
-use nix::sys::signal::Signal;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
 use tokio::process::Child;
 use tokio::time::Instant;
 
-use super::Group;
 use super::command::Launch;
 use crate::component::Lifecycle;
 use crate::component::StopStep;
@@ -108,5 +108,22 @@ pub(super) async fn kill_group(
 fn log_output(name: &str, bytes: &[u8]) {
     for line in String::from_utf8_lossy(bytes).lines() {
         tracing::info!(target: "sundown::output", component = %name, stream = "stop_command", "{name} (stop command) | {line}");
+    }
+}
+
+/// Kills the process group when dropped, so an aborted component (or a
+/// panicking supervisor) never leaves its group behind.
+pub(super) struct Group(pub(super) Pid);
+
+impl Group {
+    pub(super) fn signal(&self, sig: Signal) {
+        // ESRCH: the group is already gone, which is what we want.
+        let _ = killpg(self.0, sig);
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        self.signal(Signal::SIGKILL);
     }
 }
