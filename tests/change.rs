@@ -159,7 +159,11 @@ async fn refused_requests_say_why_and_touch_nothing() {
     // A shutdown ends the change under way, with a reason.
     let second = change(&r, Change::Start("db".into())).await;
     r.handle().shutdown(sundown::Trigger::Requested);
-    let why = second.finished().await.expect_err("interrupted");
+    let why = second
+        .finished()
+        .await
+        .expect_err("interrupted")
+        .to_string();
     assert!(why.starts_with("interrupted: shutting down"), "{why}");
     let e = r
         .handle()
@@ -371,7 +375,11 @@ async fn a_change_stuck_starting_gives_way_to_the_next_one() {
     // The fix replaces it.
     let fixed = Supervisor::from_toml_str(GRAPH).expect("valid");
     let next = change(&r, Change::Reload(Box::new(fixed))).await;
-    let why = accepted.finished().await.expect_err("superseded");
+    let why = accepted
+        .finished()
+        .await
+        .expect_err("superseded")
+        .to_string();
     assert!(why.starts_with("superseded by `reload`"), "{why}");
     assert_eq!(
         next.diff.as_ref().map(|d| d.changed.clone()),

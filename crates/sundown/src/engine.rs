@@ -45,7 +45,7 @@ mod change;
 mod reload;
 mod restart;
 
-pub use change::{Accepted, Change, Refused};
+pub use change::{Accepted, Change, NotCompleted, Refused};
 pub use reload::Diff;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -61,18 +61,40 @@ pub struct Accepted {
     /// For a reload, how the new config differs from the running one.
     pub diff: Option<Diff>,
     #[serde(skip)]
-    done: oneshot::Receiver<Result<(), String>>,
+    done: oneshot::Receiver<Result<(), NotCompleted>>,
 }
 
 impl Accepted {
     /// Waits until the change is complete: everything it stops is down and
     /// everything it starts is ready. The error says why it is not (a
     /// shutdown took over, a component it started ended).
-    pub async fn finished(self) -> Result<(), String> {
-        self.done
-            .await
-            .unwrap_or_else(|_| Err("the supervisor ended first".to_string()))
+    pub async fn finished(self) -> Result<(), NotCompleted> {
+        self.done.await.unwrap_or(Err(NotCompleted::Gone))
     }
+}
+
+/// Why an accepted change did not complete. What it did until then stays
+/// done: a component it stopped stays stopped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotCompleted {
+    /// A shutdown began; it takes over from the change.
+    #[error("interrupted: shutting down ({0})")]
+    Interrupted(Trigger),
+    /// Another change was asked for while this one was still starting
+    /// what it starts (a crash loop must not block every later change).
+    #[error("superseded by `{by}` before `{change}` was ready")]
+    Superseded {
+        /// The change that took over.
+        by: String,
+        /// This change.
+        change: String,
+    },
+    /// A component it started ended for good before it was ready.
+    #[error("`{0}` ended before it was ready")]
+    EndedBeforeReady(String),
+    /// The supervisor ended without saying how the change went.
+    #[error("the supervisor ended first")]
+    Gone,
 }
 
 /// Why a change was refused. Nothing was touched.
@@ -117,7 +139,7 @@ pub(super) struct Active {
     /// Whether `stop` still has members running.
     stopping: bool,
     began: Instant,
-    done: oneshot::Sender<Result<(), String>>,
+    done: oneshot::Sender<Result<(), NotCompleted>>,
 }
 
 impl Active {
@@ -152,7 +174,10 @@ impl Engine {
             None => names(&start, &self.graph),
         };
         if let Some(c) = &self.change {
-            let why = format!("superseded by `{what}` before `{}` was ready", c.what);
+            let why = NotCompleted::Superseded {
+                by: what.clone(),
+                change: c.what.clone(),
+            };
             self.finish_change(Err(why));
         }
         let (done, done_rx) = oneshot::channel();
@@ -500,14 +525,14 @@ impl Engine {
             .iter()
             .find(|&&i| self.slots[i].life == Life::Done && !self.slots[i].ready)
         {
-            let e = format!("`{}` ended before it was ready", self.name(gone));
+            let e = NotCompleted::EndedBeforeReady(self.name(gone).to_string());
             self.finish_change(Err(e));
         } else if c.start.iter().all(|&i| self.slots[i].ready) {
             self.finish_change(Ok(()));
         }
     }
 
-    fn finish_change(&mut self, result: Result<(), String>) {
+    fn finish_change(&mut self, result: Result<(), NotCompleted>) {
         let Some(c) = self.change.take() else {
             return;
         };
@@ -521,7 +546,7 @@ impl Engine {
     /// A shutdown takes over from the change under way.
     pub(super) fn interrupt_change(&mut self, trigger: &Trigger) {
         if self.change.is_some() {
-            self.finish_change(Err(format!("interrupted: shutting down ({trigger})")));
+            self.finish_change(Err(NotCompleted::Interrupted(trigger.clone())));
         }
     }
 }
