@@ -245,7 +245,9 @@ impl Engine {
         (engine, status_rx)
     }
 
-    pub(crate) async fn run(mut self) -> ShutdownReport {
+    /// Starts the graph and drives it, one event at a time, until every
+    /// component is down for good; then reports.
+    pub(crate) async fn drive(mut self) -> ShutdownReport {
         let wall = std::time::SystemTime::now();
         self.startup_deadline = self.config.supervisor.startup_timeout.map(|d| self.t0 + d);
         tracing::info!(

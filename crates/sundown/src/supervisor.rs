@@ -184,7 +184,7 @@ impl Supervisor {
                 kinds: self.kinds.clone(),
             },
             status,
-            join: tokio::spawn(engine.run()),
+            join: tokio::spawn(engine.drive()),
         }
     }
 
