@@ -48,6 +48,17 @@ mod restart;
 pub use change::{Accepted, Change, NotCompleted, Refused};
 pub use reload::Diff;
 
+/// A graph ready to run: its validated config, graph and plan, and how to
+/// make each component. The engine starts from one, and a reload switches
+/// to one; a [`Supervisor`](crate::Supervisor) becomes one with `into()`.
+pub struct Definition {
+    pub(crate) config: Arc<Config>,
+    pub(crate) graph: Arc<Graph>,
+    pub(crate) plan: Arc<Plan>,
+    /// One per component, in the config's order.
+    pub(crate) factories: Vec<Factory>,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Life {
     /// Not running, waiting for its dependencies (before its first run, or
@@ -200,12 +211,15 @@ impl Drop for ExitGuard {
 
 impl Engine {
     pub(crate) fn new(
-        config: Arc<Config>,
-        graph: Arc<Graph>,
-        plan: Arc<Plan>,
-        components: Vec<Factory>,
+        definition: Definition,
         cmd_rx: mpsc::UnboundedReceiver<Command>,
     ) -> (Engine, watch::Receiver<Status>) {
+        let Definition {
+            config,
+            graph,
+            plan,
+            factories: components,
+        } = definition;
         let (msg_tx, msg_rx) = mpsc::unbounded_channel();
         let t0 = Instant::now();
         let (status, status_rx) = watch::channel(Status::new(&graph, &plan, t0));

@@ -38,7 +38,7 @@ pub struct ReadmeDoctests;
 
 pub use component::{Component, Exit, Lifecycle};
 pub use config::{Config, ConfigError, Strategy};
-pub use engine::{Accepted, Change, Command, Diff, KILL_GRACE, NotCompleted, Refused};
+pub use engine::{Accepted, Change, Command, Definition, Diff, KILL_GRACE, NotCompleted, Refused};
 pub use event::{KillReason, Outcome, StopStep, Trigger};
 pub use exit::ExitCode;
 pub use graph::Graph;

@@ -13,11 +13,10 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::reload::{self, Diff};
-use super::{Engine, Hold, Life};
+use super::{Definition, Engine, Hold, Life};
 use crate::component::Exit;
 use crate::event::{EventKind, Trigger};
 use crate::status::State;
-use crate::supervisor::Supervisor;
 
 /// A change to a running graph.
 pub enum Change {
@@ -30,8 +29,17 @@ pub enum Change {
     Restart(String),
     /// Run this graph instead: removed and changed components (and their
     /// dependents) stop, added and changed ones start, and the rest keep
-    /// running, not restarted.
-    Reload(Box<Supervisor>),
+    /// running, not restarted. [`Change::reload`] makes one from a
+    /// [`Supervisor`](crate::Supervisor).
+    Reload(Definition),
+}
+
+impl Change {
+    /// A reload to `to`, typically a [`Supervisor`](crate::Supervisor) of
+    /// the new config.
+    pub fn reload(to: impl Into<Definition>) -> Change {
+        Change::Reload(to.into())
+    }
 }
 
 impl fmt::Debug for Change {
@@ -135,7 +143,7 @@ pub(super) struct Active {
     /// Then started, in the numbering of the graph that runs then.
     start: Vec<usize>,
     /// For a reload, the graph to switch to once `stop` is down.
-    reload: Option<(Box<Supervisor>, Diff)>,
+    reload: Option<(Definition, Diff)>,
     /// Whether `stop` still has members running.
     stopping: bool,
     began: Instant,
@@ -170,7 +178,7 @@ impl Engine {
         };
         let stop_names = names(&stop, &self.graph);
         let start_names = match &reload {
-            Some((sup, _)) => names(&start, sup.graph()),
+            Some((to, _)) => names(&start, &to.graph),
             None => names(&start, &self.graph),
         };
         if let Some(c) = &self.change {
@@ -205,9 +213,9 @@ impl Engine {
             steps.push("nothing to do".to_string());
         }
         tracing::info!("{what}: {}", steps.join(", then "));
-        if let Some((sup, diff)) = &reload {
+        if let Some((to, diff)) = &reload {
             tracing::info!("reload: {diff}");
-            for setting in reload::unapplied(&self.config, sup.config()) {
+            for setting in reload::unapplied(&self.config, &to.config) {
                 tracing::warn!(
                     "reload: [supervisor] {setting} changed; that takes effect at the next start"
                 );
@@ -236,7 +244,7 @@ impl Engine {
             Option<usize>,
             Vec<usize>,
             Vec<usize>,
-            Option<(Box<Supervisor>, Diff)>,
+            Option<(Definition, Diff)>,
         ),
         Refused,
     > {
@@ -292,8 +300,8 @@ impl Engine {
                 up.extend((0..self.slots.len()).filter(|&j| self.slots[j].stopped_with == Some(i)));
                 (Some(i), stop, self.to_start_after(&up), None)
             }
-            Change::Reload(sup) => {
-                let diff = reload::diff(&self.config, &self.graph, sup.config());
+            Change::Reload(to) => {
+                let diff = reload::diff(&self.config, &self.graph, &to.config);
                 let touched: Vec<usize> = diff
                     .removed
                     .iter()
@@ -308,11 +316,11 @@ impl Engine {
                     .filter(|&i| self.slots[i].life == Life::Stopped)
                     .map(|i| self.name(i))
                     .collect();
-                let start = reload::to_start(&diff, sup.graph())
+                let start = reload::to_start(&diff, &to.graph)
                     .into_iter()
-                    .filter(|&j| !stopped.contains(&sup.graph().name(j)))
+                    .filter(|&j| !stopped.contains(&to.graph.name(j)))
                     .collect();
-                (None, stop, start, Some((sup, diff)))
+                (None, stop, start, Some((to, diff)))
             }
         })
     }
@@ -484,8 +492,8 @@ impl Engine {
                 return;
             };
             c.stopping = false;
-            if let Some((sup, diff)) = c.reload.take() {
-                self.switch_graph(*sup, &diff);
+            if let Some((to, diff)) = c.reload.take() {
+                self.switch_graph(to, &diff);
                 // Removing what held the start up may have completed it.
                 self.check_all_ready();
                 // Numbered by the new graph now; what was stopped is gone.

@@ -13,12 +13,11 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Engine, Life, Slot};
+use super::{Definition, Engine, Life, Slot};
 use crate::config::Config;
 use crate::event::Event;
 use crate::graph::Graph;
 use crate::status::Status;
-use crate::supervisor::Supervisor;
 
 /// How a new config differs from the running one, by component name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,8 +146,13 @@ pub(super) fn to_start(diff: &Diff, new: &Graph) -> Vec<usize> {
 impl Engine {
     /// Runs the new graph from now on. Everything the diff takes down is
     /// down; kept components move over with their task, state and history.
-    pub(super) fn switch_graph(&mut self, sup: Supervisor, diff: &Diff) {
-        let (config, graph, plan, factories) = sup.into_parts();
+    pub(super) fn switch_graph(&mut self, to: Definition, diff: &Diff) {
+        let Definition {
+            config,
+            graph,
+            plan,
+            factories,
+        } = to;
         let to_new: Vec<Option<usize>> = (0..self.slots.len())
             .map(|i| config.index_of(self.graph.name(i)))
             .collect();
