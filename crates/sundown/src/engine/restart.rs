@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use super::{Due, Engine, Hold, Life};
 use crate::component::Exit;
 use crate::config::RestartPolicy;
-use crate::event::{EventKind, KillReason, Outcome};
+use crate::event::{EventKind, Outcome};
 
 /// A seed for the restart jitter that differs between supervisors started
 /// together, so a fleet restarting the same crashed service spreads out.
@@ -175,28 +175,6 @@ impl Engine {
     fn advance_holds(&mut self, x: usize) {
         let holding = self.slots[x].holding.clone();
         self.stop_when_free(&holding);
-    }
-
-    /// Asks each of `members` to stop, with its own stop timeout, once none
-    /// of its dependents is still running: the usual reverse order, over a
-    /// subgraph, while the rest of the graph runs on.
-    pub(super) fn stop_when_free(&mut self, members: &[usize]) {
-        let now = Instant::now();
-        for &d in members {
-            let slot = &self.slots[d];
-            if slot.life != Life::Running || slot.stop_requested || slot.killed.is_some() {
-                continue;
-            }
-            let blocked = self
-                .graph
-                .dependents(d)
-                .iter()
-                .any(|&e| self.slots[e].life == Life::Running);
-            if !blocked {
-                let own = now + self.plan.stop_timeouts[d];
-                self.request_stop(d, now, (own, KillReason::StopTimeout));
-            }
-        }
     }
 
     /// A component taken down while the graph runs on is down: stopped for

@@ -1,0 +1,106 @@
+//! Ending: what a component's end means (a stop, a failure, a finish, a
+//! kill), and what it releases.
+
+use super::{Engine, KILL_GRACE, Life};
+use crate::component::Exit;
+use crate::config::Strategy;
+use crate::event::{EventKind, KillReason, Outcome, Trigger};
+
+impl Engine {
+    pub(super) fn on_exit(&mut self, i: usize, exit: Exit) {
+        let slot = &self.slots[i];
+        let outcome = match (slot.killed, slot.stop_requested) {
+            (Some(KillReason::SecondSignal), _) | (Some(_), false) => Outcome::Forced,
+            (Some(_), true) => Outcome::TimedOutKilled,
+            (None, true) => Outcome::Stopped,
+            (None, false) if slot.ready && exit.is_success() => Outcome::ExitedEarly,
+            (None, false) => Outcome::Failed,
+        };
+        if self.trigger.is_none() && self.slots[i].held_by.is_some() {
+            self.park(i, &exit);
+            return;
+        }
+        if self.trigger.is_none()
+            && matches!(outcome, Outcome::Failed | Outcome::ExitedEarly)
+            && self.restart_if_allowed(i, outcome, &exit)
+        {
+            return;
+        }
+        let slot = &self.slots[i];
+        let name = self.name(i).to_string();
+        let took = slot.asked_at.map(|t| t.elapsed()).unwrap_or_default();
+        match outcome {
+            Outcome::Failed if !slot.ready => match exit {
+                Exit::Error(_) => {
+                    tracing::error!(component = %name, "{name}: failed to start: {exit}")
+                }
+                _ => {
+                    tracing::error!(component = %name, "{name}: failed to start: exited before it was ready ({exit})")
+                }
+            },
+            Outcome::Failed => {
+                tracing::error!(component = %name, "{name}: exited unexpectedly: {exit}")
+            }
+            Outcome::ExitedEarly => {
+                tracing::info!(component = %name, "{name}: finished by itself: {exit}")
+            }
+            Outcome::Stopped => {
+                tracing::info!(component = %name, "{name}: stopped in {took:.1?} ({exit})")
+            }
+            _ => {
+                tracing::warn!(component = %name, "{name}: down {took:.1?} after the stop began, by force ({exit})")
+            }
+        }
+        self.end(i, outcome, Some(exit));
+        if outcome == Outcome::Failed {
+            self.shutdown(Trigger::ComponentFailed(name));
+        }
+        self.advance_stop();
+    }
+
+    /// Marks a component down for good and releases what waited on it.
+    pub(super) fn end(&mut self, i: usize, outcome: Outcome, exit: Option<Exit>) {
+        self.clear_deadline(i);
+        self.slots[i].life = Life::Done;
+        self.done += 1;
+        if self.phase_started && self.plan.phase_of[i] == self.phase {
+            self.phase_left -= 1;
+        }
+        self.record(EventKind::Ended(i, outcome, exit));
+        // Eager: a dependency whose last dependent just went down is next.
+        // (Before the shutdown, `shutdown()` collects them all at once.)
+        let eager = self.trigger.is_some() && self.plan.strategy == Strategy::Eager;
+        for k in 0..self.graph.deps(i).len() {
+            let d = self.graph.deps(i)[k];
+            self.live_dependents[d] -= 1;
+            if eager && self.live_dependents[d] == 0 {
+                self.stoppable.push(d);
+            }
+        }
+    }
+
+    /// The component was killed and still has not ended after [`KILL_GRACE`].
+    pub(super) fn abandon(&mut self, i: usize) {
+        tracing::error!(
+            component = self.name(i),
+            "{}: still running {KILL_GRACE:?} after being killed; no longer waiting for it",
+            self.name(i)
+        );
+        if let Some(abort) = self.slots[i].abort.take() {
+            abort.abort();
+        }
+        let outcome = if self.slots[i].stop_requested
+            && self.slots[i].killed != Some(KillReason::SecondSignal)
+        {
+            Outcome::TimedOutKilled
+        } else {
+            Outcome::Forced
+        };
+        let exit = Exit::Error(format!("did not end within {KILL_GRACE:?} of being killed"));
+        if self.trigger.is_none() && self.slots[i].held_by.is_some() {
+            self.park(i, &exit);
+            return;
+        }
+        self.end(i, outcome, Some(exit));
+    }
+}
