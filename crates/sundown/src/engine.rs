@@ -7,13 +7,11 @@
 //! same bookkeeping run in two directions: a component starts when its
 //! dependencies are ready, and stops when its dependents are down.
 
-use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, sleep_until};
-use tokio_util::task::TaskTracker;
 
 use crate::component::{Factory, Msg};
 use crate::config::Config;
@@ -49,8 +47,10 @@ mod slot;
 mod start;
 mod stop;
 
-use deadlines::Due;
-use slot::{Hold, Life, Slot};
+use deadlines::{Deadlines, Due};
+use shutdown::Shutdown;
+use slot::{Counts, Hold, Life, Slot};
+use start::Tasks;
 
 pub use change::{Accepted, Change, NotCompleted, Refused};
 pub use reload::Diff;
@@ -66,46 +66,30 @@ pub struct Definition {
     pub(crate) factories: Vec<Factory>,
 }
 
+/// The running graph: its components' state and everything the loop
+/// decides with.
 pub(crate) struct Engine {
+    // What runs now; a reload replaces all three together.
     config: Arc<Config>,
     graph: Arc<Graph>,
     plan: Arc<Plan>,
-    t0: Instant,
+    /// One per component, in the config's order.
     slots: Vec<Slot>,
+    counts: Counts,
+    /// The instant the events' times count from.
+    t0: Instant,
+    /// Everything that happened; the status and the report are folded from it.
     events: Vec<Event>,
-    msg_tx: mpsc::UnboundedSender<Msg>,
-    msg_rx: mpsc::UnboundedReceiver<Msg>,
-    cmd_rx: mpsc::UnboundedReceiver<Command>,
     status: watch::Sender<Status>,
-    tracker: TaskTracker,
-    deadlines: BTreeSet<(Instant, usize)>,
-    /// Per component: dependencies not yet ready.
-    waiting_deps: Vec<usize>,
-    /// Per component: dependents not yet down.
-    live_dependents: Vec<usize>,
-    /// Eager strategy: components whose dependents are all down.
-    stoppable: Vec<usize>,
-    phase: usize,
-    phase_started: bool,
-    startup_deadline: Option<Instant>,
-    global_deadline: Option<Instant>,
-    trigger: Option<Trigger>,
-    forced: bool,
-    ready_count: usize,
-    /// Components down for good.
-    done: usize,
-    /// Members of the current phase not down yet (phased strategy).
-    phase_left: usize,
-    /// Whether the global deadline has passed and everything was killed.
-    global_fired: bool,
-    /// State of the restart delays' jitter (xorshift).
-    jitter: u64,
-    /// The last run id handed out; ids are never reused.
-    last_run: u64,
-    /// Which slot each live run id belongs to.
-    runs: HashMap<u64, usize>,
+    tasks: Tasks,
+    cmd_rx: mpsc::UnboundedReceiver<Command>,
+    deadlines: Deadlines,
+    /// Set when the shutdown begins; nothing unsets it.
+    shutdown: Option<Shutdown>,
     /// The change under way, if any: one at a time.
     change: Option<change::Active>,
+    /// State of the restart delays' jitter (xorshift).
+    jitter: u64,
 }
 
 impl Engine {
@@ -117,43 +101,26 @@ impl Engine {
             config,
             graph,
             plan,
-            factories: components,
+            factories,
         } = definition;
-        let (msg_tx, msg_rx) = mpsc::unbounded_channel();
         let t0 = Instant::now();
         let (status, status_rx) = watch::channel(Status::new(&graph, &plan, t0));
-        let slots = components.into_iter().map(Slot::new).collect();
-        let n = graph.len();
+        let slots: Vec<Slot> = factories.into_iter().map(Slot::new).collect();
         let engine = Engine {
-            waiting_deps: (0..n).map(|i| graph.deps(i).len()).collect(),
-            live_dependents: (0..n).map(|i| graph.dependents(i).len()).collect(),
+            counts: Counts::new(&graph, &slots),
+            deadlines: Deadlines::new(slots.len()),
             config,
             graph,
             plan,
-            t0,
             slots,
+            t0,
             events: Vec::new(),
-            msg_tx,
-            msg_rx,
-            cmd_rx,
             status,
-            tracker: TaskTracker::new(),
-            deadlines: BTreeSet::new(),
-            stoppable: Vec::new(),
-            phase: 0,
-            phase_started: false,
-            startup_deadline: None,
-            global_deadline: None,
-            trigger: None,
-            forced: false,
-            ready_count: 0,
-            done: 0,
-            phase_left: 0,
-            global_fired: false,
-            jitter: restart::seed(),
-            last_run: 0,
-            runs: HashMap::new(),
+            tasks: Tasks::new(),
+            cmd_rx,
+            shutdown: None,
             change: None,
+            jitter: restart::seed(),
         };
         (engine, status_rx)
     }
@@ -162,14 +129,14 @@ impl Engine {
     /// component is down for good; then reports.
     pub(crate) async fn drive(mut self) -> ShutdownReport {
         let wall = std::time::SystemTime::now();
-        self.startup_deadline = self.config.supervisor.startup_timeout.map(|d| self.t0 + d);
+        self.deadlines.startup = self.config.supervisor.startup_timeout.map(|d| self.t0 + d);
         tracing::info!(
             "starting {} component(s) in {} level(s)",
             self.slots.len(),
             self.plan.start_levels.len()
         );
         for i in 0..self.slots.len() {
-            if self.waiting_deps[i] == 0 {
+            if self.counts.waiting_deps[i] == 0 {
                 self.start(i);
             }
         }
@@ -179,32 +146,32 @@ impl Engine {
             let next = self.next_deadline();
             tokio::select! {
                 // The channel cannot close: the engine holds a sender.
-                Some(msg) = self.msg_rx.recv() => match msg {
+                Some(msg) = self.tasks.rx.recv() => match msg {
                     Msg::Report(run, r) => if let Some(i) = self.current(run) { self.on_report(i, r) },
                     Msg::Exit(run, exit) => {
                         let i = self.current(run);
-                        self.runs.remove(&run);
+                        self.tasks.runs.remove(&run);
                         if let Some(i) = i { self.on_exit(i, exit) }
                     }
                 },
                 cmd = self.cmd_rx.recv(), if commands_open => match cmd {
-                    Some(Command::Shutdown(t)) => self.shutdown(t),
+                    Some(Command::Shutdown(t)) => self.begin_shutdown(t),
                     Some(Command::Force(t)) => self.force(t),
                     Some(Command::Change(c, reply)) => self.begin_change(c, reply),
                     // Every handle dropped: nobody can ask any more, so stop now.
                     None => {
                         commands_open = false;
-                        self.shutdown(Trigger::Requested);
+                        self.begin_shutdown(Trigger::Requested);
                     }
                 },
                 _ = sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => self.on_deadline(),
             }
         }
         // Every component has reported its end; their tasks finish right after.
-        self.tracker.close();
+        self.tasks.tracker.close();
         // Helper tasks (output forwarders) end by themselves, in bounded
         // time; the bound here only protects against a buggy custom one.
-        if tokio::time::timeout(KILL_GRACE, self.tracker.wait())
+        if tokio::time::timeout(KILL_GRACE, self.tasks.tracker.wait())
             .await
             .is_err()
         {
@@ -241,16 +208,16 @@ impl Engine {
 
     /// The component a message comes from, if it is from its current run.
     fn current(&self, run: u64) -> Option<usize> {
-        let &i = self.runs.get(&run)?;
+        let &i = self.tasks.runs.get(&run)?;
         (self.slots[i].life == Life::Running && self.slots[i].run == run).then_some(i)
     }
 
     fn finished(&mut self) -> bool {
-        if self.done < self.slots.len() {
+        if self.counts.done < self.slots.len() {
             return false;
         }
-        if self.trigger.is_none() {
-            self.shutdown(Trigger::AllExited);
+        if self.shutdown.is_none() {
+            self.begin_shutdown(Trigger::AllExited);
         }
         // A phased shutdown still closes its remaining (empty) phases.
         self.advance_stop();

@@ -16,11 +16,11 @@ impl Engine {
             (None, false) if slot.ready && exit.is_success() => Outcome::ExitedEarly,
             (None, false) => Outcome::Failed,
         };
-        if self.trigger.is_none() && self.slots[i].held_by.is_some() {
+        if self.shutdown.is_none() && self.slots[i].held_by.is_some() {
             self.park(i, &exit);
             return;
         }
-        if self.trigger.is_none()
+        if self.shutdown.is_none()
             && matches!(outcome, Outcome::Failed | Outcome::ExitedEarly)
             && self.restart_if_allowed(i, outcome, &exit)
         {
@@ -53,28 +53,34 @@ impl Engine {
         }
         self.end(i, outcome, Some(exit));
         if outcome == Outcome::Failed {
-            self.shutdown(Trigger::ComponentFailed(name));
+            self.begin_shutdown(Trigger::ComponentFailed(name));
         }
         self.advance_stop();
     }
 
     /// Marks a component down for good and releases what waited on it.
     pub(super) fn end(&mut self, i: usize, outcome: Outcome, exit: Option<Exit>) {
-        self.clear_deadline(i);
+        self.deadlines.clear(i);
         self.slots[i].life = Life::Done;
-        self.done += 1;
-        if self.phase_started && self.plan.phase_of[i] == self.phase {
-            self.phase_left -= 1;
+        self.counts.done += 1;
+        if let Some(s) = &mut self.shutdown
+            && s.phase_started
+            && self.plan.phase_of[i] == s.phase
+        {
+            s.phase_left -= 1;
         }
         self.record(EventKind::Ended(i, outcome, exit));
         // Eager: a dependency whose last dependent just went down is next.
-        // (Before the shutdown, `shutdown()` collects them all at once.)
-        let eager = self.trigger.is_some() && self.plan.strategy == Strategy::Eager;
+        // (Before the shutdown, `begin_shutdown()` collects them all at once.)
+        let eager = self.plan.strategy == Strategy::Eager;
         for k in 0..self.graph.deps(i).len() {
             let d = self.graph.deps(i)[k];
-            self.live_dependents[d] -= 1;
-            if eager && self.live_dependents[d] == 0 {
-                self.stoppable.push(d);
+            self.counts.live_dependents[d] -= 1;
+            if eager
+                && self.counts.live_dependents[d] == 0
+                && let Some(s) = &mut self.shutdown
+            {
+                s.stoppable.push(d);
             }
         }
     }
@@ -97,7 +103,7 @@ impl Engine {
             Outcome::Forced
         };
         let exit = Exit::Error(format!("did not end within {KILL_GRACE:?} of being killed"));
-        if self.trigger.is_none() && self.slots[i].held_by.is_some() {
+        if self.shutdown.is_none() && self.slots[i].held_by.is_some() {
             self.park(i, &exit);
             return;
         }

@@ -13,6 +13,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::slot::Counts;
 use super::{Definition, Engine, Life, Slot};
 use crate::config::Config;
 use crate::event::Event;
@@ -162,11 +163,15 @@ impl Engine {
             .map(Some)
             .collect();
         let mut slots = Vec::with_capacity(graph.len());
+        // Per new component: the old one it is, when kept.
+        let mut kept_from = vec![None; graph.len()];
         for (j, make) in factories.into_iter().enumerate() {
             let name = graph.name(j);
-            let before = self.config.index_of(name).and_then(|i| old[i].take());
+            let i = self.config.index_of(name);
+            let before = i.and_then(|i| old[i].take());
             let slot = match before {
                 Some(mut s) if !diff.changed.iter().any(|n| n == name) => {
+                    kept_from[j] = i;
                     s.holding = s.holding.iter().filter_map(|&d| renumber(d)).collect();
                     s.held_by = s.held_by.and_then(|h| match h {
                         super::Hold::Restart(x) => renumber(x).map(super::Hold::Restart),
@@ -188,7 +193,7 @@ impl Engine {
             slots.push(slot);
         }
         self.slots = slots;
-        self.runs.retain(|_, i| match renumber(*i) {
+        self.tasks.runs.retain(|_, i| match renumber(*i) {
             Some(j) => {
                 *i = j;
                 true
@@ -203,33 +208,9 @@ impl Engine {
                     .map(|kind| Event { at: e.at, kind })
             })
             .collect();
-        self.deadlines = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter_map(|(j, s)| s.deadline.map(|(at, _)| (at, j)))
-            .collect();
+        self.deadlines.renumber(&kept_from);
+        self.counts = Counts::new(&graph, &self.slots);
         let n = graph.len();
-        self.waiting_deps = (0..n)
-            .map(|j| {
-                graph
-                    .deps(j)
-                    .iter()
-                    .filter(|&&d| !self.slots[d].ready)
-                    .count()
-            })
-            .collect();
-        self.live_dependents = (0..n)
-            .map(|j| {
-                graph
-                    .dependents(j)
-                    .iter()
-                    .filter(|&&d| self.slots[d].life != Life::Done)
-                    .count()
-            })
-            .collect();
-        self.ready_count = self.slots.iter().filter(|s| s.ready).count();
-        self.done = self.slots.iter().filter(|s| s.life == Life::Done).count();
         // The status is the events folded, so fold the renumbered ones.
         let mut status = Status::new(&graph, &plan, self.t0);
         for e in &self.events {

@@ -78,7 +78,7 @@ impl Engine {
             format!("{what}: {exit}"),
             Some(delay),
         ));
-        self.set_deadline(i, (now + delay, Due::Restart));
+        self.deadlines.set(i, (now + delay, Due::Restart));
         if dependents {
             self.hold_dependents(i);
         }
@@ -102,14 +102,14 @@ impl Engine {
     /// whichever comes last starts it).
     pub(super) fn restart_when_free(&mut self, i: usize) {
         let slot = &self.slots[i];
-        if self.trigger.is_some()
+        if self.shutdown.is_some()
             || !matches!(slot.life, Life::Backoff | Life::Pending)
-            || slot.deadline.is_some()
+            || self.deadlines.is_set(i)
             || !slot.holding.is_empty()
         {
             return;
         }
-        if self.waiting_deps[i] == 0 {
+        if self.counts.waiting_deps[i] == 0 {
             self.start(i);
         } else {
             // A dependency is restarting too: start with the others once it is ready.
@@ -123,10 +123,10 @@ impl Engine {
             return;
         }
         self.slots[i].ready = false;
-        self.ready_count -= 1;
+        self.counts.ready -= 1;
         for k in 0..self.graph.dependents(i).len() {
             let d = self.graph.dependents(i)[k];
-            self.waiting_deps[d] += 1;
+            self.counts.waiting_deps[d] += 1;
         }
     }
 
@@ -148,7 +148,7 @@ impl Engine {
                 // Already down and restarting by itself: it now comes back
                 // with the others, once its dependencies are ready.
                 Life::Backoff => {
-                    self.clear_deadline(d);
+                    self.deadlines.clear(d);
                     self.slots[d].life = Life::Pending;
                 }
                 _ => {}
@@ -184,7 +184,7 @@ impl Engine {
         let Some(hold) = self.slots[i].held_by.take() else {
             return;
         };
-        self.clear_deadline(i);
+        self.deadlines.clear(i);
         self.unready(i);
         let Hold::Restart(x) = hold else {
             self.parked_for_change(i, exit);

@@ -7,9 +7,9 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::deadlines::Due;
 use crate::component::Factory;
 use crate::event::KillReason;
+use crate::graph::Graph;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) enum Life {
@@ -49,8 +49,6 @@ pub(super) struct Slot {
     pub(super) killed: Option<KillReason>,
     /// When the stop began: the graceful request, or the kill when there was none.
     pub(super) asked_at: Option<Instant>,
-    /// When the engine acts on this component next, and what it does then.
-    pub(super) deadline: Option<(Instant, Due)>,
     /// When it was restarted, within its `restart_window`.
     pub(super) restarts: VecDeque<Instant>,
     /// With `restart_dependents`: dependents still to stop before this restarts.
@@ -75,11 +73,46 @@ impl Slot {
             stop_requested: false,
             killed: None,
             asked_at: None,
-            deadline: None,
             restarts: VecDeque::new(),
             holding: Vec::new(),
             held_by: None,
             stopped_with: None,
+        }
+    }
+}
+
+/// What waits on what, kept in step with the slots as components become
+/// ready and end, so that each event costs its neighbours, not a scan.
+pub(super) struct Counts {
+    /// Per component: dependencies not ready.
+    pub(super) waiting_deps: Vec<usize>,
+    /// Per component: dependents not down for good.
+    pub(super) live_dependents: Vec<usize>,
+    /// Components ready.
+    pub(super) ready: usize,
+    /// Components down for good.
+    pub(super) done: usize,
+}
+
+impl Counts {
+    /// Counted afresh, for the slots of `graph`.
+    pub(super) fn new(graph: &Graph, slots: &[Slot]) -> Counts {
+        let n = graph.len();
+        Counts {
+            waiting_deps: (0..n)
+                .map(|j| graph.deps(j).iter().filter(|&&d| !slots[d].ready).count())
+                .collect(),
+            live_dependents: (0..n)
+                .map(|j| {
+                    graph
+                        .dependents(j)
+                        .iter()
+                        .filter(|&&d| slots[d].life != Life::Done)
+                        .count()
+                })
+                .collect(),
+            ready: slots.iter().filter(|s| s.ready).count(),
+            done: slots.iter().filter(|s| s.life == Life::Done).count(),
         }
     }
 }

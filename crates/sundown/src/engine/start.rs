@@ -1,13 +1,48 @@
 //! Starting: a component's task is spawned once its dependencies are
 //! ready, and its being ready releases its dependents.
 
+use std::collections::HashMap;
+
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::{Engine, Life};
 use crate::component::{Exit, Lifecycle, Msg, Report};
 use crate::event::{EventKind, Outcome, Trigger};
 use crate::status::State;
+
+/// The components' tasks: how they reach the engine, and which component
+/// each run is.
+pub(super) struct Tasks {
+    pub(super) tx: mpsc::UnboundedSender<Msg>,
+    pub(super) rx: mpsc::UnboundedReceiver<Msg>,
+    pub(super) tracker: TaskTracker,
+    /// The last run id handed out; ids are never reused.
+    last_run: u64,
+    /// Which slot each live run id belongs to.
+    pub(super) runs: HashMap<u64, usize>,
+}
+
+impl Tasks {
+    pub(super) fn new() -> Tasks {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Tasks {
+            tx,
+            rx,
+            tracker: TaskTracker::new(),
+            last_run: 0,
+            runs: HashMap::new(),
+        }
+    }
+
+    /// A new run id, for slot `i`.
+    fn next_run(&mut self, i: usize) -> u64 {
+        self.last_run += 1;
+        self.runs.insert(self.last_run, i);
+        self.last_run
+    }
+}
 
 /// Reports a component's end to the engine exactly once, even when its
 /// future panics (unwinding drops the guard) or is aborted, so a broken
@@ -46,10 +81,10 @@ impl Engine {
                 "cannot be started again: it was handed over as a single instance (use Supervisor::replace_with)".into(),
             );
             tracing::error!(component = %name, "{name}: {exit}");
-            self.clear_deadline(i);
+            self.deadlines.clear(i);
             self.slots[i].life = Life::Running;
             self.end(i, Outcome::Failed, Some(exit));
-            self.shutdown(Trigger::ComponentFailed(name));
+            self.begin_shutdown(Trigger::ComponentFailed(name));
             return;
         };
         tracing::info!(
@@ -58,33 +93,31 @@ impl Engine {
             self.name(i),
             component.kind()
         );
-        self.last_run += 1;
-        self.runs.insert(self.last_run, i);
+        let run = self.tasks.next_run(i);
         let slot = &mut self.slots[i];
         slot.life = Life::Running;
         slot.ran = true;
-        slot.run = self.last_run;
+        slot.run = run;
         slot.stop = CancellationToken::new();
         slot.kill = CancellationToken::new();
         slot.ready = false;
         slot.stop_requested = false;
         slot.killed = None;
         slot.asked_at = None;
-        let run = slot.run;
         let life = Lifecycle::new(
             self.graph.name(i).to_string(),
             run,
             slot.stop.clone(),
             slot.kill.clone(),
-            self.msg_tx.clone(),
-            self.tracker.clone(),
+            self.tasks.tx.clone(),
+            self.tasks.tracker.clone(),
         );
         let mut exit = ExitGuard {
             run,
-            tx: self.msg_tx.clone(),
+            tx: self.tasks.tx.clone(),
             sent: false,
         };
-        let handle = self.tracker.spawn(async move {
+        let handle = self.tasks.tracker.spawn(async move {
             let result = component.run(life).await;
             exit.send(result);
         });
@@ -108,13 +141,13 @@ impl Engine {
                     return;
                 }
                 self.slots[i].ready = true;
-                self.ready_count += 1;
+                self.counts.ready += 1;
                 self.record(EventKind::Ready(i));
                 tracing::info!(component = self.name(i), "{}: ready", self.name(i));
                 for k in 0..self.graph.dependents(i).len() {
                     let d = self.graph.dependents(i)[k];
-                    self.waiting_deps[d] -= 1;
-                    if self.waiting_deps[d] == 0 && self.trigger.is_none() {
+                    self.counts.waiting_deps[d] -= 1;
+                    if self.counts.waiting_deps[d] == 0 && self.shutdown.is_none() {
                         // A component restarting is started by its own timer.
                         // One still waiting for its own dependents to stop
                         // (a nested `restart_dependents`) is started by the last of them.
@@ -123,7 +156,7 @@ impl Engine {
                         }
                     }
                 }
-                if self.trigger.is_none() {
+                if self.shutdown.is_none() {
                     self.check_all_ready();
                     self.advance_change();
                 }
@@ -132,9 +165,9 @@ impl Engine {
     }
 
     pub(super) fn check_all_ready(&mut self) {
-        if self.ready_count == self.slots.len() && self.status.borrow().state == State::Starting {
+        if self.counts.ready == self.slots.len() && self.status.borrow().state == State::Starting {
             self.record(EventKind::AllReady);
-            self.startup_deadline = None;
+            self.deadlines.startup = None;
             tracing::info!(
                 "all {} component(s) ready in {:?}",
                 self.slots.len(),

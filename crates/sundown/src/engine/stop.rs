@@ -29,7 +29,7 @@ impl Engine {
         slot.stop.cancel();
         self.record(EventKind::StopRequested(i, deadline.0 - self.t0));
         tracing::debug!(component = self.name(i), "{}: asked to stop", self.name(i));
-        self.set_deadline(i, deadline);
+        self.deadlines.set(i, deadline);
     }
 
     pub(super) fn kill(&mut self, i: usize, reason: KillReason) {
@@ -53,7 +53,8 @@ impl Engine {
             self.name(i)
         );
         // The same reason again, later, means "it ignored the kill": abandon it.
-        self.set_deadline(i, (Instant::now() + KILL_GRACE, Due::Kill(reason)));
+        self.deadlines
+            .set(i, (Instant::now() + KILL_GRACE, Due::Kill(reason)));
     }
 
     /// Asks each of `members` to stop, with its own stop timeout, once none

@@ -100,7 +100,7 @@ impl Engine {
         ),
         Refused,
     > {
-        if self.trigger.is_some() {
+        if self.shutdown.is_some() {
             return Err(Refused::ShuttingDown);
         }
         // Stopping is bounded by the stop timeouts; starting may not be (a

@@ -20,7 +20,7 @@ impl Engine {
                     self.unready(i);
                 }
                 Life::Pending | Life::Backoff => {
-                    self.clear_deadline(i);
+                    self.deadlines.clear(i);
                     self.slots[i].life = Life::Stopped;
                     if self.slots[i].ran {
                         let why = self.change_reason();
@@ -106,7 +106,7 @@ impl Engine {
                 }
             }
             for &i in &start {
-                if self.slots[i].life == Life::Pending && self.waiting_deps[i] == 0 {
+                if self.slots[i].life == Life::Pending && self.counts.waiting_deps[i] == 0 {
                     self.start(i);
                 }
             }
