@@ -6,6 +6,11 @@
 //! decision is made in one place, in order. Starting and stopping are the
 //! same bookkeeping run in two directions: a component starts when its
 //! dependencies are ready, and stops when its dependents are down.
+//!
+//! Here is the loop; beside it, by concern: `slot` (a component's state,
+//! one enum), `start`, `stop` (one component), `end`, `shutdown` (the
+//! whole graph), `deadlines`, `restart`, `change` (stop, start, restart
+//! one component while the graph runs) and `reload`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -209,7 +214,8 @@ impl Engine {
     /// The component a message comes from, if it is from its current run.
     fn current(&self, run: u64) -> Option<usize> {
         let &i = self.tasks.runs.get(&run)?;
-        (self.slots[i].life == Life::Running && self.slots[i].run == run).then_some(i)
+        let current = self.slots[i].life.run().is_some_and(|r| r.id == run);
+        current.then_some(i)
     }
 
     fn finished(&mut self) -> bool {

@@ -140,6 +140,9 @@ pub enum Refused {
 /// The change under way.
 pub(super) struct Active {
     what: String,
+    /// The component a stop, start or restart names: what a stop takes
+    /// down is stopped with it, and comes back with its start.
+    target: Option<usize>,
     /// Taken down first; empty once that part is over.
     stop: Vec<usize>,
     /// Then started, in the numbering of the graph that runs then.

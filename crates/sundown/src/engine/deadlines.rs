@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use tokio::time::Instant;
 
 use super::Engine;
+use super::slot::Run;
 use crate::event::{KillReason, Trigger};
 
 /// What the engine does when a component's deadline comes.
@@ -102,7 +103,7 @@ impl Engine {
         let now = Instant::now();
         if self.shutdown.is_none() && self.deadlines.startup.is_some_and(|d| d <= now) {
             let waiting: Vec<String> = (0..self.slots.len())
-                .filter(|&i| !self.slots[i].ready)
+                .filter(|&i| !self.slots[i].life.is_ready())
                 .map(|i| self.name(i).to_string())
                 .collect();
             tracing::error!("startup_timeout passed; not ready: {}", waiting.join(", "));
@@ -121,8 +122,10 @@ impl Engine {
         while let Some((i, due)) = self.deadlines.take_due(now) {
             match due {
                 Due::Restart => self.restart_when_free(i),
-                Due::Kill(reason) if self.slots[i].killed.is_none() => self.kill(i, reason),
-                Due::Kill(_) => self.abandon(i),
+                Due::Kill(_) if self.slots[i].life.run().is_some_and(Run::killed) => {
+                    self.abandon(i)
+                }
+                Due::Kill(reason) => self.kill(i, reason),
             }
         }
         self.advance_stop();

@@ -4,19 +4,16 @@
 use super::{Engine, KILL_GRACE, Life};
 use crate::component::Exit;
 use crate::config::Strategy;
-use crate::event::{EventKind, KillReason, Outcome, Trigger};
+use crate::event::{EventKind, Outcome, Trigger};
 
 impl Engine {
     pub(super) fn on_exit(&mut self, i: usize, exit: Exit) {
-        let slot = &self.slots[i];
-        let outcome = match (slot.killed, slot.stop_requested) {
-            (Some(KillReason::SecondSignal), _) | (Some(_), false) => Outcome::Forced,
-            (Some(_), true) => Outcome::TimedOutKilled,
-            (None, true) => Outcome::Stopped,
-            (None, false) if slot.ready && exit.is_success() => Outcome::ExitedEarly,
-            (None, false) => Outcome::Failed,
+        let Some(run) = self.slots[i].life.run() else {
+            return;
         };
-        if self.shutdown.is_none() && self.slots[i].held_by.is_some() {
+        let (outcome, held) = (run.outcome(&exit), run.held().is_some());
+        let (ready, began) = (self.slots[i].life.is_ready(), run.stop_began());
+        if self.shutdown.is_none() && held {
             self.park(i, &exit);
             return;
         }
@@ -26,11 +23,10 @@ impl Engine {
         {
             return;
         }
-        let slot = &self.slots[i];
         let name = self.name(i).to_string();
-        let took = slot.asked_at.map(|t| t.elapsed()).unwrap_or_default();
+        let took = began.map(|t| t.elapsed()).unwrap_or_default();
         match outcome {
-            Outcome::Failed if !slot.ready => match exit {
+            Outcome::Failed if !ready => match exit {
                 Exit::Error(_) => {
                     tracing::error!(component = %name, "{name}: failed to start: {exit}")
                 }
@@ -61,7 +57,8 @@ impl Engine {
     /// Marks a component down for good and releases what waited on it.
     pub(super) fn end(&mut self, i: usize, outcome: Outcome, exit: Option<Exit>) {
         self.deadlines.clear(i);
-        self.slots[i].life = Life::Done;
+        let ready = self.slots[i].life.is_ready();
+        self.slots[i].life = Life::Done { ready };
         self.counts.done += 1;
         if let Some(s) = &mut self.shutdown
             && s.phase_started
@@ -92,18 +89,14 @@ impl Engine {
             "{}: still running {KILL_GRACE:?} after being killed; no longer waiting for it",
             self.name(i)
         );
-        if let Some(abort) = self.slots[i].abort.take() {
-            abort.abort();
-        }
-        let outcome = if self.slots[i].stop_requested
-            && self.slots[i].killed != Some(KillReason::SecondSignal)
-        {
-            Outcome::TimedOutKilled
-        } else {
-            Outcome::Forced
+        let Some(run) = self.slots[i].life.run() else {
+            return;
         };
+        run.abort.abort();
         let exit = Exit::Error(format!("did not end within {KILL_GRACE:?} of being killed"));
-        if self.shutdown.is_none() && self.slots[i].held_by.is_some() {
+        // Killed: forced, or timed out when it had been asked first.
+        let outcome = run.outcome(&exit);
+        if self.shutdown.is_none() && run.held().is_some() {
             self.park(i, &exit);
             return;
         }

@@ -172,20 +172,16 @@ impl Engine {
             let slot = match before {
                 Some(mut s) if !diff.changed.iter().any(|n| n == name) => {
                     kept_from[j] = i;
-                    s.holding = s.holding.iter().filter_map(|&d| renumber(d)).collect();
-                    s.held_by = s.held_by.and_then(|h| match h {
-                        super::Hold::Restart(x) => renumber(x).map(super::Hold::Restart),
-                        super::Hold::Change => Some(h),
-                    });
-                    s.stopped_with = s.stopped_with.and_then(renumber);
+                    s.renumber(renumber);
                     s
                 }
                 // Changed: its old run is over; it starts as defined now.
                 Some(s) => {
                     let mut fresh = Slot::new(make);
-                    fresh.ran = s.ran;
-                    fresh.life = Life::Stopped;
-                    fresh.stopped_with = s.stopped_with.and_then(renumber);
+                    fresh.life = Life::Stopped {
+                        ran: s.life.ran(),
+                        with: s.life.stopped_with().and_then(renumber),
+                    };
                     fresh
                 }
                 None => Slot::new(make),

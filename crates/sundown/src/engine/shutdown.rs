@@ -61,10 +61,12 @@ impl Engine {
         for i in 0..self.slots.len() {
             match self.slots[i].life {
                 // Parked for a restart or stopped by request: it ran, and is already down.
-                Life::Pending | Life::Stopped if self.slots[i].ran => {
+                Life::Pending { ran: true } | Life::Stopped { ran: true, .. } => {
                     self.end(i, Outcome::Stopped, None)
                 }
-                Life::Pending | Life::Stopped => self.end(i, Outcome::NeverStarted, None),
+                Life::Pending { .. } | Life::Stopped { .. } => {
+                    self.end(i, Outcome::NeverStarted, None)
+                }
                 // No restart outlives a shutdown request.
                 Life::Backoff => {
                     tracing::info!(
@@ -74,7 +76,7 @@ impl Engine {
                     );
                     self.end(i, Outcome::Stopped, None);
                 }
-                Life::Running | Life::Done => {}
+                Life::Running(_) | Life::Done { .. } => {}
             }
         }
         if self.plan.strategy == Strategy::Eager {
@@ -145,7 +147,7 @@ impl Engine {
         let live: Vec<&str> = phase
             .members
             .iter()
-            .filter(|&&m| self.slots[m].life == Life::Running)
+            .filter(|&&m| self.slots[m].life.is_running())
             .map(|&m| self.name(m))
             .collect();
         if !live.is_empty() {
@@ -164,7 +166,7 @@ impl Engine {
         let left = phase
             .members
             .iter()
-            .filter(|&&m| self.slots[m].life != Life::Done)
+            .filter(|&&m| !self.slots[m].life.is_done())
             .count();
         if let Some(s) = &mut self.shutdown {
             s.phase_left = left;

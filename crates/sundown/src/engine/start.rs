@@ -7,6 +7,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::slot::{Run, Stopping, Up};
 use super::{Engine, Life};
 use crate::component::{Exit, Lifecycle, Msg, Report};
 use crate::event::{EventKind, Outcome, Trigger};
@@ -72,7 +73,7 @@ impl Drop for ExitGuard {
 
 impl Engine {
     pub(super) fn start(&mut self, i: usize) {
-        if !matches!(self.slots[i].life, Life::Pending | Life::Backoff) {
+        if !matches!(self.slots[i].life, Life::Pending { .. } | Life::Backoff) {
             return;
         }
         let Some(component) = (self.slots[i].make)() else {
@@ -82,7 +83,6 @@ impl Engine {
             );
             tracing::error!(component = %name, "{name}: {exit}");
             self.deadlines.clear(i);
-            self.slots[i].life = Life::Running;
             self.end(i, Outcome::Failed, Some(exit));
             self.begin_shutdown(Trigger::ComponentFailed(name));
             return;
@@ -93,27 +93,18 @@ impl Engine {
             self.name(i),
             component.kind()
         );
-        let run = self.tasks.next_run(i);
-        let slot = &mut self.slots[i];
-        slot.life = Life::Running;
-        slot.ran = true;
-        slot.run = run;
-        slot.stop = CancellationToken::new();
-        slot.kill = CancellationToken::new();
-        slot.ready = false;
-        slot.stop_requested = false;
-        slot.killed = None;
-        slot.asked_at = None;
+        let id = self.tasks.next_run(i);
+        let (stop, kill) = (CancellationToken::new(), CancellationToken::new());
         let life = Lifecycle::new(
             self.graph.name(i).to_string(),
-            run,
-            slot.stop.clone(),
-            slot.kill.clone(),
+            id,
+            stop.clone(),
+            kill.clone(),
             self.tasks.tx.clone(),
             self.tasks.tracker.clone(),
         );
         let mut exit = ExitGuard {
-            run,
+            run: id,
             tx: self.tasks.tx.clone(),
             sent: false,
         };
@@ -121,12 +112,19 @@ impl Engine {
             let result = component.run(life).await;
             exit.send(result);
         });
-        self.slots[i].abort = Some(handle.abort_handle());
+        self.slots[i].life = Life::Running(Run {
+            id,
+            stop,
+            kill,
+            abort: handle.abort_handle(),
+            up: Up::Starting,
+            stopping: Stopping::NotAsked,
+        });
         self.record(EventKind::StartRequested(i));
     }
 
     pub(super) fn on_report(&mut self, i: usize, report: Report) {
-        if self.slots[i].life != Life::Running {
+        if !self.slots[i].life.is_running() {
             return;
         }
         match report {
@@ -134,13 +132,14 @@ impl Engine {
             Report::Detail(d) => self.status.send_modify(|s| s.set_detail(i, d)),
             Report::Step(step, detail) => self.record(EventKind::StopStep(i, step, detail)),
             Report::Ready => {
-                // One going down for a dependency's restart comes up again
-                // later; ready now, it would start the dependents that are
-                // meant to go down with it.
-                if self.slots[i].ready || self.slots[i].held_by.is_some() {
+                // Only a starting run becomes ready: see `Up::Held`.
+                let Some(run) = self.slots[i].life.run_mut() else {
+                    return;
+                };
+                if run.up != Up::Starting {
                     return;
                 }
-                self.slots[i].ready = true;
+                run.up = Up::Ready;
                 self.counts.ready += 1;
                 self.record(EventKind::Ready(i));
                 tracing::info!(component = self.name(i), "{}: ready", self.name(i));
@@ -151,7 +150,9 @@ impl Engine {
                         // A component restarting is started by its own timer.
                         // One still waiting for its own dependents to stop
                         // (a nested `restart_dependents`) is started by the last of them.
-                        if self.slots[d].life == Life::Pending && self.slots[d].holding.is_empty() {
+                        if matches!(self.slots[d].life, Life::Pending { .. })
+                            && self.slots[d].holding.is_empty()
+                        {
                             self.start(d);
                         }
                     }

@@ -25,12 +25,12 @@ impl Engine {
     pub(super) fn in_stop_order(
         &self,
         members: &[usize],
-        keep: impl Fn(Life) -> bool,
+        keep: impl Fn(&Life) -> bool,
     ) -> Vec<usize> {
         let set: Vec<usize> = members
             .iter()
             .copied()
-            .filter(|&i| keep(self.slots[i].life))
+            .filter(|&i| keep(&self.slots[i].life))
             .collect();
         self.levelled(&set, true)
     }
@@ -69,16 +69,14 @@ impl Engine {
     /// `wanted` and their dependencies, directly or not, that are down, in
     /// dependency order.
     pub(super) fn to_start(&self, wanted: &[usize]) -> Vec<usize> {
-        let down = |i: usize| matches!(self.slots[i].life, Life::Stopped | Life::Pending);
+        let down = |i: usize| self.slots[i].life.is_down();
         self.closure_in_start_order(wanted, down)
     }
 
     /// Like [`Engine::to_start`], for members that are still up now and
     /// will be down by the time they are started.
     pub(super) fn to_start_after(&self, wanted: &[usize]) -> Vec<usize> {
-        let down = |i: usize| {
-            wanted.contains(&i) || matches!(self.slots[i].life, Life::Stopped | Life::Pending)
-        };
+        let down = |i: usize| wanted.contains(&i) || self.slots[i].life.is_down();
         self.closure_in_start_order(wanted, down)
     }
 

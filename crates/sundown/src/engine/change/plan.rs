@@ -9,6 +9,15 @@ use crate::engine::reload::{self, Diff};
 use crate::engine::{Definition, Engine, Life};
 use crate::status::State;
 
+/// What a change will do, worked out before anything is touched.
+struct Planned {
+    /// The component a stop, start or restart names.
+    target: Option<usize>,
+    stop: Vec<usize>,
+    start: Vec<usize>,
+    reload: Option<(Definition, Diff)>,
+}
+
 impl Engine {
     pub(in crate::engine) fn begin_change(
         &mut self,
@@ -24,7 +33,12 @@ impl Engine {
                 return;
             }
         };
-        let (target, stop, start, reload) = plan;
+        let Planned {
+            target,
+            stop,
+            start,
+            reload,
+        } = plan;
         let names = |v: &[usize], g: &crate::graph::Graph| -> Vec<String> {
             v.iter().map(|&i| g.name(i).to_string()).collect()
         };
@@ -75,6 +89,7 @@ impl Engine {
         }
         self.change = Some(Active {
             what,
+            target,
             stop: stop.clone(),
             start,
             reload,
@@ -87,19 +102,7 @@ impl Engine {
     }
 
     /// What a change stops and starts, or why it cannot be made.
-    #[allow(clippy::type_complexity, reason = "one private caller")]
-    fn plan_change(
-        &self,
-        change: Change,
-    ) -> Result<
-        (
-            Option<usize>,
-            Vec<usize>,
-            Vec<usize>,
-            Option<(Definition, Diff)>,
-        ),
-        Refused,
-    > {
+    fn plan_change(&self, change: Change) -> Result<Planned, Refused> {
         if self.shutdown.is_some() {
             return Err(Refused::ShuttingDown);
         }
@@ -127,30 +130,43 @@ impl Engine {
             Change::Stop(name) => {
                 let i = lookup(&name)?;
                 let stop = self.in_stop_order(&self.with_dependents(&[i]), |l| {
-                    l != Life::Done && l != Life::Stopped
+                    !matches!(l, Life::Done { .. } | Life::Stopped { .. })
                 });
-                (Some(i), stop, Vec::new(), None)
+                Planned {
+                    target: Some(i),
+                    stop,
+                    start: Vec::new(),
+                    reload: None,
+                }
             }
             Change::Start(name) => {
                 let i = lookup(&name)?;
                 self.not_ended(i)?;
                 let mut wanted = vec![i];
-                wanted.extend(
-                    (0..self.slots.len()).filter(|&j| self.slots[j].stopped_with == Some(i)),
-                );
-                (Some(i), Vec::new(), self.to_start(&wanted), None)
+                wanted.extend(self.stopped_with(i));
+                Planned {
+                    target: Some(i),
+                    stop: Vec::new(),
+                    start: self.to_start(&wanted),
+                    reload: None,
+                }
             }
             Change::Restart(name) => {
                 let i = lookup(&name)?;
                 self.not_ended(i)?;
                 let members = self.with_dependents(&[i]);
-                let stop = self.in_stop_order(&members, |l| l == Life::Running);
+                let stop = self.in_stop_order(&members, Life::is_running);
                 // Started again: what was up, the target itself, and what
                 // a `stop` of it took down.
                 let mut up: Vec<usize> = stop.clone();
                 up.push(i);
-                up.extend((0..self.slots.len()).filter(|&j| self.slots[j].stopped_with == Some(i)));
-                (Some(i), stop, self.to_start_after(&up), None)
+                up.extend(self.stopped_with(i));
+                Planned {
+                    target: Some(i),
+                    start: self.to_start_after(&up),
+                    stop,
+                    reload: None,
+                }
             }
             Change::Reload(to) => {
                 let diff = reload::diff(&self.config, &self.graph, &to.config);
@@ -161,18 +177,23 @@ impl Engine {
                     .filter_map(|n| self.config.index_of(n))
                     .collect();
                 let stop = self.in_stop_order(&self.with_dependents(&touched), |l| {
-                    l != Life::Done && l != Life::Stopped
+                    !matches!(l, Life::Done { .. } | Life::Stopped { .. })
                 });
                 // What was stopped by hand stays stopped, as defined now.
                 let stopped: Vec<&str> = (0..self.slots.len())
-                    .filter(|&i| self.slots[i].life == Life::Stopped)
+                    .filter(|&i| matches!(self.slots[i].life, Life::Stopped { .. }))
                     .map(|i| self.name(i))
                     .collect();
                 let start = reload::to_start(&diff, &to.graph)
                     .into_iter()
                     .filter(|&j| !stopped.contains(&to.graph.name(j)))
                     .collect();
-                (None, stop, start, Some((to, diff)))
+                Planned {
+                    target: None,
+                    stop,
+                    start,
+                    reload: Some((to, diff)),
+                }
             }
         })
     }
@@ -180,9 +201,14 @@ impl Engine {
     /// A component that ended for good (finished by itself, or failed)
     /// does not run again in this run.
     fn not_ended(&self, i: usize) -> Result<(), Refused> {
-        if self.slots[i].life == Life::Done {
+        if self.slots[i].life.is_done() {
             return Err(Refused::Ended(self.name(i).to_string()));
         }
         Ok(())
+    }
+
+    /// The components a `stop` of `i` took down, still down.
+    fn stopped_with(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        (0..self.slots.len()).filter(move |&j| self.slots[j].life.stopped_with() == Some(i))
     }
 }

@@ -11,23 +11,25 @@ impl Engine {
     /// down at once.
     pub(super) fn take_down(&mut self, members: &[usize], target: Option<usize>) {
         for &i in members {
-            self.slots[i].stopped_with = target;
-            match self.slots[i].life {
-                Life::Running => {
-                    if self.slots[i].held_by.is_none() {
-                        self.slots[i].held_by = Some(Hold::Change);
+            match &mut self.slots[i].life {
+                // Held for a restart already: it stays so, and the change
+                // takes it when it is down (see `park`).
+                Life::Running(run) => {
+                    if run.held().is_none() {
+                        self.hold(i, Hold::Change);
                     }
-                    self.unready(i);
                 }
-                Life::Pending | Life::Backoff => {
+                Life::Pending { .. } | Life::Backoff => {
+                    let ran = self.slots[i].life.ran();
                     self.deadlines.clear(i);
-                    self.slots[i].life = Life::Stopped;
-                    if self.slots[i].ran {
+                    self.slots[i].life = Life::Stopped { ran, with: target };
+                    if ran {
                         let why = self.change_reason();
                         self.record(EventKind::Parked(i, why));
                     }
                 }
-                Life::Stopped | Life::Done => {}
+                Life::Stopped { with, .. } => *with = target,
+                Life::Done { .. } => {}
             }
         }
     }
@@ -39,14 +41,14 @@ impl Engine {
 
     /// A component the change took down is down.
     pub(in crate::engine) fn parked_for_change(&mut self, i: usize, exit: &Exit) {
-        let took = self.slots[i]
-            .asked_at
-            .map(|t| t.elapsed())
-            .unwrap_or_default();
+        let began = self.slots[i].life.run().and_then(|r| r.stop_began());
+        let took = began.map(|t| t.elapsed()).unwrap_or_default();
         let name = self.name(i).to_string();
         let why = self.change_reason();
         tracing::info!(component = %name, "{name}: stopped in {took:.1?} ({exit}) {why}");
-        self.slots[i].life = Life::Stopped;
+        // Only the change under way takes a running component down.
+        let with = self.change.as_ref().and_then(|c| c.target);
+        self.slots[i].life = Life::Stopped { ran: true, with };
         let again = self
             .change
             .as_ref()
@@ -71,7 +73,7 @@ impl Engine {
         if c.stopping {
             let stop = c.stop.clone();
             self.stop_when_free(&stop);
-            if stop.iter().any(|&i| self.slots[i].life == Life::Running) {
+            if stop.iter().any(|&i| self.slots[i].life.is_running()) {
                 return;
             }
             let Some(c) = self.change.as_mut() else {
@@ -100,13 +102,15 @@ impl Engine {
                 .map(|c| c.start.clone())
                 .unwrap_or_default();
             for &i in &start {
-                if matches!(self.slots[i].life, Life::Stopped | Life::Pending) {
-                    self.slots[i].life = Life::Pending;
-                    self.slots[i].stopped_with = None;
+                if self.slots[i].life.is_down() {
+                    let ran = self.slots[i].life.ran();
+                    self.slots[i].life = Life::Pending { ran };
                 }
             }
             for &i in &start {
-                if self.slots[i].life == Life::Pending && self.counts.waiting_deps[i] == 0 {
+                if matches!(self.slots[i].life, Life::Pending { .. })
+                    && self.counts.waiting_deps[i] == 0
+                {
                     self.start(i);
                 }
             }
@@ -117,11 +121,11 @@ impl Engine {
         if let Some(&gone) = c
             .start
             .iter()
-            .find(|&&i| self.slots[i].life == Life::Done && !self.slots[i].ready)
+            .find(|&&i| matches!(self.slots[i].life, Life::Done { ready: false }))
         {
             let e = NotCompleted::EndedBeforeReady(self.name(gone).to_string());
             self.finish_change(Err(e));
-        } else if c.start.iter().all(|&i| self.slots[i].ready) {
+        } else if c.start.iter().all(|&i| self.slots[i].life.is_ready()) {
             self.finish_change(Ok(()));
         }
     }
