@@ -159,7 +159,11 @@ async fn refused_requests_say_why_and_touch_nothing() {
     // A shutdown ends the change under way, with a reason.
     let second = change(&r, Change::Start("db".into())).await;
     r.handle().shutdown(sundown::Trigger::Requested);
-    let why = second.finished().await.expect_err("interrupted");
+    let why = second
+        .finished()
+        .await
+        .expect_err("interrupted")
+        .to_string();
     assert!(why.starts_with("interrupted: shutting down"), "{why}");
     let e = r
         .handle()
@@ -192,7 +196,7 @@ async fn reload_adding_one_component_starts_only_that_one() {
         "{GRAPH}\n[components.cache]\nkind = \"sim\"\ndepends_on = [\"db\"]\nstart_delay = \"5ms\"\n"
     );
     let sup = Supervisor::from_toml_str(&new).expect("valid");
-    let accepted = change(&r, Change::Reload(Box::new(sup))).await;
+    let accepted = change(&r, Change::reload(sup)).await;
     let diff = accepted.diff.clone().expect("a diff");
     assert_eq!(diff.added, ["cache"]);
     assert!(diff.removed.is_empty() && diff.changed.is_empty() && diff.dependents.is_empty());
@@ -224,7 +228,7 @@ async fn reload_restarts_a_changed_component_with_its_dependents_and_drops_a_rem
         .replace("stop_delay = \"20ms\"", "stop_delay = \"25ms\"")
         .replace("[components.other]\n    kind = \"sim\"\n", "");
     let sup = Supervisor::from_toml_str(&new).expect("valid");
-    let accepted = change(&r, Change::Reload(Box::new(sup))).await;
+    let accepted = change(&r, Change::reload(sup)).await;
     let diff = accepted.diff.clone().expect("a diff");
     assert_eq!(diff.changed, ["api"]);
     assert_eq!(diff.removed, ["other"]);
@@ -251,7 +255,7 @@ async fn reload_restarts_a_changed_component_with_its_dependents_and_drops_a_rem
 async fn reload_of_the_same_config_changes_nothing() {
     let r = running(GRAPH).await;
     let sup = Supervisor::from_toml_str(GRAPH).expect("valid");
-    let accepted = change(&r, Change::Reload(Box::new(sup))).await;
+    let accepted = change(&r, Change::reload(sup)).await;
     assert!(accepted.diff.as_ref().is_some_and(sundown::Diff::is_empty));
     assert!(accepted.stop.is_empty() && accepted.start.is_empty());
     accepted.finished().await.expect("nothing to do");
@@ -284,7 +288,7 @@ async fn a_reload_during_the_start_can_fix_what_holds_it_up() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(r.state(), sundown::State::Starting);
     let fixed = Supervisor::from_toml_str(&stuck.replace("\"1h\"", "\"10ms\"")).expect("valid");
-    let accepted = change(&r, Change::Reload(Box::new(fixed))).await;
+    let accepted = change(&r, Change::reload(fixed)).await;
     let diff = accepted.diff.clone().expect("a diff");
     assert_eq!(
         (diff.changed.as_slice(), diff.dependents.as_slice()),
@@ -318,7 +322,7 @@ async fn a_reload_removing_what_holds_the_start_up_completes_it() {
     let mut r = Supervisor::from_toml_str(stuck).expect("valid").spawn();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let without = Supervisor::from_toml_str("[components.db]\nkind = \"sim\"\n").expect("valid");
-    let accepted = change(&r, Change::Reload(Box::new(without))).await;
+    let accepted = change(&r, Change::reload(without)).await;
     assert_eq!(accepted.stop, ["broken"]);
     accepted.finished().await.expect("reloaded");
     assert!(r.ready().await, "nothing left to wait for");
@@ -363,15 +367,19 @@ async fn a_change_stuck_starting_gives_way_to_the_next_one() {
     );
     let accepted = change(
         &r,
-        Change::Reload(Box::new(Supervisor::from_toml_str(&slow).expect("valid"))),
+        Change::reload(Supervisor::from_toml_str(&slow).expect("valid")),
     )
     .await;
     assert_eq!(accepted.start, ["api", "web"]);
     tokio::time::sleep(Duration::from_secs(1)).await;
     // The fix replaces it.
     let fixed = Supervisor::from_toml_str(GRAPH).expect("valid");
-    let next = change(&r, Change::Reload(Box::new(fixed))).await;
-    let why = accepted.finished().await.expect_err("superseded");
+    let next = change(&r, Change::reload(fixed)).await;
+    let why = accepted
+        .finished()
+        .await
+        .expect_err("superseded")
+        .to_string();
     assert!(why.starts_with("superseded by `reload`"), "{why}");
     assert_eq!(
         next.diff.as_ref().map(|d| d.changed.clone()),
@@ -401,7 +409,7 @@ async fn a_reload_leaves_what_was_stopped_by_hand_stopped() {
     let new = GRAPH.replace("stop_delay = \"10ms\"", "stop_delay = \"15ms\"");
     let accepted = change(
         &r,
-        Change::Reload(Box::new(Supervisor::from_toml_str(&new).expect("valid"))),
+        Change::reload(Supervisor::from_toml_str(&new).expect("valid")),
     )
     .await;
     assert_eq!(

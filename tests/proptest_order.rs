@@ -337,7 +337,7 @@ proptest! {
                     0 => Change::Stop(name),
                     1 => Change::Start(name),
                     2 => Change::Restart(name),
-                    _ => Change::Reload(Box::new(Supervisor::from_toml_str(&toml).expect("valid"))),
+                    _ => Change::reload(Supervisor::from_toml_str(&toml).expect("valid")),
                 };
                 let what = change.to_string();
                 match running.handle().change(change).await {

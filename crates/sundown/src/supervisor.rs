@@ -27,7 +27,7 @@ use tokio::task::JoinHandle;
 
 use crate::component::{self, Component, Factory};
 use crate::config::{Config, ConfigError};
-use crate::engine::{Accepted, Change, Command, Engine, Refused};
+use crate::engine::{Accepted, Change, Command, Definition, Engine, Refused};
 use crate::event::Trigger;
 use crate::graph::Graph;
 use crate::kind::Kinds;
@@ -153,11 +153,6 @@ impl Supervisor {
         Ok(self)
     }
 
-    #[allow(clippy::type_complexity, reason = "taken apart by the engine only")]
-    pub(crate) fn into_parts(self) -> (Arc<Config>, Arc<Graph>, Arc<Plan>, Vec<Factory>) {
-        (self.config, self.graph, self.plan, self.components)
-    }
-
     /// The validated config.
     pub fn config(&self) -> &Config {
         &self.config
@@ -176,15 +171,12 @@ impl Supervisor {
     /// Starts the engine and returns at once; see [`Running::ready`].
     pub fn spawn(self) -> Running {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-        let (engine, status) =
-            Engine::new(self.config, self.graph, self.plan, self.components, cmd_rx);
+        let kinds = self.kinds.clone();
+        let (engine, status) = Engine::new(self.into(), cmd_rx);
         Running {
-            handle: Handle {
-                tx: cmd_tx,
-                kinds: self.kinds.clone(),
-            },
+            handle: Handle { tx: cmd_tx, kinds },
             status,
-            join: tokio::spawn(engine.run()),
+            join: tokio::spawn(engine.drive()),
         }
     }
 
@@ -197,6 +189,19 @@ impl Supervisor {
             Ok(running)
         } else {
             Err(StartFailed(Box::new(running.wait().await)))
+        }
+    }
+}
+
+/// What the engine runs: the graph without the kinds it was read with,
+/// which only [`Handle::reload`] needs.
+impl From<Supervisor> for Definition {
+    fn from(sup: Supervisor) -> Definition {
+        Definition {
+            config: sup.config,
+            graph: sup.graph,
+            plan: sup.plan,
+            factories: sup.components,
         }
     }
 }
@@ -273,7 +278,7 @@ impl Handle {
 
     /// Asks for a change to the running graph (stop, start or restart one
     /// component, or reload). Answers at once with what will happen, or
-    /// why it will not; [`Accepted::done`] resolves when it has happened.
+    /// why it will not; [`Accepted::finished`] resolves when it has happened.
     pub async fn change(&self, change: Change) -> Result<Accepted, Refused> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.tx
@@ -295,6 +300,6 @@ impl Handle {
         for w in &sup.config().warnings {
             tracing::warn!("{w}");
         }
-        Ok(self.change(Change::Reload(Box::new(sup))).await?)
+        Ok(self.change(Change::reload(sup)).await?)
     }
 }

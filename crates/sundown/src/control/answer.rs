@@ -170,7 +170,7 @@ fn changing(accepted: crate::Accepted) -> Response<Body> {
     let last = futures::stream::once(async move {
         let end = match accepted.finished().await {
             Ok(()) => serde_json::json!({ "done": true }),
-            Err(e) => serde_json::json!({ "done": false, "error": e }),
+            Err(e) => serde_json::json!({ "done": false, "error": e.to_string() }),
         };
         Bytes::from(end.to_string() + "\n")
     });

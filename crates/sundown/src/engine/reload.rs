@@ -13,12 +13,12 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Engine, Life, Slot};
+use super::slot::Counts;
+use super::{Definition, Engine, Life, Slot};
 use crate::config::Config;
 use crate::event::Event;
 use crate::graph::Graph;
 use crate::status::Status;
-use crate::supervisor::Supervisor;
 
 /// How a new config differs from the running one, by component name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,8 +147,13 @@ pub(super) fn to_start(diff: &Diff, new: &Graph) -> Vec<usize> {
 impl Engine {
     /// Runs the new graph from now on. Everything the diff takes down is
     /// down; kept components move over with their task, state and history.
-    pub(super) fn switch_graph(&mut self, sup: Supervisor, diff: &Diff) {
-        let (config, graph, plan, factories) = sup.into_parts();
+    pub(super) fn switch_graph(&mut self, to: Definition, diff: &Diff) {
+        let Definition {
+            config,
+            graph,
+            plan,
+            factories,
+        } = to;
         let to_new: Vec<Option<usize>> = (0..self.slots.len())
             .map(|i| config.index_of(self.graph.name(i)))
             .collect();
@@ -158,25 +163,25 @@ impl Engine {
             .map(Some)
             .collect();
         let mut slots = Vec::with_capacity(graph.len());
+        // Per new component: the old one it is, when kept.
+        let mut kept_from = vec![None; graph.len()];
         for (j, make) in factories.into_iter().enumerate() {
             let name = graph.name(j);
-            let before = self.config.index_of(name).and_then(|i| old[i].take());
+            let i = self.config.index_of(name);
+            let before = i.and_then(|i| old[i].take());
             let slot = match before {
                 Some(mut s) if !diff.changed.iter().any(|n| n == name) => {
-                    s.holding = s.holding.iter().filter_map(|&d| renumber(d)).collect();
-                    s.held_by = s.held_by.and_then(|h| match h {
-                        super::Hold::Restart(x) => renumber(x).map(super::Hold::Restart),
-                        super::Hold::Change => Some(h),
-                    });
-                    s.stopped_with = s.stopped_with.and_then(renumber);
+                    kept_from[j] = i;
+                    s.renumber(renumber);
                     s
                 }
                 // Changed: its old run is over; it starts as defined now.
                 Some(s) => {
                     let mut fresh = Slot::new(make);
-                    fresh.ran = s.ran;
-                    fresh.life = Life::Stopped;
-                    fresh.stopped_with = s.stopped_with.and_then(renumber);
+                    fresh.life = Life::Stopped {
+                        ran: s.life.ran(),
+                        with: s.life.stopped_with().and_then(renumber),
+                    };
                     fresh
                 }
                 None => Slot::new(make),
@@ -184,7 +189,7 @@ impl Engine {
             slots.push(slot);
         }
         self.slots = slots;
-        self.runs.retain(|_, i| match renumber(*i) {
+        self.tasks.runs.retain(|_, i| match renumber(*i) {
             Some(j) => {
                 *i = j;
                 true
@@ -199,33 +204,9 @@ impl Engine {
                     .map(|kind| Event { at: e.at, kind })
             })
             .collect();
-        self.deadlines = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter_map(|(j, s)| s.deadline.map(|(at, _)| (at, j)))
-            .collect();
+        self.deadlines.renumber(&kept_from);
+        self.counts = Counts::new(&graph, &self.slots);
         let n = graph.len();
-        self.waiting_deps = (0..n)
-            .map(|j| {
-                graph
-                    .deps(j)
-                    .iter()
-                    .filter(|&&d| !self.slots[d].ready)
-                    .count()
-            })
-            .collect();
-        self.live_dependents = (0..n)
-            .map(|j| {
-                graph
-                    .dependents(j)
-                    .iter()
-                    .filter(|&&d| self.slots[d].life != Life::Done)
-                    .count()
-            })
-            .collect();
-        self.ready_count = self.slots.iter().filter(|s| s.ready).count();
-        self.done = self.slots.iter().filter(|s| s.life == Life::Done).count();
         // The status is the events folded, so fold the renumbered ones.
         let mut status = Status::new(&graph, &plan, self.t0);
         for e in &self.events {

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use super::{Due, Engine, Hold, Life};
 use crate::component::Exit;
 use crate::config::RestartPolicy;
-use crate::event::{EventKind, KillReason, Outcome};
+use crate::event::{EventKind, Outcome};
 
 /// A seed for the restart jitter that differs between supervisors started
 /// together, so a fleet restarting the same crashed service spreads out.
@@ -58,7 +58,8 @@ impl Engine {
         }
         slot.restarts.push_back(now);
         let delay = self.jittered(self.config.components[i].restart.delay(recent as u32));
-        let what = if outcome == Outcome::Failed && !self.slots[i].ready {
+        let ready = self.slots[i].life.is_ready();
+        let what = if outcome == Outcome::Failed && !ready {
             "failed to start"
         } else if outcome == Outcome::Failed {
             "exited unexpectedly"
@@ -71,14 +72,16 @@ impl Engine {
             recent + 1,
             humantime::format_duration(window)
         );
-        self.unready(i);
+        if ready {
+            self.no_longer_ready(i);
+        }
         self.slots[i].life = Life::Backoff;
         self.record(EventKind::Restarting(
             i,
             format!("{what}: {exit}"),
             Some(delay),
         ));
-        self.set_deadline(i, (now + delay, Due::Restart));
+        self.deadlines.set(i, (now + delay, Due::Restart));
         if dependents {
             self.hold_dependents(i);
         }
@@ -102,31 +105,18 @@ impl Engine {
     /// whichever comes last starts it).
     pub(super) fn restart_when_free(&mut self, i: usize) {
         let slot = &self.slots[i];
-        if self.trigger.is_some()
-            || !matches!(slot.life, Life::Backoff | Life::Pending)
-            || slot.deadline.is_some()
+        if self.shutdown.is_some()
+            || !matches!(slot.life, Life::Backoff | Life::Pending { .. })
+            || self.deadlines.is_set(i)
             || !slot.holding.is_empty()
         {
             return;
         }
-        if self.waiting_deps[i] == 0 {
+        if self.counts.waiting_deps[i] == 0 {
             self.start(i);
-        } else {
+        } else if matches!(self.slots[i].life, Life::Backoff) {
             // A dependency is restarting too: start with the others once it is ready.
-            self.slots[i].life = Life::Pending;
-        }
-    }
-
-    /// It is no longer ready: its dependents that have not started must wait for it again.
-    pub(super) fn unready(&mut self, i: usize) {
-        if !self.slots[i].ready {
-            return;
-        }
-        self.slots[i].ready = false;
-        self.ready_count -= 1;
-        for k in 0..self.graph.dependents(i).len() {
-            let d = self.graph.dependents(i)[k];
-            self.waiting_deps[d] += 1;
+            self.slots[i].life = Life::Pending { ran: true };
         }
     }
 
@@ -135,21 +125,20 @@ impl Engine {
     fn hold_dependents(&mut self, x: usize) {
         // Everything above x, not x itself.
         for d in self.with_dependents(&[x]).into_iter().filter(|&d| d != x) {
-            match self.slots[d].life {
-                Life::Running if self.slots[d].held_by.is_none() => {
-                    self.slots[d].held_by = Some(Hold::Restart(x));
-                    self.slots[x].holding.push(d);
+            match &self.slots[d].life {
+                Life::Running(run) if run.held().is_none() => {
                     // Going down now: a dependent of its that has not
                     // started yet must not start on it in the meantime.
-                    self.unready(d);
+                    self.hold(d, Hold::Restart(x));
+                    self.slots[x].holding.push(d);
                 }
                 // Going down for a change already: x waits for it all the same.
-                Life::Running => self.slots[x].holding.push(d),
+                Life::Running(_) => self.slots[x].holding.push(d),
                 // Already down and restarting by itself: it now comes back
                 // with the others, once its dependencies are ready.
                 Life::Backoff => {
-                    self.clear_deadline(d);
-                    self.slots[d].life = Life::Pending;
+                    self.deadlines.clear(d);
+                    self.slots[d].life = Life::Pending { ran: true };
                 }
                 _ => {}
             }
@@ -177,37 +166,18 @@ impl Engine {
         self.stop_when_free(&holding);
     }
 
-    /// Asks each of `members` to stop, with its own stop timeout, once none
-    /// of its dependents is still running: the usual reverse order, over a
-    /// subgraph, while the rest of the graph runs on.
-    pub(super) fn stop_when_free(&mut self, members: &[usize]) {
-        let now = Instant::now();
-        for &d in members {
-            let slot = &self.slots[d];
-            if slot.life != Life::Running || slot.stop_requested || slot.killed.is_some() {
-                continue;
-            }
-            let blocked = self
-                .graph
-                .dependents(d)
-                .iter()
-                .any(|&e| self.slots[e].life == Life::Running);
-            if !blocked {
-                let own = now + self.plan.stop_timeouts[d];
-                self.request_stop(d, now, (own, KillReason::StopTimeout));
-            }
-        }
-    }
-
     /// A component taken down while the graph runs on is down: stopped for
     /// its dependency's restart, it waits, pending, for its dependencies to
     /// be ready again; stopped for a change, the change goes on.
     pub(super) fn park(&mut self, i: usize, exit: &Exit) {
-        let Some(hold) = self.slots[i].held_by.take() else {
+        // Held, so not ready: nothing waits on it that did not already.
+        let Some(run) = self.slots[i].life.run() else {
             return;
         };
-        self.clear_deadline(i);
-        self.unready(i);
+        let (Some(hold), began) = (run.held(), run.stop_began()) else {
+            return;
+        };
+        self.deadlines.clear(i);
         let Hold::Restart(x) = hold else {
             self.parked_for_change(i, exit);
             self.release(i);
@@ -219,16 +189,13 @@ impl Engine {
             self.release(i);
             return;
         }
-        let took = self.slots[i]
-            .asked_at
-            .map(|t| t.elapsed())
-            .unwrap_or_default();
+        let took = began.map(|t| t.elapsed()).unwrap_or_default();
         let (name, dep) = (self.name(i).to_string(), self.name(x).to_string());
         tracing::info!(
             component = %name,
             "{name}: stopped in {took:.1?} ({exit}); starts again once `{dep}` is ready"
         );
-        self.slots[i].life = Life::Pending;
+        self.slots[i].life = Life::Pending { ran: true };
         self.record(EventKind::Restarting(
             i,
             format!("stopped to restart with `{dep}` (restart_dependents)"),

@@ -1,0 +1,105 @@
+//! Ending: what a component's end means (a stop, a failure, a finish, a
+//! kill), and what it releases.
+
+use super::{Engine, KILL_GRACE, Life};
+use crate::component::Exit;
+use crate::config::Strategy;
+use crate::event::{EventKind, Outcome, Trigger};
+
+impl Engine {
+    pub(super) fn on_exit(&mut self, i: usize, exit: Exit) {
+        let Some(run) = self.slots[i].life.run() else {
+            return;
+        };
+        let (outcome, held) = (run.outcome(&exit), run.held().is_some());
+        let (ready, began) = (self.slots[i].life.is_ready(), run.stop_began());
+        if self.shutdown.is_none() && held {
+            self.park(i, &exit);
+            return;
+        }
+        if self.shutdown.is_none()
+            && matches!(outcome, Outcome::Failed | Outcome::ExitedEarly)
+            && self.restart_if_allowed(i, outcome, &exit)
+        {
+            return;
+        }
+        let name = self.name(i).to_string();
+        let took = began.map(|t| t.elapsed()).unwrap_or_default();
+        match outcome {
+            Outcome::Failed if !ready => match exit {
+                Exit::Error(_) => {
+                    tracing::error!(component = %name, "{name}: failed to start: {exit}")
+                }
+                _ => {
+                    tracing::error!(component = %name, "{name}: failed to start: exited before it was ready ({exit})")
+                }
+            },
+            Outcome::Failed => {
+                tracing::error!(component = %name, "{name}: exited unexpectedly: {exit}")
+            }
+            Outcome::ExitedEarly => {
+                tracing::info!(component = %name, "{name}: finished by itself: {exit}")
+            }
+            Outcome::Stopped => {
+                tracing::info!(component = %name, "{name}: stopped in {took:.1?} ({exit})")
+            }
+            _ => {
+                tracing::warn!(component = %name, "{name}: down {took:.1?} after the stop began, by force ({exit})")
+            }
+        }
+        self.end(i, outcome, Some(exit));
+        if outcome == Outcome::Failed {
+            self.begin_shutdown(Trigger::ComponentFailed(name));
+        }
+        self.advance_stop();
+    }
+
+    /// Marks a component down for good and releases what waited on it.
+    pub(super) fn end(&mut self, i: usize, outcome: Outcome, exit: Option<Exit>) {
+        self.deadlines.clear(i);
+        let ready = self.slots[i].life.is_ready();
+        self.slots[i].life = Life::Done { ready };
+        self.counts.done += 1;
+        if let Some(s) = &mut self.shutdown
+            && s.phase_started
+            && self.plan.phase_of[i] == s.phase
+        {
+            s.phase_left -= 1;
+        }
+        self.record(EventKind::Ended(i, outcome, exit));
+        // Eager: a dependency whose last dependent just went down is next.
+        // (Before the shutdown, `begin_shutdown()` collects them all at once.)
+        let eager = self.plan.strategy == Strategy::Eager;
+        for k in 0..self.graph.deps(i).len() {
+            let d = self.graph.deps(i)[k];
+            self.counts.live_dependents[d] -= 1;
+            if eager
+                && self.counts.live_dependents[d] == 0
+                && let Some(s) = &mut self.shutdown
+            {
+                s.stoppable.push(d);
+            }
+        }
+    }
+
+    /// The component was killed and still has not ended after [`KILL_GRACE`].
+    pub(super) fn abandon(&mut self, i: usize) {
+        tracing::error!(
+            component = self.name(i),
+            "{}: still running {KILL_GRACE:?} after being killed; no longer waiting for it",
+            self.name(i)
+        );
+        let Some(run) = self.slots[i].life.run() else {
+            return;
+        };
+        run.abort.abort();
+        let exit = Exit::Error(format!("did not end within {KILL_GRACE:?} of being killed"));
+        // Killed: forced, or timed out when it had been asked first.
+        let outcome = run.outcome(&exit);
+        if self.shutdown.is_none() && run.held().is_some() {
+            self.park(i, &exit);
+            return;
+        }
+        self.end(i, outcome, Some(exit));
+    }
+}
