@@ -113,6 +113,7 @@
 mod settings;
 
 mod db;
+mod db_thread;
 mod gate;
 mod protocol;
 mod session;
@@ -120,7 +121,6 @@ mod sql;
 mod startup;
 mod store;
 mod types;
-mod worker;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -31,9 +31,9 @@ use tokio_util::codec::Framed;
 
 use super::Shared;
 use super::db::{self, Prepared, Reply};
+use super::db_thread::DbThread;
 use super::protocol::{Codec, Frontend, ProtocolError};
 use super::types::{self, PgError};
-use super::worker::Worker;
 
 /// How long a client has to get through startup and authentication
 /// (PostgreSQL's `authentication_timeout` is a minute; a stand-in's clients
@@ -102,7 +102,7 @@ pub(super) async fn serve(stream: TcpStream, shared: Arc<Shared>) {
         login.user
     );
     let mut session = Session {
-        worker: login.worker,
+        db: login.db,
         statements: HashMap::new(),
         portals: HashMap::new(),
         status: TransactionStatus::Idle,
@@ -114,7 +114,7 @@ pub(super) async fn serve(stream: TcpStream, shared: Arc<Shared>) {
     drop(conn);
     // The session counts until its connection is closed: the final
     // checkpoint must not race a connection still open.
-    session.worker.finish().await;
+    session.db.finish().await;
     drop(login.guard);
 }
 
@@ -135,7 +135,7 @@ enum PortalState {
 }
 
 struct Session {
-    worker: Worker,
+    db: DbThread,
     statements: HashMap<String, Arc<Prepared>>,
     portals: HashMap<String, Portal>,
     status: TransactionStatus,
@@ -280,7 +280,7 @@ impl Session {
         conn: &mut Conn,
         f: impl FnOnce(&mut db::Db) -> R + Send + 'static,
     ) -> Result<R, End> {
-        match self.worker.call(f).await {
+        match self.db.call(f).await {
             Some(r) => Ok(r),
             None => Err(fatal(conn, internal()).await),
         }
