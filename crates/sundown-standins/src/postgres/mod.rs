@@ -112,6 +112,7 @@
 
 mod settings;
 
+mod conn;
 mod db;
 mod db_thread;
 mod gate;
@@ -130,6 +131,7 @@ use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 pub use self::settings::{KIND, PostgresSpec};
+use conn::Shared;
 use gate::Gate;
 use store::Store;
 use sundown::component::{BoxFuture, Component, Exit, Lifecycle};
@@ -154,15 +156,6 @@ impl Component for Postgres {
     fn run(self: Box<Self>, life: Lifecycle) -> BoxFuture<Exit> {
         Box::pin(run(self.spec, life))
     }
-}
-
-/// What every connection of one component shares.
-struct Shared {
-    name: String,
-    user: String,
-    password: Option<String>,
-    store: Arc<Store>,
-    gate: Arc<Gate>,
 }
 
 /// How long a kill waits for the session threads, then for the checkpoint

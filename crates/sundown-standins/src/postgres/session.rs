@@ -10,7 +10,6 @@
 //! is refused with `57P03` once its startup packet arrives.
 
 use std::collections::{HashMap, VecDeque};
-use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,10 +28,11 @@ use rusqlite::types::Value;
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
-use super::Shared;
+use super::conn::{Conn, End, Shared, fatal};
 use super::db::{self, Prepared, Reply};
 use super::db_thread::DbThread;
 use super::protocol::{Codec, Frontend, ProtocolError};
+use super::startup::startup;
 use super::types::{self, PgError};
 
 /// How long a client has to get through startup and authentication
@@ -40,30 +40,7 @@ use super::types::{self, PgError};
 /// are local).
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub(super) type Conn = Framed<TcpStream, Codec>;
-
-/// Why a session's loop ended early.
-pub(super) enum End {
-    /// The client was told why (a FATAL error) or is gone.
-    Closed,
-    Io(io::Error),
-}
-
-impl From<io::Error> for End {
-    fn from(e: io::Error) -> End {
-        End::Io(e)
-    }
-}
-
 type Step = Result<(), End>;
-
-/// Sends a FATAL error and ends the session.
-pub(super) async fn fatal(conn: &mut Conn, e: PgError) -> End {
-    match conn.send(Msg::ErrorResponse(e.info().into())).await {
-        Ok(()) => End::Closed,
-        Err(e) => End::Io(e),
-    }
-}
 
 fn internal() -> PgError {
     PgError::fatal("XX000", "the session's database thread ended unexpectedly")
@@ -76,25 +53,22 @@ pub(super) async fn serve(stream: TcpStream, shared: Arc<Shared>) {
         .map_or_else(|_| "?".to_string(), |a| a.to_string());
     let _ = stream.set_nodelay(true);
     let mut conn = Framed::new(stream, Codec::new());
-    let login =
-        match tokio::time::timeout(STARTUP_TIMEOUT, super::startup::startup(&mut conn, &shared))
-            .await
-        {
-            Ok(Ok(login)) => login,
-            Ok(Err(End::Closed)) => return,
-            Ok(Err(End::Io(e))) => {
-                tracing::debug!("{}: {peer}: during startup: {e}", shared.name);
-                return;
-            }
-            Err(_) => {
-                let _ = fatal(
-                    &mut conn,
-                    PgError::fatal("08P01", "canceling authentication due to timeout"),
-                )
-                .await;
-                return;
-            }
-        };
+    let login = match tokio::time::timeout(STARTUP_TIMEOUT, startup(&mut conn, &shared)).await {
+        Ok(Ok(login)) => login,
+        Ok(Err(End::Closed)) => return,
+        Ok(Err(End::Io(e))) => {
+            tracing::debug!("{}: {peer}: during startup: {e}", shared.name);
+            return;
+        }
+        Err(_) => {
+            let _ = fatal(
+                &mut conn,
+                PgError::fatal("08P01", "canceling authentication due to timeout"),
+            )
+            .await;
+            return;
+        }
+    };
     tracing::debug!(
         "{}: {peer}: session {} for `{}`",
         shared.name,

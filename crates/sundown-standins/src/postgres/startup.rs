@@ -13,12 +13,11 @@ use pgwire::messages::startup::{
     Authentication, BackendKeyData, NegotiateProtocolVersion, ParameterStatus, SecretKey,
 };
 
-use super::Shared;
+use super::conn::{Conn, End, Shared, fatal};
 use super::db;
 use super::db_thread::DbThread;
 use super::gate::{Refused, SessionGuard};
 use super::protocol::{Frontend, ProtocolError};
-use super::session::{Conn, End, fatal};
 use super::types::PgError;
 
 /// PostgreSQL's default `max_connections`; each session is a thread here.
