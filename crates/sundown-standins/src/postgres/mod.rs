@@ -115,6 +115,7 @@ mod settings;
 mod conn;
 mod db;
 mod db_thread;
+mod extended;
 mod gate;
 mod protocol;
 mod session;
