@@ -19,10 +19,10 @@ use tokio_util::codec::Framed;
 
 use super::db::{Db, Reply};
 use super::db_thread::DbThread;
+use super::error::PgError;
 use super::gate::Gate;
 use super::protocol::Codec;
 use super::store::Store;
-use super::types::PgError;
 
 /// A client connection: frontend messages in, backend messages out.
 pub(super) type Conn = Framed<TcpStream, Codec>;

@@ -15,9 +15,10 @@ use pgwire::messages::response::TransactionStatus;
 use rusqlite::types::Value;
 use rusqlite::{CachedStatement, Connection};
 
+use super::error::{PgError, from_sqlite};
 use super::sql::{self, Command, Kind, Param};
 use super::store::Store;
-use super::types::{self, PgError};
+use super::types;
 
 /// What a statement produced, in protocol order.
 #[derive(Debug)]
@@ -103,7 +104,7 @@ impl Db {
     fn exec(&self, sql: &str) -> Result<(), PgError> {
         self.conn
             .execute_batch(sql)
-            .map_err(|e| types::from_sqlite(&e, sql, 0))
+            .map_err(|e| from_sqlite(&e, sql, 0))
     }
 
     /// Whether the open transaction has written to the database.
@@ -446,7 +447,7 @@ impl Db {
                 }
                 self.conn
                     .execute_batch(stmt)
-                    .map_err(|e| types::from_sqlite(&e, origin.query, origin.offset))?;
+                    .map_err(|e| from_sqlite(&e, origin.query, origin.offset))?;
                 self.aborted = false;
                 Reply::Command(Tag::new(tag))
             }
@@ -484,7 +485,7 @@ impl Db {
         formats: &[FieldFormat],
         origin: Origin<'_>,
     ) -> Result<Reply, PgError> {
-        let fail = |e: rusqlite::Error| types::from_sqlite(&e, origin.query, origin.offset);
+        let fail = |e: rusqlite::Error| from_sqlite(&e, origin.query, origin.offset);
         let mut stmt = self
             .conn
             .prepare_cached(sql)
@@ -574,7 +575,7 @@ fn prepare_error(e: &rusqlite::Error, sql: &str, origin: Origin<'_>) -> PgError 
              list tables with SELECT name FROM sqlite_schema)",
         );
     }
-    types::from_sqlite(e, origin.query, origin.offset)
+    from_sqlite(e, origin.query, origin.offset)
 }
 
 /// The PostgreSQL parameter number of SQLite's parameter `i`.

@@ -12,8 +12,8 @@ use std::sync::mpsc;
 use tokio::sync::oneshot;
 
 use super::db::Db;
+use super::error::PgError;
 use super::store::Store;
-use super::types::PgError;
 
 type Job = Box<dyn FnOnce(&mut Db) + Send>;
 

@@ -21,10 +21,12 @@ use pgwire::messages::extendedquery::{
 use pgwire::messages::response::TransactionStatus;
 use rusqlite::types::Value;
 
+use super::bind::decode_param;
 use super::conn::{Conn, End, call, row_description, send_reply};
 use super::db::{Prepared, Reply};
 use super::db_thread::DbThread;
-use super::types::{self, PgError};
+use super::error::PgError;
+use super::types;
 
 /// Why an extended-protocol message failed.
 pub(super) enum Failure {
@@ -166,7 +168,7 @@ impl Extended {
             .iter()
             .zip(&stmt.params)
             .zip(&param_formats)
-            .map(|((raw, ty), f)| types::decode_param(ty, *f, raw.as_ref()))
+            .map(|((raw, ty), f)| decode_param(ty, *f, raw.as_ref()))
             .collect::<Result<Vec<_>, _>>()?;
         let ncols = stmt.columns.len();
         let formats = formats(result_formats, ncols, "result", "columns")?;

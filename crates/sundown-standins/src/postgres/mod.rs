@@ -112,9 +112,11 @@
 
 mod settings;
 
+mod bind;
 mod conn;
 mod db;
 mod db_thread;
+mod error;
 mod extended;
 mod gate;
 mod protocol;

@@ -21,10 +21,10 @@ use tokio_util::codec::Framed;
 
 use super::conn::{Conn, End, Shared, Step, call, fatal, send_reply};
 use super::db_thread::DbThread;
+use super::error::PgError;
 use super::extended::{Extended, Failure};
 use super::protocol::{Codec, Frontend, ProtocolError};
 use super::startup::startup;
-use super::types::PgError;
 
 /// How long a client has to get through startup and authentication
 /// (PostgreSQL's `authentication_timeout` is a minute; a stand-in's clients

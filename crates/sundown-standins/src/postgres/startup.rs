@@ -16,9 +16,9 @@ use pgwire::messages::startup::{
 use super::conn::{Conn, End, Shared, fatal};
 use super::db;
 use super::db_thread::DbThread;
+use super::error::PgError;
 use super::gate::{Refused, SessionGuard};
 use super::protocol::{Frontend, ProtocolError};
-use super::types::PgError;
 
 /// PostgreSQL's default `max_connections`; each session is a thread here.
 const MAX_SESSIONS: usize = 100;
