@@ -23,9 +23,10 @@ use rusqlite::types::Value;
 
 use super::bind::decode_param;
 use super::conn::{Conn, End, call, row_description, send_reply};
-use super::db::{Prepared, Reply};
+use super::db::Reply;
 use super::db_thread::DbThread;
 use super::error::PgError;
+use super::prepare::Prepared;
 use super::types;
 
 /// Why an extended-protocol message failed.

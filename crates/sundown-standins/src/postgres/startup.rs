@@ -14,11 +14,11 @@ use pgwire::messages::startup::{
 };
 
 use super::conn::{Conn, End, Shared, fatal};
-use super::db;
 use super::db_thread::DbThread;
 use super::error::PgError;
 use super::gate::{Refused, SessionGuard};
 use super::protocol::{Frontend, ProtocolError};
+use super::show::server_version;
 
 /// PostgreSQL's default `max_connections`; each session is a thread here.
 const MAX_SESSIONS: usize = 100;
@@ -157,7 +157,7 @@ pub(super) async fn startup(conn: &mut Conn, shared: &Shared) -> Result<Login, E
         ("IntervalStyle", "postgres"),
         ("is_superuser", "on"),
         ("server_encoding", "UTF8"),
-        ("server_version", &db::server_version()),
+        ("server_version", &server_version()),
         ("session_authorization", &user),
         ("standard_conforming_strings", "on"),
         ("TimeZone", "UTC"),
