@@ -119,6 +119,7 @@ mod db_thread;
 mod error;
 mod extended;
 mod gate;
+mod group_commit;
 mod prepare;
 mod protocol;
 mod session;
