@@ -20,7 +20,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::Shared;
 use super::clients::ClientRecord;
-use super::codec::{CodecError, Reply, ServerCodec, encode_reply};
+use super::codec::{CodecError, ServerCodec, encode_reply};
+use super::reply::Reply;
 use super::session::{Session, Step};
 use super::store::Served;
 

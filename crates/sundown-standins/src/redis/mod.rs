@@ -21,6 +21,8 @@ mod codec;
 mod commands;
 mod conn;
 mod glob;
+mod int;
+mod reply;
 mod session;
 mod store;
 

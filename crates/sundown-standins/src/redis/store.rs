@@ -13,7 +13,8 @@ use bytes::Bytes;
 use tokio::sync::oneshot;
 
 use super::clients::Clients;
-use super::codec::{Reply, encode_command};
+use super::codec::encode_command;
+use super::reply::Reply;
 
 /// A value.
 #[derive(Debug, Clone, PartialEq)]

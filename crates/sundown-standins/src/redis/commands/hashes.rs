@@ -2,8 +2,9 @@
 
 use bytes::Bytes;
 
-use super::{Ctx, Outcome, Res, int_arg, int_bytes, parse_i64, wrong_args};
-use crate::redis::codec::Reply;
+use super::{Ctx, Outcome, Res, int_arg, int_bytes, wrong_args};
+use crate::redis::int::parse_i64;
+use crate::redis::reply::Reply;
 use crate::redis::store::own;
 
 fn hset_pairs(ctx: &mut Ctx, args: &[Bytes], name: &str) -> Res<usize> {

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::{Ctx, Outcome, Res, int_arg, is, syntax};
-use crate::redis::codec::Reply;
+use crate::redis::reply::Reply;
 use crate::redis::store::Value;
 
 pub(super) fn del(ctx: &mut Ctx, args: &[Bytes]) -> Res<Outcome> {

@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{BlockRequest, Ctx, Outcome, Res, int_arg, is, parse_i64, syntax, wrong_args};
-use crate::redis::codec::Reply;
+use super::{BlockRequest, Ctx, Outcome, Res, int_arg, is, syntax, wrong_args};
+use crate::redis::int::parse_i64;
+use crate::redis::reply::Reply;
 use crate::redis::store::{BlockOp, Store, own};
 
 fn push(ctx: &mut Ctx, args: &[Bytes], left: bool, only_existing: bool) -> Res<Outcome> {

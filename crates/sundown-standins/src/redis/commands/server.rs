@@ -6,10 +6,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
-use super::{Ctx, Outcome, Res, Spec, all, int_arg, is, lookup, parse_i64, syntax, wrong_args};
+use super::{Ctx, Outcome, Res, Spec, all, int_arg, is, lookup, syntax, wrong_args};
 use crate::redis::AppendFsync;
-use crate::redis::codec::Reply;
 use crate::redis::glob;
+use crate::redis::int::parse_i64;
+use crate::redis::reply::Reply;
 
 /// The version the stand-in reports: recent enough for clients to use
 /// `BLMOVE` (6.2) and `LPOP` with a count.
@@ -314,7 +315,7 @@ pub(super) fn config(ctx: &mut Ctx, args: &[Bytes]) -> Res<Outcome> {
             ("timeout", "0".into()),
             (
                 "proto-max-bulk-len",
-                super::super::codec::MAX_BULK_LEN.to_string(),
+                crate::redis::codec::MAX_BULK_LEN.to_string(),
             ),
         ];
         let mut out = Vec::new();
