@@ -19,13 +19,13 @@ use tokio::sync::{Notify, watch};
 use tokio_util::codec::Decoder as _;
 use tokio_util::sync::CancellationToken;
 
-use super::AppendFsync;
 use super::codec::encode_command;
 use super::codec::{CodecError, ServerCodec};
 use super::commands::Special;
 use super::session::{Session, check};
+use super::settings::AppendFsync;
+use super::shared::{AofLink, ServerInfo, Shared};
 use super::store::{Entry, Store, Value};
-use super::{ServerInfo, Shared};
 
 /// Why the append-only file could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -209,14 +209,6 @@ pub fn rewrite(path: &Path, store: &Store) -> Result<(File, usize), AofError> {
     }
     let file = OpenOptions::new().append(true).open(path).map_err(io_err)?;
     Ok((file, keys))
-}
-
-/// What the connections share with the writer.
-pub struct AofLink {
-    /// Wakes the writer: there is something to write.
-    pub wake: Notify,
-    /// How far the file is durable (written, and fsynced under `always`).
-    pub durable: watch::Receiver<u64>,
 }
 
 /// The writer's half.

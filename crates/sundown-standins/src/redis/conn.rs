@@ -18,11 +18,11 @@ use tokio::sync::{oneshot, watch};
 use tokio_util::codec::{Decoder as _, Framed};
 use tokio_util::sync::CancellationToken;
 
-use super::Shared;
 use super::clients::ClientRecord;
 use super::codec::{CodecError, ServerCodec, encode_reply};
 use super::reply::Reply;
 use super::session::{Session, Step};
+use super::shared::Shared;
 use super::store::Served;
 
 /// Most requests run in one batch; more wait for the next one, so one

@@ -24,10 +24,11 @@ mod glob;
 mod int;
 mod reply;
 mod session;
+mod shared;
 mod store;
 
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -35,43 +36,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 pub use self::settings::{AppendFsync, KIND, RedisSpec};
-use aof::{AofLink, Loaded};
+use aof::Loaded;
+pub use shared::{ServerInfo, Shared};
 use store::Store;
 use sundown::component::{BoxFuture, Component, Exit, Lifecycle};
-
-/// Server-wide facts commands report (`INFO`, `CONFIG GET`).
-pub struct ServerInfo {
-    started: Instant,
-    port: u16,
-    aof: bool,
-    fsync: AppendFsync,
-}
-
-impl ServerInfo {
-    fn new(port: u16, aof: bool, fsync: AppendFsync) -> ServerInfo {
-        ServerInfo {
-            started: Instant::now(),
-            port,
-            aof,
-            fsync,
-        }
-    }
-}
-
-/// What every connection shares.
-pub struct Shared {
-    store: Mutex<Store>,
-    info: ServerInfo,
-    aof: Option<AofLink>,
-}
-
-impl Shared {
-    /// The store, locked. A panic while it was held (a bug) must not take
-    /// every other client down with it, hence no poisoning.
-    fn lock(&self) -> MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
 
 /// The `redis` component.
 pub struct Redis {

@@ -18,9 +18,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::ServerInfo;
 use super::int::parse_i64;
 use super::reply::Reply;
+use super::shared::ServerInfo;
 use super::store::{BlockOp, Store};
 
 /// The connection's identity, as `CLIENT` sees it.

@@ -7,10 +7,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 
 use super::{Ctx, Outcome, Res, Spec, all, int_arg, is, lookup, syntax, wrong_args};
-use crate::redis::AppendFsync;
 use crate::redis::glob;
 use crate::redis::int::parse_i64;
 use crate::redis::reply::Reply;
+use crate::redis::settings::AppendFsync;
 
 /// The version the stand-in reports: recent enough for clients to use
 /// `BLMOVE` (6.2) and `LPOP` with a count.
