@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use super::{Ctx, Outcome, Res, int_arg, is, syntax};
+use super::ctx::{Ctx, Outcome, Res, int_arg, is, syntax};
 use crate::redis::reply::Reply;
 use crate::redis::store::Value;
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{BlockRequest, Ctx, Outcome, Res, int_arg, is, syntax, wrong_args};
+use super::ctx::{BlockRequest, Ctx, Outcome, Res, int_arg, is, syntax, wrong_args};
 use crate::redis::int::parse_i64;
 use crate::redis::reply::Reply;
 use crate::redis::store::{BlockOp, Store, own};

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use super::{Ctx, Outcome, Res, int_arg, int_bytes, is, not_integer, syntax, wrong_args};
+use super::ctx::{Ctx, Outcome, Res, int_arg, int_bytes, is, not_integer, syntax, wrong_args};
 use crate::redis::int::parse_i64;
 use crate::redis::reply::Reply;
 use crate::redis::store::{Entry, Value, own, wrongtype};
