@@ -25,7 +25,8 @@ use super::commands::Special;
 use super::session::{Session, check};
 use super::settings::AppendFsync;
 use super::shared::{AofLink, ServerInfo, Shared};
-use super::store::{Entry, Store, Value};
+use super::store::Store;
+use super::value::{Entry, Value};
 
 /// Why the append-only file could not be loaded.
 #[derive(Debug, thiserror::Error)]

@@ -4,9 +4,11 @@
 //! It speaks RESP2 over TCP with the commands a job queue needs (strings,
 //! expiry, lists with blocking pops and moves, hashes, transactions) and
 //! keeps its data in memory, optionally made durable by an append-only file
-//! in Redis's format. Modules: `codec` (the wire), `store` (data, expiry,
-//! blocked clients), `commands` and `session` (what requests do),
-//! `conn` (a connection), `aof` (the file).
+//! in Redis's format. Modules: `codec` (the wire) and `reply` (what is
+//! answered), `store` (data and expiry, under one lock) with `value` (what
+//! a key holds) and `blocking` (clients blocked on lists), `commands` and
+//! `session` (what requests do), `conn` (a connection), `shared` (what the
+//! connections share), `aof` (the file).
 //!
 //! Stopping: the listener closes, each connection finishes and answers
 //! what it had already received, a client blocked in `BRPOP` sees its
@@ -16,6 +18,7 @@
 mod settings;
 
 mod aof;
+mod blocking;
 mod clients;
 mod codec;
 mod commands;
@@ -26,6 +29,7 @@ mod reply;
 mod session;
 mod shared;
 mod store;
+mod value;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::redis::blocking::BlockOp;
 use crate::redis::int::parse_i64;
 use crate::redis::reply::Reply;
 use crate::redis::shared::ServerInfo;
-use crate::redis::store::{BlockOp, Store};
+use crate::redis::store::Store;
 
 /// The connection's identity, as `CLIENT` sees it.
 #[derive(Debug, Default)]

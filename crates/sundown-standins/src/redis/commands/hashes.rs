@@ -5,7 +5,7 @@ use bytes::Bytes;
 use super::ctx::{Ctx, Outcome, Res, int_arg, int_bytes, wrong_args};
 use crate::redis::int::parse_i64;
 use crate::redis::reply::Reply;
-use crate::redis::store::own;
+use crate::redis::value::own;
 
 fn hset_pairs(ctx: &mut Ctx, args: &[Bytes], name: &str) -> Res<usize> {
     if !args.len().is_multiple_of(2) {

@@ -4,7 +4,7 @@ use bytes::Bytes;
 
 use super::ctx::{Ctx, Outcome, Res, int_arg, is, syntax};
 use crate::redis::reply::Reply;
-use crate::redis::store::Value;
+use crate::redis::value::Value;
 
 pub(super) fn del(ctx: &mut Ctx, args: &[Bytes]) -> Res<Outcome> {
     let mut removed = Vec::new();

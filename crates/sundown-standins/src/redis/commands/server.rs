@@ -108,7 +108,7 @@ pub(super) fn hello(ctx: &mut Ctx, args: &[Bytes]) -> Res<Outcome> {
 fn client_line(ctx: &Ctx, id: u64) -> String {
     ctx.store
         .clients
-        .line(id, ctx.store.is_blocked(id))
+        .line(id, ctx.store.blocking.is_blocked(id))
         .unwrap_or_default()
 }
 
@@ -323,7 +323,7 @@ pub(super) fn info(ctx: &mut Ctx, args: &[Bytes]) -> Res<Outcome> {
             s,
             "# Clients\r\nconnected_clients:{}\r\nblocked_clients:{}\r\n\r\n",
             ctx.store.clients.count(),
-            ctx.store.blocked_clients()
+            ctx.store.blocking.len()
         );
     }
     if wanted("memory") {
