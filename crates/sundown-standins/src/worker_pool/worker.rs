@@ -4,40 +4,14 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ::redis::AsyncConnectionConfig;
-use ::redis::aio::MultiplexedConnection;
-use ::redis::io::tcp::TcpSettings;
-use ::redis::io::tcp::socket2::TcpKeepalive;
 use tokio::sync::mpsc;
-use tokio_postgres::Statement;
-use tokio_postgres::types::Type;
 use tracing::{error, info, warn};
 
-use super::JobTime;
-use super::{Pool, pg_error};
+use super::connections::{Blocking, Pg, blocking_redis, postgres};
+use super::pool::{Pool, pg_error};
+use super::rng::XorShift;
 use crate::jobs::{self, Backoff, Job, STATUS_FIELD, Status};
-
-/// Keepalive probes on the blocking connection start after this much
-/// silence, and repeat at [`KEEPALIVE_INTERVAL`]: a dead Redis is noticed
-/// within about a minute instead of never.
-const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
-const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
-
-/// The worker's dedicated Redis connection for `BLMOVE`.
-struct Blocking {
-    con: MultiplexedConnection,
-    /// Its `CLIENT ID`, when the server has that command: killing it by id
-    /// after cancelling guarantees the server no longer moves a job for us.
-    id: Option<i64>,
-}
-
-/// The worker's PostgreSQL connection and its prepared `INSERT`.
-struct Pg {
-    client: tokio_postgres::Client,
-    insert: Statement,
-}
 
 /// How handling one job ended.
 enum Handled {
@@ -45,39 +19,6 @@ enum Handled {
     Finished,
     /// Stopped or killed with the job unfinished; it is in the processing list.
     Interrupted,
-}
-
-/// A tiny xorshift64* generator: random job times need no statistical
-/// quality, only a different sequence per worker.
-struct XorShift(u64);
-
-impl XorShift {
-    fn seeded(pool: &str, i: usize) -> XorShift {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        let mut seed = nanos ^ (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        for b in pool.bytes() {
-            seed = (seed ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        XorShift(seed | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// Uniform in `[min, max]` (to the nanosecond; the modulo bias is irrelevant here).
-    fn job_time(&mut self, t: JobTime) -> Duration {
-        if t.max <= t.min {
-            return t.min;
-        }
-        let span = u64::try_from((t.max - t.min).as_nanos()).unwrap_or(u64::MAX);
-        t.min + Duration::from_nanos(self.next() % span.saturating_add(1))
-    }
 }
 
 struct Worker {
@@ -174,12 +115,13 @@ impl Worker {
         loop {
             let attempt = async {
                 if self.blocking.is_none() {
-                    self.blocking = Some(self.connect_redis().await.map_err(|e| {
-                        format!("cannot connect to Redis at {}: {e}", self.pool.spec.redis)
-                    })?);
+                    self.blocking =
+                        Some(blocking_redis(&self.pool.control).await.map_err(|e| {
+                            format!("cannot connect to Redis at {}: {e}", self.pool.spec.redis)
+                        })?);
                 }
                 if self.pg.is_none() {
-                    self.pg = Some(self.connect_pg().await.map_err(|e| {
+                    self.pg = Some(postgres(&self.pool).await.map_err(|e| {
                         format!(
                             "cannot connect to PostgreSQL at {}: {e}",
                             self.pool.spec.postgres
@@ -201,58 +143,6 @@ impl Worker {
                 _ = pool.stop.cancelled() => return false,
             }
         }
-    }
-
-    async fn connect_redis(&self) -> Result<Blocking, ::redis::RedisError> {
-        // No response timeout: BLMOVE blocks until a job comes.
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(jobs::REDIS_CONNECT_TIMEOUT))
-            .set_response_timeout(None);
-        // An idle BLMOVE sends nothing, so a peer that vanished (a partition,
-        // a host gone) would leave this worker waiting forever without
-        // keepalive probes; with them the call fails and the worker reconnects.
-        let keepalive = TcpKeepalive::new()
-            .with_time(KEEPALIVE_IDLE)
-            .with_interval(KEEPALIVE_INTERVAL);
-        let info = self
-            .pool
-            .control
-            .client()
-            .get_connection_info()
-            .clone()
-            .set_tcp_settings(
-                TcpSettings::default()
-                    .set_nodelay(true)
-                    .set_keepalive(keepalive),
-            );
-        let mut con = ::redis::Client::open(info)?
-            .get_multiplexed_async_connection_with_config(&config)
-            .await?;
-        let id = ::redis::cmd("CLIENT")
-            .arg("ID")
-            .query_async::<i64>(&mut con)
-            .await
-            .ok();
-        Ok(Blocking { con, id })
-    }
-
-    async fn connect_pg(&self) -> Result<Pg, String> {
-        let client = self.pool.pg_connect().await?;
-        // Again on every reconnect: the database may have been recreated.
-        client
-            .batch_execute(jobs::CREATE_TABLE)
-            .await
-            .map_err(|e| pg_error(&e))?;
-        // Explicit types, so the statement means the same to PostgreSQL and
-        // to the stand-in, whatever each would infer.
-        let insert = client
-            .prepare_typed(
-                jobs::INSERT,
-                &[Type::INT8, Type::TEXT, Type::TEXT, Type::TEXT],
-            )
-            .await
-            .map_err(|e| pg_error(&e))?;
-        Ok(Pg { client, insert })
     }
 
     /// The oldest job in this worker's own processing list, if any (and if
@@ -345,7 +235,7 @@ impl Worker {
     ) -> Result<(), String> {
         let pool = Arc::clone(&self.pool);
         if self.pg.is_none() {
-            self.pg = Some(self.connect_pg().await.map_err(|e| {
+            self.pg = Some(postgres(&self.pool).await.map_err(|e| {
                 format!(
                     "cannot connect to PostgreSQL at {}: {e}",
                     pool.spec.postgres
@@ -462,42 +352,5 @@ impl Worker {
                 warn!(component = %component, "{name}: cannot give back jobs: {e}; whatever is in {} is recovered at the next start", self.list)
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn job_time_is_fixed_or_within_the_range() {
-        let mut rng = XorShift::seeded("pool", 0);
-        let fixed = Duration::from_millis(30);
-        let t = JobTime {
-            min: fixed,
-            max: fixed,
-        };
-        assert_eq!(rng.job_time(t), fixed);
-        let range = JobTime {
-            min: Duration::from_millis(10),
-            max: Duration::from_millis(20),
-        };
-        let samples: Vec<_> = (0..1000).map(|_| rng.job_time(range)).collect();
-        assert!(samples.iter().all(|d| (range.min..=range.max).contains(d)));
-        // Not stuck on one value.
-        assert!(samples.iter().any(|d| *d != samples[0]));
-    }
-
-    #[test]
-    fn workers_get_different_sequences() {
-        let a: Vec<_> = {
-            let mut r = XorShift::seeded("pool", 0);
-            (0..4).map(|_| r.next()).collect()
-        };
-        let b: Vec<_> = {
-            let mut r = XorShift::seeded("pool", 1);
-            (0..4).map(|_| r.next()).collect()
-        };
-        assert_ne!(a, b);
     }
 }
