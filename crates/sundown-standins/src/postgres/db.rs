@@ -83,7 +83,7 @@ impl Db {
     fn durable(&self) -> Result<(), PgError> {
         self.store
             .committed()
-            .map_err(|e| PgError::error("58030", e))
+            .map_err(|e| PgError::error("58030", e.to_string()))
     }
 
     /// Commits the open transaction, durably if it wrote; a COMMIT that

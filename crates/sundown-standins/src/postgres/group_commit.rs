@@ -4,14 +4,23 @@
 //! holds one per data file and waits on it after every commit that wrote.
 
 use std::fs::File;
+use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 /// A mutex's guard, also after a panic elsewhere held it: what it guards
 /// stays consistent (each holder leaves it whole), so a poisoned lock would
 /// only spread one failure to every session.
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// An fsync of the WAL failed: no commit can be acknowledged from then on.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("could not fsync {}: {error}", wal.display())]
+pub(super) struct FsyncFailed {
+    wal: PathBuf,
+    error: Arc<io::Error>,
 }
 
 /// Group commit for a database file.
@@ -44,7 +53,7 @@ struct SyncState {
     syncing: bool,
     /// After a failed fsync the kernel may have dropped the unwritten
     /// pages; nothing can be acknowledged any more (PostgreSQL panics).
-    failed: Option<String>,
+    failed: Option<FsyncFailed>,
 }
 
 impl GroupCommit {
@@ -62,7 +71,7 @@ impl GroupCommit {
 
     /// Returns once what the caller has just committed is on disk,
     /// running the fsync itself if none that covers it is under way.
-    pub(super) fn wait_durable(&self) -> Result<(), String> {
+    pub(super) fn wait_durable(&self) -> Result<(), FsyncFailed> {
         let mut s = lock(&self.state);
         s.written += 1;
         let mine = s.written;
@@ -83,9 +92,12 @@ impl GroupCommit {
             match result {
                 Ok(()) => s.synced = s.synced.max(target),
                 Err(e) => {
-                    let msg = format!("could not fsync {}: {e}", self.wal_path.display());
-                    tracing::error!("postgres: {msg}; no further commit can be acknowledged");
-                    s.failed = Some(msg);
+                    let failed = FsyncFailed {
+                        wal: self.wal_path.clone(),
+                        error: Arc::new(e),
+                    };
+                    tracing::error!("postgres: {failed}; no further commit can be acknowledged");
+                    s.failed = Some(failed);
                 }
             }
             self.synced.notify_all();
@@ -93,7 +105,7 @@ impl GroupCommit {
         Ok(())
     }
 
-    fn sync(&self) -> std::io::Result<()> {
+    fn sync(&self) -> io::Result<()> {
         use std::os::unix::fs::MetadataExt;
         let mut wal = lock(&self.wal);
         // Should the WAL ever be a new file (it is not while the keeper

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, InterruptHandle, OpenFlags};
 
-use super::group_commit::{GroupCommit, lock};
+use super::group_commit::{FsyncFailed, GroupCommit, lock};
 
 /// How long a statement waits for another connection's write lock before it
 /// fails with `55P03` (PostgreSQL would wait for row locks indefinitely by
@@ -24,6 +24,32 @@ const STATEMENT_CACHE: usize = 64;
 /// Durable commits between two checkpoints of the WAL into the database
 /// file (SQLite's own default is 1000 pages).
 const CHECKPOINT_EVERY: u64 = 500;
+
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum OpenError {
+    /// The data file's directory is missing.
+    #[error("cannot open database {}: directory {} does not exist", path.display(), dir.display())]
+    NoDirectory { path: PathBuf, dir: PathBuf },
+    /// The data file cannot be opened or created.
+    #[error("cannot open database {}: {source}", path.display())]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// SQLite refused it (not a database, …).
+    #[error("cannot open database {}: {source}", path.display())]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    /// It cannot be put in WAL mode.
+    #[error("cannot open database {}: it refuses WAL mode (journal mode {mode})", path.display())]
+    NoWal { path: PathBuf, mode: String },
+    /// No private directory for an in-memory database could be made.
+    #[error("cannot create a directory in {}: {reason}", base.display())]
+    MemoryDir { base: PathBuf, reason: String },
+}
 
 /// The database and what every session's connection shares.
 pub(super) struct Store {
@@ -74,7 +100,7 @@ impl Drop for MemoryDir {
     }
 }
 
-fn memory_dir() -> Result<MemoryDir, String> {
+fn memory_dir() -> Result<MemoryDir, OpenError> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let shm = Path::new("/dev/shm");
     let base = if shm.is_dir() {
@@ -90,18 +116,17 @@ fn memory_dir() -> Result<MemoryDir, String> {
             Ok(()) => return Ok(MemoryDir(dir)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
             Err(e) => {
-                return Err(format!(
-                    "cannot create a directory in {}: {e}",
-                    base.display()
-                ));
+                return Err(OpenError::MemoryDir {
+                    base,
+                    reason: e.to_string(),
+                });
             }
         }
     }
-    Err(format!(
-        "cannot create a directory in {}: {}",
-        base.display(),
-        last.map_or_else(String::new, |e| e.to_string())
-    ))
+    Err(OpenError::MemoryDir {
+        base,
+        reason: last.map_or_else(String::new, |e| e.to_string()),
+    })
 }
 
 impl std::fmt::Debug for Store {
@@ -115,18 +140,17 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (creating if needed) the database: the file `data`, or a
     /// private in-memory one.
-    pub(super) fn open(data: Option<&Path>) -> Result<Store, String> {
+    pub(super) fn open(data: Option<&Path>) -> Result<Store, OpenError> {
         let (path, memory) = match data {
             Some(path) => {
                 if let Some(dir) = path.parent()
                     && !dir.as_os_str().is_empty()
                     && !dir.is_dir()
                 {
-                    return Err(format!(
-                        "cannot open database {}: directory {} does not exist",
-                        path.display(),
-                        dir.display()
-                    ));
+                    return Err(OpenError::NoDirectory {
+                        path: path.to_path_buf(),
+                        dir: dir.to_path_buf(),
+                    });
                 }
                 // SQLite's "unable to open database file" hides the OS
                 // error; opening it ourselves first names it.
@@ -136,7 +160,10 @@ impl Store {
                     .create(true)
                     .truncate(false)
                     .open(path)
-                    .map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
+                    .map_err(|source| OpenError::File {
+                        path: path.to_path_buf(),
+                        source,
+                    })?;
                 (path.to_path_buf(), None)
             }
             None => {
@@ -144,7 +171,10 @@ impl Store {
                 (dir.0.join("db.sqlite"), Some(dir))
             }
         };
-        let fail = |e: rusqlite::Error| format!("cannot open database {}: {e}", path.display());
+        let fail = |source| OpenError::Sqlite {
+            path: path.clone(),
+            source,
+        };
         let keeper = open_connection(&path).map_err(fail)?;
         // Nothing outlives an in-memory database, so nothing needs to reach a disk.
         let sync = if memory.is_some() { "OFF" } else { "FULL" };
@@ -155,10 +185,7 @@ impl Store {
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
             .map_err(fail)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(format!(
-                "cannot open database {}: it refuses WAL mode (journal mode {mode})",
-                path.display()
-            ));
+            return Err(OpenError::NoWal { path, mode });
         }
         // A read leaves the keeper holding its shared lock on the database
         // for good, so no other connection ever closes as "the last one",
@@ -207,7 +234,7 @@ impl Store {
     /// Returns once what this session just committed is on disk (a data
     /// file; at once in memory). Sessions committing at the same time share
     /// one fsync of the WAL: PostgreSQL's group commit.
-    pub(super) fn committed(&self) -> Result<(), String> {
+    pub(super) fn committed(&self) -> Result<(), FsyncFailed> {
         let Some(d) = &self.durability else {
             return Ok(());
         };

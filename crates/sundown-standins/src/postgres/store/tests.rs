@@ -77,7 +77,8 @@ fn concurrent_commits_share_fsyncs_and_reach_the_file() {
 #[test]
 fn a_missing_directory_is_named() {
     let e = Store::open(Some(Path::new("/nonexistent-sundown/dir/db.sqlite")))
-        .expect_err("no such dir");
+        .expect_err("no such dir")
+        .to_string();
     assert!(
         e.contains("directory /nonexistent-sundown/dir does not exist"),
         "{e}"
@@ -89,6 +90,8 @@ fn a_file_that_is_not_a_database_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("junk");
     std::fs::write(&path, vec![b'x'; 4096]).expect("write junk");
-    let e = Store::open(Some(&path)).expect_err("not a database");
+    let e = Store::open(Some(&path))
+        .expect_err("not a database")
+        .to_string();
     assert!(e.contains("not a database"), "{e}");
 }
