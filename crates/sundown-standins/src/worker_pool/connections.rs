@@ -11,7 +11,7 @@ use ::redis::io::tcp::socket2::TcpKeepalive;
 use tokio_postgres::Statement;
 use tokio_postgres::types::Type;
 
-use super::pool::{Pool, pg_error};
+use super::pool::{PgFailed, Pool};
 use crate::jobs::{self, LazyRedis};
 
 /// Keepalive probes on the blocking connection start after this much
@@ -19,6 +19,20 @@ use crate::jobs::{self, LazyRedis};
 /// within about a minute instead of never.
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+
+/// A worker could not connect.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ConnectFailed {
+    /// To Redis, for its blocking connection.
+    #[error("cannot connect to Redis at {url}: {source}")]
+    Redis {
+        url: String,
+        source: ::redis::RedisError,
+    },
+    /// To PostgreSQL.
+    #[error("cannot connect to PostgreSQL at {url}: {source}")]
+    Postgres { url: String, source: PgFailed },
+}
 
 /// The worker's dedicated Redis connection for `BLMOVE`.
 pub(super) struct Blocking {
@@ -68,13 +82,10 @@ pub(super) async fn blocking_redis(control: &LazyRedis) -> Result<Blocking, ::re
 
 /// A worker's PostgreSQL connection, the table made sure of and the
 /// `INSERT` prepared.
-pub(super) async fn postgres(pool: &Pool) -> Result<Pg, String> {
+pub(super) async fn postgres(pool: &Pool) -> Result<Pg, PgFailed> {
     let client = pool.pg_connect().await?;
     // Again on every reconnect: the database may have been recreated.
-    client
-        .batch_execute(jobs::CREATE_TABLE)
-        .await
-        .map_err(|e| pg_error(&e))?;
+    client.batch_execute(jobs::CREATE_TABLE).await?;
     // Explicit types, so the statement means the same to PostgreSQL and
     // to the stand-in, whatever each would infer.
     let insert = client
@@ -82,7 +93,6 @@ pub(super) async fn postgres(pool: &Pool) -> Result<Pg, String> {
             jobs::INSERT,
             &[Type::INT8, Type::TEXT, Type::TEXT, Type::TEXT],
         )
-        .await
-        .map_err(|e| pg_error(&e))?;
+        .await?;
     Ok(Pg { client, insert })
 }

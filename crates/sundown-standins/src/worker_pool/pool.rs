@@ -92,10 +92,15 @@ pub(super) fn pg_error(e: &tokio_postgres::Error) -> String {
     }
 }
 
+/// PostgreSQL failed; shown with its cause ([`pg_error`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{}", pg_error(.0))]
+pub(super) struct PgFailed(#[from] pub(super) tokio_postgres::Error);
+
 impl Pool {
     /// Opens a PostgreSQL connection, its driver tracked and ended by a kill.
-    pub(super) async fn pg_connect(&self) -> Result<tokio_postgres::Client, String> {
-        let (client, connection) = self.pg.connect(NoTls).await.map_err(|e| pg_error(&e))?;
+    pub(super) async fn pg_connect(&self) -> Result<tokio_postgres::Client, PgFailed> {
+        let (client, connection) = self.pg.connect(NoTls).await?;
         let kill = self.kill.clone();
         self.tasks.spawn(async move {
             tokio::select! {
@@ -160,12 +165,9 @@ impl Pool {
         Ok(n)
     }
 
-    async fn create_table(&self) -> Result<(), String> {
+    async fn create_table(&self) -> Result<(), PgFailed> {
         let client = self.pg_connect().await?;
-        client
-            .batch_execute(jobs::CREATE_TABLE)
-            .await
-            .map_err(|e| pg_error(&e))
+        Ok(client.batch_execute(jobs::CREATE_TABLE).await?)
     }
 
     /// Waits `backoff`'s next delay; `false` when a stop or kill came first.

@@ -8,10 +8,24 @@ use std::sync::atomic::Ordering;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
-use super::connections::{Blocking, Pg, blocking_redis, postgres};
-use super::pool::{Pool, pg_error};
+use super::connections::{Blocking, ConnectFailed, Pg, blocking_redis, postgres};
+use super::pool::{PgFailed, Pool};
 use super::rng::XorShift;
-use crate::jobs::{self, Backoff, Job, STATUS_FIELD, Status};
+use crate::jobs::{self, Backoff, Job, RedisUnavailable, STATUS_FIELD, Status};
+
+/// Why a job could not be finished; it stays in the processing list.
+#[derive(Debug, thiserror::Error)]
+enum NotFinished {
+    /// No PostgreSQL connection.
+    #[error(transparent)]
+    Connect(#[from] ConnectFailed),
+    /// Writing or checking its row failed.
+    #[error("PostgreSQL: {0}")]
+    Postgres(PgFailed),
+    /// Marking it done (or setting it aside) in Redis failed.
+    #[error(transparent)]
+    Redis(#[from] RedisUnavailable),
+}
 
 /// How handling one job ended.
 enum Handled {
@@ -116,19 +130,22 @@ impl Worker {
             let attempt = async {
                 if self.blocking.is_none() {
                     self.blocking =
-                        Some(blocking_redis(&self.pool.control).await.map_err(|e| {
-                            format!("cannot connect to Redis at {}: {e}", self.pool.spec.redis)
+                        Some(blocking_redis(&self.pool.control).await.map_err(|source| {
+                            ConnectFailed::Redis {
+                                url: self.pool.spec.redis.clone(),
+                                source,
+                            }
                         })?);
                 }
                 if self.pg.is_none() {
-                    self.pg = Some(postgres(&self.pool).await.map_err(|e| {
-                        format!(
-                            "cannot connect to PostgreSQL at {}: {e}",
-                            self.pool.spec.postgres
-                        )
+                    self.pg = Some(postgres(&self.pool).await.map_err(|source| {
+                        ConnectFailed::Postgres {
+                            url: self.pool.spec.postgres.clone(),
+                            source,
+                        }
                     })?);
                 }
-                Ok::<(), String>(())
+                Ok::<(), ConnectFailed>(())
             };
             let result = tokio::select! {
                 r = attempt => r,
@@ -232,15 +249,18 @@ impl Worker {
         payload: &str,
         result: &str,
         raw: &[u8],
-    ) -> Result<(), String> {
+    ) -> Result<(), NotFinished> {
         let pool = Arc::clone(&self.pool);
         if self.pg.is_none() {
-            self.pg = Some(postgres(&self.pool).await.map_err(|e| {
-                format!(
-                    "cannot connect to PostgreSQL at {}: {e}",
-                    pool.spec.postgres
-                )
-            })?);
+            self.pg =
+                Some(
+                    postgres(&self.pool)
+                        .await
+                        .map_err(|source| ConnectFailed::Postgres {
+                            url: pool.spec.postgres.clone(),
+                            source,
+                        })?,
+                );
         }
         if let Some(pg) = &self.pg {
             let inserted = pg
@@ -252,7 +272,7 @@ impl Worker {
                     // Reconnect next time: the connection or the prepared
                     // statement (a dropped table) may be what broke.
                     self.pg = None;
-                    return Err(format!("PostgreSQL: {}", pg_error(&e)));
+                    return Err(NotFinished::Postgres(e.into()));
                 }
                 // Nothing inserted: this job was done before (harmless), or
                 // another job holds its id because Redis lost its id counter
@@ -262,12 +282,12 @@ impl Worker {
                         .client
                         .query_opt(jobs::PAYLOAD_OF, &[&job.id])
                         .await
-                        .map_err(|e| format!("PostgreSQL: {}", pg_error(&e)))?;
+                        .map_err(|e| NotFinished::Postgres(e.into()))?;
                     let stored: Option<String> = stored.map(|row| row.get(0));
                     if stored.as_deref() != Some(payload) {
                         let name = &self.name;
                         error!(component = %pool.name, "{name}: job {} has the id of a different job already in PostgreSQL (did Redis lose `{}:next_id`?); moving it to {}", job.id, pool.spec.queue, pool.keys.dead());
-                        return self.dead_letter(raw).await;
+                        return Ok(self.dead_letter(raw).await?);
                     }
                 }
                 Ok(_) => {}
@@ -285,16 +305,13 @@ impl Worker {
             .arg(1)
             .arg(raw)
             .ignore();
-        pool.control
-            .query_pipe::<()>(&tx)
-            .await
-            .map_err(|e| e.to_string())
+        Ok(pool.control.query_pipe::<()>(&tx).await?)
     }
 
     /// Moves a job that cannot be done (unreadable, or its id taken by
     /// another job) from this worker's list to the dead-letter list, where
     /// it stays visible instead of being dropped or retried forever.
-    async fn dead_letter(&self, raw: &[u8]) -> Result<(), String> {
+    async fn dead_letter(&self, raw: &[u8]) -> Result<(), RedisUnavailable> {
         let pool = &self.pool;
         let mut tx = ::redis::pipe();
         tx.atomic()
@@ -308,10 +325,7 @@ impl Worker {
             .arg(raw)
             .ignore();
         pool.stats.bump(&pool.stats.failed, 1);
-        pool.control
-            .query_pipe::<()>(&tx)
-            .await
-            .map_err(|e| e.to_string())
+        pool.control.query_pipe::<()>(&tx).await
     }
 
     /// Cancels the blocking connection and gives back whatever is in the
