@@ -40,7 +40,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 pub use self::settings::{AppendFsync, KIND, RedisSpec};
-use aof::Loaded;
+use aof::{AofError, Loaded};
 pub use shared::{ServerInfo, Shared};
 use store::Store;
 use sundown::component::{BoxFuture, Component, Exit, Lifecycle};
@@ -71,20 +71,30 @@ fn killed() -> Exit {
     Exit::Signal("SIGKILL".into())
 }
 
+/// Why the data could not be loaded at start.
+#[derive(Debug, thiserror::Error)]
+enum LoadError {
+    /// The append-only file could not be read, replayed or rewritten.
+    #[error(transparent)]
+    Aof(#[from] AofError),
+    /// The thread replaying it failed.
+    #[error("loading the append-only file failed: {0}")]
+    Thread(tokio::task::JoinError),
+}
+
 /// Replays the append-only file off the runtime's threads.
 async fn load(
     spec: &RedisSpec,
     name: &str,
     info: ServerInfo,
-) -> Result<(Store, ServerInfo, Option<Loaded>), String> {
+) -> Result<(Store, ServerInfo, Option<Loaded>), LoadError> {
     let mut store = Store::new();
     let Some(path) = spec.aof.clone() else {
         return Ok((store, info, None));
     };
     let name = name.to_string();
     tokio::task::spawn_blocking(move || {
-        let mut loaded =
-            aof::load(&path, &mut store, &info).map_err(|e| e.to_string())?;
+        let mut loaded = aof::load(&path, &mut store, &info)?;
         if loaded.truncated > 0 {
             warn!(
                 "{name}: append-only file {} ended in an incomplete command (a crash mid-write?): cut off its last {} bytes",
@@ -98,7 +108,7 @@ async fn load(
             path.display()
         );
         if loaded.commands > 0 {
-            let (file, keys) = aof::rewrite(&path, &store).map_err(|e| e.to_string())?;
+            let (file, keys) = aof::rewrite(&path, &store)?;
             loaded.file = file;
             info!("{name}: rewrote {} with its {keys} keys", path.display());
         }
@@ -106,7 +116,7 @@ async fn load(
         Ok((store, info, Some(loaded)))
     })
     .await
-    .map_err(|e| format!("loading the append-only file failed: {e}"))?
+    .map_err(LoadError::Thread)?
 }
 
 async fn run(spec: RedisSpec, life: Lifecycle) -> Exit {
@@ -119,7 +129,7 @@ async fn run(spec: RedisSpec, life: Lifecycle) -> Exit {
     };
     let (store, mut info, loaded) = match loaded {
         Ok(l) => l,
-        Err(e) => return Exit::Error(e),
+        Err(e) => return Exit::Error(e.to_string()),
     };
     let listener = match TcpListener::bind(spec.listen).await {
         Ok(l) => l,
