@@ -1,4 +1,4 @@
-//! In-process stand-ins for [sundown](sundown): the pieces of a job pipeline
+//! In-process stand-ins for [sundown]: the pieces of a job pipeline
 //! (an HTTP front end, a worker pool) and look-alikes of the datastores it
 //! uses (Redis, PostgreSQL), so a graph can be run, stopped and tested with
 //! nothing else installed.

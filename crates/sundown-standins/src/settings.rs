@@ -5,13 +5,9 @@
 
 use std::net::SocketAddr;
 use std::str::FromStr;
-use std::time::Duration;
 
-use sundown::diagnostic::Zero;
 use sundown::kind::{Context, Dial};
 use toml::Spanned;
-
-use crate::worker_pool::JobTime;
 
 pub(crate) const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8080";
 pub(crate) const DEFAULT_REDIS_LISTEN: &str = "127.0.0.1:6379";
@@ -19,9 +15,6 @@ pub(crate) const DEFAULT_POSTGRES_LISTEN: &str = "127.0.0.1:5432";
 pub(crate) const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379/";
 pub(crate) const DEFAULT_POSTGRES_URL: &str = "postgres://sundown@127.0.0.1:5432/sundown";
 pub(crate) const DEFAULT_QUEUE: &str = "jobs";
-pub(crate) const DEFAULT_POOL_SIZE: usize = 4;
-pub(crate) const MAX_POOL_SIZE: i64 = 1024;
-pub(crate) const DEFAULT_JOB_TIME: Duration = Duration::from_millis(10);
 pub(crate) const DEFAULT_USER: &str = "sundown";
 
 pub(crate) fn listen(
@@ -124,36 +117,6 @@ pub(crate) fn queue(
         return None;
     }
     Some(q.clone())
-}
-
-/// `"50ms"` or a range `"10ms..100ms"`.
-pub(crate) fn job_time(
-    cx: &mut Context<'_, '_>,
-    v: &Spanned<String>,
-    what: &dyn Fn(&str) -> String,
-) -> Option<JobTime> {
-    let text = v.get_ref();
-    let label = what("job_time");
-    let part = |s: &str| Spanned::new(v.span(), s.trim().to_string());
-    match text.split_once("..") {
-        None => {
-            let d = cx.duration(&part(text), &label, Zero::Allowed)?;
-            Some(JobTime { min: d, max: d })
-        }
-        Some((lo, hi)) => {
-            let min = cx.duration(&part(lo), &label, Zero::Allowed);
-            let max = cx.duration(&part(hi), &label, Zero::Allowed);
-            let (min, max) = (min?, max?);
-            if min > max {
-                cx.error(
-                    v.span(),
-                    format!("{label}: the range `{text}` ends before it starts"),
-                );
-                return None;
-            }
-            Some(JobTime { min, max })
-        }
-    }
 }
 
 /// Where a client component connects: `(host, port)` of its Redis or PostgreSQL.

@@ -112,15 +112,22 @@
 
 mod settings;
 
+mod bind;
+mod conn;
 mod db;
+mod db_thread;
+mod error;
+mod extended;
 mod gate;
+mod group_commit;
+mod prepare;
 mod protocol;
 mod session;
+mod show;
 mod sql;
 mod startup;
 mod store;
 mod types;
-mod worker;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -130,6 +137,7 @@ use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 pub use self::settings::{KIND, PostgresSpec};
+use conn::Shared;
 use gate::Gate;
 use store::Store;
 use sundown::component::{BoxFuture, Component, Exit, Lifecycle};
@@ -154,15 +162,6 @@ impl Component for Postgres {
     fn run(self: Box<Self>, life: Lifecycle) -> BoxFuture<Exit> {
         Box::pin(run(self.spec, life))
     }
-}
-
-/// What every connection of one component shares.
-struct Shared {
-    name: String,
-    user: String,
-    password: Option<String>,
-    store: Arc<Store>,
-    gate: Arc<Gate>,
 }
 
 /// How long a kill waits for the session threads, then for the checkpoint

@@ -13,13 +13,12 @@ use pgwire::messages::startup::{
     Authentication, BackendKeyData, NegotiateProtocolVersion, ParameterStatus, SecretKey,
 };
 
-use super::Shared;
-use super::db;
+use super::conn::{Conn, End, Shared, fatal};
+use super::db_thread::DbThread;
+use super::error::PgError;
 use super::gate::{Refused, SessionGuard};
 use super::protocol::{Frontend, ProtocolError};
-use super::session::{Conn, End, fatal};
-use super::types::PgError;
-use super::worker::Worker;
+use super::show::server_version;
 
 /// PostgreSQL's default `max_connections`; each session is a thread here.
 const MAX_SESSIONS: usize = 100;
@@ -27,7 +26,7 @@ const MAX_SESSIONS: usize = 100;
 /// An authenticated, admitted session.
 pub(super) struct Login {
     pub(super) guard: SessionGuard,
-    pub(super) worker: Worker,
+    pub(super) db: DbThread,
     pub(super) user: String,
     pub(super) id: u64,
 }
@@ -142,7 +141,7 @@ pub(super) async fn startup(conn: &mut Conn, shared: &Shared) -> Result<Login, E
         }
     };
     let id = guard.id();
-    let worker = match Worker::start(Arc::clone(&shared.store), id).await {
+    let db = match DbThread::start(Arc::clone(&shared.store), id).await {
         Ok(w) => w,
         Err(e) => return Err(fatal(conn, e).await),
     };
@@ -158,7 +157,7 @@ pub(super) async fn startup(conn: &mut Conn, shared: &Shared) -> Result<Login, E
         ("IntervalStyle", "postgres"),
         ("is_superuser", "on"),
         ("server_encoding", "UTF8"),
-        ("server_version", &db::server_version()),
+        ("server_version", &server_version()),
         ("session_authorization", &user),
         ("standard_conforming_strings", "on"),
         ("TimeZone", "UTC"),
@@ -181,7 +180,7 @@ pub(super) async fn startup(conn: &mut Conn, shared: &Shared) -> Result<Login, E
     .await?;
     Ok(Login {
         guard,
-        worker,
+        db,
         user,
         id,
     })

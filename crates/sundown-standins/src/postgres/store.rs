@@ -3,13 +3,14 @@
 //! the handles that interrupt them at a kill).
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{Connection, InterruptHandle, OpenFlags};
+
+use super::group_commit::{FsyncFailed, GroupCommit, lock};
 
 /// How long a statement waits for another connection's write lock before it
 /// fails with `55P03` (PostgreSQL would wait for row locks indefinitely by
@@ -24,8 +25,30 @@ const STATEMENT_CACHE: usize = 64;
 /// file (SQLite's own default is 1000 pages).
 const CHECKPOINT_EVERY: u64 = 500;
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum OpenError {
+    /// The data file's directory is missing.
+    #[error("cannot open database {}: directory {} does not exist", path.display(), dir.display())]
+    NoDirectory { path: PathBuf, dir: PathBuf },
+    /// The data file cannot be opened or created.
+    #[error("cannot open database {}: {source}", path.display())]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// SQLite refused it (not a database, …).
+    #[error("cannot open database {}: {source}", path.display())]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    /// It cannot be put in WAL mode.
+    #[error("cannot open database {}: it refuses WAL mode (journal mode {mode})", path.display())]
+    NoWal { path: PathBuf, mode: String },
+    /// No private directory for an in-memory database could be made.
+    #[error("cannot create a directory in {}: {reason}", base.display())]
+    MemoryDir { base: PathBuf, reason: String },
 }
 
 /// The database and what every session's connection shares.
@@ -37,6 +60,8 @@ pub(super) struct Store {
     keeper: Mutex<Connection>,
     /// For a data file: makes commits durable (see [`GroupCommit`]).
     durability: Option<GroupCommit>,
+    /// Durable commits since the keeper's last checkpoint.
+    since_checkpoint: AtomicU64,
     /// Set for `data = None`: the private directory holding the database,
     /// removed when the last connection is gone (declared after `keeper`,
     /// so it is dropped after it).
@@ -75,7 +100,7 @@ impl Drop for MemoryDir {
     }
 }
 
-fn memory_dir() -> Result<MemoryDir, String> {
+fn memory_dir() -> Result<MemoryDir, OpenError> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let shm = Path::new("/dev/shm");
     let base = if shm.is_dir() {
@@ -91,18 +116,17 @@ fn memory_dir() -> Result<MemoryDir, String> {
             Ok(()) => return Ok(MemoryDir(dir)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
             Err(e) => {
-                return Err(format!(
-                    "cannot create a directory in {}: {e}",
-                    base.display()
-                ));
+                return Err(OpenError::MemoryDir {
+                    base,
+                    reason: e.to_string(),
+                });
             }
         }
     }
-    Err(format!(
-        "cannot create a directory in {}: {}",
-        base.display(),
-        last.map_or_else(String::new, |e| e.to_string())
-    ))
+    Err(OpenError::MemoryDir {
+        base,
+        reason: last.map_or_else(String::new, |e| e.to_string()),
+    })
 }
 
 impl std::fmt::Debug for Store {
@@ -116,18 +140,17 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (creating if needed) the database: the file `data`, or a
     /// private in-memory one.
-    pub(super) fn open(data: Option<&Path>) -> Result<Store, String> {
+    pub(super) fn open(data: Option<&Path>) -> Result<Store, OpenError> {
         let (path, memory) = match data {
             Some(path) => {
                 if let Some(dir) = path.parent()
                     && !dir.as_os_str().is_empty()
                     && !dir.is_dir()
                 {
-                    return Err(format!(
-                        "cannot open database {}: directory {} does not exist",
-                        path.display(),
-                        dir.display()
-                    ));
+                    return Err(OpenError::NoDirectory {
+                        path: path.to_path_buf(),
+                        dir: dir.to_path_buf(),
+                    });
                 }
                 // SQLite's "unable to open database file" hides the OS
                 // error; opening it ourselves first names it.
@@ -137,7 +160,10 @@ impl Store {
                     .create(true)
                     .truncate(false)
                     .open(path)
-                    .map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
+                    .map_err(|source| OpenError::File {
+                        path: path.to_path_buf(),
+                        source,
+                    })?;
                 (path.to_path_buf(), None)
             }
             None => {
@@ -145,7 +171,10 @@ impl Store {
                 (dir.0.join("db.sqlite"), Some(dir))
             }
         };
-        let fail = |e: rusqlite::Error| format!("cannot open database {}: {e}", path.display());
+        let fail = |source| OpenError::Sqlite {
+            path: path.clone(),
+            source,
+        };
         let keeper = open_connection(&path).map_err(fail)?;
         // Nothing outlives an in-memory database, so nothing needs to reach a disk.
         let sync = if memory.is_some() { "OFF" } else { "FULL" };
@@ -156,10 +185,7 @@ impl Store {
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
             .map_err(fail)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(format!(
-                "cannot open database {}: it refuses WAL mode (journal mode {mode})",
-                path.display()
-            ));
+            return Err(OpenError::NoWal { path, mode });
         }
         // A read leaves the keeper holding its shared lock on the database
         // for good, so no other connection ever closes as "the last one",
@@ -172,6 +198,7 @@ impl Store {
             path,
             keeper: Mutex::new(keeper),
             durability,
+            since_checkpoint: AtomicU64::new(0),
             memory,
             writers: Mutex::new(()),
             interrupts: Mutex::new(HashMap::new()),
@@ -207,15 +234,15 @@ impl Store {
     /// Returns once what this session just committed is on disk (a data
     /// file; at once in memory). Sessions committing at the same time share
     /// one fsync of the WAL: PostgreSQL's group commit.
-    pub(super) fn committed(&self) -> Result<(), String> {
+    pub(super) fn committed(&self) -> Result<(), FsyncFailed> {
         let Some(d) = &self.durability else {
             return Ok(());
         };
         d.wait_durable()?;
-        if d.since_checkpoint.fetch_add(1, Ordering::Relaxed) + 1 >= CHECKPOINT_EVERY
+        if self.since_checkpoint.fetch_add(1, Ordering::Relaxed) + 1 >= CHECKPOINT_EVERY
             && let Ok(keeper) = self.keeper.try_lock()
         {
-            d.since_checkpoint.store(0, Ordering::Relaxed);
+            self.since_checkpoint.store(0, Ordering::Relaxed);
             // PASSIVE never waits: what readers still need stays in the WAL
             // for the next round.
             if let Err(e) = keeper.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
@@ -307,203 +334,5 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-/// Group commit for a database file.
-///
-/// Sessions commit with SQLite's `synchronous=OFF`: the WAL frames are
-/// written but not synced. Each committing session then takes a ticket and
-/// waits until an fsync that started after its commit has finished; the
-/// first waiter to find no fsync running runs one, for every ticket issued
-/// so far. Eight sessions committing together thus pay for about one fsync,
-/// not eight in a row, and a commit is still acknowledged only once it is
-/// on disk. The database file itself is only written by checkpoints, which
-/// the keeper runs with `synchronous=FULL` (WAL synced, then the database
-/// file synced before the WAL can be reused), so nothing acknowledged
-/// depends on an unsynced write.
-struct GroupCommit {
-    wal_path: PathBuf,
-    /// The WAL, opened at the first commit (SQLite creates it). It is never
-    /// deleted while the keeper is open, so the handle stays valid.
-    wal: Mutex<Option<File>>,
-    state: Mutex<SyncState>,
-    synced: Condvar,
-    since_checkpoint: AtomicU64,
-}
-
-#[derive(Default)]
-struct SyncState {
-    /// Tickets issued: commits written to the WAL.
-    written: u64,
-    /// Tickets covered by a finished fsync.
-    synced: u64,
-    syncing: bool,
-    /// After a failed fsync the kernel may have dropped the unwritten
-    /// pages; nothing can be acknowledged any more (PostgreSQL panics).
-    failed: Option<String>,
-}
-
-impl GroupCommit {
-    fn new(db: &Path) -> GroupCommit {
-        let mut wal = db.as_os_str().to_owned();
-        wal.push("-wal");
-        GroupCommit {
-            wal_path: PathBuf::from(wal),
-            wal: Mutex::new(None),
-            state: Mutex::new(SyncState::default()),
-            synced: Condvar::new(),
-            since_checkpoint: AtomicU64::new(0),
-        }
-    }
-
-    fn wait_durable(&self) -> Result<(), String> {
-        let mut s = lock(&self.state);
-        s.written += 1;
-        let mine = s.written;
-        while s.synced < mine {
-            if let Some(e) = &s.failed {
-                return Err(e.clone());
-            }
-            if s.syncing {
-                s = self.synced.wait(s).unwrap_or_else(PoisonError::into_inner);
-                continue;
-            }
-            s.syncing = true;
-            let target = s.written;
-            drop(s);
-            let result = self.sync();
-            s = lock(&self.state);
-            s.syncing = false;
-            match result {
-                Ok(()) => s.synced = s.synced.max(target),
-                Err(e) => {
-                    let msg = format!("could not fsync {}: {e}", self.wal_path.display());
-                    tracing::error!("postgres: {msg}; no further commit can be acknowledged");
-                    s.failed = Some(msg);
-                }
-            }
-            self.synced.notify_all();
-        }
-        Ok(())
-    }
-
-    fn sync(&self) -> std::io::Result<()> {
-        use std::os::unix::fs::MetadataExt;
-        let mut wal = lock(&self.wal);
-        // Should the WAL ever be a new file (it is not while the keeper
-        // lives), sync that one.
-        let on_disk = std::fs::metadata(&self.wal_path)?;
-        let file = match wal.take() {
-            Some(f)
-                if f.metadata()
-                    .is_ok_and(|m| m.ino() == on_disk.ino() && m.dev() == on_disk.dev()) =>
-            {
-                f
-            }
-            _ => std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(&self.wal_path)?,
-        };
-        let result = file.sync_data();
-        *wal = Some(file);
-        result
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn memory_store_is_wal_and_removed_with_the_store() {
-        let store = Store::open(None).expect("open in memory");
-        let dir = store
-            .memory
-            .as_ref()
-            .map(|d| d.0.clone())
-            .expect("a memory dir");
-        assert!(dir.is_dir());
-        assert!(store.durability.is_none());
-        lock(&store.keeper)
-            .execute_batch("CREATE TABLE t (a); INSERT INTO t VALUES (1)")
-            .expect("write");
-        let other = store.connect().expect("second connection");
-        let n: i64 = other
-            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
-            .expect("read");
-        assert_eq!(n, 1);
-        drop((other, store));
-        assert!(!dir.exists(), "{} should be gone", dir.display());
-    }
-
-    #[test]
-    fn concurrent_commits_share_fsyncs_and_reach_the_file() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("db.sqlite");
-        let store = std::sync::Arc::new(Store::open(Some(&path)).expect("open"));
-        store
-            .connect()
-            .expect("connect")
-            .execute_batch("CREATE TABLE t (a INTEGER)")
-            .expect("create");
-        store.committed().expect("durable");
-        let wal = dir.path().join("db.sqlite-wal");
-        let inode =
-            || std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&wal).expect("a WAL"));
-        let first = inode();
-        let threads: Vec<_> = (0..4)
-            .map(|k| {
-                let store = std::sync::Arc::clone(&store);
-                std::thread::spawn(move || {
-                    let c = store.connect().expect("connect");
-                    for i in 0..200 {
-                        c.execute("INSERT INTO t VALUES (?1)", [k * 1000 + i])
-                            .expect("insert");
-                        store.committed().expect("durable");
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().expect("thread");
-        }
-        assert_eq!(
-            inode(),
-            first,
-            "closing session connections never removes the WAL"
-        );
-        let d = store.durability.as_ref().expect("a file has durability");
-        let s = lock(&d.state);
-        assert_eq!(s.written, 801);
-        assert_eq!(s.synced, 801);
-        drop(s);
-        assert!(
-            store.checkpoint(false).expect("checkpoint"),
-            "TRUNCATE completes"
-        );
-        drop(store);
-        let c = Connection::open(&path).expect("reopen");
-        let n: i64 = c
-            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
-            .expect("count");
-        assert_eq!(n, 800);
-    }
-
-    #[test]
-    fn a_missing_directory_is_named() {
-        let e = Store::open(Some(Path::new("/nonexistent-sundown/dir/db.sqlite")))
-            .expect_err("no such dir");
-        assert!(
-            e.contains("directory /nonexistent-sundown/dir does not exist"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn a_file_that_is_not_a_database_is_refused() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("junk");
-        std::fs::write(&path, vec![b'x'; 4096]).expect("write junk");
-        let e = Store::open(Some(&path)).expect_err("not a database");
-        assert!(e.contains("not a database"), "{e}");
-    }
-}
+mod tests;

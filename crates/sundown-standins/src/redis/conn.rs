@@ -18,11 +18,12 @@ use tokio::sync::{oneshot, watch};
 use tokio_util::codec::{Decoder as _, Framed};
 use tokio_util::sync::CancellationToken;
 
-use super::Shared;
+use super::blocking::Served;
 use super::clients::ClientRecord;
-use super::codec::{CodecError, Reply, ServerCodec, encode_reply};
+use super::codec::{CodecError, ServerCodec, encode_reply};
+use super::reply::Reply;
 use super::session::{Session, Step};
-use super::store::Served;
+use super::shared::Shared;
 
 /// Most requests run in one batch; more wait for the next one, so one
 /// client's flood cannot hold the store lock for long.
@@ -223,7 +224,9 @@ impl Conn {
                     let (tx, rx) = oneshot::channel();
                     let deadline = req.timeout.and_then(|t| Instant::now().checked_add(t));
                     let timeout_reply = req.op.timeout_reply();
-                    let id = store.block(session.client.id, req.keys, req.op, tx);
+                    let id = store
+                        .blocking
+                        .block(session.client.id, req.keys, req.op, tx);
                     end = End::Blocked(Blocked {
                         id,
                         rx,
@@ -299,7 +302,7 @@ impl Conn {
                     return Ok(false);
                 }
                 _ = &mut timeout => {
-                    if self.shared.lock().unblock(id) {
+                    if self.shared.lock().blocking.unblock(id) {
                         self.replies.push(timeout_reply);
                         self.send(0).await?;
                     } else {
@@ -311,7 +314,7 @@ impl Conn {
                     // Closing without an answer: the client sees EOF, not a
                     // nil it would take for a timeout. Unless the element
                     // was already taken for it, which must not be lost.
-                    if !self.shared.lock().unblock(id) {
+                    if !self.shared.lock().blocking.unblock(id) {
                         self.deliver(rx).await?;
                     }
                     return Ok(true);
@@ -319,7 +322,7 @@ impl Conn {
                 item = self.framed.next(), if can_read => {
                     self.accept(item);
                     if matches!(self.input, Input::Closed) {
-                        if !self.shared.lock().unblock(id) {
+                        if !self.shared.lock().blocking.unblock(id) {
                             self.deliver(rx).await?;
                         }
                         return Ok(true);

@@ -4,9 +4,11 @@
 //! It speaks RESP2 over TCP with the commands a job queue needs (strings,
 //! expiry, lists with blocking pops and moves, hashes, transactions) and
 //! keeps its data in memory, optionally made durable by an append-only file
-//! in Redis's format. Modules: `codec` (the wire), `store` (data, expiry,
-//! blocked clients), `commands` and `session` (what requests do),
-//! `conn` (a connection), `aof` (the file).
+//! in Redis's format. Modules: `codec` (the wire) and `reply` (what is
+//! answered), `store` (data and expiry, under one lock) with `value` (what
+//! a key holds) and `blocking` (clients blocked on lists), `commands` and
+//! `session` (what requests do), `conn` (a connection), `shared` (what the
+//! connections share), `aof` (the file).
 //!
 //! Stopping: the listener closes, each connection finishes and answers
 //! what it had already received, a client blocked in `BRPOP` sees its
@@ -16,16 +18,21 @@
 mod settings;
 
 mod aof;
+mod blocking;
 mod clients;
 mod codec;
 mod commands;
 mod conn;
 mod glob;
+mod int;
+mod reply;
 mod session;
+mod shared;
 mod store;
+mod value;
 
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -33,43 +40,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 pub use self::settings::{AppendFsync, KIND, RedisSpec};
-use aof::{AofLink, Loaded};
+use aof::{AofError, Loaded};
+pub use shared::{ServerInfo, Shared};
 use store::Store;
 use sundown::component::{BoxFuture, Component, Exit, Lifecycle};
-
-/// Server-wide facts commands report (`INFO`, `CONFIG GET`).
-pub struct ServerInfo {
-    started: Instant,
-    port: u16,
-    aof: bool,
-    fsync: AppendFsync,
-}
-
-impl ServerInfo {
-    fn new(port: u16, aof: bool, fsync: AppendFsync) -> ServerInfo {
-        ServerInfo {
-            started: Instant::now(),
-            port,
-            aof,
-            fsync,
-        }
-    }
-}
-
-/// What every connection shares.
-pub struct Shared {
-    store: Mutex<Store>,
-    info: ServerInfo,
-    aof: Option<AofLink>,
-}
-
-impl Shared {
-    /// The store, locked. A panic while it was held (a bug) must not take
-    /// every other client down with it, hence no poisoning.
-    fn lock(&self) -> MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
 
 /// The `redis` component.
 pub struct Redis {
@@ -97,20 +71,30 @@ fn killed() -> Exit {
     Exit::Signal("SIGKILL".into())
 }
 
+/// Why the data could not be loaded at start.
+#[derive(Debug, thiserror::Error)]
+enum LoadError {
+    /// The append-only file could not be read, replayed or rewritten.
+    #[error(transparent)]
+    Aof(#[from] AofError),
+    /// The thread replaying it failed.
+    #[error("loading the append-only file failed: {0}")]
+    Thread(tokio::task::JoinError),
+}
+
 /// Replays the append-only file off the runtime's threads.
 async fn load(
     spec: &RedisSpec,
     name: &str,
     info: ServerInfo,
-) -> Result<(Store, ServerInfo, Option<Loaded>), String> {
+) -> Result<(Store, ServerInfo, Option<Loaded>), LoadError> {
     let mut store = Store::new();
     let Some(path) = spec.aof.clone() else {
         return Ok((store, info, None));
     };
     let name = name.to_string();
     tokio::task::spawn_blocking(move || {
-        let mut loaded =
-            aof::load(&path, &mut store, &info).map_err(|e| e.to_string())?;
+        let mut loaded = aof::load(&path, &mut store, &info)?;
         if loaded.truncated > 0 {
             warn!(
                 "{name}: append-only file {} ended in an incomplete command (a crash mid-write?): cut off its last {} bytes",
@@ -124,7 +108,7 @@ async fn load(
             path.display()
         );
         if loaded.commands > 0 {
-            let (file, keys) = aof::rewrite(&path, &store).map_err(|e| e.to_string())?;
+            let (file, keys) = aof::rewrite(&path, &store)?;
             loaded.file = file;
             info!("{name}: rewrote {} with its {keys} keys", path.display());
         }
@@ -132,7 +116,7 @@ async fn load(
         Ok((store, info, Some(loaded)))
     })
     .await
-    .map_err(|e| format!("loading the append-only file failed: {e}"))?
+    .map_err(LoadError::Thread)?
 }
 
 async fn run(spec: RedisSpec, life: Lifecycle) -> Exit {
@@ -145,7 +129,7 @@ async fn run(spec: RedisSpec, life: Lifecycle) -> Exit {
     };
     let (store, mut info, loaded) = match loaded {
         Ok(l) => l,
-        Err(e) => return Exit::Error(e),
+        Err(e) => return Exit::Error(e.to_string()),
     };
     let listener = match TcpListener::bind(spec.listen).await {
         Ok(l) => l,

@@ -4,9 +4,9 @@
 
 use bytes::Bytes;
 
-use super::ServerInfo;
-use super::codec::Reply;
 use super::commands::{self, BlockRequest, ClientInfo, Ctx, Outcome, Spec, Special};
+use super::reply::Reply;
+use super::shared::ServerInfo;
 use super::store::Store;
 
 /// What a request came to.

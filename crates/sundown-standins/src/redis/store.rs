@@ -1,5 +1,6 @@
 //! The data: keys with their values and expiry, the clients blocked on
-//! lists, and the append-only-file buffer.
+//! lists (their bookkeeping is blocking.rs), and the append-only-file
+//! buffer.
 //!
 //! Everything here sits behind one mutex that a connection takes once per
 //! batch of pipelined commands. That one lock is what makes each command,
@@ -10,87 +11,12 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use tokio::sync::oneshot;
 
+use super::blocking::{BlockOp, Blocking, Served};
 use super::clients::Clients;
-use super::codec::{Reply, encode_command};
-
-/// A value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    /// A string.
-    Str(Bytes),
-    /// A list.
-    List(VecDeque<Bytes>),
-    /// A hash.
-    Hash(HashMap<Bytes, Bytes>),
-}
-
-/// A key's value and when it expires (Unix ms).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Entry {
-    /// The value.
-    pub value: Value,
-    /// When it expires, in Unix milliseconds.
-    pub expire_at: Option<u64>,
-}
-
-/// What a blocked client does once its list has an element.
-#[derive(Debug, Clone)]
-pub enum BlockOp {
-    /// `BLPOP` (`left`) or `BRPOP`: answer `[key, element]`.
-    Pop {
-        /// Pop from the head.
-        left: bool,
-    },
-    /// `BLMOVE`/`BRPOPLPUSH`: move the element to `dst`, answer it.
-    Move {
-        /// Destination list.
-        dst: Bytes,
-        /// Pop from the head of the source.
-        from_left: bool,
-        /// Push to the head of the destination.
-        to_left: bool,
-    },
-}
-
-impl BlockOp {
-    /// The answer when the timeout passes first.
-    pub fn timeout_reply(&self) -> Reply {
-        match self {
-            BlockOp::Pop { .. } => Reply::NullArray,
-            BlockOp::Move { .. } => Reply::nil(),
-        }
-    }
-}
-
-/// The answer for a blocked client, and how far the append-only file must
-/// be durable before it may be sent.
-#[derive(Debug)]
-pub struct Served {
-    /// The reply.
-    pub reply: Reply,
-    /// The append-only-file position that covers the pop.
-    pub seq: u64,
-}
-
-struct Waiter {
-    /// The blocked client's id.
-    client: u64,
-    keys: Vec<Bytes>,
-    op: BlockOp,
-    tx: oneshot::Sender<Served>,
-}
-
-/// The clients blocked on lists, first come first served per key.
-#[derive(Default)]
-struct Blocking {
-    by_key: HashMap<Bytes, VecDeque<u64>>,
-    waiters: HashMap<u64, Waiter>,
-    /// Keys pushed to since their waiters were last served.
-    ready: Vec<Bytes>,
-    next_id: u64,
-}
+use super::codec::encode_command;
+use super::reply::Reply;
+use super::value::{Entry, Value, own, wrongtype};
 
 /// The append-only-file entries not yet handed to the writer.
 #[derive(Default)]
@@ -109,7 +35,8 @@ pub struct Store {
     /// later entries apply to a different state than they did live.
     pub loading: bool,
     aof: Option<AofBuf>,
-    blocking: Blocking,
+    /// The clients blocked on lists.
+    pub blocking: Blocking,
     /// The connected clients.
     pub clients: Clients,
     /// Unix ms at the start of the current command.
@@ -122,27 +49,6 @@ pub fn unix_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0)
-}
-
-/// Arguments up to this size are copied when stored; see [`own`].
-const OWN_LIMIT: usize = 16 * 1024;
-
-/// An argument made fit to be stored. Arguments are slices of the buffer
-/// their request arrived in; kept as they are, a 3-byte value would hold
-/// on to that whole buffer (kilobytes, with every other request in it) for
-/// as long as the key lives. Large values are kept as slices: they are
-/// most of their buffer anyway, and copying them would cost more.
-pub fn own(b: &Bytes) -> Bytes {
-    if b.len() <= OWN_LIMIT {
-        Bytes::copy_from_slice(b)
-    } else {
-        b.clone()
-    }
-}
-
-/// `-WRONGTYPE …`.
-pub fn wrongtype() -> Reply {
-    Reply::err("WRONGTYPE Operation against a key holding the wrong kind of value")
 }
 
 impl Store {
@@ -396,16 +302,6 @@ impl Store {
 
     // ---- blocked clients ----
 
-    /// Number of blocked clients.
-    pub fn blocked_clients(&self) -> usize {
-        self.blocking.waiters.len()
-    }
-
-    /// Whether this client is blocked.
-    pub fn is_blocked(&self, client: u64) -> bool {
-        self.blocking.waiters.values().any(|w| w.client == client)
-    }
-
     /// `CLIENT KILL`: tells the client's connection to close, and takes it
     /// off every list it waits on, so from now on it is given nothing.
     /// Returns whether such a client was connected.
@@ -414,83 +310,21 @@ impl Store {
             return false;
         };
         record.kill.cancel();
-        let waiting: Vec<u64> = self
-            .blocking
-            .waiters
-            .iter()
-            .filter(|(_, w)| w.client == client)
-            .map(|(&id, _)| id)
-            .collect();
-        for id in waiting {
-            self.unblock(id);
+        for id in self.blocking.of_client(client) {
+            self.blocking.unblock(id);
         }
         true
-    }
-
-    /// Blocks `client` on `keys`; the answer arrives on `tx`. Returns the
-    /// waiter's id for [`Store::unblock`].
-    pub fn block(
-        &mut self,
-        client: u64,
-        keys: Vec<Bytes>,
-        op: BlockOp,
-        tx: oneshot::Sender<Served>,
-    ) -> u64 {
-        let b = &mut self.blocking;
-        b.next_id += 1;
-        let id = b.next_id;
-        for key in &keys {
-            let queue = b.by_key.entry(key.clone()).or_default();
-            // BLPOP k k waits once on k.
-            if queue.back() != Some(&id) {
-                queue.push_back(id);
-            }
-        }
-        b.waiters.insert(
-            id,
-            Waiter {
-                client,
-                keys,
-                op,
-                tx,
-            },
-        );
-        id
-    }
-
-    /// Removes a waiter; returns whether it was still waiting (false: it was
-    /// served, and its answer is in its channel).
-    pub fn unblock(&mut self, id: u64) -> bool {
-        let b = &mut self.blocking;
-        let Some(w) = b.waiters.remove(&id) else {
-            return false;
-        };
-        for key in &w.keys {
-            if let Some(q) = b.by_key.get_mut(key) {
-                q.retain(|&x| x != id);
-                if q.is_empty() {
-                    b.by_key.remove(key);
-                }
-            }
-        }
-        true
-    }
-
-    /// Notes that `key` received elements, so its waiters are served after
-    /// the current command.
-    pub fn signal_ready(&mut self, key: &Bytes) {
-        let b = &mut self.blocking;
-        if !b.by_key.is_empty() && b.by_key.contains_key(key) && !b.ready.contains(key) {
-            b.ready.push(key.clone());
-        }
     }
 
     /// Serves the clients blocked on lists that received elements, in the
     /// order they blocked, as Redis does after each command. A move may make
     /// another list ready, which is served in the same pass.
     pub fn serve_ready(&mut self) {
-        while !self.blocking.ready.is_empty() {
-            let keys = std::mem::take(&mut self.blocking.ready);
+        loop {
+            let keys = self.blocking.take_ready();
+            if keys.is_empty() {
+                return;
+            }
             for key in keys {
                 self.serve_key(&key);
             }
@@ -499,20 +333,16 @@ impl Store {
 
     fn serve_key(&mut self, key: &Bytes) {
         loop {
-            let Some(&id) = self.blocking.by_key.get(key).and_then(|q| q.front()) else {
+            let Some(id) = self.blocking.first(key) else {
                 return;
             };
             match self.list_mut(key) {
                 Ok(Some(l)) if !l.is_empty() => {}
                 _ => return,
             }
-            let op = match self.blocking.waiters.get(&id) {
-                Some(w) if !w.tx.is_closed() => w.op.clone(),
-                // Its connection is gone: forget it without taking anything.
-                _ => {
-                    self.unblock(id);
-                    continue;
-                }
+            // Its connection is gone: forgotten without taking anything.
+            let Some(op) = self.blocking.live_op(id) else {
+                continue;
             };
             let reply = match op {
                 BlockOp::Pop { left } => {
@@ -531,26 +361,8 @@ impl Store {
                 },
             };
             let seq = self.aof_seq();
-            if let Some(w) = self.take_waiter(id) {
-                // The receiver was alive a moment ago, under this lock.
-                let _ = w.tx.send(Served { reply, seq });
-            }
+            self.blocking.serve(id, Served { reply, seq });
         }
-    }
-
-    fn take_waiter(&mut self, id: u64) -> Option<Waiter> {
-        let w = self.blocking.waiters.get(&id)?;
-        let keys = w.keys.clone();
-        let b = &mut self.blocking;
-        for key in &keys {
-            if let Some(q) = b.by_key.get_mut(key) {
-                q.retain(|&x| x != id);
-                if q.is_empty() {
-                    b.by_key.remove(key);
-                }
-            }
-        }
-        b.waiters.remove(&id)
     }
 
     /// Pops from a list known to be non-empty, removing it when emptied.
@@ -587,110 +399,10 @@ impl Store {
         }
         let side = |left: bool| if left { &b"LEFT"[..] } else { b"RIGHT" };
         self.log(&[b"LMOVE", src, dst, side(from_left), side(to_left)]);
-        self.signal_ready(dst);
+        self.blocking.signal_ready(dst);
         Ok(Some(v))
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn push(store: &mut Store, key: &str, v: &str) {
-        let key = Bytes::from(key.to_string());
-        store
-            .list_or_create(&key)
-            .unwrap()
-            .push_back(Bytes::from(v.to_string()));
-        store.signal_ready(&key);
-    }
-
-    #[test]
-    fn waiters_are_served_first_come_first_served() {
-        let mut store = Store::new();
-        let (tx1, mut rx1) = oneshot::channel();
-        let (tx2, mut rx2) = oneshot::channel();
-        store.block(0, vec![Bytes::from("q")], BlockOp::Pop { left: false }, tx1);
-        store.block(0, vec![Bytes::from("q")], BlockOp::Pop { left: false }, tx2);
-        push(&mut store, "q", "a");
-        store.serve_ready();
-        let got = rx1.try_recv().expect("first waiter served");
-        assert_eq!(
-            got.reply,
-            Reply::bulks([Bytes::from("q"), Bytes::from("a")])
-        );
-        assert!(rx2.try_recv().is_err(), "second waiter still waits");
-        assert_eq!(store.blocked_clients(), 1);
-        assert!(store.is_empty(), "the emptied list is gone");
-    }
-
-    #[test]
-    fn a_move_to_a_watched_list_serves_its_waiter_too() {
-        let mut store = Store::new();
-        let (tx1, mut rx1) = oneshot::channel();
-        let (tx2, mut rx2) = oneshot::channel();
-        let mv = BlockOp::Move {
-            dst: Bytes::from("b"),
-            from_left: false,
-            to_left: true,
-        };
-        store.block(0, vec![Bytes::from("a")], mv, tx1);
-        store.block(0, vec![Bytes::from("b")], BlockOp::Pop { left: true }, tx2);
-        push(&mut store, "a", "x");
-        store.serve_ready();
-        assert_eq!(rx1.try_recv().unwrap().reply, Reply::bulk(Bytes::from("x")));
-        assert_eq!(
-            rx2.try_recv().unwrap().reply,
-            Reply::bulks([Bytes::from("b"), Bytes::from("x")])
-        );
-        assert!(store.is_empty());
-    }
-
-    #[test]
-    fn an_unblocked_waiter_is_not_served_and_a_gone_one_takes_nothing() {
-        let mut store = Store::new();
-        let (tx1, rx1) = oneshot::channel();
-        let (tx2, _rx2) = oneshot::channel();
-        let (tx3, mut rx3) = oneshot::channel();
-        let gone = store.block(0, vec![Bytes::from("q")], BlockOp::Pop { left: true }, tx1);
-        let left = store.block(0, vec![Bytes::from("q")], BlockOp::Pop { left: true }, tx2);
-        store.block(0, vec![Bytes::from("q")], BlockOp::Pop { left: true }, tx3);
-        drop(rx1);
-        assert!(store.unblock(left));
-        assert!(!store.unblock(left));
-        push(&mut store, "q", "v");
-        store.serve_ready();
-        assert!(rx3.try_recv().is_ok());
-        assert!(!store.unblock(gone), "the dropped waiter was forgotten");
-    }
-
-    #[test]
-    fn stored_small_values_do_not_pin_the_request_buffer() {
-        let buffer = Bytes::from(vec![b'x'; 64 * 1024]);
-        let small = own(&buffer.slice(10..13));
-        let range = buffer.as_ptr_range();
-        assert!(!range.contains(&small.as_ptr()), "copied out of the buffer");
-        let big = own(&buffer.slice(0..OWN_LIMIT + 1));
-        assert!(range.contains(&big.as_ptr()), "a large value stays a slice");
-    }
-
-    #[test]
-    fn expired_keys_vanish_and_the_deletion_is_logged() {
-        let mut store = Store::new();
-        store.enable_aof();
-        store.set(
-            &Bytes::from("k"),
-            Entry {
-                value: Value::Str(Bytes::from("v")),
-                expire_at: Some(store.now - 1),
-            },
-        );
-        store.loading = true;
-        assert!(store.get(b"k").is_some(), "nothing expires while loading");
-        store.loading = false;
-        assert!(store.get(b"k").is_none());
-        let mut spare = Vec::new();
-        store.take_aof(&mut spare);
-        assert_eq!(spare, b"*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n");
-    }
-}
+mod tests;

@@ -4,13 +4,18 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use sundown::component::Component;
+use sundown::diagnostic::Zero;
 use sundown::kind::{Context, Dial, Kind, KindSpec, Settings, keys_of};
 use toml::Spanned;
 
-use crate::settings::{
-    DEFAULT_JOB_TIME, DEFAULT_POOL_SIZE, MAX_POOL_SIZE, dial, job_time, postgres_target,
-    postgres_url, queue, redis_target, redis_url,
-};
+use crate::settings::{dial, postgres_target, postgres_url, queue, redis_target, redis_url};
+
+/// Workers when `size` is not given.
+const DEFAULT_POOL_SIZE: usize = 4;
+/// The most workers one pool may have.
+const MAX_POOL_SIZE: i64 = 1024;
+/// A job's time when `job_time` is not given.
+const DEFAULT_JOB_TIME: Duration = Duration::from_millis(10);
 
 /// `kind = "worker_pool"`.
 pub const KIND: &dyn Kind = &WorkerPoolKind;
@@ -126,4 +131,34 @@ fn validate(
         postgres: postgres?,
         job_time: job_time?,
     })
+}
+
+/// `"50ms"` or a range `"10ms..100ms"`.
+fn job_time(
+    cx: &mut Context<'_, '_>,
+    v: &Spanned<String>,
+    what: &dyn Fn(&str) -> String,
+) -> Option<JobTime> {
+    let text = v.get_ref();
+    let label = what("job_time");
+    let part = |s: &str| Spanned::new(v.span(), s.trim().to_string());
+    match text.split_once("..") {
+        None => {
+            let d = cx.duration(&part(text), &label, Zero::Allowed)?;
+            Some(JobTime { min: d, max: d })
+        }
+        Some((lo, hi)) => {
+            let min = cx.duration(&part(lo), &label, Zero::Allowed);
+            let max = cx.duration(&part(hi), &label, Zero::Allowed);
+            let (min, max) = (min?, max?);
+            if min > max {
+                cx.error(
+                    v.span(),
+                    format!("{label}: the range `{text}` ends before it starts"),
+                );
+                return None;
+            }
+            Some(JobTime { min, max })
+        }
+    }
 }

@@ -4,39 +4,27 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ::redis::AsyncConnectionConfig;
-use ::redis::aio::MultiplexedConnection;
-use ::redis::io::tcp::TcpSettings;
-use ::redis::io::tcp::socket2::TcpKeepalive;
 use tokio::sync::mpsc;
-use tokio_postgres::Statement;
-use tokio_postgres::types::Type;
 use tracing::{error, info, warn};
 
-use super::JobTime;
-use super::{Pool, pg_error};
-use crate::jobs::{self, Backoff, Job, STATUS_FIELD, Status};
+use super::connections::{Blocking, ConnectFailed, Pg, blocking_redis, postgres};
+use super::pool::{PgFailed, Pool};
+use super::rng::XorShift;
+use crate::jobs::{self, Backoff, Job, RedisUnavailable, STATUS_FIELD, Status};
 
-/// Keepalive probes on the blocking connection start after this much
-/// silence, and repeat at [`KEEPALIVE_INTERVAL`]: a dead Redis is noticed
-/// within about a minute instead of never.
-const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
-const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
-
-/// The worker's dedicated Redis connection for `BLMOVE`.
-struct Blocking {
-    con: MultiplexedConnection,
-    /// Its `CLIENT ID`, when the server has that command: killing it by id
-    /// after cancelling guarantees the server no longer moves a job for us.
-    id: Option<i64>,
-}
-
-/// The worker's PostgreSQL connection and its prepared `INSERT`.
-struct Pg {
-    client: tokio_postgres::Client,
-    insert: Statement,
+/// Why a job could not be finished; it stays in the processing list.
+#[derive(Debug, thiserror::Error)]
+enum NotFinished {
+    /// No PostgreSQL connection.
+    #[error(transparent)]
+    Connect(#[from] ConnectFailed),
+    /// Writing or checking its row failed.
+    #[error("PostgreSQL: {0}")]
+    Postgres(PgFailed),
+    /// Marking it done (or setting it aside) in Redis failed.
+    #[error(transparent)]
+    Redis(#[from] RedisUnavailable),
 }
 
 /// How handling one job ended.
@@ -45,39 +33,6 @@ enum Handled {
     Finished,
     /// Stopped or killed with the job unfinished; it is in the processing list.
     Interrupted,
-}
-
-/// A tiny xorshift64* generator: random job times need no statistical
-/// quality, only a different sequence per worker.
-struct XorShift(u64);
-
-impl XorShift {
-    fn seeded(pool: &str, i: usize) -> XorShift {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        let mut seed = nanos ^ (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        for b in pool.bytes() {
-            seed = (seed ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        XorShift(seed | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// Uniform in `[min, max]` (to the nanosecond; the modulo bias is irrelevant here).
-    fn job_time(&mut self, t: JobTime) -> Duration {
-        if t.max <= t.min {
-            return t.min;
-        }
-        let span = u64::try_from((t.max - t.min).as_nanos()).unwrap_or(u64::MAX);
-        t.min + Duration::from_nanos(self.next() % span.saturating_add(1))
-    }
 }
 
 struct Worker {
@@ -174,19 +129,23 @@ impl Worker {
         loop {
             let attempt = async {
                 if self.blocking.is_none() {
-                    self.blocking = Some(self.connect_redis().await.map_err(|e| {
-                        format!("cannot connect to Redis at {}: {e}", self.pool.spec.redis)
-                    })?);
+                    self.blocking =
+                        Some(blocking_redis(&self.pool.control).await.map_err(|source| {
+                            ConnectFailed::Redis {
+                                url: self.pool.spec.redis.clone(),
+                                source,
+                            }
+                        })?);
                 }
                 if self.pg.is_none() {
-                    self.pg = Some(self.connect_pg().await.map_err(|e| {
-                        format!(
-                            "cannot connect to PostgreSQL at {}: {e}",
-                            self.pool.spec.postgres
-                        )
+                    self.pg = Some(postgres(&self.pool).await.map_err(|source| {
+                        ConnectFailed::Postgres {
+                            url: self.pool.spec.postgres.clone(),
+                            source,
+                        }
                     })?);
                 }
-                Ok::<(), String>(())
+                Ok::<(), ConnectFailed>(())
             };
             let result = tokio::select! {
                 r = attempt => r,
@@ -201,58 +160,6 @@ impl Worker {
                 _ = pool.stop.cancelled() => return false,
             }
         }
-    }
-
-    async fn connect_redis(&self) -> Result<Blocking, ::redis::RedisError> {
-        // No response timeout: BLMOVE blocks until a job comes.
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(jobs::REDIS_CONNECT_TIMEOUT))
-            .set_response_timeout(None);
-        // An idle BLMOVE sends nothing, so a peer that vanished (a partition,
-        // a host gone) would leave this worker waiting forever without
-        // keepalive probes; with them the call fails and the worker reconnects.
-        let keepalive = TcpKeepalive::new()
-            .with_time(KEEPALIVE_IDLE)
-            .with_interval(KEEPALIVE_INTERVAL);
-        let info = self
-            .pool
-            .control
-            .client()
-            .get_connection_info()
-            .clone()
-            .set_tcp_settings(
-                TcpSettings::default()
-                    .set_nodelay(true)
-                    .set_keepalive(keepalive),
-            );
-        let mut con = ::redis::Client::open(info)?
-            .get_multiplexed_async_connection_with_config(&config)
-            .await?;
-        let id = ::redis::cmd("CLIENT")
-            .arg("ID")
-            .query_async::<i64>(&mut con)
-            .await
-            .ok();
-        Ok(Blocking { con, id })
-    }
-
-    async fn connect_pg(&self) -> Result<Pg, String> {
-        let client = self.pool.pg_connect().await?;
-        // Again on every reconnect: the database may have been recreated.
-        client
-            .batch_execute(jobs::CREATE_TABLE)
-            .await
-            .map_err(|e| pg_error(&e))?;
-        // Explicit types, so the statement means the same to PostgreSQL and
-        // to the stand-in, whatever each would infer.
-        let insert = client
-            .prepare_typed(
-                jobs::INSERT,
-                &[Type::INT8, Type::TEXT, Type::TEXT, Type::TEXT],
-            )
-            .await
-            .map_err(|e| pg_error(&e))?;
-        Ok(Pg { client, insert })
     }
 
     /// The oldest job in this worker's own processing list, if any (and if
@@ -342,15 +249,18 @@ impl Worker {
         payload: &str,
         result: &str,
         raw: &[u8],
-    ) -> Result<(), String> {
+    ) -> Result<(), NotFinished> {
         let pool = Arc::clone(&self.pool);
         if self.pg.is_none() {
-            self.pg = Some(self.connect_pg().await.map_err(|e| {
-                format!(
-                    "cannot connect to PostgreSQL at {}: {e}",
-                    pool.spec.postgres
-                )
-            })?);
+            self.pg =
+                Some(
+                    postgres(&self.pool)
+                        .await
+                        .map_err(|source| ConnectFailed::Postgres {
+                            url: pool.spec.postgres.clone(),
+                            source,
+                        })?,
+                );
         }
         if let Some(pg) = &self.pg {
             let inserted = pg
@@ -362,7 +272,7 @@ impl Worker {
                     // Reconnect next time: the connection or the prepared
                     // statement (a dropped table) may be what broke.
                     self.pg = None;
-                    return Err(format!("PostgreSQL: {}", pg_error(&e)));
+                    return Err(NotFinished::Postgres(e.into()));
                 }
                 // Nothing inserted: this job was done before (harmless), or
                 // another job holds its id because Redis lost its id counter
@@ -372,12 +282,12 @@ impl Worker {
                         .client
                         .query_opt(jobs::PAYLOAD_OF, &[&job.id])
                         .await
-                        .map_err(|e| format!("PostgreSQL: {}", pg_error(&e)))?;
+                        .map_err(|e| NotFinished::Postgres(e.into()))?;
                     let stored: Option<String> = stored.map(|row| row.get(0));
                     if stored.as_deref() != Some(payload) {
                         let name = &self.name;
                         error!(component = %pool.name, "{name}: job {} has the id of a different job already in PostgreSQL (did Redis lose `{}:next_id`?); moving it to {}", job.id, pool.spec.queue, pool.keys.dead());
-                        return self.dead_letter(raw).await;
+                        return Ok(self.dead_letter(raw).await?);
                     }
                 }
                 Ok(_) => {}
@@ -395,16 +305,13 @@ impl Worker {
             .arg(1)
             .arg(raw)
             .ignore();
-        pool.control
-            .query_pipe::<()>(&tx)
-            .await
-            .map_err(|e| e.to_string())
+        Ok(pool.control.query_pipe::<()>(&tx).await?)
     }
 
     /// Moves a job that cannot be done (unreadable, or its id taken by
     /// another job) from this worker's list to the dead-letter list, where
     /// it stays visible instead of being dropped or retried forever.
-    async fn dead_letter(&self, raw: &[u8]) -> Result<(), String> {
+    async fn dead_letter(&self, raw: &[u8]) -> Result<(), RedisUnavailable> {
         let pool = &self.pool;
         let mut tx = ::redis::pipe();
         tx.atomic()
@@ -418,10 +325,7 @@ impl Worker {
             .arg(raw)
             .ignore();
         pool.stats.bump(&pool.stats.failed, 1);
-        pool.control
-            .query_pipe::<()>(&tx)
-            .await
-            .map_err(|e| e.to_string())
+        pool.control.query_pipe::<()>(&tx).await
     }
 
     /// Cancels the blocking connection and gives back whatever is in the
@@ -462,42 +366,5 @@ impl Worker {
                 warn!(component = %component, "{name}: cannot give back jobs: {e}; whatever is in {} is recovered at the next start", self.list)
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn job_time_is_fixed_or_within_the_range() {
-        let mut rng = XorShift::seeded("pool", 0);
-        let fixed = Duration::from_millis(30);
-        let t = JobTime {
-            min: fixed,
-            max: fixed,
-        };
-        assert_eq!(rng.job_time(t), fixed);
-        let range = JobTime {
-            min: Duration::from_millis(10),
-            max: Duration::from_millis(20),
-        };
-        let samples: Vec<_> = (0..1000).map(|_| rng.job_time(range)).collect();
-        assert!(samples.iter().all(|d| (range.min..=range.max).contains(d)));
-        // Not stuck on one value.
-        assert!(samples.iter().any(|d| *d != samples[0]));
-    }
-
-    #[test]
-    fn workers_get_different_sequences() {
-        let a: Vec<_> = {
-            let mut r = XorShift::seeded("pool", 0);
-            (0..4).map(|_| r.next()).collect()
-        };
-        let b: Vec<_> = {
-            let mut r = XorShift::seeded("pool", 1);
-            (0..4).map(|_| r.next()).collect()
-        };
-        assert_ne!(a, b);
     }
 }

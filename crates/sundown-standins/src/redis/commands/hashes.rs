@@ -2,9 +2,10 @@
 
 use bytes::Bytes;
 
-use super::{Ctx, Outcome, Res, int_arg, int_bytes, parse_i64, wrong_args};
-use crate::redis::codec::Reply;
-use crate::redis::store::own;
+use super::ctx::{Ctx, Outcome, Res, int_arg, int_bytes, wrong_args};
+use crate::redis::int::parse_i64;
+use crate::redis::reply::Reply;
+use crate::redis::value::own;
 
 fn hset_pairs(ctx: &mut Ctx, args: &[Bytes], name: &str) -> Res<usize> {
     if !args.len().is_multiple_of(2) {

@@ -2,9 +2,9 @@
 
 use bytes::Bytes;
 
-use super::{Ctx, Outcome, Res, int_arg, is, syntax};
-use crate::redis::codec::Reply;
-use crate::redis::store::Value;
+use super::ctx::{Ctx, Outcome, Res, int_arg, is, syntax};
+use crate::redis::reply::Reply;
+use crate::redis::value::Value;
 
 pub(super) fn del(ctx: &mut Ctx, args: &[Bytes]) -> Res<Outcome> {
     let mut removed = Vec::new();

@@ -4,9 +4,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{BlockRequest, Ctx, Outcome, Res, int_arg, is, parse_i64, syntax, wrong_args};
-use crate::redis::codec::Reply;
-use crate::redis::store::{BlockOp, Store, own};
+use super::ctx::{BlockRequest, Ctx, Outcome, Res, int_arg, is, syntax, wrong_args};
+use crate::redis::blocking::BlockOp;
+use crate::redis::int::parse_i64;
+use crate::redis::reply::Reply;
+use crate::redis::store::Store;
+use crate::redis::value::own;
 
 fn push(ctx: &mut Ctx, args: &[Bytes], left: bool, only_existing: bool) -> Res<Outcome> {
     let key = &args[1];
@@ -26,7 +29,7 @@ fn push(ctx: &mut Ctx, args: &[Bytes], left: bool, only_existing: bool) -> Res<O
         }
     }
     let len = list.len();
-    ctx.store.signal_ready(key);
+    ctx.store.blocking.signal_ready(key);
     ctx.store.log_args(args);
     Ok(Reply::len(len).into())
 }

@@ -1,10 +1,12 @@
-//! The command table and the helpers every command uses.
+//! The command table: each command's name, arity and handler, found by
+//! name for the session, and described to clients by `COMMAND`.
 //!
 //! Each command is a plain function over the store; it replies, and logs to
 //! the append-only file what it did in a form that replays the same way
 //! whatever the clock says then (`EXPIRE` as `PEXPIREAT`, a blocking pop as
 //! the pop it became).
 
+mod ctx;
 mod hashes;
 mod keys;
 mod lists;
@@ -14,63 +16,12 @@ mod strings;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::ServerInfo;
-use super::codec::Reply;
-use super::store::{BlockOp, Store};
-
-/// The connection's identity, as `CLIENT` sees it.
-#[derive(Debug, Default)]
-pub struct ClientInfo {
-    /// `CLIENT ID`.
-    pub id: u64,
-    /// `CLIENT SETNAME`.
-    pub name: Option<Bytes>,
-}
-
-/// What a command runs with.
-pub struct Ctx<'a> {
-    /// The data.
-    pub store: &'a mut Store,
-    /// Who is asking.
-    pub client: &'a mut ClientInfo,
-    /// Server-wide facts for `INFO` and friends.
-    pub server: &'a ServerInfo,
-    /// Blocking commands answer at once (inside `EXEC`, and on replay).
-    pub no_block: bool,
-}
-
-/// A client to block until one of `keys` has an element.
-#[derive(Debug)]
-pub struct BlockRequest {
-    /// The lists, in the order given.
-    pub keys: Vec<Bytes>,
-    /// What to do then.
-    pub op: BlockOp,
-    /// `None`: forever.
-    pub timeout: Option<Duration>,
-}
-
-/// How a command ended.
-#[derive(Debug)]
-pub enum Outcome {
-    /// Answered.
-    Reply(Reply),
-    /// The client waits.
-    Block(BlockRequest),
-}
-
-impl From<Reply> for Outcome {
-    fn from(r: Reply) -> Outcome {
-        Outcome::Reply(r)
-    }
-}
-
-/// A command's result: `Err` carries the error reply, so `?` answers it.
-pub type Res<T> = Result<T, Reply>;
+use super::reply::Reply;
+pub use ctx::{BlockRequest, ClientInfo, Ctx, Outcome, wrong_args};
+use ctx::{Res, is};
 
 type Handler = fn(&mut Ctx, &[Bytes]) -> Res<Outcome>;
 
@@ -145,7 +96,7 @@ table! {
     "select" 2 false No server::select;
     "hello" -1 false No server::hello;
     "client" -2 false No server::client;
-    "command" -1 false No server::command;
+    "command" -1 false No command;
     "config" -2 false No server::config;
     "info" -1 false No server::info;
     "time" 1 false No server::time;
@@ -273,90 +224,74 @@ pub fn unknown_command(args: &[Bytes]) -> Reply {
     ))
 }
 
-/// `-ERR wrong number of arguments for 'NAME' command`.
-pub fn wrong_args(name: &str) -> Reply {
-    Reply::error(format!(
-        "ERR wrong number of arguments for '{name}' command"
-    ))
+/// `COMMAND`: the table, described for clients (`redis-cli` asks it for
+/// hints, drivers for which commands write).
+/// One command as `COMMAND INFO` describes it.
+fn command_info(spec: &Spec) -> Reply {
+    let flag = |f: &'static str| Reply::simple(f);
+    let flags = vec![flag(if spec.write { "write" } else { "readonly" })];
+    let keyless = matches!(
+        spec.name,
+        "ping"
+            | "echo"
+            | "select"
+            | "hello"
+            | "client"
+            | "command"
+            | "config"
+            | "info"
+            | "time"
+            | "quit"
+            | "multi"
+            | "exec"
+            | "discard"
+            | "keys"
+            | "dbsize"
+            | "flushall"
+            | "flushdb"
+    );
+    let k = i64::from(!keyless);
+    Reply::Array(vec![
+        Reply::bulk(Bytes::from_static(spec.name.as_bytes())),
+        Reply::int(i64::from(spec.arity)),
+        Reply::Array(flags),
+        Reply::int(k),
+        Reply::int(k),
+        Reply::int(k),
+    ])
 }
 
-/// `-ERR syntax error`.
-pub fn syntax() -> Reply {
-    Reply::err("ERR syntax error")
-}
-
-/// `-ERR value is not an integer or out of range`.
-pub fn not_integer() -> Reply {
-    Reply::err("ERR value is not an integer or out of range")
-}
-
-/// Parses an integer exactly as Redis's `string2ll`: an optional `-`, then
-/// digits without leading zeros (`0` alone is fine); nothing else.
-pub fn parse_i64(s: &[u8]) -> Option<i64> {
-    let (neg, digits) = match s {
-        [b'-', rest @ ..] => (true, rest),
-        _ => (false, s),
+fn command(_: &mut Ctx, args: &[Bytes]) -> Res<Outcome> {
+    let Some(sub) = args.get(1) else {
+        return Ok(Reply::Array(all().iter().map(command_info).collect()).into());
     };
-    match digits {
-        [b'0'] if !neg => return Some(0),
-        [b'1'..=b'9', ..] if digits.len() <= 20 => {}
-        _ => return None,
-    }
-    let mut v: i64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        let d = i64::from(c - b'0');
-        v = v.checked_mul(10)?;
-        v = if neg {
-            v.checked_sub(d)?
-        } else {
-            v.checked_add(d)?
-        };
-    }
-    Some(v)
-}
-
-/// An integer argument.
-pub fn int_arg(s: &[u8]) -> Res<i64> {
-    parse_i64(s).ok_or_else(not_integer)
-}
-
-/// Whether an argument is this keyword, in any case.
-pub fn is(arg: &[u8], keyword: &str) -> bool {
-    arg.eq_ignore_ascii_case(keyword.as_bytes())
-}
-
-/// An integer as a bulk-string value.
-pub fn int_bytes(i: i64) -> Bytes {
-    Bytes::from(i.to_string())
+    let reply = if is(sub, "count") {
+        Reply::len(all().len())
+    } else if is(sub, "docs") {
+        // No documentation: an empty map, which redis-cli accepts (it
+        // then offers no hints).
+        Reply::bulks([])
+    } else if is(sub, "info") {
+        Reply::Array(
+            args[2..]
+                .iter()
+                .map(|n| lookup(n).map_or(Reply::NullArray, command_info))
+                .collect(),
+        )
+    } else if is(sub, "list") {
+        Reply::bulks(all().iter().map(|s| Bytes::from_static(s.name.as_bytes())))
+    } else {
+        return Err(Reply::error(format!(
+            "ERR unknown subcommand '{}'. Try COMMAND HELP.",
+            String::from_utf8_lossy(sub)
+        )));
+    };
+    Ok(reply.into())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn integers_parse_like_string2ll() {
-        assert_eq!(parse_i64(b"0"), Some(0));
-        assert_eq!(parse_i64(b"-12"), Some(-12));
-        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
-        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [
-            &b""[..],
-            b"-",
-            b"01",
-            b"-0",
-            b"+1",
-            b" 1",
-            b"1 ",
-            b"1a",
-            b"9223372036854775808",
-        ] {
-            assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
-        }
-    }
 
     #[test]
     fn lookup_ignores_case_and_long_names() {

@@ -6,10 +6,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
-use super::{Ctx, Outcome, Res, Spec, all, int_arg, is, lookup, parse_i64, syntax, wrong_args};
-use crate::redis::AppendFsync;
-use crate::redis::codec::Reply;
+use super::ctx::{Ctx, Outcome, Res, int_arg, is, syntax, wrong_args};
 use crate::redis::glob;
+use crate::redis::int::parse_i64;
+use crate::redis::reply::Reply;
+use crate::redis::settings::AppendFsync;
 
 /// The version the stand-in reports: recent enough for clients to use
 /// `BLMOVE` (6.2) and `LPOP` with a count.
@@ -107,7 +108,7 @@ pub(super) fn hello(ctx: &mut Ctx, args: &[Bytes]) -> Res<Outcome> {
 fn client_line(ctx: &Ctx, id: u64) -> String {
     ctx.store
         .clients
-        .line(id, ctx.store.is_blocked(id))
+        .line(id, ctx.store.blocking.is_blocked(id))
         .unwrap_or_default()
 }
 
@@ -228,68 +229,6 @@ pub(super) fn client(ctx: &mut Ctx, args: &[Bytes]) -> Res<Outcome> {
     Ok(reply.into())
 }
 
-fn command_info(spec: &Spec) -> Reply {
-    let flag = |f: &'static str| Reply::simple(f);
-    let flags = vec![flag(if spec.write { "write" } else { "readonly" })];
-    let keyless = matches!(
-        spec.name,
-        "ping"
-            | "echo"
-            | "select"
-            | "hello"
-            | "client"
-            | "command"
-            | "config"
-            | "info"
-            | "time"
-            | "quit"
-            | "multi"
-            | "exec"
-            | "discard"
-            | "keys"
-            | "dbsize"
-            | "flushall"
-            | "flushdb"
-    );
-    let k = i64::from(!keyless);
-    Reply::Array(vec![
-        Reply::bulk(Bytes::from_static(spec.name.as_bytes())),
-        Reply::int(i64::from(spec.arity)),
-        Reply::Array(flags),
-        Reply::int(k),
-        Reply::int(k),
-        Reply::int(k),
-    ])
-}
-
-pub(super) fn command(_: &mut Ctx, args: &[Bytes]) -> Res<Outcome> {
-    let Some(sub) = args.get(1) else {
-        return Ok(Reply::Array(all().iter().map(command_info).collect()).into());
-    };
-    let reply = if is(sub, "count") {
-        Reply::len(all().len())
-    } else if is(sub, "docs") {
-        // No documentation: an empty map, which redis-cli accepts (it
-        // then offers no hints).
-        Reply::bulks([])
-    } else if is(sub, "info") {
-        Reply::Array(
-            args[2..]
-                .iter()
-                .map(|n| lookup(n).map_or(Reply::NullArray, command_info))
-                .collect(),
-        )
-    } else if is(sub, "list") {
-        Reply::bulks(all().iter().map(|s| Bytes::from_static(s.name.as_bytes())))
-    } else {
-        return Err(Reply::error(format!(
-            "ERR unknown subcommand '{}'. Try COMMAND HELP.",
-            String::from_utf8_lossy(sub)
-        )));
-    };
-    Ok(reply.into())
-}
-
 pub(super) fn config(ctx: &mut Ctx, args: &[Bytes]) -> Res<Outcome> {
     let sub = &args[1];
     if is(sub, "get") {
@@ -314,7 +253,7 @@ pub(super) fn config(ctx: &mut Ctx, args: &[Bytes]) -> Res<Outcome> {
             ("timeout", "0".into()),
             (
                 "proto-max-bulk-len",
-                super::super::codec::MAX_BULK_LEN.to_string(),
+                crate::redis::codec::MAX_BULK_LEN.to_string(),
             ),
         ];
         let mut out = Vec::new();
@@ -384,7 +323,7 @@ pub(super) fn info(ctx: &mut Ctx, args: &[Bytes]) -> Res<Outcome> {
             s,
             "# Clients\r\nconnected_clients:{}\r\nblocked_clients:{}\r\n\r\n",
             ctx.store.clients.count(),
-            ctx.store.blocked_clients()
+            ctx.store.blocking.len()
         );
     }
     if wanted("memory") {

@@ -2,11 +2,10 @@
 
 use bytes::Bytes;
 
-use super::{
-    Ctx, Outcome, Res, int_arg, int_bytes, is, not_integer, parse_i64, syntax, wrong_args,
-};
-use crate::redis::codec::Reply;
-use crate::redis::store::{Entry, Value, own, wrongtype};
+use super::ctx::{Ctx, Outcome, Res, int_arg, int_bytes, is, not_integer, syntax, wrong_args};
+use crate::redis::int::parse_i64;
+use crate::redis::reply::Reply;
+use crate::redis::value::{Entry, Value, own, wrongtype};
 
 /// The string at `key`: `None` when absent, WRONGTYPE when not a string.
 fn string(ctx: &mut Ctx, key: &[u8]) -> Res<Option<Bytes>> {

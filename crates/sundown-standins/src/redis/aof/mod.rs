@@ -1,31 +1,25 @@
 //! The append-only file: replayed at start, appended to while running.
 //!
 //! Entries are RESP arrays like Redis's AOF, each a write as it was
-//! executed. One writer task owns the file. Connections append to the
-//! store's buffer under the store lock (so the file has the order of
-//! execution), wake the writer, and wait until it reports their position
-//! durable before answering. Everything appended while the writer was busy
-//! goes out in its next write and fsync: one fsync covers many pipelined
-//! commands from many connections (group commit).
+//! executed. Here: replaying the file at start and rewriting it to the
+//! shortest form; writing it while running is the writer's (writer.rs).
+
+mod writer;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::sync::{Notify, watch};
 use tokio_util::codec::Decoder as _;
-use tokio_util::sync::CancellationToken;
 
-use super::AppendFsync;
-use super::codec::encode_command;
-use super::codec::{CodecError, ServerCodec};
+use super::codec::{CodecError, ServerCodec, encode_command};
 use super::commands::Special;
 use super::session::{Session, check};
-use super::store::{Entry, Store, Value};
-use super::{ServerInfo, Shared};
+use super::shared::ServerInfo;
+use super::store::Store;
+use super::value::{Entry, Value};
+pub use writer::writer;
 
 /// Why the append-only file could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -211,100 +205,10 @@ pub fn rewrite(path: &Path, store: &Store) -> Result<(File, usize), AofError> {
     Ok((file, keys))
 }
 
-/// What the connections share with the writer.
-pub struct AofLink {
-    /// Wakes the writer: there is something to write.
-    pub wake: Notify,
-    /// How far the file is durable (written, and fsynced under `always`).
-    pub durable: watch::Receiver<u64>,
-}
-
-/// The writer's half.
-pub struct Writer {
-    file: File,
-    fsync: AppendFsync,
-    durable: watch::Sender<u64>,
-}
-
-/// A writer for `file` and the link the connections use.
-pub fn writer(file: File, fsync: AppendFsync) -> (Writer, AofLink) {
-    let (tx, rx) = watch::channel(0);
-    (
-        Writer {
-            file,
-            fsync,
-            durable: tx,
-        },
-        AofLink {
-            wake: Notify::new(),
-            durable: rx,
-        },
-    )
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> io::Result<T> + Send + 'static,
-) -> io::Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| io::Error::other(format!("writer thread failed: {e}")))?
-}
-
-impl Writer {
-    /// Writes until `done`, then writes and fsyncs the rest and returns.
-    /// An error ends it: the component then fails, because acknowledging
-    /// writes that cannot be made durable would be a lie.
-    pub async fn run(self, shared: Arc<Shared>, done: CancellationToken) -> io::Result<()> {
-        let Writer {
-            file,
-            fsync,
-            durable,
-        } = self;
-        let Some(link) = shared.aof.as_ref() else {
-            return Ok(());
-        };
-        let mut file = Some(file);
-        let mut spare: Vec<u8> = Vec::with_capacity(64 * 1024);
-        let mut second = tokio::time::interval(Duration::from_secs(1));
-        second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut unsynced = false;
-        loop {
-            let mut finishing = false;
-            let mut tick = false;
-            tokio::select! {
-                _ = link.wake.notified() => {}
-                _ = second.tick(), if fsync == AppendFsync::Everysec => tick = true,
-                _ = done.cancelled() => finishing = true,
-            }
-            let seq = shared.lock().take_aof(&mut spare);
-            let sync = fsync == AppendFsync::Always || tick || finishing;
-            if !spare.is_empty() || (sync && unsynced) {
-                let (f, buf) = (file.take(), std::mem::take(&mut spare));
-                let (f, mut buf) = blocking(move || {
-                    let mut f = f.ok_or_else(|| io::Error::other("no file"))?;
-                    f.write_all(&buf)?;
-                    if sync {
-                        f.sync_data()?;
-                    }
-                    Ok((f, buf))
-                })
-                .await?;
-                unsynced = !sync;
-                buf.clear();
-                file = Some(f);
-                spare = buf;
-            }
-            durable.send_replace(seq);
-            if finishing {
-                return Ok(());
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::redis::settings::AppendFsync;
 
     fn info() -> ServerInfo {
         ServerInfo::new(0, false, AppendFsync::Always)

@@ -1,4 +1,5 @@
-//! A session's SQLite connection, on its own thread.
+//! A session's SQLite connection, on its own thread: the session's database
+//! thread.
 //!
 //! Every client session gets its own connection (so one client's `BEGIN`
 //! does not swallow another's statements) and its own thread (so SQLite's
@@ -11,20 +12,20 @@ use std::sync::mpsc;
 use tokio::sync::oneshot;
 
 use super::db::Db;
+use super::error::PgError;
 use super::store::Store;
-use super::types::PgError;
 
 type Job = Box<dyn FnOnce(&mut Db) + Send>;
 
 /// The async side's handle on a session thread.
-pub(super) struct Worker {
+pub(super) struct DbThread {
     jobs: mpsc::Sender<Job>,
     done: oneshot::Receiver<()>,
 }
 
-impl Worker {
+impl DbThread {
     /// Starts a session thread and opens its connection there.
-    pub(super) async fn start(store: Arc<Store>, id: u64) -> Result<Worker, PgError> {
+    pub(super) async fn start(store: Arc<Store>, id: u64) -> Result<DbThread, PgError> {
         let (jobs, rx) = mpsc::channel::<Job>();
         let (opened_tx, opened) = oneshot::channel();
         let (done_tx, done) = oneshot::channel::<()>();
@@ -54,7 +55,7 @@ impl Worker {
             })
             .map_err(|e| PgError::fatal("53000", format!("cannot start a session thread: {e}")))?;
         match opened.await {
-            Ok(Ok(())) => Ok(Worker { jobs, done }),
+            Ok(Ok(())) => Ok(DbThread { jobs, done }),
             Ok(Err(e)) => Err(PgError::fatal(
                 "58030",
                 format!("cannot open the database: {e}"),

@@ -1,0 +1,54 @@
+//! What the connections, the commands and the append-only-file writer
+//! share: the store behind its lock, the server-wide facts commands report,
+//! and the link to the writer. Here rather than in mod.rs, which only builds
+//! it, so that none of them imports from the component's own module.
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+
+use tokio::sync::{Notify, watch};
+
+use super::settings::AppendFsync;
+use super::store::Store;
+
+/// Server-wide facts commands report (`INFO`, `CONFIG GET`).
+pub struct ServerInfo {
+    pub(super) started: Instant,
+    pub(super) port: u16,
+    pub(super) aof: bool,
+    pub(super) fsync: AppendFsync,
+}
+
+impl ServerInfo {
+    pub(super) fn new(port: u16, aof: bool, fsync: AppendFsync) -> ServerInfo {
+        ServerInfo {
+            started: Instant::now(),
+            port,
+            aof,
+            fsync,
+        }
+    }
+}
+
+/// What every connection shares.
+pub struct Shared {
+    pub(super) store: Mutex<Store>,
+    pub(super) info: ServerInfo,
+    pub(super) aof: Option<AofLink>,
+}
+
+impl Shared {
+    /// The store, locked. A panic while it was held (a bug) must not take
+    /// every other client down with it, hence no poisoning.
+    pub(super) fn lock(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// What the connections share with the writer.
+pub struct AofLink {
+    /// Wakes the writer: there is something to write.
+    pub wake: Notify,
+    /// How far the file is durable (written, and fsynced under `always`).
+    pub durable: watch::Receiver<u64>,
+}
