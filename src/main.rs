@@ -2,14 +2,17 @@
 //!
 //! `cli` parses the arguments and hands each command to its module:
 //! `supervise` (`sundown run`: the supervisor process), `client` (the
-//! commands that talk to a running one), `export` (Kubernetes), with
-//! `status_line` (the live line on a terminal) and `config_file` (reading
-//! the config with this build's kinds) beside them.
+//! commands that talk to a running one), `inspect` (the ones that only read
+//! files), `export` (Kubernetes), with `logging`, `status_line` (the live
+//! line on a terminal) and `config_file` (reading the config with this
+//! build's kinds) beside them.
 
 mod cli;
 mod client;
 mod config_file;
 mod export;
+mod inspect;
+mod logging;
 mod status_line;
 mod supervise;
 

@@ -1,0 +1,189 @@
+//! The commands that read files and need no running supervisor: `check`,
+//! `plan`, `graph`, `report` and `verify`.
+
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+use clap::ValueEnum;
+use sundown::{ExitCode, Graph, Plan, ShutdownReport, Strategy};
+
+use crate::config_file::load;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum GraphFormat {
+    Mermaid,
+    Dot,
+}
+
+pub(crate) fn check(path: &Path) -> anyhow::Result<i32> {
+    let Some(config) = load(path) else {
+        return Ok(ExitCode::Usage.code());
+    };
+    let graph = Graph::new(&config);
+    println!(
+        "{}: ok: {} component(s), {} dependency edge(s), {} warning(s)",
+        path.display(),
+        graph.len(),
+        graph.edges().count(),
+        config.warnings.len()
+    );
+    Ok(0)
+}
+
+pub(crate) fn plan(path: &Path, strategy: Option<&str>) -> anyhow::Result<i32> {
+    let Some(mut config) = load(path) else {
+        return Ok(ExitCode::Usage.code());
+    };
+    let graph = Graph::new(&config);
+    let Some(strategy) = strategy else {
+        print!("{}", Plan::new(&config, &graph).display(&graph));
+        return Ok(0);
+    };
+    let parse = |s: &str| serde_json::from_value::<Strategy>(serde_json::json!(s));
+    config.supervisor.strategy = parse(strategy)?;
+    print!("{}", Plan::new(&config, &graph).display(&graph));
+    println!("compared, worst case (before shutdown_timeout applies):");
+    for s in [Strategy::Phased, Strategy::Eager, Strategy::K8sSidecars] {
+        config.supervisor.strategy = s;
+        let p = Plan::new(&config, &graph);
+        let phases = match s {
+            Strategy::Eager => String::new(),
+            Strategy::Phased => format!(" ({} phases)", p.phases.len()),
+            Strategy::K8sSidecars => format!(
+                " (the main containers, then {} sidecar(s) one at a time)",
+                p.phases.len() - 1
+            ),
+        };
+        println!(
+            "  {:13} {}{phases}",
+            s.to_string(),
+            humantime::format_duration(p.worst_case(&graph))
+        );
+    }
+    if strategy == "k8s-sidecars" {
+        for (a, b) in Plan::serialised_sidecars(&graph) {
+            println!(
+                "serialised without a dependency: `{}` waits for `{}` to stop, although neither needs the other",
+                graph.name(b),
+                graph.name(a)
+            );
+        }
+    }
+    Ok(0)
+}
+
+pub(crate) fn graph(path: &Path, format: GraphFormat) -> anyhow::Result<i32> {
+    let Some(config) = load(path) else {
+        return Ok(ExitCode::Usage.code());
+    };
+    let graph = Graph::new(&config);
+    print!(
+        "{}",
+        match format {
+            GraphFormat::Mermaid => graph.to_mermaid(),
+            GraphFormat::Dot => graph.to_dot(),
+        }
+    );
+    Ok(0)
+}
+
+/// `report`: the timeline on stdout (coloured on a terminal unless
+/// `NO_COLOR` is set), the SVG and HTML files when asked for.
+pub(crate) fn show_report(
+    path: &Path,
+    svg: Option<&Path>,
+    html: Option<&Path>,
+    width: Option<u16>,
+) -> anyhow::Result<i32> {
+    use std::io::IsTerminal as _;
+    use sundown::timeline::{render_html, render_svg, render_terminal};
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let report = ShutdownReport::from_json(&text)
+        .with_context(|| format!("{} is not a sundown report", path.display()))?;
+    let width = width
+        .map(usize::from)
+        .or_else(|| std::env::var("COLUMNS").ok()?.trim().parse().ok())
+        .unwrap_or(100);
+    let color = std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let picture = render_terminal(&report, width, color);
+    println!("{}", picture.trim_end_matches('\n'));
+    let render: [fn(&ShutdownReport) -> String; 2] = [render_svg, render_html];
+    for (out, render) in [svg, html].into_iter().zip(render) {
+        if let Some(out) = out {
+            std::fs::write(out, render(&report))
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            eprintln!("wrote {}", out.display());
+        }
+    }
+    Ok(0)
+}
+
+pub(crate) fn verify(
+    report_path: &Path,
+    config: Option<&Path>,
+    before: &[String],
+) -> anyhow::Result<i32> {
+    let text = std::fs::read_to_string(report_path)
+        .with_context(|| format!("cannot read {}", report_path.display()))?;
+    let report = ShutdownReport::from_json(&text)
+        .with_context(|| format!("{} is not a sundown report", report_path.display()))?;
+    let mut violations: Vec<String> = Vec::new();
+    // The edges to check: the config's when given (it may differ from
+    // what was run), else the ones the report recorded.
+    let (edges, found) = match config {
+        Some(path) => {
+            let Some(config) = load(path) else {
+                return Ok(ExitCode::Usage.code());
+            };
+            for c in &config.components {
+                if report.component(&c.name).is_none() {
+                    violations.push(format!(
+                        "`{}` is in {} but not in the report",
+                        c.name,
+                        path.display()
+                    ));
+                }
+            }
+            let edges: Vec<(&str, &str)> = config
+                .components
+                .iter()
+                .flat_map(|c| {
+                    c.depends_on
+                        .iter()
+                        .map(move |d| (c.name.as_str(), d.as_str()))
+                })
+                .collect();
+            (edges.len(), report.edge_violations(edges))
+        }
+        None => (
+            report.components.iter().map(|c| c.depends_on.len()).sum(),
+            report.graph_violations(),
+        ),
+    };
+    violations.extend(found.iter().map(ToString::to_string));
+    for pair in before {
+        let Some((a, b)) = pair.split_once(':') else {
+            bail!("--before expects A:B, got `{pair}`");
+        };
+        if let Err(v) = report.check_stopped_before(a, b) {
+            violations.push(v.to_string());
+        }
+    }
+    if violations.is_empty() {
+        println!(
+            "ok: {} edge(s) and {} extra pair(s) respected; stop order: {}",
+            edges,
+            before.len(),
+            report.stop_order().join(", ")
+        );
+        Ok(0)
+    } else {
+        for v in &violations {
+            println!("violation: {v}");
+        }
+        println!("{} violation(s)", violations.len());
+        Ok(1)
+    }
+}
