@@ -26,7 +26,7 @@ const LOG_EVERY: Duration = Duration::from_secs(5);
 /// task. Everything goes through one non-blocking writer, so the line and the
 /// log records reach the terminal in the order they were written.
 #[derive(Clone)]
-pub struct StatusLine {
+pub(crate) struct StatusLine {
     line: Arc<Mutex<String>>,
     out: NonBlocking,
 }
@@ -35,7 +35,7 @@ const CLEAR: &[u8] = b"\r\x1b[2K";
 
 impl StatusLine {
     /// A status line writing through `out` when stderr is a terminal, else `None`.
-    pub fn for_stderr(out: NonBlocking) -> Option<StatusLine> {
+    pub(crate) fn for_stderr(out: NonBlocking) -> Option<StatusLine> {
         io::stderr().is_terminal().then(|| StatusLine {
             line: Arc::default(),
             out,
@@ -55,7 +55,7 @@ impl StatusLine {
 }
 
 /// Writes one log record: clears the status line, writes the record, redraws the line.
-pub struct LogRecord {
+pub(crate) struct LogRecord {
     line: StatusLine,
     buf: Vec<u8>,
 }
@@ -103,7 +103,7 @@ impl<'a> MakeWriter<'a> for StatusLine {
 
 /// Follows the status until the engine is done: redraws `line` on a
 /// terminal, or logs the waiting line every few seconds without one.
-pub async fn follow(mut status: watch::Receiver<Status>, line: Option<StatusLine>) {
+pub(crate) async fn follow(mut status: watch::Receiver<Status>, line: Option<StatusLine>) {
     // Nothing to show before a shutdown: sleep until one begins.
     if status
         .wait_for(|s| s.shutdown.is_some() || s.state == State::Done)

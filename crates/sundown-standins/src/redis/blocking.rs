@@ -12,7 +12,7 @@ use super::reply::Reply;
 
 /// What a blocked client does once its list has an element.
 #[derive(Debug, Clone)]
-pub enum BlockOp {
+pub(super) enum BlockOp {
     /// `BLPOP` (`left`) or `BRPOP`: answer `[key, element]`.
     Pop {
         /// Pop from the head.
@@ -31,7 +31,7 @@ pub enum BlockOp {
 
 impl BlockOp {
     /// The answer when the timeout passes first.
-    pub fn timeout_reply(&self) -> Reply {
+    pub(super) fn timeout_reply(&self) -> Reply {
         match self {
             BlockOp::Pop { .. } => Reply::NullArray,
             BlockOp::Move { .. } => Reply::nil(),
@@ -42,7 +42,7 @@ impl BlockOp {
 /// The answer for a blocked client, and how far the append-only file must
 /// be durable before it may be sent.
 #[derive(Debug)]
-pub struct Served {
+pub(super) struct Served {
     /// The reply.
     pub reply: Reply,
     /// The append-only-file position that covers the pop.
@@ -60,7 +60,7 @@ struct Waiter {
 
 /// The clients blocked on lists, first come first served per key.
 #[derive(Default)]
-pub struct Blocking {
+pub(super) struct Blocking {
     by_key: HashMap<Bytes, VecDeque<u64>>,
     waiters: HashMap<u64, Waiter>,
     /// Keys pushed to since their waiters were last served.
@@ -70,17 +70,17 @@ pub struct Blocking {
 
 impl Blocking {
     /// Number of blocked clients.
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.waiters.len()
     }
 
     /// Whether this client is blocked.
-    pub fn is_blocked(&self, client: u64) -> bool {
+    pub(super) fn is_blocked(&self, client: u64) -> bool {
         self.waiters.values().any(|w| w.client == client)
     }
 
     /// The waiters of one client.
-    pub fn of_client(&self, client: u64) -> Vec<u64> {
+    pub(super) fn of_client(&self, client: u64) -> Vec<u64> {
         self.waiters
             .iter()
             .filter(|(_, w)| w.client == client)
@@ -90,7 +90,7 @@ impl Blocking {
 
     /// Blocks `client` on `keys`; the answer arrives on `tx`. Returns the
     /// waiter's id for [`Blocking::unblock`].
-    pub fn block(
+    pub(super) fn block(
         &mut self,
         client: u64,
         keys: Vec<Bytes>,
@@ -120,7 +120,7 @@ impl Blocking {
 
     /// Removes a waiter; returns whether it was still waiting (false: it was
     /// served, and its answer is in its channel).
-    pub fn unblock(&mut self, id: u64) -> bool {
+    pub(super) fn unblock(&mut self, id: u64) -> bool {
         let Some(w) = self.waiters.remove(&id) else {
             return false;
         };
@@ -142,25 +142,25 @@ impl Blocking {
 
     /// Notes that `key` received elements, so its waiters are served after
     /// the current command.
-    pub fn signal_ready(&mut self, key: &Bytes) {
+    pub(super) fn signal_ready(&mut self, key: &Bytes) {
         if !self.by_key.is_empty() && self.by_key.contains_key(key) && !self.ready.contains(key) {
             self.ready.push(key.clone());
         }
     }
 
     /// The keys signalled since the last call, in order.
-    pub fn take_ready(&mut self) -> Vec<Bytes> {
+    pub(super) fn take_ready(&mut self) -> Vec<Bytes> {
         std::mem::take(&mut self.ready)
     }
 
     /// The first waiter on `key`.
-    pub fn first(&self, key: &[u8]) -> Option<u64> {
+    pub(super) fn first(&self, key: &[u8]) -> Option<u64> {
         self.by_key.get(key).and_then(|q| q.front()).copied()
     }
 
     /// What waiter `id` is to do; `None` when its connection is gone, and
     /// then it is forgotten without being given anything.
-    pub fn live_op(&mut self, id: u64) -> Option<BlockOp> {
+    pub(super) fn live_op(&mut self, id: u64) -> Option<BlockOp> {
         match self.waiters.get(&id) {
             Some(w) if !w.tx.is_closed() => Some(w.op.clone()),
             _ => {
@@ -171,7 +171,7 @@ impl Blocking {
     }
 
     /// Answers waiter `id` and forgets it.
-    pub fn serve(&mut self, id: u64, served: Served) {
+    pub(super) fn serve(&mut self, id: u64, served: Served) {
         if let Some(w) = self.take_waiter(id) {
             // The receiver was alive a moment ago, under the store's lock.
             let _ = w.tx.send(served);

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
 /// One connected client.
-pub struct ClientRecord {
+pub(super) struct ClientRecord {
     /// Its address.
     pub addr: String,
     /// Our address it connected to.
@@ -27,45 +27,45 @@ pub struct ClientRecord {
 
 /// Every connected client, by id.
 #[derive(Default)]
-pub struct Clients {
+pub(super) struct Clients {
     map: BTreeMap<u64, ClientRecord>,
 }
 
 impl Clients {
     /// Registers a client.
-    pub fn add(&mut self, id: u64, record: ClientRecord) {
+    pub(super) fn add(&mut self, id: u64, record: ClientRecord) {
         self.map.insert(id, record);
     }
 
     /// Forgets a client.
-    pub fn remove(&mut self, id: u64) {
+    pub(super) fn remove(&mut self, id: u64) {
         self.map.remove(&id);
     }
 
     /// How many are connected.
-    pub fn count(&self) -> usize {
+    pub(super) fn count(&self) -> usize {
         self.map.len()
     }
 
     /// A client.
-    pub fn get(&self, id: u64) -> Option<&ClientRecord> {
+    pub(super) fn get(&self, id: u64) -> Option<&ClientRecord> {
         self.map.get(&id)
     }
 
     /// Records a client's name.
-    pub fn set_name(&mut self, id: u64, name: Option<Bytes>) {
+    pub(super) fn set_name(&mut self, id: u64, name: Option<Bytes>) {
         if let Some(c) = self.map.get_mut(&id) {
             c.name = name;
         }
     }
 
     /// Every client id, in connection order.
-    pub fn ids(&self) -> impl Iterator<Item = u64> + '_ {
+    pub(super) fn ids(&self) -> impl Iterator<Item = u64> + '_ {
         self.map.keys().copied()
     }
 
     /// A `CLIENT LIST` line (with its newline), in Redis's format.
-    pub fn line(&self, id: u64, blocked: bool) -> Option<String> {
+    pub(super) fn line(&self, id: u64, blocked: bool) -> Option<String> {
         let c = self.map.get(&id)?;
         let name = c
             .name

@@ -64,7 +64,7 @@ struct Conn {
 
 /// Serves one client until it leaves, breaks the protocol, is killed
 /// (`CLIENT KILL`), or `stop`.
-pub async fn serve(sock: TcpStream, shared: Arc<Shared>, id: u64, stop: CancellationToken) {
+pub(super) async fn serve(sock: TcpStream, shared: Arc<Shared>, id: u64, stop: CancellationToken) {
     let kill = CancellationToken::new();
     let addr =
         |a: std::io::Result<std::net::SocketAddr>| a.map(|a| a.to_string()).unwrap_or_default();

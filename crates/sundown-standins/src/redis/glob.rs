@@ -50,7 +50,7 @@ fn token(pat: &[u8], p: usize, c: u8) -> (bool, usize) {
 }
 
 /// Whether `s` matches the glob pattern `pat`.
-pub fn matches(pat: &[u8], s: &[u8]) -> bool {
+pub(super) fn matches(pat: &[u8], s: &[u8]) -> bool {
     let (mut p, mut i) = (0, 0);
     // After the last `*`: where the pattern resumes and the input position it
     // is being tried at.

@@ -5,7 +5,7 @@
 
 /// Parses an integer exactly as Redis's `string2ll`: an optional `-`, then
 /// digits without leading zeros (`0` alone is fine); nothing else.
-pub fn parse_i64(s: &[u8]) -> Option<i64> {
+pub(super) fn parse_i64(s: &[u8]) -> Option<i64> {
     let (neg, digits) = match s {
         [b'-', rest @ ..] => (true, rest),
         _ => (false, s),

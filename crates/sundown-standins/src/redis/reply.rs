@@ -8,7 +8,7 @@ use redis_protocol::resp2::types::BytesFrame;
 /// A reply: a RESP2 frame of the crate, or the null array the crate's frame
 /// type cannot express (Redis answers a timed-out `BLPOP` with `*-1`).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Reply {
+pub(super) enum Reply {
     /// An ordinary frame.
     Frame(BytesFrame),
     /// `*-1`.
@@ -19,24 +19,24 @@ pub enum Reply {
 
 impl Reply {
     /// `+OK`.
-    pub fn ok() -> Reply {
+    pub(super) fn ok() -> Reply {
         Reply::simple("OK")
     }
 
     /// A simple string.
-    pub fn simple(s: &'static str) -> Reply {
+    pub(super) fn simple(s: &'static str) -> Reply {
         Reply::Frame(BytesFrame::SimpleString(Bytes::from_static(s.as_bytes())))
     }
 
     /// An error whose text is fixed.
-    pub fn err(s: &'static str) -> Reply {
+    pub(super) fn err(s: &'static str) -> Reply {
         Reply::Frame(BytesFrame::Error(
             redis_protocol::bytes_utils::Str::from_static(s),
         ))
     }
 
     /// An error built at run time.
-    pub fn error(s: String) -> Reply {
+    pub(super) fn error(s: String) -> Reply {
         // Redis maps CR and LF in error texts to spaces: one line per error.
         let s = if s.contains(['\r', '\n']) {
             s.replace(['\r', '\n'], " ")
@@ -47,34 +47,34 @@ impl Reply {
     }
 
     /// An integer.
-    pub fn int(i: i64) -> Reply {
+    pub(super) fn int(i: i64) -> Reply {
         Reply::Frame(BytesFrame::Integer(i))
     }
 
     /// A count as an integer.
-    pub fn len(n: usize) -> Reply {
+    pub(super) fn len(n: usize) -> Reply {
         Reply::int(i64::try_from(n).unwrap_or(i64::MAX))
     }
 
     /// A bulk string.
-    pub fn bulk(b: Bytes) -> Reply {
+    pub(super) fn bulk(b: Bytes) -> Reply {
         Reply::Frame(BytesFrame::BulkString(b))
     }
 
     /// The null bulk string, `$-1`.
-    pub fn nil() -> Reply {
+    pub(super) fn nil() -> Reply {
         Reply::Frame(BytesFrame::Null)
     }
 
     /// An array of bulk strings.
-    pub fn bulks(items: impl IntoIterator<Item = Bytes>) -> Reply {
+    pub(super) fn bulks(items: impl IntoIterator<Item = Bytes>) -> Reply {
         Reply::Frame(BytesFrame::Array(
             items.into_iter().map(BytesFrame::BulkString).collect(),
         ))
     }
 
     /// The text of an error reply.
-    pub fn error_text(&self) -> Option<&str> {
+    pub(super) fn error_text(&self) -> Option<&str> {
         match self {
             Reply::Frame(BytesFrame::Error(s)) => Some(s),
             _ => None,

@@ -11,7 +11,7 @@ use super::store::Store;
 
 /// What a request came to.
 #[derive(Debug)]
-pub enum Step {
+pub(super) enum Step {
     /// Answer this.
     Reply(Reply),
     /// Block the client.
@@ -27,7 +27,7 @@ struct Multi {
 }
 
 /// A client's session.
-pub struct Session {
+pub(super) struct Session {
     /// Its identity.
     pub client: ClientInfo,
     multi: Option<Multi>,
@@ -36,7 +36,7 @@ pub struct Session {
 }
 
 /// The command `args` names, if it exists and the count of arguments fits.
-pub fn check(args: &[Bytes]) -> Result<&'static Spec, Reply> {
+pub(super) fn check(args: &[Bytes]) -> Result<&'static Spec, Reply> {
     let spec = commands::lookup(&args[0]).ok_or_else(|| commands::unknown_command(args))?;
     if spec.arity_ok(args.len()) {
         Ok(spec)
@@ -47,7 +47,7 @@ pub fn check(args: &[Bytes]) -> Result<&'static Spec, Reply> {
 
 impl Session {
     /// A session for client `id`.
-    pub fn new(id: u64) -> Session {
+    pub(super) fn new(id: u64) -> Session {
         Session {
             client: ClientInfo { id, name: None },
             multi: None,
@@ -56,7 +56,7 @@ impl Session {
     }
 
     /// A session that replays the append-only file.
-    pub fn replay() -> Session {
+    pub(super) fn replay() -> Session {
         Session {
             no_block: true,
             ..Session::new(0)
@@ -64,13 +64,18 @@ impl Session {
     }
 
     /// Whether a `MULTI` is open.
-    pub fn in_multi(&self) -> bool {
+    pub(super) fn in_multi(&self) -> bool {
         self.multi.is_some()
     }
 
     /// Runs one request (never empty) against the locked store, whose
     /// clock the caller has read ([`Store::tick`]).
-    pub fn execute(&mut self, store: &mut Store, server: &ServerInfo, args: Vec<Bytes>) -> Step {
+    pub(super) fn execute(
+        &mut self,
+        store: &mut Store,
+        server: &ServerInfo,
+        args: Vec<Bytes>,
+    ) -> Step {
         let spec = check(&args);
         if let Some(multi) = &mut self.multi {
             let special = spec.as_ref().map(|s| s.special).unwrap_or(Special::No);

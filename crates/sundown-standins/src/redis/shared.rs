@@ -46,7 +46,7 @@ impl Shared {
 }
 
 /// What the connections share with the writer.
-pub struct AofLink {
+pub(super) struct AofLink {
     /// Wakes the writer: there is something to write.
     pub wake: Notify,
     /// How far the file is durable (written, and fsynced under `always`).

@@ -28,7 +28,7 @@ struct AofBuf {
 
 /// The whole dataset (database 0).
 #[derive(Default)]
-pub struct Store {
+pub(super) struct Store {
     db: HashMap<Bytes, Entry>,
     /// While the append-only file is replayed, nothing expires: the file
     /// records what happened when, and expiring a key mid-replay would make
@@ -44,7 +44,7 @@ pub struct Store {
 }
 
 /// Unix time in milliseconds.
-pub fn unix_ms() -> u64 {
+pub(super) fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -53,7 +53,7 @@ pub fn unix_ms() -> u64 {
 
 impl Store {
     /// An empty store; nothing is logged until [`Store::enable_aof`].
-    pub fn new() -> Store {
+    pub(super) fn new() -> Store {
         Store {
             now: unix_ms(),
             ..Store::default()
@@ -61,45 +61,45 @@ impl Store {
     }
 
     /// Starts logging writes (after the replay).
-    pub fn enable_aof(&mut self) {
+    pub(super) fn enable_aof(&mut self) {
         self.aof = Some(AofBuf::default());
     }
 
     /// Reads the clock for the next command.
-    pub fn tick(&mut self) {
+    pub(super) fn tick(&mut self) {
         self.now = unix_ms();
     }
 
     // ---- append-only file ----
 
     /// Logs a write as executed.
-    pub fn log(&mut self, parts: &[&[u8]]) {
+    pub(super) fn log(&mut self, parts: &[&[u8]]) {
         if let Some(aof) = &mut self.aof {
             encode_command(&mut aof.buf, parts.iter().copied());
         }
     }
 
     /// Logs a command verbatim.
-    pub fn log_args(&mut self, args: &[Bytes]) {
+    pub(super) fn log_args(&mut self, args: &[Bytes]) {
         if let Some(aof) = &mut self.aof {
             encode_command(&mut aof.buf, args.iter().map(|a| &a[..]));
         }
     }
 
     /// The append-only-file position after everything logged so far.
-    pub fn aof_seq(&self) -> u64 {
+    pub(super) fn aof_seq(&self) -> u64 {
         self.aof
             .as_ref()
             .map_or(0, |a| a.taken + a.buf.len() as u64)
     }
 
     /// Where the buffer ends now, to undo entries with [`Store::aof_rollback`].
-    pub fn aof_mark(&self) -> usize {
+    pub(super) fn aof_mark(&self) -> usize {
         self.aof.as_ref().map_or(0, |a| a.buf.len())
     }
 
     /// Drops the entries logged since `mark`.
-    pub fn aof_rollback(&mut self, mark: usize) {
+    pub(super) fn aof_rollback(&mut self, mark: usize) {
         if let Some(aof) = &mut self.aof {
             aof.buf.truncate(mark);
         }
@@ -107,7 +107,7 @@ impl Store {
 
     /// Hands the pending entries to the writer, swapping in its empty
     /// buffer; returns the position they end at.
-    pub fn take_aof(&mut self, spare: &mut Vec<u8>) -> u64 {
+    pub(super) fn take_aof(&mut self, spare: &mut Vec<u8>) -> u64 {
         match &mut self.aof {
             Some(aof) => {
                 std::mem::swap(&mut aof.buf, spare);
@@ -127,7 +127,7 @@ impl Store {
     /// Deletes `key` if it has expired (logging the `DEL`, as Redis does, so
     /// a replay that does not expire keys sees the same state); returns
     /// whether the key is (now) absent.
-    pub fn expire_if_needed(&mut self, key: &[u8]) -> bool {
+    pub(super) fn expire_if_needed(&mut self, key: &[u8]) -> bool {
         match self.db.get(key) {
             None => true,
             Some(e) if self.expired(e) => {
@@ -140,7 +140,7 @@ impl Store {
     }
 
     /// The live entry at `key`.
-    pub fn get(&mut self, key: &[u8]) -> Option<&Entry> {
+    pub(super) fn get(&mut self, key: &[u8]) -> Option<&Entry> {
         if self.expire_if_needed(key) {
             return None;
         }
@@ -148,7 +148,7 @@ impl Store {
     }
 
     /// The live entry at `key`, mutable.
-    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+    pub(super) fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         if self.expire_if_needed(key) {
             return None;
         }
@@ -157,7 +157,7 @@ impl Store {
 
     /// Sets `key` (stored as its own copy, see [`own`]), replacing any
     /// value and expiry.
-    pub fn set(&mut self, key: &Bytes, entry: Entry) {
+    pub(super) fn set(&mut self, key: &Bytes, entry: Entry) {
         match self.db.get_mut(key) {
             Some(old) => *old = entry,
             None => {
@@ -185,13 +185,13 @@ impl Store {
     }
 
     /// Removes `key`; returns whether a live key was removed.
-    pub fn remove(&mut self, key: &[u8]) -> bool {
+    pub(super) fn remove(&mut self, key: &[u8]) -> bool {
         !self.expire_if_needed(key) && self.db.remove(key).is_some()
     }
 
     /// Removes `key` if it holds an empty list or hash (Redis never keeps
     /// empty aggregates).
-    pub fn remove_if_empty(&mut self, key: &[u8]) {
+    pub(super) fn remove_if_empty(&mut self, key: &[u8]) {
         let empty = match self.db.get(key).map(|e| &e.value) {
             Some(Value::List(l)) => l.is_empty(),
             Some(Value::Hash(h)) => h.is_empty(),
@@ -203,7 +203,7 @@ impl Store {
     }
 
     /// The list at `key` (`None` when absent), or WRONGTYPE.
-    pub fn list_mut(&mut self, key: &[u8]) -> Result<Option<&mut VecDeque<Bytes>>, Reply> {
+    pub(super) fn list_mut(&mut self, key: &[u8]) -> Result<Option<&mut VecDeque<Bytes>>, Reply> {
         match self.get_mut(key) {
             None => Ok(None),
             Some(Entry {
@@ -215,7 +215,7 @@ impl Store {
     }
 
     /// The list at `key`, created when absent, or WRONGTYPE.
-    pub fn list_or_create(&mut self, key: &Bytes) -> Result<&mut VecDeque<Bytes>, Reply> {
+    pub(super) fn list_or_create(&mut self, key: &Bytes) -> Result<&mut VecDeque<Bytes>, Reply> {
         match &mut self
             .get_or_insert(key, || Value::List(VecDeque::new()))
             .value
@@ -226,7 +226,10 @@ impl Store {
     }
 
     /// The hash at `key` (`None` when absent), or WRONGTYPE.
-    pub fn hash_mut(&mut self, key: &[u8]) -> Result<Option<&mut HashMap<Bytes, Bytes>>, Reply> {
+    pub(super) fn hash_mut(
+        &mut self,
+        key: &[u8],
+    ) -> Result<Option<&mut HashMap<Bytes, Bytes>>, Reply> {
         match self.get_mut(key) {
             None => Ok(None),
             Some(Entry {
@@ -238,7 +241,10 @@ impl Store {
     }
 
     /// The hash at `key`, created when absent, or WRONGTYPE.
-    pub fn hash_or_create(&mut self, key: &Bytes) -> Result<&mut HashMap<Bytes, Bytes>, Reply> {
+    pub(super) fn hash_or_create(
+        &mut self,
+        key: &Bytes,
+    ) -> Result<&mut HashMap<Bytes, Bytes>, Reply> {
         match &mut self
             .get_or_insert(key, || Value::Hash(HashMap::new()))
             .value
@@ -249,22 +255,22 @@ impl Store {
     }
 
     /// Number of keys (expired ones not yet reclaimed included, as in Redis).
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.db.len()
     }
 
     /// Whether there are no keys.
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.db.is_empty()
     }
 
     /// Number of keys with an expiry.
-    pub fn expires(&self) -> usize {
+    pub(super) fn expires(&self) -> usize {
         self.db.values().filter(|e| e.expire_at.is_some()).count()
     }
 
     /// The live keys matching a glob pattern.
-    pub fn keys(&self, pattern: &[u8]) -> Vec<Bytes> {
+    pub(super) fn keys(&self, pattern: &[u8]) -> Vec<Bytes> {
         let all = pattern == b"*";
         self.db
             .iter()
@@ -274,17 +280,17 @@ impl Store {
     }
 
     /// Every live key and its entry.
-    pub fn entries(&self) -> impl Iterator<Item = (&Bytes, &Entry)> {
+    pub(super) fn entries(&self) -> impl Iterator<Item = (&Bytes, &Entry)> {
         self.db.iter().filter(|(_, e)| !self.expired(e))
     }
 
     /// Deletes every key.
-    pub fn clear(&mut self) {
+    pub(super) fn clear(&mut self) {
         self.db.clear();
     }
 
     /// A rough size of the data in bytes, for `INFO`.
-    pub fn used_memory(&self) -> usize {
+    pub(super) fn used_memory(&self) -> usize {
         const OVERHEAD: usize = 48;
         self.db
             .iter()
@@ -305,7 +311,7 @@ impl Store {
     /// `CLIENT KILL`: tells the client's connection to close, and takes it
     /// off every list it waits on, so from now on it is given nothing.
     /// Returns whether such a client was connected.
-    pub fn kill_client(&mut self, client: u64) -> bool {
+    pub(super) fn kill_client(&mut self, client: u64) -> bool {
         let Some(record) = self.clients.get(client) else {
             return false;
         };
@@ -319,7 +325,7 @@ impl Store {
     /// Serves the clients blocked on lists that received elements, in the
     /// order they blocked, as Redis does after each command. A move may make
     /// another list ready, which is served in the same pass.
-    pub fn serve_ready(&mut self) {
+    pub(super) fn serve_ready(&mut self) {
         loop {
             let keys = self.blocking.take_ready();
             if keys.is_empty() {
@@ -377,7 +383,7 @@ impl Store {
 
     /// `LMOVE`: moves one element from `src` to `dst`, logging it and
     /// waking `dst`'s waiters; `None` when `src` is empty.
-    pub fn lmove(
+    pub(super) fn lmove(
         &mut self,
         src: &Bytes,
         dst: &Bytes,

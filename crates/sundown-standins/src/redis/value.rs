@@ -10,7 +10,7 @@ use super::reply::Reply;
 
 /// A value.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub(super) enum Value {
     /// A string.
     Str(Bytes),
     /// A list.
@@ -21,7 +21,7 @@ pub enum Value {
 
 /// A key's value and when it expires (Unix ms).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Entry {
+pub(super) struct Entry {
     /// The value.
     pub value: Value,
     /// When it expires, in Unix milliseconds.
@@ -36,7 +36,7 @@ const OWN_LIMIT: usize = 16 * 1024;
 /// on to that whole buffer (kilobytes, with every other request in it) for
 /// as long as the key lives. Large values are kept as slices: they are
 /// most of their buffer anyway, and copying them would cost more.
-pub fn own(b: &Bytes) -> Bytes {
+pub(super) fn own(b: &Bytes) -> Bytes {
     if b.len() <= OWN_LIMIT {
         Bytes::copy_from_slice(b)
     } else {
@@ -45,7 +45,7 @@ pub fn own(b: &Bytes) -> Bytes {
 }
 
 /// `-WRONGTYPE …`.
-pub fn wrongtype() -> Reply {
+pub(super) fn wrongtype() -> Reply {
     Reply::err("WRONGTYPE Operation against a key holding the wrong kind of value")
 }
 

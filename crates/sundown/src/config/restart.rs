@@ -11,13 +11,13 @@ use super::raw::RawComponent;
 use super::validate::Validator;
 
 /// Restarts allowed within [`RestartSpec::window`] when `max_restarts` is not set.
-pub const DEFAULT_MAX_RESTARTS: u32 = 5;
+pub(super) const DEFAULT_MAX_RESTARTS: u32 = 5;
 /// The window `max_restarts` counts in when `restart_window` is not set.
-pub const DEFAULT_RESTART_WINDOW: Duration = Duration::from_secs(60);
+pub(super) const DEFAULT_RESTART_WINDOW: Duration = Duration::from_secs(60);
 /// The first restart's delay when `restart_backoff` is not set.
-pub const DEFAULT_RESTART_BACKOFF: Duration = Duration::from_millis(200);
+pub(super) const DEFAULT_RESTART_BACKOFF: Duration = Duration::from_millis(200);
 /// The longest delay when `restart_backoff_max` is not set.
-pub const DEFAULT_RESTART_BACKOFF_MAX: Duration = Duration::from_secs(30);
+pub(super) const DEFAULT_RESTART_BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// When a component that ended by itself is started again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -19,11 +19,11 @@ use super::session::{Session, check};
 use super::shared::ServerInfo;
 use super::store::Store;
 use super::value::{Entry, Value};
-pub use writer::writer;
+pub(super) use writer::writer;
 
 /// Why the append-only file could not be loaded.
 #[derive(Debug, thiserror::Error)]
-pub enum AofError {
+pub(super) enum AofError {
     /// Reading, truncating or opening failed.
     #[error("append-only file {}: {source}", path.display())]
     Io {
@@ -46,7 +46,7 @@ pub enum AofError {
 
 /// What loading found.
 #[derive(Debug)]
-pub struct Loaded {
+pub(super) struct Loaded {
     /// The file, open for appending.
     pub file: File,
     /// Commands replayed.
@@ -58,7 +58,11 @@ pub struct Loaded {
 
 /// Replays `path` (missing is empty) into `store`; cuts off an incomplete
 /// last entry, like Redis's `aof-load-truncated yes`.
-pub fn load(path: &Path, store: &mut Store, server: &ServerInfo) -> Result<Loaded, AofError> {
+pub(super) fn load(
+    path: &Path,
+    store: &mut Store,
+    server: &ServerInfo,
+) -> Result<Loaded, AofError> {
     let io_err = |source| AofError::Io {
         path: path.to_path_buf(),
         source,
@@ -177,7 +181,7 @@ fn rebuild(out: &mut Vec<u8>, key: &Bytes, entry: &Entry) {
 /// write ever made. A crash at any point leaves either the old file or the
 /// new one: the new one is written aside, fsynced, then renamed over.
 /// Returns the new file, open for appending, and how many keys it holds.
-pub fn rewrite(path: &Path, store: &Store) -> Result<(File, usize), AofError> {
+pub(super) fn rewrite(path: &Path, store: &Store) -> Result<(File, usize), AofError> {
     let io_err = |source| AofError::Io {
         path: path.to_path_buf(),
         source,

@@ -17,14 +17,14 @@ use crate::redis::settings::AppendFsync;
 use crate::redis::shared::{AofLink, Shared};
 
 /// The writer's half.
-pub struct Writer {
+pub(crate) struct Writer {
     file: File,
     fsync: AppendFsync,
     durable: watch::Sender<u64>,
 }
 
 /// A writer for `file` and the link the connections use.
-pub fn writer(file: File, fsync: AppendFsync) -> (Writer, AofLink) {
+pub(crate) fn writer(file: File, fsync: AppendFsync) -> (Writer, AofLink) {
     let (tx, rx) = watch::channel(0);
     (
         Writer {
@@ -51,7 +51,7 @@ impl Writer {
     /// Writes until `done`, then writes and fsyncs the rest and returns.
     /// An error ends it: the component then fails, because acknowledging
     /// writes that cannot be made durable would be a lie.
-    pub async fn run(self, shared: Arc<Shared>, done: CancellationToken) -> io::Result<()> {
+    pub(crate) async fn run(self, shared: Arc<Shared>, done: CancellationToken) -> io::Result<()> {
         let Writer {
             file,
             fsync,

@@ -24,16 +24,16 @@ use super::reply::Reply;
 use inline::split_inline;
 
 /// Largest bulk string accepted, as Redis's default `proto-max-bulk-len`.
-pub const MAX_BULK_LEN: usize = 512 * 1024 * 1024;
+pub(super) const MAX_BULK_LEN: usize = 512 * 1024 * 1024;
 /// Most arguments in one request (Redis allows up to `INT_MAX`; a million is
 /// far beyond any real command and keeps the argument vector bounded).
-pub const MAX_ARGS: usize = 1024 * 1024;
+pub(super) const MAX_ARGS: usize = 1024 * 1024;
 /// Longest header line or inline request, as Redis's `PROTO_INLINE_MAX_SIZE`.
-pub const MAX_INLINE: usize = 64 * 1024;
+pub(super) const MAX_INLINE: usize = 64 * 1024;
 
 /// Why the input could not be read.
 #[derive(Debug, thiserror::Error)]
-pub enum CodecError {
+pub(super) enum CodecError {
     /// The socket failed.
     #[error("{0}")]
     Io(#[from] io::Error),
@@ -138,7 +138,7 @@ fn scan_multibulk(buf: &[u8], progress: &mut Option<Progress>) -> Result<Scan, C
 /// The server side of the connection: requests (argument vectors) in,
 /// [`Reply`]s out.
 #[derive(Debug, Default)]
-pub struct ServerCodec {
+pub(super) struct ServerCodec {
     resp: Resp2,
     /// Whether inline commands are accepted (not in the append-only file).
     inline: bool,
@@ -148,7 +148,7 @@ pub struct ServerCodec {
 
 impl ServerCodec {
     /// A codec for client connections.
-    pub fn client() -> ServerCodec {
+    pub(super) fn client() -> ServerCodec {
         ServerCodec {
             resp: Resp2::default(),
             inline: true,
@@ -157,7 +157,7 @@ impl ServerCodec {
     }
 
     /// A codec for the append-only file: multibulk requests only.
-    pub fn aof() -> ServerCodec {
+    pub(super) fn aof() -> ServerCodec {
         ServerCodec {
             resp: Resp2::default(),
             inline: false,
@@ -238,7 +238,11 @@ impl Decoder for ServerCodec {
 }
 
 /// Appends a reply's RESP2 encoding to `dst`.
-pub fn encode_reply(resp: &mut Resp2, reply: Reply, dst: &mut BytesMut) -> Result<(), CodecError> {
+pub(super) fn encode_reply(
+    resp: &mut Resp2,
+    reply: Reply,
+    dst: &mut BytesMut,
+) -> Result<(), CodecError> {
     match reply {
         Reply::Frame(f) => resp
             .encode(f, dst)
@@ -268,7 +272,7 @@ impl Encoder<Reply> for ServerCodec {
 
 /// Appends `args` to `dst` as a RESP array of bulk strings (an
 /// append-only-file entry).
-pub fn encode_command<'a>(dst: &mut Vec<u8>, args: impl ExactSizeIterator<Item = &'a [u8]>) {
+pub(super) fn encode_command<'a>(dst: &mut Vec<u8>, args: impl ExactSizeIterator<Item = &'a [u8]>) {
     header(dst, b'*', args.len());
     for arg in args {
         header(dst, b'$', arg.len());

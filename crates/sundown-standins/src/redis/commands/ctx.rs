@@ -14,7 +14,7 @@ use crate::redis::store::Store;
 
 /// The connection's identity, as `CLIENT` sees it.
 #[derive(Debug, Default)]
-pub struct ClientInfo {
+pub(crate) struct ClientInfo {
     /// `CLIENT ID`.
     pub id: u64,
     /// `CLIENT SETNAME`.
@@ -22,7 +22,7 @@ pub struct ClientInfo {
 }
 
 /// What a command runs with.
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     /// The data.
     pub store: &'a mut Store,
     /// Who is asking.
@@ -35,7 +35,7 @@ pub struct Ctx<'a> {
 
 /// A client to block until one of `keys` has an element.
 #[derive(Debug)]
-pub struct BlockRequest {
+pub(crate) struct BlockRequest {
     /// The lists, in the order given.
     pub keys: Vec<Bytes>,
     /// What to do then.
@@ -46,7 +46,7 @@ pub struct BlockRequest {
 
 /// How a command ended.
 #[derive(Debug)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Answered.
     Reply(Reply),
     /// The client waits.
@@ -60,36 +60,36 @@ impl From<Reply> for Outcome {
 }
 
 /// A command's result: `Err` carries the error reply, so `?` answers it.
-pub type Res<T> = Result<T, Reply>;
+pub(super) type Res<T> = Result<T, Reply>;
 
 /// `-ERR wrong number of arguments for 'NAME' command`.
-pub fn wrong_args(name: &str) -> Reply {
+pub(crate) fn wrong_args(name: &str) -> Reply {
     Reply::error(format!(
         "ERR wrong number of arguments for '{name}' command"
     ))
 }
 
 /// `-ERR syntax error`.
-pub fn syntax() -> Reply {
+pub(super) fn syntax() -> Reply {
     Reply::err("ERR syntax error")
 }
 
 /// `-ERR value is not an integer or out of range`.
-pub fn not_integer() -> Reply {
+pub(super) fn not_integer() -> Reply {
     Reply::err("ERR value is not an integer or out of range")
 }
 
 /// An integer argument.
-pub fn int_arg(s: &[u8]) -> Res<i64> {
+pub(super) fn int_arg(s: &[u8]) -> Res<i64> {
     parse_i64(s).ok_or_else(not_integer)
 }
 
 /// Whether an argument is this keyword, in any case.
-pub fn is(arg: &[u8], keyword: &str) -> bool {
+pub(super) fn is(arg: &[u8], keyword: &str) -> bool {
     arg.eq_ignore_ascii_case(keyword.as_bytes())
 }
 
 /// An integer as a bulk-string value.
-pub fn int_bytes(i: i64) -> Bytes {
+pub(super) fn int_bytes(i: i64) -> Bytes {
     Bytes::from(i.to_string())
 }

@@ -20,14 +20,14 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 
 use super::reply::Reply;
-pub use ctx::{BlockRequest, ClientInfo, Ctx, Outcome, wrong_args};
+pub(super) use ctx::{BlockRequest, ClientInfo, Ctx, Outcome, wrong_args};
 use ctx::{Res, is};
 
 type Handler = fn(&mut Ctx, &[Bytes]) -> Res<Outcome>;
 
 /// What the session must handle itself rather than run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Special {
+pub(super) enum Special {
     /// An ordinary command.
     No,
     /// `MULTI`.
@@ -44,7 +44,7 @@ pub enum Special {
 }
 
 /// One command.
-pub struct Spec {
+pub(super) struct Spec {
     /// Lower-case name.
     pub name: &'static str,
     /// Redis's arity: `n` exactly n arguments (name included), `-n` at least n.
@@ -58,7 +58,7 @@ pub struct Spec {
 
 impl Spec {
     /// Runs it.
-    pub fn run(&self, ctx: &mut Ctx, args: &[Bytes]) -> Outcome {
+    pub(super) fn run(&self, ctx: &mut Ctx, args: &[Bytes]) -> Outcome {
         match (self.run)(ctx, args) {
             Ok(o) => o,
             Err(e) => Outcome::Reply(e),
@@ -66,7 +66,7 @@ impl Spec {
     }
 
     /// Whether `argc` arguments (name included) fit the arity.
-    pub fn arity_ok(&self, argc: usize) -> bool {
+    pub(super) fn arity_ok(&self, argc: usize) -> bool {
         let argc = i64::try_from(argc).unwrap_or(i64::MAX);
         let arity = i64::from(self.arity);
         if arity >= 0 {
@@ -164,7 +164,7 @@ table! {
 }
 
 /// Every command, for `COMMAND`.
-pub fn all() -> &'static [Spec] {
+pub(super) fn all() -> &'static [Spec] {
     TABLE
 }
 
@@ -193,7 +193,7 @@ impl Hasher for Fnv {
 }
 
 /// The command named `name`, in any case.
-pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
+pub(super) fn lookup(name: &[u8]) -> Option<&'static Spec> {
     type Index = HashMap<&'static [u8], &'static Spec, BuildHasherDefault<Fnv>>;
     static INDEX: OnceLock<Index> = OnceLock::new();
     let index = INDEX.get_or_init(|| TABLE.iter().map(|s| (s.name.as_bytes(), s)).collect());
@@ -205,7 +205,7 @@ pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
 }
 
 /// Redis's reply to a command it does not know.
-pub fn unknown_command(args: &[Bytes]) -> Reply {
+pub(super) fn unknown_command(args: &[Bytes]) -> Reply {
     // As Redis: the name and the first arguments, each cut so the list
     // stays under 128 bytes.
     let name = String::from_utf8_lossy(&args[0]);

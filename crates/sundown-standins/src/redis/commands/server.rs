@@ -14,7 +14,7 @@ use crate::redis::settings::AppendFsync;
 
 /// The version the stand-in reports: recent enough for clients to use
 /// `BLMOVE` (6.2) and `LPOP` with a count.
-pub const REDIS_VERSION: &str = "7.0.0";
+pub(super) const REDIS_VERSION: &str = "7.0.0";
 
 pub(super) fn ping(_: &mut Ctx, args: &[Bytes]) -> Res<Outcome> {
     Ok(match &args[1..] {
