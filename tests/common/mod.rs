@@ -7,7 +7,6 @@
 //! machine only makes a test slower, never flaky.
 #![allow(dead_code)]
 
-pub mod library;
 pub mod load;
 
 use std::io::{BufRead as _, BufReader};

@@ -1,11 +1,9 @@
 //! Engine behaviour on tokio's paused clock: with `sim` components every
 //! timing is exact, so these tests assert milliseconds, not "roughly".
 
-mod common;
-
 use std::time::Duration;
 
-use common::library::{Deaf, sup};
+use crate::common::{Deaf, at, component, sup};
 use sundown::component::BoxFuture;
 use sundown::{
     Component, Exit, KILL_GRACE, KillReason, Lifecycle, Outcome, ShutdownReport, Trigger,
@@ -17,15 +15,6 @@ async fn run_then_shutdown(toml: &str) -> ShutdownReport {
         Err(e) => panic!("start failed: {e}"),
     };
     running.shutdown().await
-}
-
-fn c<'a>(r: &'a ShutdownReport, name: &str) -> &'a sundown::report::ComponentReport {
-    r.component(name)
-        .unwrap_or_else(|| panic!("no component {name} in report"))
-}
-
-fn at(v: Option<f64>) -> f64 {
-    v.unwrap_or_else(|| panic!("expected a time"))
 }
 
 const CHAIN: &str = r#"
@@ -60,7 +49,7 @@ async fn chain_stops_in_reverse_with_exact_timing() {
         ),
         (3, 3, 0)
     );
-    assert_eq!(at(c(&r, "c").ready_at), 50.0);
+    assert_eq!(at(component(&r, "c").ready_at), 50.0);
     for (phase, name) in r.phases.iter().zip(["c", "b", "a"]) {
         assert_eq!(phase.members, vec![name]);
         assert_eq!(at(phase.ended_at) - at(phase.started_at), 100.0);
@@ -97,7 +86,7 @@ async fn phased_waits_for_the_whole_phase() {
     r.assert_respects_graph();
     let t0 = at(r.shutdown_started_at);
     assert_eq!(
-        at(c(&r, "w").stop_requested) - t0,
+        at(component(&r, "w").stop_requested) - t0,
         500.0,
         "w waits for x, its phase-mate's dependent"
     );
@@ -109,9 +98,9 @@ async fn eager_stops_each_component_as_soon_as_its_dependents_are_down() {
     let r = run_then_shutdown(&format!("[supervisor]\nstrategy = \"eager\"\n{TWO_LANES}")).await;
     r.assert_respects_graph();
     let t0 = at(r.shutdown_started_at);
-    assert_eq!(at(c(&r, "w").stop_requested) - t0, 10.0);
-    assert_eq!(at(c(&r, "w").stopped_at) - t0, 20.0);
-    assert_eq!(at(c(&r, "z").stop_requested) - t0, 500.0);
+    assert_eq!(at(component(&r, "w").stop_requested) - t0, 10.0);
+    assert_eq!(at(component(&r, "w").stopped_at) - t0, 20.0);
+    assert_eq!(at(component(&r, "z").stop_requested) - t0, 500.0);
     assert_eq!(r.shutdown_ms(), Some(510.0));
     assert_eq!(r.exit_code, 0);
 }
@@ -131,12 +120,12 @@ stop_timeout = "2s"
 "#,
     )
     .await;
-    let stuck = c(&r, "stuck");
+    let stuck = component(&r, "stuck");
     assert_eq!(stuck.outcome, Outcome::TimedOutKilled);
     assert_eq!(stuck.killed_by, Some(KillReason::StopTimeout));
     assert_eq!(at(stuck.killed_at) - at(stuck.stop_requested), 2000.0);
     assert_eq!(stuck.signal.as_deref(), Some("SIGKILL"));
-    assert_eq!(c(&r, "db").outcome, Outcome::Stopped);
+    assert_eq!(component(&r, "db").outcome, Outcome::Stopped);
     r.assert_stopped_before("stuck", "db");
     assert!(r.phases[0].timed_out && !r.phases[1].timed_out);
     assert_eq!(r.exit_code, 3);
@@ -160,11 +149,11 @@ stop_delay = "100ms"
     )
     .await;
     assert_eq!(r.phases[0].timeout_ms, 500.0);
-    let web = c(&r, "web");
+    let web = component(&r, "web");
     assert_eq!(web.killed_by, Some(KillReason::PhaseTimeout));
     assert_eq!(at(web.killed_at) - at(web.stop_requested), 500.0);
     // api shares the phase and stops well within it.
-    assert_eq!(c(&r, "api").outcome, Outcome::Stopped);
+    assert_eq!(component(&r, "api").outcome, Outcome::Stopped);
     assert_eq!(r.exit_code, 3);
 }
 
@@ -184,12 +173,12 @@ stop_timeout = "10s"
 "#,
     )
     .await;
-    let top = c(&r, "top");
+    let top = component(&r, "top");
     assert_eq!(top.outcome, Outcome::TimedOutKilled);
     assert_eq!(top.killed_by, Some(KillReason::ShutdownTimeout));
     assert_eq!(at(top.killed_at) - at(r.shutdown_started_at), 1000.0);
     // base never got its graceful turn: the budget was gone.
-    let base = c(&r, "base");
+    let base = component(&r, "base");
     assert_eq!(base.outcome, Outcome::Forced);
     assert_eq!(base.stop_requested, None);
     assert_eq!(r.exit_code, 3);
@@ -216,7 +205,7 @@ stop_delay = "20ms"
     let r = running.wait().await;
     assert_eq!(r.trigger, Some(Trigger::ComponentFailed("worker".into())));
     assert_eq!(r.exit_code, 1);
-    let worker = c(&r, "worker");
+    let worker = component(&r, "worker");
     assert_eq!(worker.outcome, Outcome::Failed);
     assert!(
         worker
@@ -225,8 +214,8 @@ stop_delay = "20ms"
             .is_some_and(|e| e.contains("fail_after"))
     );
     assert_eq!(at(worker.stopped_at), 1000.0);
-    assert_eq!(c(&r, "web").outcome, Outcome::Stopped);
-    assert_eq!(c(&r, "db").outcome, Outcome::Stopped);
+    assert_eq!(component(&r, "web").outcome, Outcome::Stopped);
+    assert_eq!(component(&r, "db").outcome, Outcome::Stopped);
     r.assert_respects_graph();
     r.assert_stopped_before("web", "db");
 }
@@ -256,10 +245,10 @@ depends_on = ["slow", "fast"]
     );
     assert_eq!(r.exit_code, 1);
     assert_eq!(at(r.shutdown_started_at), 1000.0);
-    assert_eq!(c(&r, "app").outcome, Outcome::NeverStarted);
-    assert_eq!(c(&r, "slow").outcome, Outcome::Stopped);
-    assert_eq!(c(&r, "slow").ready_at, None);
-    assert_eq!(c(&r, "fast").outcome, Outcome::Stopped);
+    assert_eq!(component(&r, "app").outcome, Outcome::NeverStarted);
+    assert_eq!(component(&r, "slow").outcome, Outcome::Stopped);
+    assert_eq!(component(&r, "slow").ready_at, None);
+    assert_eq!(component(&r, "fast").outcome, Outcome::Stopped);
 }
 
 #[tokio::test(start_paused = true)]
@@ -288,8 +277,8 @@ depends_on = ["db"]
     .spawn();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let r = running.shutdown().await;
-    assert_eq!(c(&r, "app").outcome, Outcome::NeverStarted);
-    assert_eq!(c(&r, "db").outcome, Outcome::Stopped);
+    assert_eq!(component(&r, "app").outcome, Outcome::NeverStarted);
+    assert_eq!(component(&r, "db").outcome, Outcome::Stopped);
     assert_eq!(r.exit_code, 0);
     assert_eq!(
         r.shutdown_ms(),
@@ -321,10 +310,10 @@ stop_timeout = "20s"
     assert_eq!(r.exit_code, 4);
     assert_eq!(r.trigger, Some(Trigger::Signal("SIGTERM".into())));
     assert_eq!(at(r.forced_at), 300.0);
-    let stuck = c(&r, "stuck");
+    let stuck = component(&r, "stuck");
     assert_eq!(stuck.outcome, Outcome::Forced);
     assert_eq!(stuck.killed_by, Some(KillReason::SecondSignal));
-    let db = c(&r, "db");
+    let db = component(&r, "db");
     assert_eq!(db.outcome, Outcome::Forced);
     assert_eq!(db.stop_requested, None);
     assert_eq!(r.ended_at, 300.0);
@@ -398,7 +387,7 @@ async fn a_component_that_ignores_its_kill_is_abandoned_after_the_grace() {
         .unwrap_or_else(|e| panic!("{e}"))
         .shutdown()
         .await;
-    let deaf = c(&r, "deaf");
+    let deaf = component(&r, "deaf");
     assert_eq!(deaf.outcome, Outcome::TimedOutKilled);
     assert!(
         deaf.error
@@ -524,7 +513,10 @@ stop_timeout = "10s"
         );
     }
     let r = running.wait().await;
-    assert_eq!(c(&r, "workers").killed_by, Some(KillReason::StopTimeout));
+    assert_eq!(
+        component(&r, "workers").killed_by,
+        Some(KillReason::StopTimeout)
+    );
     let st = status.borrow();
     assert_eq!(st.state, State::Done);
     assert!(st.shutdown.is_some() && st.waiting_on().next().is_none());

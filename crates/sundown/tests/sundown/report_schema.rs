@@ -7,8 +7,12 @@ use std::path::Path;
 
 use sundown::{ShutdownReport, Supervisor, Trigger};
 
+/// A JSON file of the repository (`path` relative to its root, two levels
+/// above this crate).
 fn json(path: &str) -> serde_json::Value {
-    let full = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    let full = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path);
     let text = std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
 }

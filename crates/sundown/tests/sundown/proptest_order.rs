@@ -8,9 +8,26 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use sundown::graph::find_cycles;
 use sundown::status::ComponentState;
 use sundown::{Change, Config, Outcome, Refused, ShutdownReport, Supervisor};
+
+use crate::common::component;
+
+/// `cases` cases, and the failures proptest has seen replayed from
+/// `proptest_order.proptest-regressions` next to this file. (Proptest's
+/// default looks for them in `../proptest-regressions/proptest_order.txt`
+/// here, since this directory has a `main.rs`.)
+fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions",
+        ))),
+        ..ProptestConfig::default()
+    }
+}
 
 /// A random acyclic graph: node `i` depends only on nodes with a smaller
 /// index; names are a random permutation so that name order (which the
@@ -152,12 +169,6 @@ fn run_for(toml: &str, ms: u64) -> ShutdownReport {
     })
 }
 
-fn component<'a>(report: &'a ShutdownReport, name: &str) -> &'a sundown::report::ComponentReport {
-    report
-        .component(name)
-        .unwrap_or_else(|| panic!("`{name}` is in the report"))
-}
-
 fn time(t: Option<f64>, what: &str, name: &str) -> f64 {
     t.unwrap_or_else(|| panic!("`{name}` has no {what}"))
 }
@@ -200,7 +211,7 @@ fn shutdown_ms(report: &ShutdownReport) -> f64 {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(config(64))]
 
     #[test]
     fn random_dags_stop_in_dependency_order(dag in dag(30)) {
