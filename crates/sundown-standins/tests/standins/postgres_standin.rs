@@ -3,8 +3,6 @@
 //! transaction status and protocol abuse; and the engine for start, stop
 //! and kill.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
@@ -20,7 +18,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
-use common::{Rng, TIMEOUT, free_addr, tool};
+use crate::shared::{Rng, TIMEOUT, free_addr, tool};
 
 const JOBS: &str = "CREATE TABLE IF NOT EXISTS jobs (id BIGINT PRIMARY KEY, payload TEXT NOT NULL, result TEXT NOT NULL, worker TEXT NOT NULL)";
 const INSERT: &str = "INSERT INTO jobs (id, payload, result, worker) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING";
@@ -689,45 +687,6 @@ async fn a_kill_keeps_commits_and_drops_open_transactions() {
         [1],
         "the committed row is there, the uncommitted one is not"
     );
-    running.shutdown().await;
-}
-
-/// The supervisor process dies (SIGKILL) with a committed row in the WAL
-/// only: it is there when the database is opened again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_committed_row_survives_the_supervisor_being_killed() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let addr = free_addr();
-    let config = dir.path().join("supervisor.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[components.db]\nkind = \"postgres\"\nlisten = \"{addr}\"\ndata = \"pg.sqlite\"\nuser = \"sundown\"\n"
-        ),
-    )
-    .expect("write config");
-    let mut sd = common::Sundown::spawn(&["run".as_ref(), "--config".as_ref(), config.as_os_str()]);
-    sd.wait_ready(1);
-    let (c, driver) = connect(addr).await;
-    c.batch_execute("CREATE TABLE t (id BIGINT PRIMARY KEY, v TEXT)")
-        .await
-        .expect("create");
-    c.execute("INSERT INTO t VALUES ($1, $2)", &[&7i64, &"seven"])
-        .await
-        .expect("insert");
-    sd.signal(nix::sys::signal::Signal::SIGKILL);
-    let _ = sd.wait_exit(TIMEOUT);
-    let _ = ended(driver).await;
-
-    let addr = free_addr();
-    let running = start(spec(addr, Some(data_file(dir.path())), None)).await;
-    let (c, _driver) = connect(addr).await;
-    let v: String = c
-        .query_one("SELECT v FROM t WHERE id = $1", &[&7i64])
-        .await
-        .expect("the row")
-        .get(0);
-    assert_eq!(v, "seven");
     running.shutdown().await;
 }
 

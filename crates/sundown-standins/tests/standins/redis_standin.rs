@@ -3,8 +3,6 @@
 //! installed), raw sockets for protocol abuse, and the engine for start,
 //! stop and kill.
 
-mod common;
-
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -18,7 +16,7 @@ use sundown_standins::redis::{AppendFsync, Redis, RedisSpec};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use common::{Rng, TIMEOUT, free_addr, tool};
+use crate::shared::{Rng, TIMEOUT, free_addr, tool};
 
 fn spec(listen: SocketAddr, aof: Option<PathBuf>, appendfsync: AppendFsync) -> RedisSpec {
     RedisSpec {
@@ -1043,45 +1041,6 @@ async fn a_torn_last_command_is_cut_off_and_the_rest_replayed() {
         [Some("1".into()), None, Some("3".into())]
     );
     assert_eq!(running.shutdown().await.exit_code, 0);
-}
-
-/// The same through `sundown run` and its log: the cut is warned about.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sundown_run_warns_about_a_torn_tail_and_stops_cleanly() {
-    let sandbox = common::Sandbox::new();
-    let path = sandbox.path("redis.aof");
-    let mut data = resp(&["RPUSH", "jobs", "j1"]);
-    data.extend(&resp(&["SET", "x", "1"])[..10]);
-    std::fs::write(&path, &data).unwrap();
-    let addr = free_addr();
-    sandbox.config(&format!(
-        "[components.redis]\nkind = \"redis\"\nlisten = \"{addr}\"\naof = {}\nappendfsync = \"always\"\n",
-        common::toml_str(&path.display().to_string())
-    ));
-    let mut sundown = sandbox.run();
-    let warning = sundown.wait_for("incomplete command");
-    assert!(
-        warning.contains("WARN") && warning.contains("redis.aof"),
-        "{warning}"
-    );
-    sundown.wait_ready(1);
-    let mut con = client(addr).await;
-    assert_eq!(
-        q::<Vec<String>>(&mut con, &["LRANGE", "jobs", "0", "-1"]).await,
-        ["j1"]
-    );
-    assert_eq!(q::<Option<String>>(&mut con, &["GET", "x"]).await, None);
-    sundown.signal(nix::sys::signal::Signal::SIGTERM);
-    assert_eq!(sundown.exit_code(), 0, "{}", sundown.stderr());
-    assert_eq!(
-        sandbox
-            .report()
-            .component("redis")
-            .unwrap()
-            .outcome
-            .as_str(),
-        "stopped"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

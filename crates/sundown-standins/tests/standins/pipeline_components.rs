@@ -6,8 +6,6 @@
 //! when it is not installed. PostgreSQL refuses to run as root, so as root
 //! it runs as `nobody` through `setpriv`.
 
-mod common;
-
 use std::io::{BufRead as _, BufReader, Read};
 use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt as _;
@@ -15,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{TIMEOUT, free_addr, pg_bin, tool};
+use crate::shared::{TIMEOUT, free_addr, pg_bin, tool};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use sundown::report::ComponentReport;
@@ -174,7 +172,7 @@ impl Redis {
     }
 
     async fn con(&self) -> redis::aio::MultiplexedConnection {
-        common::redis_connection(&self.url()).await
+        crate::shared::redis_connection(&self.url()).await
     }
 }
 

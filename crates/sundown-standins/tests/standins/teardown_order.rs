@@ -2,10 +2,15 @@
 //! config, start, shut down, assert. (The README shows the same lines for a
 //! stack of processes; the default pipeline needs the stand-ins' kinds.)
 
+use std::path::Path;
+
 #[tokio::test]
 async fn the_default_graph_stops_http_before_postgres() -> Result<(), Box<dyn std::error::Error>> {
-    let config = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/supervisor.toml"))?;
-    let running = sundown::Supervisor::from_toml_str_with(&config, &sundown_standins::kinds())?
+    // The repository's default config, two levels above this crate. Loaded
+    // from its file, its relative paths (`./data/…`) are the repository's,
+    // whatever directory the test runs in.
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../supervisor.toml");
+    let running = sundown::Supervisor::load_with(&config, &sundown_standins::kinds())?
         .start()
         .await?;
     let report = running.shutdown().await;
