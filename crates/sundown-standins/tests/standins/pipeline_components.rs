@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::shared::{TIMEOUT, free_addr, pg_bin, tool};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use sundown::report::ComponentReport;
@@ -23,6 +22,8 @@ use sundown_standins::jobs::{self, Keys};
 use sundown_standins::worker_pool::{JobTime, WorkerPool, WorkerPoolSpec};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
+
+use crate::shared::{TIMEOUT, free_addr, pg_bin, tool};
 
 const QUEUE: &str = "jobs";
 

@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
-use crate::common::{Deaf, at, component, sup};
 use sundown::component::BoxFuture;
 use sundown::{
     Component, Exit, KILL_GRACE, KillReason, Lifecycle, Outcome, ShutdownReport, Trigger,
 };
+
+use crate::common::{Deaf, at, component, sup};
 
 async fn run_then_shutdown(toml: &str) -> ShutdownReport {
     let running = match sup(toml).start().await {

@@ -8,11 +8,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::common::{at, component, sup};
 use sundown::component::BoxFuture;
 use sundown::report::ComponentReport;
 use sundown::status::ComponentState;
 use sundown::{Component, Exit, Lifecycle, Outcome, Trigger};
+
+use crate::common::{at, component, sup};
 
 /// Fails `fail_runs` times (each `after` its start, once ready), then runs until stopped.
 struct Flaky {

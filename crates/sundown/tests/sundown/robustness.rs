@@ -6,9 +6,10 @@
 
 use std::time::Duration;
 
-use crate::common::{Deaf, sup};
 use sundown::component::BoxFuture;
 use sundown::{Component, Exit, KillReason, Lifecycle, Outcome, Trigger};
+
+use crate::common::{Deaf, sup};
 
 /// Becomes ready, then panics a little later (a bug in a plugged-in kind).
 struct Panicker;

@@ -8,17 +8,19 @@
 //! `redis-server` and `postgres` run as `process` components: the same
 //! assertions hold for both, which is what "stand-in" means.
 
-mod common;
+mod load;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::load::{Load, Outcome, first_job};
-use common::{Sandbox, Sundown, TIMEOUT, free_addr, toml_str};
 use nix::sys::signal::Signal;
 use sundown::ShutdownReport;
+
+use crate::common::{Sandbox, Sundown, toml_str};
+use crate::shared::{TIMEOUT, free_addr};
+use load::{Load, Outcome, first_job};
 
 /// Which Redis and PostgreSQL the pipeline uses.
 #[derive(Clone, Copy, PartialEq)]
@@ -56,7 +58,7 @@ impl Pipeline {
         let pg = match backend {
             Backend::StandIns => None,
             Backend::Real => {
-                common::tool("redis-server")?;
+                crate::shared::tool("redis-server")?;
                 Some(RealPostgres::init(&sandbox)?)
             }
         };
@@ -87,7 +89,7 @@ impl Pipeline {
             } else {
                 reversed
             };
-            common::toml_array(&deps.iter().map(|d| d.to_string()).collect::<Vec<_>>())
+            crate::common::toml_array(&deps.iter().map(|d| d.to_string()).collect::<Vec<_>>())
         };
         let datastores = match self.backend {
             Backend::StandIns => format!(
@@ -141,7 +143,7 @@ stop_timeout = "10s"
 "#,
                     redis_port = self.redis.port(),
                     dir = toml_str(&self.sandbox.dir().display().to_string()),
-                    pg_argv = common::toml_array(&argv),
+                    pg_argv = crate::common::toml_array(&argv),
                     redis_deps = edges(&[], &["http", "workers"]),
                     pg_deps = edges(&[], &["workers"]),
                 )
@@ -231,7 +233,7 @@ stop_timeout = "{workers_stop_timeout}"
                 }
             };
             tokio::spawn(conn);
-            let mut redis = common::redis_connection(&self.redis_url()).await;
+            let mut redis = crate::shared::redis_connection(&self.redis_url()).await;
             let deadline = Instant::now() + TIMEOUT;
             loop {
                 let rows = pg.query("SELECT id FROM jobs", &[]).await.expect("select");
@@ -274,10 +276,10 @@ impl RealPostgres {
             .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
             .find(|b| b.join("initdb").is_file());
         let Some(bin) = bin else {
-            if std::env::var_os(common::REQUIRE_ENV).is_some() {
+            if std::env::var_os(crate::shared::REQUIRE_ENV).is_some() {
                 panic!(
                     "PostgreSQL is not installed, and {} makes that a failure",
-                    common::REQUIRE_ENV
+                    crate::shared::REQUIRE_ENV
                 );
             }
             eprintln!("skipped: PostgreSQL is not installed");
@@ -442,7 +444,7 @@ depends_on = ["redis", "postgres"]
     )
     .await
     .expect("insert the earlier job");
-    let mut redis = common::redis_connection(&format!("redis://{redis_addr}/")).await;
+    let mut redis = crate::shared::redis_connection(&format!("redis://{redis_addr}/")).await;
     let job = r#"{"id":1,"payload":{"later":true}}"#;
     let _: () = redis::cmd("LPUSH")
         .arg("jobs")

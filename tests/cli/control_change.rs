@@ -3,13 +3,10 @@
 //! processes, checked against the processes' own log, their pids and the
 //! final report.
 
-mod common;
-
-use std::process::Output;
-
-use common::{Sandbox, Sundown, cli, is_alive, position};
 use nix::sys::signal::Signal;
 use sundown::status::{ComponentState, StatusView};
+
+use crate::common::{Sandbox, Sundown, is_alive, position, text};
 
 /// db ← api ← web, and `other` beside them; every one a real process.
 fn graph(sb: &Sandbox) -> String {
@@ -29,23 +26,6 @@ fn start(sb: &Sandbox) -> Sundown {
     sd
 }
 
-fn client(sb: &Sandbox, args: &[&str]) -> Output {
-    let config = sb.path("supervisor.toml");
-    let mut all: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
-    all.extend(["--config".as_ref(), config.as_os_str()]);
-    cli(&all)
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn status(sb: &Sandbox) -> StatusView {
-    let out = client(sb, &["status", "--json"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    serde_json::from_slice(&out.stdout).expect("status parses")
-}
-
 fn state(v: &StatusView, name: &str) -> (ComponentState, Option<u32>) {
     let c = v
         .components
@@ -56,7 +36,7 @@ fn state(v: &StatusView, name: &str) -> (ComponentState, Option<u32>) {
 }
 
 fn pid(sb: &Sandbox, name: &str) -> u32 {
-    state(&status(sb), name).1.expect("a pid")
+    state(&sb.status(), name).1.expect("a pid")
 }
 
 /// Position of the `n`th (from 1) exact `line` in the log.
@@ -80,24 +60,24 @@ fn stop_takes_dependents_down_first_and_start_brings_them_back_in_order() {
     let sd = start(&sb);
     let other = pid(&sb, "other");
 
-    let out = client(&sb, &["stop", "db"]);
+    let out = sb.client(&["stop", "db"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
         "stopping (dependents first): web, api, db\ndone\n"
     );
     let log = sb.log_lines();
-    common::assert_stop_end_before_begin(&log, "web", "api");
-    common::assert_stop_end_before_begin(&log, "api", "db");
+    crate::common::assert_stop_end_before_begin(&log, "web", "api");
+    crate::common::assert_stop_end_before_begin(&log, "api", "db");
     assert!(!log.contains(&"stop-begin other".to_string()), "{log:?}");
-    let v = status(&sb);
+    let v = sb.status();
     for n in ["db", "api", "web"] {
         assert_eq!(state(&v, n), (ComponentState::Stopped, None), "{n}");
     }
     assert_eq!(state(&v, "other"), (ComponentState::Ready, Some(other)));
     assert!(is_alive(other as i32));
 
-    let out = client(&sb, &["start", "db"]);
+    let out = sb.client(&["start", "db"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
@@ -106,7 +86,7 @@ fn stop_takes_dependents_down_first_and_start_brings_them_back_in_order() {
     let log = sb.log_lines();
     assert!(nth(&log, "start db", 2) < nth(&log, "start api", 2));
     assert!(nth(&log, "start api", 2) < nth(&log, "start web", 2));
-    let v = status(&sb);
+    let v = sb.status();
     assert!(
         v.components
             .iter()
@@ -131,13 +111,13 @@ fn restart_restarts_dependents_too_and_counts_it() {
     let sb = Sandbox::new();
     let sd = start(&sb);
     let (db, web) = (pid(&sb, "db"), pid(&sb, "web"));
-    let out = client(&sb, &["restart", "api"]);
+    let out = sb.client(&["restart", "api"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
         "stopping (dependents first): web, api\nstarting (in order): api, web\ndone\n"
     );
-    let v = status(&sb);
+    let v = sb.status();
     assert_eq!(state(&v, "db").1, Some(db));
     assert_ne!(state(&v, "web").1, Some(web));
     let restarts = |n: &str| {
@@ -158,9 +138,9 @@ fn restart_restarts_dependents_too_and_counts_it() {
 fn an_unknown_name_is_refused_with_a_suggestion_and_exit_2() {
     let sb = Sandbox::new();
     let sd = start(&sb);
-    let before = status(&sb);
+    let before = sb.status();
     for verb in ["stop", "start", "restart"] {
-        let out = client(&sb, &[verb, "api2"]);
+        let out = sb.client(&[verb, "api2"]);
         assert_eq!(out.status.code(), Some(2), "{verb}");
         let err = text(&out.stderr);
         assert!(
@@ -169,14 +149,14 @@ fn an_unknown_name_is_refused_with_a_suggestion_and_exit_2() {
         );
     }
     // Not a name at all: nothing is sent.
-    let out = client(&sb, &["stop", "web?x"]);
+    let out = sb.client(&["stop", "web?x"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("there is no component `web?x`"),
         "{}",
         text(&out.stderr)
     );
-    let after = status(&sb);
+    let after = sb.status();
     for c in &before.components {
         assert_eq!(state(&after, &c.name), (c.state, c.pid), "{}", c.name);
     }
@@ -187,14 +167,14 @@ fn an_unknown_name_is_refused_with_a_suggestion_and_exit_2() {
 fn reload_with_a_cycle_is_refused_with_the_cycle_and_nothing_restarts() {
     let sb = Sandbox::new();
     let sd = start(&sb);
-    let before = status(&sb);
+    let before = sb.status();
     // db now depends on web: db → web → api → db.
     sb.config(&graph(&sb).replacen(
         "[components.db]\n",
         "[components.db]\ndepends_on = [\"web\"]\n",
         1,
     ));
-    let out = client(&sb, &["reload"]);
+    let out = sb.client(&["reload"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
     let err = text(&out.stderr);
     assert!(
@@ -208,7 +188,7 @@ fn reload_with_a_cycle_is_refused_with_the_cycle_and_nothing_restarts() {
             || err.contains("web → api → db → web"),
         "{err}"
     );
-    let after = status(&sb);
+    let after = sb.status();
     for c in &before.components {
         assert_eq!(state(&after, &c.name), (c.state, c.pid), "{}", c.name);
     }
@@ -223,19 +203,19 @@ fn reload_with_a_cycle_is_refused_with_the_cycle_and_nothing_restarts() {
 fn reload_adding_one_component_starts_only_that_one() {
     let sb = Sandbox::new();
     let sd = start(&sb);
-    let before = status(&sb);
+    let before = sb.status();
     sb.config(&format!(
         "{}{}",
         graph(&sb),
         sb.service("cache", "depends_on = [\"db\"]")
     ));
-    let out = client(&sb, &["reload"]);
+    let out = sb.client(&["reload"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
         "added: cache\nunchanged, left running: api, db, other, web\nstarting (in order): cache\ndone\n"
     );
-    let after = status(&sb);
+    let after = sb.status();
     for c in &before.components {
         assert_eq!(
             state(&after, &c.name),
@@ -270,7 +250,7 @@ fn sighup_reloads_a_changed_component_with_its_dependents() {
     ));
     sd.signal(Signal::SIGHUP);
     sd.wait_for("reload: done");
-    let v = status(&sb);
+    let v = sb.status();
     assert_eq!(state(&v, "db").1, Some(db));
     assert_eq!(state(&v, "other").1, Some(other));
     assert_ne!(state(&v, "api").1, Some(api));
@@ -281,7 +261,7 @@ fn sighup_reloads_a_changed_component_with_its_dependents() {
         "{v:?}"
     );
     let log = sb.log_lines();
-    common::assert_stop_end_before_begin(&log, "web", "api");
+    crate::common::assert_stop_end_before_begin(&log, "web", "api");
     assert!(
         sd.stderr()
             .contains("reload: changed: api; restarted with them: web"),

@@ -5,13 +5,6 @@
 //! stderr is read line by line on a helper thread, and tests wait for the
 //! line they need with a generous upper bound ([`TIMEOUT`]), so a slow
 //! machine only makes a test slower, never flaky.
-#![allow(dead_code)]
-
-pub mod load;
-#[path = "../shared/mod.rs"]
-mod shared;
-
-pub use shared::*;
 
 use std::io::{BufRead as _, BufReader};
 use std::os::unix::process::ExitStatusExt as _;
@@ -23,6 +16,9 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use sundown::ShutdownReport;
+use sundown::status::StatusView;
+
+use crate::shared::{REQUIRE_ENV, TIMEOUT, tool};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_sundown");
@@ -227,6 +223,28 @@ impl Sandbox {
             self.report_path().into(),
         ]
     }
+
+    /// Runs a client command (`status`, `stop db`, …) to completion against
+    /// the supervisor running this sandbox's `supervisor.toml`.
+    pub fn client(&self, args: &[&str]) -> Output {
+        let config = self.path("supervisor.toml");
+        let mut all: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+        all.extend(["--config".as_ref(), config.as_os_str()]);
+        cli(&all)
+    }
+
+    /// `status --json` of the supervisor running this sandbox's config,
+    /// which must answer.
+    pub fn status(&self) -> StatusView {
+        let out = self.client(&["status", "--json"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("status parses")
+    }
+}
+
+/// Output of a program as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// A TOML basic string.

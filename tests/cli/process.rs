@@ -3,13 +3,12 @@
 //! included), one that crashes (an ordered shutdown follows), and one that
 //! prints and exits by itself (its output is forwarded, last line included).
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Sandbox, assert_stop_end_before_begin, is_alive, wait_dead};
 use nix::sys::signal::Signal;
 use sundown::{KillReason, Outcome, ShutdownReport, Trigger};
+
+use crate::common::{Sandbox, assert_stop_end_before_begin, is_alive, wait_dead};
 
 /// Runs `supervisor.toml` with `stubborn` in it until everything is ready,
 /// sends SIGTERM, and returns the exit code and the report, after checking

@@ -4,16 +4,15 @@
 //! panicking component, repeated signals, the report in odd shutdowns) is
 //! in the library's tests.
 
-mod common;
-
 use std::io::Read as _;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Sandbox, is_alive};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use sundown::Outcome;
+
+use crate::common::{Sandbox, is_alive};
 
 /// The budget holds even when nobody reads sundown's stderr: with a chatty
 /// child and a stalled pipe, logs are dropped rather than blocking the one
@@ -32,7 +31,7 @@ fn a_stalled_stderr_does_not_stop_the_shutdown() {
         "stop_timeout = \"1s\"",
     );
     sb.config(&toml);
-    let mut child = common::command()
+    let mut child = crate::common::command()
         .args(["run", "--config"])
         .arg(sb.path("supervisor.toml"))
         .arg("--report")
@@ -43,7 +42,7 @@ fn a_stalled_stderr_does_not_stop_the_shutdown() {
         .expect("spawn sundown");
     // Hold the read end open but never read it: a stalled log pipeline.
     let mut stderr = child.stderr.take().expect("piped");
-    let deadline = Instant::now() + common::TIMEOUT;
+    let deadline = Instant::now() + crate::shared::TIMEOUT;
     while !marker.exists() {
         assert!(Instant::now() < deadline, "chatty never started");
         std::thread::sleep(Duration::from_millis(5));

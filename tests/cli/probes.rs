@@ -8,11 +8,11 @@
 //! (a Redis stand-in, the HTTP front end) behind a `sim` start delay, so
 //! nothing needs installing and the port opens only after a real wait.
 
-mod common;
-
-use common::{BIN, Sandbox, free_addr, is_alive, toml_array, toml_str};
 use nix::sys::signal::Signal;
 use sundown::{Outcome, ShutdownReport};
+
+use crate::common::{BIN, Sandbox, is_alive, toml_array, toml_str};
+use crate::shared::free_addr;
 
 /// An inner sundown config: a `sim` that takes `delay` to start, then a
 /// Redis stand-in on `redis` and, when `http` is given, the HTTP front end.

@@ -4,15 +4,15 @@
 //! process's. Signals meant for the programs are forwarded to them, and a
 //! systemd `Type=notify` service manager hears READY=1 and STOPPING=1.
 
-mod common;
-
 use std::os::unix::net::UnixDatagram;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{REQUIRE_ENV, Sandbox, Sundown, TIMEOUT, command, tool};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
+
+use crate::common::{Sandbox, Sundown, command};
+use crate::shared::{REQUIRE_ENV, TIMEOUT, tool};
 
 /// Starts three orphans (their parent exits at once, so the kernel hands
 /// them to the nearest subreaper), checks they were handed to the script's
@@ -107,7 +107,7 @@ fn unshare() -> Option<Command> {
 /// Runs the sandbox's config as PID 1 of a new PID namespace.
 fn run_as_pid1(sb: &Sandbox) -> Option<(Sundown, Pid)> {
     let mut cmd = unshare()?;
-    cmd.arg(common::BIN).args(sb.run_args());
+    cmd.arg(crate::common::BIN).args(sb.run_args());
     let sd = Sundown::spawn_command(cmd);
     let pid1 = first_child(sd.pid().as_raw() as u32);
     Some((sd, pid1))

@@ -2,19 +2,18 @@
 //! binary's client commands (`status`, `shutdown`) and by raw bytes: what it
 //! reports, what a stuck shutdown waits on, and who may use it.
 
-mod common;
-
 use std::io::{Read as _, Write as _};
 use std::os::unix::fs::PermissionsExt as _;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::process::Output;
 use std::time::{Duration, Instant};
 
-use common::{Sandbox, Sundown, TIMEOUT, cli};
 use nix::sys::signal::Signal;
-use sundown::status::{ComponentState, StatusView};
+use sundown::status::ComponentState;
 use sundown::{State, Trigger};
+
+use crate::common::{Sandbox, Sundown, cli};
+use crate::shared::TIMEOUT;
 
 /// A process component (`db`, with a pid) and an in-process one that
 /// ignores its stop request (`web`, killed at its 5 s stop timeout).
@@ -28,23 +27,6 @@ fn graph(sb: &Sandbox) {
 fn socket(sb: &Sandbox) -> PathBuf {
     // Tests run without XDG_RUNTIME_DIR (see `command()`): next to the config.
     sb.path(".sundown.supervisor.sock")
-}
-
-fn client(sb: &Sandbox, args: &[&str]) -> Output {
-    let config = sb.path("supervisor.toml");
-    let mut all: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
-    all.extend(["--config".as_ref(), config.as_os_str()]);
-    cli(&all)
-}
-
-fn status(sb: &Sandbox) -> StatusView {
-    let out = client(sb, &["status", "--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("status parses")
 }
 
 fn start(sb: &Sandbox) -> Sundown {
@@ -66,7 +48,7 @@ fn force_stop(mut sd: Sundown) {
 fn status_lists_every_component_with_its_state_and_pid() {
     let sb = Sandbox::new();
     let sd = start(&sb);
-    let v = status(&sb);
+    let v = sb.status();
     assert_eq!((v.schema, v.state), (1, State::Running));
     let names: Vec<&str> = v.components.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["db", "web"]);
@@ -79,7 +61,7 @@ fn status_lists_every_component_with_its_state_and_pid() {
     assert_eq!(v.components[1].pid, None);
     assert!(v.shutdown.is_none());
     // The table says the same for people.
-    let table = client(&sb, &["status"]);
+    let table = sb.client(&["status"]);
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(text.starts_with("NAME"), "{text}");
     assert!(
@@ -97,7 +79,7 @@ fn a_stuck_shutdown_names_what_it_waits_on_and_when_that_is_killed() {
     sd.signal(Signal::SIGTERM);
     let deadline = Instant::now() + TIMEOUT;
     let v = loop {
-        let v = status(&sb);
+        let v = sb.status();
         if v.shutdown
             .as_ref()
             .is_some_and(|s| !s.waiting_on.is_empty())
@@ -120,13 +102,13 @@ fn a_stuck_shutdown_names_what_it_waits_on_and_when_that_is_killed() {
     assert_eq!(web.kill_in_ms, Some(left));
     // db waits its turn: still ready while web holds the first phase.
     assert_eq!(v.components[0].state, ComponentState::Ready);
-    let text = String::from_utf8_lossy(&client(&sb, &["status"]).stdout).to_string();
+    let text = String::from_utf8_lossy(&sb.client(&["status"]).stdout).to_string();
     assert!(text.contains("waiting on web, next kill in "), "{text}");
     // Finish quickly: the second signal forces it.
     sd.signal(Signal::SIGTERM);
     assert_eq!(sd.exit_code(), 4);
     assert!(!socket(&sb).exists(), "the socket outlived its run");
-    let after = client(&sb, &["status"]);
+    let after = sb.client(&["status"]);
     assert_eq!(after.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&after.stderr)
@@ -141,7 +123,7 @@ fn shutdown_asks_for_the_ordered_stop() {
     sb.config(&sb.service("db", "ready_after = \"50ms\""));
     let mut sd = sb.run();
     sd.wait_ready(1);
-    let out = client(&sb, &["shutdown"]);
+    let out = sb.client(&["shutdown"]);
     assert!(out.status.success(), "{out:?}");
     assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
     assert_eq!(sb.report().trigger, Some(Trigger::Requested));
@@ -171,7 +153,7 @@ fn the_socket_is_private_and_a_second_run_of_the_same_config_is_refused() {
         second.stderr()
     );
     // The first one is untouched and still answers.
-    assert_eq!(status(&sb).state, State::Running);
+    assert_eq!(sb.status().state, State::Running);
     force_stop(sd);
 }
 
@@ -182,7 +164,7 @@ fn a_stale_socket_of_a_dead_run_is_replaced() {
     drop(std::os::unix::net::UnixListener::bind(socket(&sb)).expect("bind"));
     assert!(socket(&sb).exists());
     let sd = start(&sb);
-    assert_eq!(status(&sb).state, State::Running);
+    assert_eq!(sb.status().state, State::Running);
     force_stop(sd);
 }
 
@@ -190,7 +172,7 @@ fn a_stale_socket_of_a_dead_run_is_replaced() {
 fn garbage_on_the_socket_gets_an_error_and_the_daemon_keeps_answering() {
     let sb = Sandbox::new();
     let sd = start(&sb);
-    let mut rng = common::Rng(0x5eed_c0de);
+    let mut rng = crate::shared::Rng(0x5eed_c0de);
     for _ in 0..20 {
         let mut s = UnixStream::connect(socket(&sb)).expect("connect");
         s.set_read_timeout(Some(TIMEOUT)).expect("timeout");
@@ -214,7 +196,7 @@ fn garbage_on_the_socket_gets_an_error_and_the_daemon_keeps_answering() {
         reply.contains("\"error\":\"no endpoint GET /nope"),
         "{reply}"
     );
-    assert_eq!(status(&sb).state, State::Running);
+    assert_eq!(sb.status().state, State::Running);
     force_stop(sd);
 }
 
@@ -222,7 +204,7 @@ fn garbage_on_the_socket_gets_an_error_and_the_daemon_keeps_answering() {
 fn another_user_is_refused_even_when_the_socket_mode_is_loosened() {
     // CI makes a user of its own for this (SUNDOWN_OTHER_USER); elsewhere `nobody`.
     let other = std::env::var("SUNDOWN_OTHER_USER").unwrap_or_else(|_| "nobody".into());
-    if common::command_as(&other).is_none() {
+    if crate::common::command_as(&other).is_none() {
         return;
     }
     let sb = Sandbox::new();
@@ -245,7 +227,7 @@ fn another_user_is_refused_even_when_the_socket_mode_is_loosened() {
         &["reload"],
     ];
     for request in requests {
-        let out = common::command_as(&other)
+        let out = crate::common::command_as(&other)
             .expect("checked above")
             .args(request)
             .arg("--socket")
@@ -263,7 +245,7 @@ fn another_user_is_refused_even_when_the_socket_mode_is_loosened() {
         "control socket: refused a client running as uid {uid}"
     ));
     // Its shutdown and stop did nothing; the owner is still served.
-    let v = status(&sb);
+    let v = sb.status();
     assert_eq!(v.state, State::Running);
     assert!(
         v.components
@@ -301,13 +283,13 @@ fn logs_shows_a_components_recent_output_and_follows_new_lines() {
     let sd = sb.run();
     sd.wait_ready(1);
     sd.wait_for("db | two");
-    let out = client(&sb, &["logs", "db"]);
+    let out = sb.client(&["logs", "db"]);
     assert!(out.status.success(), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "one\ntwo\n");
     // Following: the kept lines, then a new one (the component prints it
     // when sundown forwards SIGUSR1), then the end when the run ends.
     let config = sb.path("supervisor.toml");
-    let mut follow = common::command()
+    let mut follow = crate::common::command()
         .args(["logs", "db", "--follow", "--config"])
         .arg(&config)
         .stdout(std::process::Stdio::piped())
@@ -336,7 +318,7 @@ fn logs_shows_a_components_recent_output_and_follows_new_lines() {
     // An unknown component is a usage error, with a suggestion.
     let sd2 = sb.run();
     sd2.wait_ready(1);
-    let out = client(&sb, &["logs", "dv"]);
+    let out = sb.client(&["logs", "dv"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

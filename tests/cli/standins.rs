@@ -3,16 +3,16 @@
 //! row that survives the supervisor being killed. (The stand-ins as a
 //! library, against real clients, are tested in `sundown-standins`.)
 
-mod common;
-
 use std::net::SocketAddr;
 
-use common::{Sundown, TIMEOUT, free_addr};
 use nix::sys::signal::Signal;
 use sundown::Supervisor;
 use sundown_standins::postgres::{Postgres, PostgresSpec};
 use tokio::task::JoinHandle;
 use tokio_postgres::{Client, NoTls};
+
+use crate::common::Sundown;
+use crate::shared::{TIMEOUT, free_addr};
 
 /// Runs `args` as a Redis command on `con`.
 async fn q<T: redis::FromRedisValue>(
@@ -33,7 +33,7 @@ async fn q<T: redis::FromRedisValue>(
 /// about it in its log, and stops cleanly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sundown_run_warns_about_a_torn_tail_and_stops_cleanly() {
-    let sandbox = common::Sandbox::new();
+    let sandbox = crate::common::Sandbox::new();
     let path = sandbox.path("redis.aof");
     let mut data = b"*3\r\n$5\r\nRPUSH\r\n$4\r\njobs\r\n$2\r\nj1\r\n".to_vec();
     data.extend(&b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\n1\r\n"[..10]);
@@ -41,7 +41,7 @@ async fn sundown_run_warns_about_a_torn_tail_and_stops_cleanly() {
     let addr = free_addr();
     sandbox.config(&format!(
         "[components.redis]\nkind = \"redis\"\nlisten = \"{addr}\"\naof = {}\nappendfsync = \"always\"\n",
-        common::toml_str(&path.display().to_string())
+        crate::common::toml_str(&path.display().to_string())
     ));
     let mut sundown = sandbox.run();
     let warning = sundown.wait_for("incomplete command");
@@ -50,7 +50,7 @@ async fn sundown_run_warns_about_a_torn_tail_and_stops_cleanly() {
         "{warning}"
     );
     sundown.wait_ready(1);
-    let mut con = common::redis_connection(&format!("redis://{addr}/")).await;
+    let mut con = crate::shared::redis_connection(&format!("redis://{addr}/")).await;
     assert_eq!(
         q::<Vec<String>>(&mut con, &["LRANGE", "jobs", "0", "-1"]).await,
         ["j1"]

@@ -3,13 +3,12 @@
 //! killed at its `stop_timeout`; the timeline on stdout, the SVG and HTML
 //! files, the width from `--width` and `$COLUMNS`, and errors.
 
-mod common;
-
 use std::path::Path;
 
-use common::{Sandbox, cli, command};
 use nix::sys::signal::Signal;
 use sundown::{KillReason, Outcome};
+
+use crate::common::{Sandbox, cli, command, text};
 
 const CONFIG: &str = r#"
 [supervisor]
@@ -48,10 +47,6 @@ fn real_report() -> Sandbox {
     assert_eq!(stuck.outcome, Outcome::TimedOutKilled);
     assert_eq!(stuck.killed_by, Some(KillReason::StopTimeout));
     sb
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn arg(p: &Path) -> &std::ffi::OsStr {

@@ -3,17 +3,16 @@
 //! and whose values match `sundown status`; a remote address needs
 //! `allow_remote`.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{REQUIRE_ENV, Sandbox, TIMEOUT, cli, free_addr};
 use nix::sys::signal::Signal;
-use sundown::status::StatusView;
+
+use crate::common::{Sandbox, cli};
+use crate::shared::{REQUIRE_ENV, TIMEOUT, free_addr};
 
 /// The parser: reads OpenMetrics text on stdin, prints one line per sample,
 /// `name{labels as JSON} value`.
@@ -93,21 +92,6 @@ fn get(m: &Samples, name: &str, labels: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {name}{labels} in {m:#?}"))
 }
 
-fn status(sb: &Sandbox) -> StatusView {
-    let out = cli(&[
-        "status",
-        "--json",
-        "--config",
-        sb.path("supervisor.toml").to_str().expect("utf-8"),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("status parses")
-}
-
 #[test]
 fn the_metrics_parse_and_match_the_status_while_running_and_stopping() {
     if !parser_available() {
@@ -135,7 +119,7 @@ fn the_metrics_parse_and_match_the_status_while_running_and_stopping() {
     sd.wait_ready(3);
     sd.wait_for(&format!("metrics: http://{addr}/metrics"));
     let m = scrape(addr);
-    let v = status(&sb);
+    let v = sb.status();
     for c in &v.components {
         let l = format!("{{\"component\": \"{}\"}}", c.name);
         assert_eq!(get(&m, "sundown_component_up", &l), 1.0, "{}", c.name);

@@ -2,12 +2,11 @@
 //! locations and exit code 2, `verify` on real and hand-edited reports,
 //! `check`, `plan`, `graph`, `--version`, `--help` and usage errors.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::{Sandbox, cli};
 use nix::sys::signal::Signal;
+
+use crate::common::{Sandbox, cli};
 
 fn stdout(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

@@ -3,13 +3,12 @@
 //! the exit code its header promises (`# expect-exit: N`), and leaves a
 //! report that `sundown verify` accepts.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::{Sundown, cli};
 use nix::sys::signal::Signal;
 use sundown::{Config, Outcome, ShutdownReport};
+
+use crate::common::{Sundown, cli};
 
 fn configs() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -3,12 +3,12 @@
 //! reaches `max_restarts`. (The engine's restart tests, on a paused clock,
 //! are the library's.)
 
-mod common;
-
-use common::{Sandbox, TIMEOUT};
 use nix::sys::signal::Signal;
 use sundown::report::ComponentReport;
 use sundown::{Outcome, ShutdownReport, Trigger};
+
+use crate::common::Sandbox;
+use crate::shared::TIMEOUT;
 
 fn c<'a>(r: &'a ShutdownReport, name: &str) -> &'a ComponentReport {
     r.component(name)

@@ -16,8 +16,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-/// Upper bound for anything a test waits for; only reached when something is broken.
-const TIMEOUT: Duration = Duration::from_secs(20);
+use crate::shared::TIMEOUT;
 
 const EXAMPLES: [&str; 6] = [
     "tcp_graceful",

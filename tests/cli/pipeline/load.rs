@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -13,6 +13,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+
+use crate::shared::TIMEOUT;
 
 /// What the clients saw.
 #[derive(Debug, Default)]
@@ -29,7 +31,6 @@ pub struct Outcome {
 /// front end refused connections) and returns what it saw.
 pub struct Load {
     accepted: Arc<(Mutex<usize>, Condvar)>,
-    stop: Arc<AtomicBool>,
     thread: JoinHandle<Outcome>,
 }
 
@@ -40,21 +41,16 @@ impl Load {
     /// Starts `clients` concurrent clients against `http`.
     pub fn start(http: SocketAddr, clients: usize) -> Load {
         let accepted: Arc<(Mutex<usize>, Condvar)> = Arc::default();
-        let stop = Arc::new(AtomicBool::new(false));
-        let (count, flag) = (Arc::clone(&accepted), Arc::clone(&stop));
+        let count = Arc::clone(&accepted);
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
                 .build()
                 .expect("a runtime for the load");
-            rt.block_on(run(http, clients, count, flag))
+            rt.block_on(run(http, clients, count))
         });
-        Load {
-            accepted,
-            stop,
-            thread,
-        }
+        Load { accepted, thread }
     }
 
     /// Waits (bounded) until at least `n` jobs were accepted.
@@ -62,13 +58,13 @@ impl Load {
         let (lock, cvar) = &*self.accepted;
         let guard = lock.lock().expect("load lock");
         let (guard, timeout) = cvar
-            .wait_timeout_while(guard, super::TIMEOUT, |c| *c < n)
+            .wait_timeout_while(guard, TIMEOUT, |c| *c < n)
             .expect("load lock");
         assert!(
             !timeout.timed_out(),
             "only {} jobs accepted within {:?}",
             *guard,
-            super::TIMEOUT
+            TIMEOUT
         );
     }
 
@@ -76,35 +72,19 @@ impl Load {
     pub fn finish(self) -> Outcome {
         self.thread.join().expect("the load thread panicked")
     }
-
-    /// Stops the clients now and returns what they saw.
-    pub fn stop(self) -> Outcome {
-        self.stop.store(true, Ordering::SeqCst);
-        self.finish()
-    }
 }
 
-async fn run(
-    http: SocketAddr,
-    clients: usize,
-    count: Arc<(Mutex<usize>, Condvar)>,
-    stop: Arc<AtomicBool>,
-) -> Outcome {
+async fn run(http: SocketAddr, clients: usize, count: Arc<(Mutex<usize>, Condvar)>) -> Outcome {
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let seq = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let (client, count, stop, seq) = (
-            client.clone(),
-            Arc::clone(&count),
-            Arc::clone(&stop),
-            Arc::clone(&seq),
-        );
+        let (client, count, seq) = (client.clone(), Arc::clone(&count), Arc::clone(&seq));
         tasks.push(tokio::spawn(async move {
             let mut out = Outcome::default();
             let uri: hyper::Uri = format!("http://{http}/jobs").parse().expect("uri");
             let started = Instant::now();
-            while !stop.load(Ordering::SeqCst) && started.elapsed() < MAX_LOAD {
+            while started.elapsed() < MAX_LOAD {
                 let n = seq.fetch_add(1, Ordering::Relaxed);
                 let body = format!(r#"{{"client":{c},"n":{n}}}"#);
                 let req = hyper::Request::post(uri.clone())
@@ -162,7 +142,7 @@ pub fn first_job(http: SocketAddr) -> u64 {
         .expect("runtime");
     rt.block_on(async {
         let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-        let deadline = Instant::now() + super::TIMEOUT;
+        let deadline = Instant::now() + TIMEOUT;
         loop {
             let req = hyper::Request::post(format!("http://{http}/jobs"))
                 .body(Full::new(Bytes::from_static(b"{\"first\":true}")))

@@ -2,12 +2,10 @@
 //! plain "waiting on" log lines elsewhere. Both must name the component the
 //! shutdown waits for and the time left before it is killed.
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
-use common::{BIN, Sandbox, Sundown};
+use crate::common::{BIN, Sandbox, Sundown};
 
 /// A failure triggers the shutdown by itself, then `stuck` holds it up.
 const STUCK: &str = r#"
