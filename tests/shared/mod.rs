@@ -23,9 +23,12 @@ pub const TIMEOUT: Duration = Duration::from_secs(20);
 /// some test's outgoing connection, and a server started on it a moment
 /// later fails with "address in use" (seen in CI). Below the range only
 /// listeners take ports, and each call in this process gets a different one.
+/// Nor from below 20 000, where the shipped configs have fixed ports
+/// (`examples/wrong-order.toml`: 15433, 16380, 18080) that
+/// `example_configs` runs while the other tests of its binary run.
 pub fn free_addr() -> std::net::SocketAddr {
     use std::sync::atomic::{AtomicU16, Ordering};
-    const LOW: u16 = 15_000;
+    const LOW: u16 = 20_000;
     let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
