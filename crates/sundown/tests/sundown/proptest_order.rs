@@ -140,14 +140,19 @@ fn dag(max_nodes: usize) -> impl Strategy<Value = Dag> {
     })
 }
 
-/// Starts and shuts down `toml` on a paused clock.
-fn run(toml: &str) -> ShutdownReport {
-    let rt = tokio::runtime::Builder::new_current_thread()
+/// Runs `run` to its end on a paused clock.
+fn paused<T>(run: impl Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
         .build()
-        .expect("a tokio runtime");
-    rt.block_on(async {
+        .expect("a tokio runtime")
+        .block_on(run)
+}
+
+/// Starts and shuts down `toml` on a paused clock.
+fn run(toml: &str) -> ShutdownReport {
+    paused(async {
         let sup = Supervisor::from_toml_str(toml).expect("a valid generated config");
         let running = sup.start().await.expect("every sim starts");
         running.shutdown().await
@@ -156,12 +161,7 @@ fn run(toml: &str) -> ShutdownReport {
 
 /// Runs `toml` for `ms` on a paused clock, then shuts it down.
 fn run_for(toml: &str, ms: u64) -> ShutdownReport {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .start_paused(true)
-        .build()
-        .expect("a tokio runtime");
-    rt.block_on(async {
+    paused(async {
         let sup = Supervisor::from_toml_str(toml).expect("a valid generated config");
         let running = sup.spawn();
         tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
