@@ -1,7 +1,8 @@
 //! Changes to a running graph through the library API, on tokio's paused
 //! clock: stop, start and restart of one component with its dependents,
 //! reload, and the requests that are refused. The same commands from the
-//! shell, over the control socket, are tested in `control.rs`.
+//! shell, over the control socket, are tested in the binary's
+//! `tests/cli/control_change.rs`.
 
 use std::time::Duration;
 
