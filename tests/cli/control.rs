@@ -12,8 +12,8 @@ use nix::sys::signal::Signal;
 use sundown::status::ComponentState;
 use sundown::{State, Trigger};
 
-use crate::common::{Sandbox, Sundown, cli};
-use crate::shared::TIMEOUT;
+use crate::common::{Sandbox, Sundown, cli, command, command_as};
+use crate::shared::{Rng, TIMEOUT};
 
 /// A process component (`db`, with a pid) and an in-process one that
 /// ignores its stop request (`web`, killed at its 5 s stop timeout).
@@ -172,7 +172,7 @@ fn a_stale_socket_of_a_dead_run_is_replaced() {
 fn garbage_on_the_socket_gets_an_error_and_the_daemon_keeps_answering() {
     let sb = Sandbox::new();
     let sd = start(&sb);
-    let mut rng = crate::shared::Rng(0x5eed_c0de);
+    let mut rng = Rng(0x5eed_c0de);
     for _ in 0..20 {
         let mut s = UnixStream::connect(socket(&sb)).expect("connect");
         s.set_read_timeout(Some(TIMEOUT)).expect("timeout");
@@ -204,7 +204,7 @@ fn garbage_on_the_socket_gets_an_error_and_the_daemon_keeps_answering() {
 fn another_user_is_refused_even_when_the_socket_mode_is_loosened() {
     // CI makes a user of its own for this (SUNDOWN_OTHER_USER); elsewhere `nobody`.
     let other = std::env::var("SUNDOWN_OTHER_USER").unwrap_or_else(|_| "nobody".into());
-    if crate::common::command_as(&other).is_none() {
+    if command_as(&other).is_none() {
         return;
     }
     let sb = Sandbox::new();
@@ -227,7 +227,7 @@ fn another_user_is_refused_even_when_the_socket_mode_is_loosened() {
         &["reload"],
     ];
     for request in requests {
-        let out = crate::common::command_as(&other)
+        let out = command_as(&other)
             .expect("checked above")
             .args(request)
             .arg("--socket")
@@ -289,7 +289,7 @@ fn logs_shows_a_components_recent_output_and_follows_new_lines() {
     // Following: the kept lines, then a new one (the component prints it
     // when sundown forwards SIGUSR1), then the end when the run ends.
     let config = sb.path("supervisor.toml");
-    let mut follow = crate::common::command()
+    let mut follow = command()
         .args(["logs", "db", "--follow", "--config"])
         .arg(&config)
         .stdout(std::process::Stdio::piped())

@@ -6,7 +6,7 @@
 use nix::sys::signal::Signal;
 use sundown::status::{ComponentState, StatusView};
 
-use crate::common::{Sandbox, Sundown, is_alive, position, text};
+use crate::common::{Sandbox, Sundown, assert_stop_end_before_begin, is_alive, position, text};
 
 /// db ← api ← web, and `other` beside them; every one a real process.
 fn graph(sb: &Sandbox) -> String {
@@ -67,8 +67,8 @@ fn stop_takes_dependents_down_first_and_start_brings_them_back_in_order() {
         "stopping (dependents first): web, api, db\ndone\n"
     );
     let log = sb.log_lines();
-    crate::common::assert_stop_end_before_begin(&log, "web", "api");
-    crate::common::assert_stop_end_before_begin(&log, "api", "db");
+    assert_stop_end_before_begin(&log, "web", "api");
+    assert_stop_end_before_begin(&log, "api", "db");
     assert!(!log.contains(&"stop-begin other".to_string()), "{log:?}");
     let v = sb.status();
     for n in ["db", "api", "web"] {
@@ -261,7 +261,7 @@ fn sighup_reloads_a_changed_component_with_its_dependents() {
         "{v:?}"
     );
     let log = sb.log_lines();
-    crate::common::assert_stop_end_before_begin(&log, "web", "api");
+    assert_stop_end_before_begin(&log, "web", "api");
     assert!(
         sd.stderr()
             .contains("reload: changed: api; restarted with them: web"),

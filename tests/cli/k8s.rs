@@ -8,6 +8,8 @@ use std::fmt::Write as _;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use sundown::{ShutdownReport, Supervisor};
 
+use crate::common::{BIN, Sandbox, Sundown, cli};
+
 /// Three levels of three, each depending on every component of the level
 /// below, 20 ms to stop: the bench's `layered` graph, smaller.
 fn layered(strategy: &str) -> String {
@@ -71,13 +73,13 @@ fn kubernetes_stops_the_sidecars_one_at_a_time_where_sundown_stops_levels() {
 
 #[test]
 fn plan_as_k8s_sidecars_compares_the_strategies_and_names_what_it_serialises() {
-    let sb = crate::common::Sandbox::new();
+    let sb = Sandbox::new();
     let config = sb.config(
         &layered("phased")
             .replace("20ms", "1s")
             .replace("stop_delay", "stop_timeout"),
     );
-    let out = crate::common::cli(&[
+    let out = cli(&[
         "plan".as_ref(),
         "--as".as_ref(),
         "k8s-sidecars".as_ref(),
@@ -107,7 +109,7 @@ fn plan_as_k8s_sidecars_compares_the_strategies_and_names_what_it_serialises() {
 
 #[test]
 fn run_only_runs_one_component_and_stops_it_on_sigterm() {
-    let sb = crate::common::Sandbox::new();
+    let sb = Sandbox::new();
     sb.config(&format!(
         "{}{}",
         sb.service("db", ""),
@@ -121,10 +123,10 @@ fn run_only_runs_one_component_and_stops_it_on_sigterm() {
         "--socket".into(),
         socket.clone().into(),
     ]);
-    let mut sd = crate::common::Sundown::spawn(&args);
+    let mut sd = Sundown::spawn(&args);
     sd.wait_ready(1);
     // On the socket it was given, ready: the probe `export k8s --mode single` uses.
-    let ready = crate::common::cli(&[
+    let ready = cli(&[
         "status".as_ref(),
         "--ready".as_ref(),
         "--socket".as_ref(),
@@ -152,7 +154,7 @@ fn run_only_runs_one_component_and_stops_it_on_sigterm() {
 
     let mut args = sb.run_args();
     args.extend(["--only".into(), "wbe".into()]);
-    let out = crate::common::cli(&args);
+    let out = cli(&args);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -167,7 +169,7 @@ fn golden(config: &str, args: &[&str], golden: &str) -> String {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut all = vec!["export", "k8s", "--config", config];
     all.extend_from_slice(args);
-    let out = std::process::Command::new(crate::common::BIN)
+    let out = std::process::Command::new(BIN)
         .args(&all)
         .current_dir(root)
         .output()
@@ -291,10 +293,10 @@ fn the_default_config_exports_with_the_front_end_draining_first() {
         "default-single-pod.yaml",
     );
     // -o writes the same to a file.
-    let sb = crate::common::Sandbox::new();
+    let sb = Sandbox::new();
     let file = sb.path("pod.yaml");
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = std::process::Command::new(crate::common::BIN)
+    let out = std::process::Command::new(BIN)
         .args([
             "export",
             "k8s",

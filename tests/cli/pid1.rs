@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
-use crate::common::{Sandbox, Sundown, command};
+use crate::common::{BIN, Sandbox, Sundown, command};
 use crate::shared::{REQUIRE_ENV, TIMEOUT, tool};
 
 /// Starts three orphans (their parent exits at once, so the kernel hands
@@ -107,7 +107,7 @@ fn unshare() -> Option<Command> {
 /// Runs the sandbox's config as PID 1 of a new PID namespace.
 fn run_as_pid1(sb: &Sandbox) -> Option<(Sundown, Pid)> {
     let mut cmd = unshare()?;
-    cmd.arg(crate::common::BIN).args(sb.run_args());
+    cmd.arg(BIN).args(sb.run_args());
     let sd = Sundown::spawn_command(cmd);
     let pid1 = first_child(sd.pid().as_raw() as u32);
     Some((sd, pid1))

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use sundown::ShutdownReport;
 
-use crate::common::{Sandbox, Sundown, toml_str};
-use crate::shared::{TIMEOUT, free_addr};
+use crate::common::{Sandbox, Sundown, toml_array, toml_str};
+use crate::shared::{REQUIRE_ENV, TIMEOUT, free_addr, redis_connection, tool};
 use load::{Load, Outcome, first_job};
 
 /// Which Redis and PostgreSQL the pipeline uses.
@@ -58,7 +58,7 @@ impl Pipeline {
         let pg = match backend {
             Backend::StandIns => None,
             Backend::Real => {
-                crate::shared::tool("redis-server")?;
+                tool("redis-server")?;
                 Some(RealPostgres::init(&sandbox)?)
             }
         };
@@ -89,7 +89,7 @@ impl Pipeline {
             } else {
                 reversed
             };
-            crate::common::toml_array(&deps.iter().map(|d| d.to_string()).collect::<Vec<_>>())
+            toml_array(&deps.iter().map(|d| d.to_string()).collect::<Vec<_>>())
         };
         let datastores = match self.backend {
             Backend::StandIns => format!(
@@ -143,7 +143,7 @@ stop_timeout = "10s"
 "#,
                     redis_port = self.redis.port(),
                     dir = toml_str(&self.sandbox.dir().display().to_string()),
-                    pg_argv = crate::common::toml_array(&argv),
+                    pg_argv = toml_array(&argv),
                     redis_deps = edges(&[], &["http", "workers"]),
                     pg_deps = edges(&[], &["workers"]),
                 )
@@ -233,7 +233,7 @@ stop_timeout = "{workers_stop_timeout}"
                 }
             };
             tokio::spawn(conn);
-            let mut redis = crate::shared::redis_connection(&self.redis_url()).await;
+            let mut redis = redis_connection(&self.redis_url()).await;
             let deadline = Instant::now() + TIMEOUT;
             loop {
                 let rows = pg.query("SELECT id FROM jobs", &[]).await.expect("select");
@@ -276,10 +276,10 @@ impl RealPostgres {
             .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
             .find(|b| b.join("initdb").is_file());
         let Some(bin) = bin else {
-            if std::env::var_os(crate::shared::REQUIRE_ENV).is_some() {
+            if std::env::var_os(REQUIRE_ENV).is_some() {
                 panic!(
                     "PostgreSQL is not installed, and {} makes that a failure",
-                    crate::shared::REQUIRE_ENV
+                    REQUIRE_ENV
                 );
             }
             eprintln!("skipped: PostgreSQL is not installed");
@@ -444,7 +444,7 @@ depends_on = ["redis", "postgres"]
     )
     .await
     .expect("insert the earlier job");
-    let mut redis = crate::shared::redis_connection(&format!("redis://{redis_addr}/")).await;
+    let mut redis = redis_connection(&format!("redis://{redis_addr}/")).await;
     let job = r#"{"id":1,"payload":{"later":true}}"#;
     let _: () = redis::cmd("LPUSH")
         .arg("jobs")

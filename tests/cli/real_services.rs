@@ -16,7 +16,7 @@ use nix::sys::signal::Signal;
 use sundown::{Outcome, StopStep};
 
 use crate::common::Sandbox;
-use crate::shared::{TIMEOUT, free_addr, pg_bin, tool};
+use crate::shared::{REQUIRE_ENV, TIMEOUT, free_addr, pg_bin, tool};
 
 /// The example, its ports swapped for free ones; each must be found.
 fn config(sb: &Sandbox, redis: SocketAddr, postgres: SocketAddr, http: SocketAddr) {
@@ -74,9 +74,9 @@ fn the_real_services_example_starts_gated_by_probes_and_stops_cleanly() {
     if !nix::unistd::Uid::effective().is_root() {
         // The example runs PostgreSQL as `postgres`, which takes root.
         assert!(
-            std::env::var_os(crate::shared::REQUIRE_ENV).is_none(),
+            std::env::var_os(REQUIRE_ENV).is_none(),
             "this test needs root, and {} makes skipping it a failure",
-            crate::shared::REQUIRE_ENV
+            REQUIRE_ENV
         );
         eprintln!("skipped: running PostgreSQL as `postgres` needs root");
         return;

@@ -12,7 +12,8 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use sundown::Outcome;
 
-use crate::common::{Sandbox, is_alive};
+use crate::common::{Sandbox, command, is_alive};
+use crate::shared::TIMEOUT;
 
 /// The budget holds even when nobody reads sundown's stderr: with a chatty
 /// child and a stalled pipe, logs are dropped rather than blocking the one
@@ -31,7 +32,7 @@ fn a_stalled_stderr_does_not_stop_the_shutdown() {
         "stop_timeout = \"1s\"",
     );
     sb.config(&toml);
-    let mut child = crate::common::command()
+    let mut child = command()
         .args(["run", "--config"])
         .arg(sb.path("supervisor.toml"))
         .arg("--report")
@@ -42,7 +43,7 @@ fn a_stalled_stderr_does_not_stop_the_shutdown() {
         .expect("spawn sundown");
     // Hold the read end open but never read it: a stalled log pipeline.
     let mut stderr = child.stderr.take().expect("piped");
-    let deadline = Instant::now() + crate::shared::TIMEOUT;
+    let deadline = Instant::now() + TIMEOUT;
     while !marker.exists() {
         assert!(Instant::now() < deadline, "chatty never started");
         std::thread::sleep(Duration::from_millis(5));

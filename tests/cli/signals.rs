@@ -12,6 +12,7 @@ use sundown::{KillReason, Outcome, Strategy, Trigger};
 use crate::common::{
     Sandbox, assert_started_before, assert_stop_end_before_begin, is_alive, wait_dead,
 };
+use crate::shared::TIMEOUT;
 
 /// http → workers → {redis, postgres}, and http → redis: a diamond.
 const EDGES: [(&str, &str); 4] = [
@@ -275,7 +276,7 @@ fn sigkill_of_the_supervisor_leaves_no_child_alive() {
             "child {pid} should be running before the kill"
         );
         // The pid is the process itself once `exec sleep` has run.
-        let deadline = Instant::now() + crate::shared::TIMEOUT;
+        let deadline = Instant::now() + TIMEOUT;
         let cmdline = loop {
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
             if cmdline.starts_with(b"sleep\0") || Instant::now() >= deadline {

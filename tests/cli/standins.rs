@@ -11,29 +11,15 @@ use sundown_standins::postgres::{Postgres, PostgresSpec};
 use tokio::task::JoinHandle;
 use tokio_postgres::{Client, NoTls};
 
-use crate::common::Sundown;
-use crate::shared::{TIMEOUT, free_addr};
-
-/// Runs `args` as a Redis command on `con`.
-async fn q<T: redis::FromRedisValue>(
-    con: &mut redis::aio::MultiplexedConnection,
-    args: &[&str],
-) -> T {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query_async(con)
-        .await
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
+use crate::common::{Sandbox, Sundown, toml_str};
+use crate::shared::{TIMEOUT, free_addr, redis_connection};
 
 /// A torn last command in the append-only file (the stand-in's own tests
 /// check that it is cut off and the rest replayed): `sundown run` warns
 /// about it in its log, and stops cleanly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sundown_run_warns_about_a_torn_tail_and_stops_cleanly() {
-    let sandbox = crate::common::Sandbox::new();
+    let sandbox = Sandbox::new();
     let path = sandbox.path("redis.aof");
     let mut data = b"*3\r\n$5\r\nRPUSH\r\n$4\r\njobs\r\n$2\r\nj1\r\n".to_vec();
     data.extend(&b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\n1\r\n"[..10]);
@@ -41,7 +27,7 @@ async fn sundown_run_warns_about_a_torn_tail_and_stops_cleanly() {
     let addr = free_addr();
     sandbox.config(&format!(
         "[components.redis]\nkind = \"redis\"\nlisten = \"{addr}\"\naof = {}\nappendfsync = \"always\"\n",
-        crate::common::toml_str(&path.display().to_string())
+        toml_str(&path.display().to_string())
     ));
     let mut sundown = sandbox.run();
     let warning = sundown.wait_for("incomplete command");
@@ -50,12 +36,21 @@ async fn sundown_run_warns_about_a_torn_tail_and_stops_cleanly() {
         "{warning}"
     );
     sundown.wait_ready(1);
-    let mut con = crate::shared::redis_connection(&format!("redis://{addr}/")).await;
-    assert_eq!(
-        q::<Vec<String>>(&mut con, &["LRANGE", "jobs", "0", "-1"]).await,
-        ["j1"]
-    );
-    assert_eq!(q::<Option<String>>(&mut con, &["GET", "x"]).await, None);
+    let mut con = redis_connection(&format!("redis://{addr}/")).await;
+    let jobs: Vec<String> = redis::cmd("LRANGE")
+        .arg("jobs")
+        .arg("0")
+        .arg("-1")
+        .query_async(&mut con)
+        .await
+        .expect("LRANGE");
+    assert_eq!(jobs, ["j1"]);
+    let x: Option<String> = redis::cmd("GET")
+        .arg("x")
+        .query_async(&mut con)
+        .await
+        .expect("GET");
+    assert_eq!(x, None);
     sundown.signal(Signal::SIGTERM);
     assert_eq!(sundown.exit_code(), 0, "{}", sundown.stderr());
     assert_eq!(

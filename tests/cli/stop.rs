@@ -8,6 +8,7 @@ use std::time::Duration;
 use sundown::{Outcome, ShutdownReport, StopStep};
 
 use crate::common::{Sandbox, toml_array, wait_dead};
+use crate::shared::TIMEOUT;
 
 fn steps(r: &ShutdownReport, name: &str) -> Vec<(StopStep, String)> {
     r.component(name)
@@ -226,7 +227,7 @@ fn user_and_group_run_the_process_unprivileged_with_its_groups() {
     sb.config(&sb.shell("db", &script, "user = \"nobody\"\nready_after = \"50ms\""));
     let mut sd = sb.run();
     sd.wait_ready(1);
-    let deadline = std::time::Instant::now() + crate::shared::TIMEOUT;
+    let deadline = std::time::Instant::now() + TIMEOUT;
     let said = loop {
         let text = std::fs::read_to_string(&out).unwrap_or_default();
         if text.ends_with('\n') {

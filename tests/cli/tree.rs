@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use nix::sys::signal::Signal;
 use sundown::{Outcome, StopStep};
 
-use crate::common::{Sandbox, Sundown, command, is_alive};
+use crate::common::{Sandbox, Sundown, command, command_as, is_alive};
 use crate::shared::REQUIRE_ENV;
 
 /// A component whose main process stays in its group while a double-forked,
@@ -160,7 +160,7 @@ fn an_escaped_grandchild_is_killed_by_scanning_for_its_marker() {
 fn an_unprivileged_sundown_falls_back_to_scanning_by_itself() {
     // Where sundown may not write to cgroups (here: as `nobody`), the
     // automatic choice is the scan, and the grandchild still dies.
-    let Some(mut cmd) = crate::common::command_as("nobody") else {
+    let Some(mut cmd) = command_as("nobody") else {
         return;
     };
     let sb = Sandbox::new();
