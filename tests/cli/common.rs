@@ -125,11 +125,17 @@ impl Sandbox {
 
     /// Waits (bounded by [`TIMEOUT`]) until the shared log has this exact line.
     pub fn wait_for_log(&self, line: &str) {
+        self.wait_for_log_count(line, 1);
+    }
+
+    /// Waits (bounded by [`TIMEOUT`]) until the shared log has this exact
+    /// line `n` times: a process started again has logged its start.
+    pub fn wait_for_log_count(&self, line: &str, n: usize) {
         let deadline = Instant::now() + TIMEOUT;
-        while !self.log_lines().iter().any(|l| l == line) {
+        while self.log_lines().iter().filter(|l| *l == line).count() < n {
             assert!(
                 Instant::now() < deadline,
-                "`{line}` never appeared in the log; log so far:\n{}",
+                "`{line}` never appeared {n} time(s) in the log; log so far:\n{}",
                 self.log_lines().join("\n")
             );
             std::thread::sleep(Duration::from_millis(5));

@@ -9,20 +9,28 @@ use sundown::status::{ComponentState, StatusView};
 use crate::common::{Sandbox, Sundown, assert_stop_end_before_begin, is_alive, position, text};
 
 /// db ← api ← web, and `other` beside them; every one a real process.
+/// A dependency is ready 100 ms after its start, time for its script to log
+/// `start NAME` before its dependent's does (a process without a probe is
+/// ready once spawned, and two shells started together log in any order).
 fn graph(sb: &Sandbox) -> String {
     format!(
         "{}{}{}{}",
-        sb.service("db", ""),
-        sb.service("api", "depends_on = [\"db\"]"),
+        sb.service("db", "ready_after = \"100ms\""),
+        sb.service("api", "depends_on = [\"db\"]\nready_after = \"100ms\""),
         sb.service("web", "depends_on = [\"api\"]"),
         sb.service("other", "")
     )
 }
 
+/// Runs the graph until every script has logged its start, so that each
+/// has its trap installed and a stop is logged.
 fn start(sb: &Sandbox) -> Sundown {
     sb.config(&graph(sb));
     let sd = sb.run();
     sd.wait_ready(4);
+    for name in ["db", "api", "web", "other"] {
+        sb.wait_for_log(&format!("start {name}"));
+    }
     sd
 }
 
@@ -83,6 +91,8 @@ fn stop_takes_dependents_down_first_and_start_brings_them_back_in_order() {
         text(&out.stdout),
         "starting (in order): db, api, web\ndone\n"
     );
+    // `done` once they are ready: web logs its start a moment later.
+    sb.wait_for_log_count("start web", 2);
     let log = sb.log_lines();
     assert!(nth(&log, "start db", 2) < nth(&log, "start api", 2));
     assert!(nth(&log, "start api", 2) < nth(&log, "start web", 2));
@@ -225,6 +235,7 @@ fn reload_adding_one_component_starts_only_that_one() {
         );
     }
     assert_eq!(state(&after, "cache").0, ComponentState::Ready);
+    sb.wait_for_log("start cache");
     let log = sb.log_lines();
     assert_eq!(
         log.iter().filter(|l| l.starts_with("start ")).count(),
