@@ -1,0 +1,30 @@
+//! Integration tests of the built `sundown` binary: its commands, signals,
+//! the control socket, real `process` components and real services, the
+//! teaching examples and the shipped configs. (The library's engine is
+//! tested in `crates/sundown/tests`, the stand-ins as a library in
+//! `crates/sundown-standins/tests`.)
+
+mod common;
+#[path = "../shared/mod.rs"]
+mod shared;
+
+mod commands;
+mod control;
+mod control_change;
+mod example_configs;
+mod examples;
+mod k8s;
+mod live;
+mod metrics;
+mod pid1;
+mod pipeline;
+mod probes;
+mod process;
+mod real_services;
+mod restart;
+mod robustness;
+mod signals;
+mod standins;
+mod stop;
+mod timeline;
+mod tree;
