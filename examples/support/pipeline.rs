@@ -20,7 +20,7 @@ use tokio_util::task::TaskTracker;
 
 /// The state the pipeline's parts share, standing in for network and disk.
 #[derive(Default)]
-pub struct Shared {
+pub(crate) struct Shared {
     queue: Mutex<VecDeque<u64>>,
     queued: Notify,
     queue_open: AtomicBool,
@@ -63,7 +63,7 @@ impl Shared {
     }
 
     /// A one-line account of every job, e.g. `accepted 120, committed 112, still queued 8, lost 0, refused 0`.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         format!(
             "accepted {}, committed {}, still queued {}, lost {}, refused {}",
             self.accepted.load(SeqCst),
@@ -78,14 +78,14 @@ impl Shared {
     }
 
     /// Jobs that were accepted but are neither committed nor queued.
-    pub fn lost(&self) -> u64 {
+    pub(crate) fn lost(&self) -> u64 {
         self.lost.load(SeqCst)
     }
 }
 
 /// Accepts one job every `every` until asked to stop: stopping means "close
 /// the listener", so it is immediate.
-pub struct Http {
+pub(crate) struct Http {
     pub shared: Arc<Shared>,
     pub every: Duration,
 }
@@ -118,7 +118,7 @@ impl Component for Http {
 
 /// `size` workers; each job takes `job_time`. On stop a worker takes no new
 /// job but finishes the one it holds, so nothing it took is dropped.
-pub struct Workers {
+pub(crate) struct Workers {
     pub shared: Arc<Shared>,
     pub size: usize,
     pub job_time: Duration,
@@ -166,10 +166,10 @@ impl Component for Workers {
 
 /// The queue: open while running; on stop it refuses pushes and pops, and what
 /// it holds stays (it is "persisted").
-pub struct Queue(pub Arc<Shared>);
+pub(crate) struct Queue(pub Arc<Shared>);
 
 /// The database: open while running; on stop it refuses commits.
-pub struct Db(pub Arc<Shared>);
+pub(crate) struct Db(pub Arc<Shared>);
 
 fn store(
     flag: fn(&Shared) -> &AtomicBool,
@@ -207,7 +207,7 @@ impl Component for Db {
 /// Builds the pipeline on `graph` (its four components are `sim` placeholders
 /// replaced here), serves traffic for `--run-for MS` (default 1 s) or until
 /// Ctrl-C, shuts down in the graph's order, and prints what happened.
-pub async fn serve(
+pub(crate) async fn serve(
     graph: &str,
 ) -> Result<(ShutdownReport, Arc<Shared>), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip_while(|a| a != "--run-for");
@@ -249,7 +249,7 @@ pub async fn serve(
 }
 
 /// Prints the teardown, one row per component in the order they went down.
-pub fn print_teardown(report: &ShutdownReport) {
+pub(crate) fn print_teardown(report: &ShutdownReport) {
     println!(
         "teardown ({} strategy, exit code {}):",
         report.strategy, report.exit_code

@@ -21,7 +21,7 @@ use sundown::status::StatusView;
 use crate::shared::{REQUIRE_ENV, TIMEOUT, tool};
 
 /// The binary under test.
-pub const BIN: &str = env!("CARGO_BIN_EXE_sundown");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_sundown");
 
 /// A generic service: logs `start NAME`, writes its pid to `DIR/NAME.pid`,
 /// and on SIGTERM or SIGINT logs `stop-begin NAME`, takes `STOP_DELAY`
@@ -59,7 +59,7 @@ while :; do sleep 1; done
 
 /// A temporary directory holding the scripts, the config, the shared log
 /// and the report of one test.
-pub struct Sandbox {
+pub(crate) struct Sandbox {
     dir: tempfile::TempDir,
 }
 
@@ -71,7 +71,7 @@ impl Default for Sandbox {
 
 impl Sandbox {
     /// A fresh directory with the service scripts written into it.
-    pub fn new() -> Sandbox {
+    pub(crate) fn new() -> Sandbox {
         let dir = tempfile::Builder::new()
             .prefix("sundown-it-")
             .tempdir()
@@ -83,39 +83,39 @@ impl Sandbox {
     }
 
     /// The directory.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         self.dir.path()
     }
 
     /// A path inside the directory.
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
     /// Writes a file into the directory and returns its path.
-    pub fn write(&self, name: &str, contents: &str) -> PathBuf {
+    pub(crate) fn write(&self, name: &str, contents: &str) -> PathBuf {
         let path = self.path(name);
         std::fs::write(&path, contents).expect("write a sandbox file");
         path
     }
 
     /// Writes `supervisor.toml` and returns its path.
-    pub fn config(&self, toml: &str) -> PathBuf {
+    pub(crate) fn config(&self, toml: &str) -> PathBuf {
         self.write("supervisor.toml", toml)
     }
 
     /// The shared log every script appends to.
-    pub fn log(&self) -> PathBuf {
+    pub(crate) fn log(&self) -> PathBuf {
         self.path("log")
     }
 
     /// Where `run --report` writes the report.
-    pub fn report_path(&self) -> PathBuf {
+    pub(crate) fn report_path(&self) -> PathBuf {
         self.path("report.json")
     }
 
     /// The lines of the shared log so far (empty when nothing wrote yet).
-    pub fn log_lines(&self) -> Vec<String> {
+    pub(crate) fn log_lines(&self) -> Vec<String> {
         std::fs::read_to_string(self.log())
             .unwrap_or_default()
             .lines()
@@ -124,13 +124,13 @@ impl Sandbox {
     }
 
     /// Waits (bounded by [`TIMEOUT`]) until the shared log has this exact line.
-    pub fn wait_for_log(&self, line: &str) {
+    pub(crate) fn wait_for_log(&self, line: &str) {
         self.wait_for_log_count(line, 1);
     }
 
     /// Waits (bounded by [`TIMEOUT`]) until the shared log has this exact
     /// line `n` times: a process started again has logged its start.
-    pub fn wait_for_log_count(&self, line: &str, n: usize) {
+    pub(crate) fn wait_for_log_count(&self, line: &str, n: usize) {
         let deadline = Instant::now() + TIMEOUT;
         while self.log_lines().iter().filter(|l| *l == line).count() < n {
             assert!(
@@ -143,13 +143,13 @@ impl Sandbox {
     }
 
     /// Reads and parses the report written by `run --report`.
-    pub fn report(&self) -> ShutdownReport {
+    pub(crate) fn report(&self) -> ShutdownReport {
         let text = std::fs::read_to_string(self.report_path()).expect("the report was written");
         ShutdownReport::from_json(&text).expect("the report parses")
     }
 
     /// Reads a pid file written by a script, waiting (bounded) for it to appear.
-    pub fn pid_file(&self, name: &str) -> i32 {
+    pub(crate) fn pid_file(&self, name: &str) -> i32 {
         let path = self.path(name);
         let deadline = Instant::now() + TIMEOUT;
         loop {
@@ -170,12 +170,12 @@ impl Sandbox {
     /// A `[components.NAME]` table running the generic service script.
     ///
     /// `extra` is appended verbatim (e.g. `depends_on = ["db"]`).
-    pub fn service(&self, name: &str, extra: &str) -> String {
+    pub(crate) fn service(&self, name: &str, extra: &str) -> String {
         self.service_with_delay(name, "0.1", extra)
     }
 
     /// Like [`Sandbox::service`], with the time the service takes to stop, in seconds.
-    pub fn service_with_delay(&self, name: &str, stop_delay: &str, extra: &str) -> String {
+    pub(crate) fn service_with_delay(&self, name: &str, stop_delay: &str, extra: &str) -> String {
         let argv = [
             "/bin/sh".to_string(),
             self.path("service.sh").display().to_string(),
@@ -191,7 +191,7 @@ impl Sandbox {
     }
 
     /// A `[components.NAME]` table running the SIGTERM-ignoring script.
-    pub fn stubborn(&self, name: &str, extra: &str) -> String {
+    pub(crate) fn stubborn(&self, name: &str, extra: &str) -> String {
         let argv = [
             "/bin/sh".to_string(),
             self.path("stubborn.sh").display().to_string(),
@@ -206,7 +206,7 @@ impl Sandbox {
     }
 
     /// A `[components.NAME]` table running `/bin/sh -c SCRIPT`.
-    pub fn shell(&self, name: &str, script: &str, extra: &str) -> String {
+    pub(crate) fn shell(&self, name: &str, script: &str, extra: &str) -> String {
         let argv = ["/bin/sh".to_string(), "-c".to_string(), script.to_string()];
         format!(
             "[components.{name}]\ncommand = {}\n{extra}\n",
@@ -215,12 +215,12 @@ impl Sandbox {
     }
 
     /// Starts `sundown run` on this sandbox's `supervisor.toml`, writing the report.
-    pub fn run(&self) -> Sundown {
+    pub(crate) fn run(&self) -> Sundown {
         Sundown::spawn(&self.run_args())
     }
 
     /// The arguments of [`Sandbox::run`], for running it some other way.
-    pub fn run_args(&self) -> Vec<std::ffi::OsString> {
+    pub(crate) fn run_args(&self) -> Vec<std::ffi::OsString> {
         vec![
             "run".into(),
             "--config".into(),
@@ -232,7 +232,7 @@ impl Sandbox {
 
     /// Runs a client command (`status`, `stop db`, …) to completion against
     /// the supervisor running this sandbox's `supervisor.toml`.
-    pub fn client(&self, args: &[&str]) -> Output {
+    pub(crate) fn client(&self, args: &[&str]) -> Output {
         let config = self.path("supervisor.toml");
         let mut all: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
         all.extend(["--config".as_ref(), config.as_os_str()]);
@@ -241,7 +241,7 @@ impl Sandbox {
 
     /// `status --json` of the supervisor running this sandbox's config,
     /// which must answer.
-    pub fn status(&self) -> StatusView {
+    pub(crate) fn status(&self) -> StatusView {
         let out = self.client(&["status", "--json"]);
         assert!(out.status.success(), "{}", text(&out.stderr));
         serde_json::from_slice(&out.stdout).expect("status parses")
@@ -249,12 +249,12 @@ impl Sandbox {
 }
 
 /// Output of a program as text.
-pub fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// A TOML basic string.
-pub fn toml_str(s: &str) -> String {
+pub(crate) fn toml_str(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
@@ -269,13 +269,13 @@ pub fn toml_str(s: &str) -> String {
 }
 
 /// A TOML array of basic strings.
-pub fn toml_array(items: &[String]) -> String {
+pub(crate) fn toml_array(items: &[String]) -> String {
     let items: Vec<String> = items.iter().map(|s| toml_str(s)).collect();
     format!("[{}]", items.join(", "))
 }
 
 /// Removes ANSI escape sequences, in case the log is colored anyway.
-pub fn strip_ansi(s: &str) -> String {
+pub(crate) fn strip_ansi(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
@@ -302,14 +302,14 @@ struct Lines {
 }
 
 /// A running `sundown` whose stderr is collected line by line.
-pub struct Sundown {
+pub(crate) struct Sundown {
     child: Child,
     stderr: Arc<(Mutex<Lines>, Condvar)>,
     status: Option<ExitStatus>,
 }
 
 /// A command for the binary with a predictable log: no colors, level `info`.
-pub fn command() -> Command {
+pub(crate) fn command() -> Command {
     let mut cmd = Command::new(BIN);
     // Without XDG_RUNTIME_DIR the control socket is next to the config, in
     // the test's own directory.
@@ -324,7 +324,7 @@ pub fn command() -> Command {
 /// supplementary groups), with [`command`]'s environment; `None`, printed,
 /// unless the tests run as root. CI runs them as root, so under
 /// [`REQUIRE_ENV`] anything else is a failure.
-pub fn command_as(user: &str) -> Option<Command> {
+pub(crate) fn command_as(user: &str) -> Option<Command> {
     if !nix::unistd::Uid::effective().is_root() {
         assert!(
             std::env::var_os(REQUIRE_ENV).is_none(),
@@ -344,7 +344,7 @@ pub fn command_as(user: &str) -> Option<Command> {
 }
 
 /// Runs the binary to completion (bounded by [`TIMEOUT`] through the caller's patience) and returns its output.
-pub fn cli<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
+pub(crate) fn cli<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
     command()
         .args(args)
         .output()
@@ -353,7 +353,7 @@ pub fn cli<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
 
 impl Sundown {
     /// Spawns the binary with these arguments, stderr piped and read on a thread.
-    pub fn spawn<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Sundown {
+    pub(crate) fn spawn<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Sundown {
         let mut cmd = command();
         cmd.args(args);
         Sundown::spawn_command(cmd)
@@ -361,7 +361,7 @@ impl Sundown {
 
     /// Spawns a prepared command (the binary under another program, or with
     /// its own environment), stderr piped and read on a thread.
-    pub fn spawn_command(mut cmd: Command) -> Sundown {
+    pub(crate) fn spawn_command(mut cmd: Command) -> Sundown {
         let mut child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -398,23 +398,23 @@ impl Sundown {
     }
 
     /// The supervisor's process id.
-    pub fn pid(&self) -> Pid {
+    pub(crate) fn pid(&self) -> Pid {
         Pid::from_raw(i32::try_from(self.child.id()).expect("pid fits in i32"))
     }
 
     /// Sends a signal to the supervisor (only to it, not to its children).
-    pub fn signal(&self, sig: Signal) {
+    pub(crate) fn signal(&self, sig: Signal) {
         kill(self.pid(), sig).expect("signal the supervisor");
     }
 
     /// Everything the supervisor wrote to stderr so far.
-    pub fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         let (lock, _) = &*self.stderr;
         lock.lock().expect("stderr lock").lines.join("\n")
     }
 
     /// Every stderr line so far.
-    pub fn stderr_lines(&self) -> Vec<String> {
+    pub(crate) fn stderr_lines(&self) -> Vec<String> {
         let (lock, _) = &*self.stderr;
         lock.lock().expect("stderr lock").lines.clone()
     }
@@ -422,12 +422,12 @@ impl Sundown {
     /// Waits (bounded by [`TIMEOUT`]) for a stderr line matching `pred`, and returns it.
     ///
     /// Panics with the whole stderr when the line never comes or stderr closes first.
-    pub fn wait_for_line(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn wait_for_line(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
         self.wait_for_lines(what, |lines| lines.iter().find(|l| pred(l)).cloned())
     }
 
     /// Waits for the `n`th stderr line containing `needle`, and returns it.
-    pub fn wait_for_nth(&self, needle: &str, n: usize) -> String {
+    pub(crate) fn wait_for_nth(&self, needle: &str, n: usize) -> String {
         self.wait_for_lines(&format!("`{needle}` #{n}"), |lines| {
             lines
                 .iter()
@@ -439,7 +439,7 @@ impl Sundown {
 
     /// Waits (bounded by [`TIMEOUT`]) until `found` picks a line out of
     /// everything stderr said so far, and returns it.
-    pub fn wait_for_lines(
+    pub(crate) fn wait_for_lines(
         &self,
         what: &str,
         found: impl Fn(&[String]) -> Option<String>,
@@ -472,14 +472,14 @@ impl Sundown {
     }
 
     /// Waits for a stderr line containing `needle`.
-    pub fn wait_for(&self, needle: &str) -> String {
+    pub(crate) fn wait_for(&self, needle: &str) -> String {
         self.wait_for_line(&format!("`{needle}`"), |l| l.contains(needle))
     }
 
     /// Waits until every component is ready (`all N component(s) ready`).
     /// (The supervisor's own line, not a child's forwarded output: the
     /// child may be a sundown too.)
-    pub fn wait_ready(&self, n: usize) {
+    pub(crate) fn wait_ready(&self, n: usize) {
         let needle = format!("all {n} component(s) ready");
         self.wait_for_line(&needle, |l| {
             l.split_once(" INFO ")
@@ -489,7 +489,7 @@ impl Sundown {
 
     /// Waits at most `limit` for the supervisor to exit; panics (after
     /// killing it) when it does not. Returns the exit status.
-    pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+    pub(crate) fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
         if let Some(status) = self.status {
             return status;
         }
@@ -518,7 +518,7 @@ impl Sundown {
     }
 
     /// Waits (bounded) for the exit and returns the exit code, panicking on a signal.
-    pub fn exit_code(&mut self) -> i32 {
+    pub(crate) fn exit_code(&mut self) -> i32 {
         let status = self.wait_exit(TIMEOUT);
         match status.code() {
             Some(code) => code,
@@ -542,7 +542,7 @@ impl Drop for Sundown {
 
 /// Whether a process is alive: `/proc/PID` exists and it is not a zombie
 /// (a zombie is dead; nobody may reap it when init does not).
-pub fn is_alive(pid: i32) -> bool {
+pub(crate) fn is_alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => false,
         Ok(stat) => {
@@ -556,7 +556,7 @@ pub fn is_alive(pid: i32) -> bool {
 }
 
 /// Waits (bounded by `limit`) for a process to be dead; returns whether it is.
-pub fn wait_dead(pid: i32, limit: Duration) -> bool {
+pub(crate) fn wait_dead(pid: i32, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
     while is_alive(pid) {
         if Instant::now() >= deadline {
@@ -568,14 +568,14 @@ pub fn wait_dead(pid: i32, limit: Duration) -> bool {
 }
 
 /// Position of an exact line in the log; panics naming the log when absent.
-pub fn position(log: &[String], line: &str) -> usize {
+pub(crate) fn position(log: &[String], line: &str) -> usize {
     log.iter()
         .position(|l| l == line)
         .unwrap_or_else(|| panic!("`{line}` is not in the log:\n{}", log.join("\n")))
 }
 
 /// Asserts that `dependent` finished stopping before `dependency` began to.
-pub fn assert_stop_end_before_begin(log: &[String], dependent: &str, dependency: &str) {
+pub(crate) fn assert_stop_end_before_begin(log: &[String], dependent: &str, dependency: &str) {
     let end = position(log, &format!("stop-end {dependent}"));
     let begin = position(log, &format!("stop-begin {dependency}"));
     assert!(
@@ -586,7 +586,7 @@ pub fn assert_stop_end_before_begin(log: &[String], dependent: &str, dependency:
 }
 
 /// Asserts that `dependency` started before `dependent`.
-pub fn assert_started_before(log: &[String], dependency: &str, dependent: &str) {
+pub(crate) fn assert_started_before(log: &[String], dependency: &str, dependent: &str) {
     let a = position(log, &format!("start {dependency}"));
     let b = position(log, &format!("start {dependent}"));
     assert!(

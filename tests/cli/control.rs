@@ -339,7 +339,7 @@ fn a_reload_that_changes_control_socket_moves_the_socket() {
     let sd = start(&sb);
     let old = socket(&sb);
     assert!(old.exists());
-    let before = status(&sb);
+    let before = sb.status();
     // The new place, in a directory of its own.
     std::fs::create_dir(sb.path("run")).expect("mkdir");
     let text = std::fs::read_to_string(sb.path("supervisor.toml")).expect("config");
@@ -351,10 +351,10 @@ fn a_reload_that_changes_control_socket_moves_the_socket() {
     assert!(sb.path("run/ctl.sock").exists());
     assert!(!old.exists(), "the old socket is removed");
     // The client reads the new config and finds the same run, components untouched.
-    let after = status(&sb);
+    let after = sb.status();
     assert_eq!(after.components[0].pid, before.components[0].pid);
     // `reload` through the moved socket works too, and keeps it there.
-    let out = client(&sb, &["reload"]);
+    let out = sb.client(&["reload"]);
     assert!(
         out.status.success(),
         "{}",
@@ -381,17 +381,18 @@ fn a_client_finds_a_run_of_one_component_with_only() {
     ]);
     sd.wait_ready(1);
     assert!(sb.path(".sundown.supervisor.db.sock").exists());
-    let out = client(&sb, &["status", "--json", "--only", "db"]);
+    let out = sb.client(&["status", "--json", "--only", "db"]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: StatusView = serde_json::from_slice(&out.stdout).expect("status parses");
+    let v: sundown::status::StatusView =
+        serde_json::from_slice(&out.stdout).expect("status parses");
     let names: Vec<&str> = v.components.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["db"]);
     // Without --only the client looks for the graph's run, which is not there.
-    let out = client(&sb, &["status"]);
+    let out = sb.client(&["status"]);
     assert!(!out.status.success());
     sd.signal(Signal::SIGTERM);
     assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Upper bound for anything a test waits for; only reached when something is broken.
-pub const TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A loopback address with a port that was free a moment ago, for a
 /// stand-in or service to listen on. (Binding port 0 in the config would be
@@ -26,7 +26,7 @@ pub const TIMEOUT: Duration = Duration::from_secs(20);
 /// Nor from below 20 000, where the shipped configs have fixed ports
 /// (`examples/wrong-order.toml`: 15433, 16380, 18080) that
 /// `example_configs` runs while the other tests of its binary run.
-pub fn free_addr() -> std::net::SocketAddr {
+pub(crate) fn free_addr() -> std::net::SocketAddr {
     use std::sync::atomic::{AtomicU16, Ordering};
     const LOW: u16 = 20_000;
     let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
@@ -55,7 +55,7 @@ pub fn free_addr() -> std::net::SocketAddr {
 /// The newest PostgreSQL server program of that name (Debian keeps them in
 /// `/usr/lib/postgresql/N/bin`, off `PATH`), else the one on `PATH`; like
 /// [`tool`], a failure under [`REQUIRE_ENV`].
-pub fn pg_bin(name: &str) -> Option<PathBuf> {
+pub(crate) fn pg_bin(name: &str) -> Option<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
         .flatten()
@@ -70,7 +70,7 @@ pub fn pg_bin(name: &str) -> Option<PathBuf> {
 /// A Redis connection for checking state from a test. The crate's default
 /// 500 ms response timeout is a flake on a loaded 2-core machine (seen in a
 /// full `cargo test`); a broken server is still caught, at [`TIMEOUT`].
-pub async fn redis_connection(url: &str) -> redis::aio::MultiplexedConnection {
+pub(crate) async fn redis_connection(url: &str) -> redis::aio::MultiplexedConnection {
     let config = redis::AsyncConnectionConfig::new().set_response_timeout(Some(TIMEOUT));
     redis::Client::open(url)
         .expect("a redis URL")
@@ -82,11 +82,11 @@ pub async fn redis_connection(url: &str) -> redis::aio::MultiplexedConnection {
 /// Set by `.ci/run`: a test that needs an external program (`redis-cli`,
 /// `psql`, `redis-server`, `postgres`) fails when it is missing instead of
 /// skipping.
-pub const REQUIRE_ENV: &str = "SUNDOWN_REQUIRE_TOOLS";
+pub(crate) const REQUIRE_ENV: &str = "SUNDOWN_REQUIRE_TOOLS";
 
 /// The path of an external program the test needs, or `None` after printing
 /// that the test is skipped. Under [`REQUIRE_ENV`] a missing program panics.
-pub fn tool(name: &str) -> Option<PathBuf> {
+pub(crate) fn tool(name: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|dir| dir.join(name))
@@ -103,11 +103,11 @@ pub fn tool(name: &str) -> Option<PathBuf> {
 
 /// A small deterministic generator (xorshift) for the fuzz loops: a seed
 /// gives the same inputs on every run, so a failure can be replayed.
-pub struct Rng(pub u64);
+pub(crate) struct Rng(pub u64);
 
 impl Rng {
     /// The next 64 random bits.
-    pub fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -115,17 +115,17 @@ impl Rng {
     }
 
     /// A number in `0..n`.
-    pub fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 
     /// `n` random bytes.
-    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+    pub(crate) fn bytes(&mut self, n: usize) -> Vec<u8> {
         (0..n).map(|_| self.next() as u8).collect()
     }
 
     /// Up to `max` - 1 random bytes.
-    pub fn some_bytes(&mut self, max: usize) -> Vec<u8> {
+    pub(crate) fn some_bytes(&mut self, max: usize) -> Vec<u8> {
         let n = self.below(max);
         self.bytes(n)
     }

@@ -18,7 +18,7 @@ use crate::shared::TIMEOUT;
 
 /// What the clients saw.
 #[derive(Debug, Default)]
-pub struct Outcome {
+pub(super) struct Outcome {
     /// Ids of the jobs answered 202: the pipeline promised to do these.
     pub accepted: BTreeSet<u64>,
     /// Answers other than 202 (a 503 while Redis is down, …), by status.
@@ -29,7 +29,7 @@ pub struct Outcome {
 
 /// A running load; [`Load::finish`] waits for it to end by itself (the
 /// front end refused connections) and returns what it saw.
-pub struct Load {
+pub(super) struct Load {
     accepted: Arc<(Mutex<usize>, Condvar)>,
     thread: JoinHandle<Outcome>,
 }
@@ -39,7 +39,7 @@ const MAX_LOAD: Duration = Duration::from_secs(60);
 
 impl Load {
     /// Starts `clients` concurrent clients against `http`.
-    pub fn start(http: SocketAddr, clients: usize) -> Load {
+    pub(super) fn start(http: SocketAddr, clients: usize) -> Load {
         let accepted: Arc<(Mutex<usize>, Condvar)> = Arc::default();
         let count = Arc::clone(&accepted);
         let thread = std::thread::spawn(move || {
@@ -54,7 +54,7 @@ impl Load {
     }
 
     /// Waits (bounded) until at least `n` jobs were accepted.
-    pub fn wait_accepted(&self, n: usize) {
+    pub(super) fn wait_accepted(&self, n: usize) {
         let (lock, cvar) = &*self.accepted;
         let guard = lock.lock().expect("load lock");
         let (guard, timeout) = cvar
@@ -69,7 +69,7 @@ impl Load {
     }
 
     /// Waits for the clients to give up (the front end is gone) and returns what they saw.
-    pub fn finish(self) -> Outcome {
+    pub(super) fn finish(self) -> Outcome {
         self.thread.join().expect("the load thread panicked")
     }
 }
@@ -135,7 +135,7 @@ async fn run(http: SocketAddr, clients: usize, count: Arc<(Mutex<usize>, Condvar
 /// returns its id: waits for the whole pipeline to take jobs, where
 /// readiness says less (a real Redis may still be loading when its process
 /// counts as started).
-pub fn first_job(http: SocketAddr) -> u64 {
+pub(super) fn first_job(http: SocketAddr) -> u64 {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

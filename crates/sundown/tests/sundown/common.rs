@@ -6,24 +6,24 @@ use sundown::report::ComponentReport;
 use sundown::{Component, Exit, Lifecycle, ShutdownReport, Supervisor};
 
 /// A supervisor for a test config, panicking with every problem if it is invalid.
-pub fn sup(toml: &str) -> Supervisor {
+pub(crate) fn sup(toml: &str) -> Supervisor {
     Supervisor::from_toml_str(toml).unwrap_or_else(|e| panic!("test config is invalid:\n{e}"))
 }
 
 /// The report of one component, panicking when the report has none of that name.
-pub fn component<'a>(r: &'a ShutdownReport, name: &str) -> &'a ComponentReport {
+pub(crate) fn component<'a>(r: &'a ShutdownReport, name: &str) -> &'a ComponentReport {
     r.component(name)
         .unwrap_or_else(|| panic!("no component {name} in report"))
 }
 
 /// A time the report must have recorded.
-pub fn at(v: Option<f64>) -> f64 {
+pub(crate) fn at(v: Option<f64>) -> f64 {
     v.unwrap_or_else(|| panic!("expected a time"))
 }
 
 /// Ignores both its stop and its kill: the engine must give up on it after
 /// `KILL_GRACE`.
-pub struct Deaf;
+pub(crate) struct Deaf;
 
 impl Component for Deaf {
     fn kind(&self) -> &'static str {
