@@ -10,10 +10,10 @@ use toml::Spanned;
 
 use crate::component::{BoxFuture, Component, Exit, Lifecycle};
 use crate::diagnostic::Zero;
-use crate::kind::{Context, Kind, KindSpec, Settings, keys_of};
+use crate::kind::{Context, Kind, SerdeKind, Settings};
 
 /// `kind = "sim"`.
-pub const KIND: &dyn Kind = &SimKind;
+pub const KIND: &dyn Kind = &SerdeKind::new("sim", validate);
 
 /// Settings of `kind = "sim"`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -40,32 +40,20 @@ struct RawSim {
     ignore_stop: Option<Spanned<bool>>,
 }
 
-struct SimKind;
-
-impl Kind for SimKind {
-    fn name(&self) -> &'static str {
-        "sim"
-    }
-
-    fn keys(&self) -> &'static [&'static str] {
-        keys_of::<RawSim>()
-    }
-
-    fn settings(&self, cx: &mut Context<'_, '_>) -> Option<KindSpec> {
-        let c: RawSim = cx.parse()?;
-        let mut duration = |v: &Option<Spanned<String>>, key: &str| {
-            let what = cx.what(key);
-            cx.opt_duration(v, &what, Zero::Allowed)
-        };
-        let spec = SimSpec {
-            start_delay: duration(&c.start_delay, "start_delay").unwrap_or_default(),
-            stop_delay: duration(&c.stop_delay, "stop_delay").unwrap_or_default(),
-            fail_after: duration(&c.fail_after, "fail_after"),
-            exit_after: duration(&c.exit_after, "exit_after"),
-            ignore_stop: c.ignore_stop.as_ref().is_some_and(|b| *b.get_ref()),
-        };
-        Some(KindSpec::new("sim", spec))
-    }
+/// Validates the keys of a sim.
+fn validate(cx: &mut Context<'_, '_>, c: RawSim) -> Option<SimSpec> {
+    let mut duration = |v: &Option<Spanned<String>>, key: &str| {
+        let what = cx.what(key);
+        cx.opt_duration(v, &what, Zero::Allowed)
+    };
+    let spec = SimSpec {
+        start_delay: duration(&c.start_delay, "start_delay").unwrap_or_default(),
+        stop_delay: duration(&c.stop_delay, "stop_delay").unwrap_or_default(),
+        fail_after: duration(&c.fail_after, "fail_after"),
+        exit_after: duration(&c.exit_after, "exit_after"),
+        ignore_stop: c.ignore_stop.as_ref().is_some_and(|b| *b.get_ref()),
+    };
+    Some(spec)
 }
 
 impl Settings for SimSpec {

@@ -6,13 +6,13 @@ use std::time::Duration;
 use serde::Deserialize;
 use sundown::component::Component;
 use sundown::diagnostic::Zero;
-use sundown::kind::{Context, Dial, K8sHints, K8sProbe, Kind, KindSpec, Settings, keys_of};
+use sundown::kind::{Context, Dial, K8sHints, K8sProbe, Kind, SerdeKind, Settings};
 use toml::Spanned;
 
 use crate::settings::{DEFAULT_HTTP_LISTEN, dial, listen, queue, redis_target, redis_url};
 
 /// `kind = "http"`.
-pub const KIND: &dyn Kind = &HttpKind;
+pub const KIND: &dyn Kind = &SerdeKind::new("http", validate);
 
 /// Settings of `kind = "http"`: the pipeline's front end.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,26 +38,6 @@ struct RawHttp {
     queue: Option<Spanned<String>>,
     drain_delay: Option<Spanned<String>>,
     max_connections: Option<Spanned<i64>>,
-}
-
-struct HttpKind;
-
-impl Kind for HttpKind {
-    fn name(&self) -> &'static str {
-        "http"
-    }
-
-    fn keys(&self) -> &'static [&'static str] {
-        keys_of::<RawHttp>()
-    }
-
-    fn settings(&self, cx: &mut Context<'_, '_>) -> Option<KindSpec> {
-        let c: RawHttp = cx.parse()?;
-        let name = cx.name().to_string();
-        let what = |key: &str| format!("component `{name}`: {key}");
-        let spec = validate(cx, &c, &what)?;
-        Some(KindSpec::new("http", spec))
-    }
 }
 
 impl Settings for HttpSpec {
@@ -91,11 +71,9 @@ impl Settings for HttpSpec {
     }
 }
 
-fn validate(
-    cx: &mut Context<'_, '_>,
-    c: &RawHttp,
-    what: &dyn Fn(&str) -> String,
-) -> Option<HttpSpec> {
+fn validate(cx: &mut Context<'_, '_>, c: RawHttp) -> Option<HttpSpec> {
+    let name = cx.name().to_string();
+    let what = &|key: &str| format!("component `{name}`: {key}");
     let listen = listen(cx, &c.listen, DEFAULT_HTTP_LISTEN, what);
     let redis = redis_url(cx, &c.redis, what);
     let queue = queue(cx, &c.queue, what);

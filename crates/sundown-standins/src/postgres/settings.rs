@@ -5,13 +5,13 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 use sundown::component::Component;
-use sundown::kind::{Context, K8sHints, K8sProbe, Kind, KindSpec, Settings, keys_of};
+use sundown::kind::{Context, K8sHints, K8sProbe, Kind, SerdeKind, Settings};
 use toml::Spanned;
 
 use crate::settings::{DEFAULT_POSTGRES_LISTEN, DEFAULT_USER, listen};
 
 /// `kind = "postgres"`.
-pub const KIND: &dyn Kind = &PostgresKind;
+pub const KIND: &dyn Kind = &SerdeKind::new("postgres", validate);
 
 /// Settings of `kind = "postgres"`: the PostgreSQL stand-in.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,26 +34,6 @@ struct RawPostgres {
     data: Option<Spanned<String>>,
     user: Option<Spanned<String>>,
     password: Option<Spanned<String>>,
-}
-
-struct PostgresKind;
-
-impl Kind for PostgresKind {
-    fn name(&self) -> &'static str {
-        "postgres"
-    }
-
-    fn keys(&self) -> &'static [&'static str] {
-        keys_of::<RawPostgres>()
-    }
-
-    fn settings(&self, cx: &mut Context<'_, '_>) -> Option<KindSpec> {
-        let c: RawPostgres = cx.parse()?;
-        let name = cx.name().to_string();
-        let what = |key: &str| format!("component `{name}`: {key}");
-        let spec = validate(cx, &c, &what)?;
-        Some(KindSpec::new("postgres", spec))
-    }
 }
 
 impl Settings for PostgresSpec {
@@ -82,11 +62,9 @@ impl Settings for PostgresSpec {
     }
 }
 
-fn validate(
-    cx: &mut Context<'_, '_>,
-    c: &RawPostgres,
-    what: &dyn Fn(&str) -> String,
-) -> Option<PostgresSpec> {
+fn validate(cx: &mut Context<'_, '_>, c: RawPostgres) -> Option<PostgresSpec> {
+    let name = cx.name().to_string();
+    let what = &|key: &str| format!("component `{name}`: {key}");
     let listen = listen(cx, &c.listen, DEFAULT_POSTGRES_LISTEN, what);
     let user = match &c.user {
         None => Some(DEFAULT_USER.to_string()),

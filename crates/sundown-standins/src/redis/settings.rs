@@ -6,13 +6,13 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use sundown::component::Component;
 use sundown::diagnostic::hint;
-use sundown::kind::{Context, K8sHints, K8sProbe, Kind, KindSpec, Settings, keys_of};
+use sundown::kind::{Context, K8sHints, K8sProbe, Kind, SerdeKind, Settings};
 use toml::Spanned;
 
 use crate::settings::{DEFAULT_REDIS_LISTEN, listen};
 
 /// `kind = "redis"`.
-pub const KIND: &dyn Kind = &RedisKind;
+pub const KIND: &dyn Kind = &SerdeKind::new("redis", validate);
 
 /// Settings of `kind = "redis"`: the Redis stand-in.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,26 +44,6 @@ struct RawRedis {
     appendfsync: Option<Spanned<String>>,
 }
 
-struct RedisKind;
-
-impl Kind for RedisKind {
-    fn name(&self) -> &'static str {
-        "redis"
-    }
-
-    fn keys(&self) -> &'static [&'static str] {
-        keys_of::<RawRedis>()
-    }
-
-    fn settings(&self, cx: &mut Context<'_, '_>) -> Option<KindSpec> {
-        let c: RawRedis = cx.parse()?;
-        let name = cx.name().to_string();
-        let what = |key: &str| format!("component `{name}`: {key}");
-        let spec = validate(cx, &c, &what)?;
-        Some(KindSpec::new("redis", spec))
-    }
-}
-
 impl Settings for RedisSpec {
     fn build(&self) -> Box<dyn Component> {
         Box::new(super::Redis::new(self.clone()))
@@ -86,11 +66,9 @@ impl Settings for RedisSpec {
     }
 }
 
-fn validate(
-    cx: &mut Context<'_, '_>,
-    c: &RawRedis,
-    what: &dyn Fn(&str) -> String,
-) -> Option<RedisSpec> {
+fn validate(cx: &mut Context<'_, '_>, c: RawRedis) -> Option<RedisSpec> {
+    let name = cx.name().to_string();
+    let what = &|key: &str| format!("component `{name}`: {key}");
     let listen = listen(cx, &c.listen, DEFAULT_REDIS_LISTEN, what);
     let appendfsync = match &c.appendfsync {
         None => Some(AppendFsync::default()),

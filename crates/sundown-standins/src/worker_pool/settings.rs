@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use sundown::component::Component;
 use sundown::diagnostic::Zero;
-use sundown::kind::{Context, Dial, Kind, KindSpec, Settings, keys_of};
+use sundown::kind::{Context, Dial, Kind, SerdeKind, Settings};
 use toml::Spanned;
 
 use crate::settings::{dial, postgres_target, postgres_url, queue, redis_target, redis_url};
@@ -18,7 +18,7 @@ const MAX_POOL_SIZE: i64 = 1024;
 const DEFAULT_JOB_TIME: Duration = Duration::from_millis(10);
 
 /// `kind = "worker_pool"`.
-pub const KIND: &dyn Kind = &WorkerPoolKind;
+pub const KIND: &dyn Kind = &SerdeKind::new("worker_pool", validate);
 
 /// Settings of `kind = "worker_pool"`.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,26 +54,6 @@ struct RawWorkerPool {
     job_time: Option<Spanned<String>>,
 }
 
-struct WorkerPoolKind;
-
-impl Kind for WorkerPoolKind {
-    fn name(&self) -> &'static str {
-        "worker_pool"
-    }
-
-    fn keys(&self) -> &'static [&'static str] {
-        keys_of::<RawWorkerPool>()
-    }
-
-    fn settings(&self, cx: &mut Context<'_, '_>) -> Option<KindSpec> {
-        let c: RawWorkerPool = cx.parse()?;
-        let name = cx.name().to_string();
-        let what = |key: &str| format!("component `{name}`: {key}");
-        let spec = validate(cx, &c, &what)?;
-        Some(KindSpec::new("worker_pool", spec))
-    }
-}
-
 impl Settings for WorkerPoolSpec {
     fn build(&self) -> Box<dyn Component> {
         Box::new(super::WorkerPool::new(self.clone()))
@@ -94,11 +74,9 @@ impl Settings for WorkerPoolSpec {
     }
 }
 
-fn validate(
-    cx: &mut Context<'_, '_>,
-    c: &RawWorkerPool,
-    what: &dyn Fn(&str) -> String,
-) -> Option<WorkerPoolSpec> {
+fn validate(cx: &mut Context<'_, '_>, c: RawWorkerPool) -> Option<WorkerPoolSpec> {
+    let name = cx.name().to_string();
+    let what = &|key: &str| format!("component `{name}`: {key}");
     let size = match &c.size {
         None => Some(DEFAULT_POOL_SIZE),
         Some(n) if (1..=MAX_POOL_SIZE).contains(n.get_ref()) => usize::try_from(*n.get_ref()).ok(),

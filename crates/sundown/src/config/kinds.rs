@@ -88,14 +88,26 @@ impl<'a> Validator<'a> {
             };
             self.error(at, message);
         }
+        let errors_before = self.diagnostics.errors.len();
         let mut cx = Context {
             diagnostics: &mut self.diagnostics,
             name,
-            name_span,
+            name_span: name_span.clone(),
             base_dir: self.base_dir,
             stop_timeout,
             table: Some(Spanned::new(span, own)),
         };
-        kind.settings(&mut cx)
+        let spec = kind.settings(&mut cx);
+        // A kind that refuses without saying why must not leave a config
+        // that validates: the placeholder that stands in would then run.
+        if spec.is_none() && self.diagnostics.errors.len() == errors_before {
+            self.error(
+                name_span,
+                format!(
+                    "component `{name}`: kind `{kind_name}` refused its settings without saying why"
+                ),
+            );
+        }
+        spec
     }
 }

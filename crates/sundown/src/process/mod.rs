@@ -41,27 +41,11 @@ use self::command::{Identity, Launch};
 use self::stop::Group;
 use self::tree::Tree;
 use crate::component::{BoxFuture, Component, Exit, Lifecycle, StopStep};
-use crate::kind::{Context, Kind, KindSpec, Settings, keys_of};
+use crate::kind::{Kind, SerdeKind, Settings};
 use crate::spawned::{self, Registration, Role};
 
 /// `kind = "process"`.
-pub const KIND: &dyn Kind = &ProcessKind;
-
-struct ProcessKind;
-
-impl Kind for ProcessKind {
-    fn name(&self) -> &'static str {
-        "process"
-    }
-
-    fn keys(&self) -> &'static [&'static str] {
-        keys_of::<settings::RawProcess>()
-    }
-
-    fn settings(&self, cx: &mut Context<'_, '_>) -> Option<KindSpec> {
-        settings::process(cx).map(|spec| KindSpec::new("process", spec))
-    }
-}
+pub const KIND: &dyn Kind = &SerdeKind::new("process", settings::process);
 
 impl Settings for ProcessSpec {
     fn build(&self) -> Box<dyn Component> {

@@ -64,8 +64,7 @@ pub(super) struct RawProcess {
 }
 
 /// Validates a process component's keys.
-pub(super) fn process(cx: &mut Context<'_, '_>) -> Option<ProcessSpec> {
-    let c: RawProcess = cx.parse()?;
+pub(super) fn process(cx: &mut Context<'_, '_>, c: RawProcess) -> Option<ProcessSpec> {
     let name = cx.name().to_string();
     let stop_timeout = cx.stop_timeout();
     let what = |key: &str| format!("component `{name}`: {key}");
