@@ -211,6 +211,9 @@ pub(crate) fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         only: None,
         socket: None,
     });
+    if !matches!(command, Command::Run { .. }) {
+        quiet_on_closed_stdout();
+    }
     let result = match command {
         Command::Run {
             config,
@@ -294,4 +297,16 @@ pub(crate) fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         );
     }
     code
+}
+
+/// `sundown status --json | head -c 10`: when the reader of stdout goes
+/// away, the command ends quietly, as Unix tools do (killed by SIGPIPE),
+/// instead of panicking on the failed write. Not for `run`: the supervisor
+/// must outlive whoever reads its output.
+fn quiet_on_closed_stdout() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: SIG_DFL runs no code of ours in a signal context; nothing
+    // else in this process depends on SIGPIPE being ignored before a
+    // client or offline command has begun.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }

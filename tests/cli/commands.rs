@@ -393,3 +393,33 @@ fn version_help_and_usage_errors() {
         stderr(&out)
     );
 }
+
+/// A reader of stdout that goes away (`sundown plan | head -c 10`) ends the
+/// command quietly, killed by SIGPIPE as Unix tools are, instead of a panic
+/// and exit 101. The plan is larger than a pipe's buffer, so the write that
+/// meets the closed pipe is certain to happen.
+#[test]
+fn a_closed_stdout_ends_a_command_quietly() {
+    use std::io::Read as _;
+    use std::os::unix::process::ExitStatusExt as _;
+    let sb = Sandbox::new();
+    let config: String = (0..4000)
+        .map(|i| format!("[components.c{i:04}]\nkind = \"sim\"\n"))
+        .collect();
+    let path = sb.config(&config);
+    let mut child = crate::common::command()
+        .args(["plan", "--config"])
+        .arg(&path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn sundown plan");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut first = [0u8; 10];
+    out.read_exact(&mut first).expect("the plan begins");
+    drop(out);
+    let done = child.wait_with_output().expect("wait");
+    let err = stderr(&done);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(done.status.signal(), Some(Signal::SIGPIPE as i32), "{err}");
+}
