@@ -18,6 +18,13 @@ pub(crate) fn kinds() -> sundown::Kinds {
 /// Loads a config, printing its problems; `None` means exit 2.
 pub(crate) fn load(path: &Path) -> Option<Config> {
     match Config::load_with(path, &kinds()) {
+        Ok(config) if config.components.is_empty() => {
+            eprintln!(
+                "{}: error: there is nothing to supervise: the config has no components; add a [components.NAME] table",
+                path.display()
+            );
+            None
+        }
         Ok(config) => {
             for w in &config.warnings {
                 eprintln!("{w}");

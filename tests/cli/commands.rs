@@ -423,3 +423,21 @@ fn a_closed_stdout_ends_a_command_quietly() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(done.status.signal(), Some(Signal::SIGPIPE as i32), "{err}");
 }
+
+/// A config without components is a mistake (an empty or wrong file), not
+/// a run that ends at once: every command that reads it says so, exit 2.
+#[test]
+fn a_config_without_components_is_refused() {
+    let sb = Sandbox::new();
+    let path = sb.config("[supervisor]\nshutdown_timeout = \"5s\"\n");
+    for command in ["check", "plan", "run"] {
+        let out = cli(&[command.as_ref(), "--config".as_ref(), path.as_os_str()]);
+        assert_eq!(out.status.code(), Some(2), "{command}: {}", stderr(&out));
+        assert!(
+            stderr(&out)
+                .contains("error: there is nothing to supervise: the config has no components"),
+            "{command}: {}",
+            stderr(&out)
+        );
+    }
+}

@@ -162,7 +162,20 @@ impl Config {
             let span = e.span().unwrap_or(0..0);
             let message = e.message().trim_end();
             let message = match e.span().and_then(|s| raw::component_at(text, s.start)) {
-                Some(name) => format!("component `{name}`: {message}"),
+                Some(raw::Place {
+                    component,
+                    key: Some((key, string)),
+                }) => {
+                    // The one list a newcomer writes as a string.
+                    let fix = match (key.as_str(), string) {
+                        ("depends_on", Some(s)) => {
+                            format!("; it is a list: depends_on = [{}]", toml_string(&s))
+                        }
+                        _ => String::new(),
+                    };
+                    format!("component `{component}`: {key}: {message}{fix}")
+                }
+                Some(place) => format!("component `{}`: {message}", place.component),
                 None => message.to_string(),
             };
             error(vec![source.locate(span, message)])
@@ -325,3 +338,8 @@ impl fmt::Display for ConfigError {
 
 #[cfg(test)]
 mod tests;
+
+/// `s` as a TOML basic string, for a suggestion the user can paste.
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}

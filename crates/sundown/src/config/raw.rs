@@ -62,7 +62,7 @@ pub(crate) struct RawComponent {
 /// The component whose `[components.NAME]` table holds byte `at`, so that a
 /// serde error there (an unknown key, a value of the wrong type) can name it.
 /// Only called on the error path: it parses the text a second time.
-pub(super) fn component_at(text: &str, at: usize) -> Option<String> {
+pub(super) fn component_at(text: &str, at: usize) -> Option<Place> {
     use toml::de::DeValue;
     fn holds(value: &Spanned<DeValue<'_>>, at: usize) -> bool {
         value.span().contains(&at)
@@ -76,10 +76,31 @@ pub(super) fn component_at(text: &str, at: usize) -> Option<String> {
     }
     let (doc, _) = toml::de::DeTable::parse_recoverable(text);
     let components = doc.get_ref().get("components")?.get_ref().as_table()?;
-    components
+    let (name, table) = components
         .iter()
-        .find(|(name, table)| name.span().contains(&at) || holds(table, at))
-        .map(|(name, _)| name.get_ref().to_string())
+        .find(|(name, table)| name.span().contains(&at) || holds(table, at))?;
+    let key = table.get_ref().as_table().and_then(|t| {
+        t.iter()
+            .find(|(k, v)| k.span().contains(&at) || holds(v, at))
+            .map(|(k, v)| {
+                let string = match v.get_ref() {
+                    DeValue::String(s) => Some(s.to_string()),
+                    _ => None,
+                };
+                (k.get_ref().to_string(), string)
+            })
+    });
+    Some(Place {
+        component: name.get_ref().to_string(),
+        key,
+    })
+}
+
+/// Where a serde error is: the component, and the key with its value when
+/// that value is a string.
+pub(super) struct Place {
+    pub(super) component: String,
+    pub(super) key: Option<(String, Option<String>)>,
 }
 
 /// Each component's table as parsed, every value with its place.

@@ -14,7 +14,17 @@ stop_delay = 1s
 "#,
         6,
         14,
-        "component `web`: string values must be quoted, expected literal string",
+        "component `web`: stop_delay: string values must be quoted, expected literal string",
+    );
+}
+
+#[test]
+fn depends_on_written_as_a_string_names_the_key_and_shows_the_list() {
+    assert_one_error(
+        "[components.db]\nkind = \"sim\"\n[components.web]\nkind = \"sim\"\ndepends_on = \"db\"\n",
+        5,
+        14,
+        "component `web`: depends_on: invalid type: string \"db\", expected a sequence; it is a list: depends_on = [\"db\"]",
     );
 }
 
