@@ -59,6 +59,11 @@ pub(crate) fn supervise(
     // Read again on reload, whatever the working directory is by then.
     let config_file = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     logs.set_capacity(config.supervisor.log_lines);
+    // Before any thread of the runtime opens descriptors of its own.
+    let marked = no_inherited_descriptors_for_children();
+    if marked > 0 {
+        tracing::debug!("{marked} inherited descriptor(s) marked close-on-exec");
+    }
     let runtime = runtime_for(&config).context("cannot start the async runtime")?;
     runtime.block_on(async move {
         // Install the handlers before anything starts: a signal during startup must count.
@@ -297,4 +302,40 @@ fn write_report(path: &Path, report: &ShutdownReport) -> anyhow::Result<()> {
     f.sync_all()?;
     std::fs::rename(&tmp, path)?;
     Ok(())
+}
+
+/// Descriptors sundown inherited without close-on-exec (a shell's, a CI
+/// runner's) would reach every program it starts, as whatever user that
+/// program runs as. Marks each of them (above stderr) close-on-exec, once,
+/// at the start: everything sundown opens itself already is. Returns how
+/// many it marked. (`close_range(CLOSE_RANGE_CLOEXEC)` in the child would
+/// do it per spawn, but neither nix nor rustix offers it.)
+fn no_inherited_descriptors_for_children() -> usize {
+    use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+    use std::os::fd::BorrowedFd;
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return 0;
+    };
+    let fds: Vec<i32> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd > 2)
+        .collect();
+    let mut marked = 0;
+    for fd in fds {
+        // SAFETY: `fd` was listed as open just now, and nothing in this
+        // process closes descriptors it did not open; if it was the
+        // listing's own (closed since), fcntl fails with EBADF and it is
+        // skipped. Only the descriptor flag is read and set.
+        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+        let Ok(flags) = fcntl(borrowed, FcntlArg::F_GETFD) else {
+            continue;
+        };
+        let flags = FdFlag::from_bits_truncate(flags);
+        if !flags.contains(FdFlag::FD_CLOEXEC)
+            && fcntl(borrowed, FcntlArg::F_SETFD(flags | FdFlag::FD_CLOEXEC)).is_ok()
+        {
+            marked += 1;
+        }
+    }
+    marked
 }

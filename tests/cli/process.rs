@@ -218,3 +218,35 @@ fn output_is_forwarded_line_by_line_including_an_unterminated_last_line() {
     let s = r.component("server").expect("server");
     assert_eq!(s.outcome, Outcome::Stopped);
 }
+
+/// A descriptor sundown itself inherited without close-on-exec (here fd 9,
+/// opened by the shell that starts it, as a CI runner's or a terminal's
+/// would be) never reaches the programs it starts.
+#[test]
+fn descriptors_sundown_inherited_do_not_reach_its_programs() {
+    let sb = Sandbox::new();
+    let fds = sb.path("fds.txt");
+    sb.config(&format!(
+        "[components.lister]\ncommand = [\"sh\", \"-c\", \"ls /proc/self/fd > {0}.tmp; mv {0}.tmp {0}; exec sleep 30\"]\nready = {{ exec = \"test -s {0}\", interval = \"20ms\" }}\n",
+        fds.display()
+    ));
+    // As `common::command()` runs the binary, but through a shell that
+    // opens fd 9 first.
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c")
+        .arg("exec 9</dev/null; exec \"$0\" \"$@\"")
+        .arg(crate::common::BIN)
+        .args(sb.run_args())
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "info")
+        .env_remove("XDG_RUNTIME_DIR")
+        .stdin(std::process::Stdio::null());
+    let mut sd = crate::common::Sundown::spawn_command(sh);
+    sd.wait_ready(1);
+    let listed = std::fs::read_to_string(&fds).expect("the component listed its descriptors");
+    let open: Vec<&str> = listed.lines().collect();
+    // 0-2, and the directory ls reads (3).
+    assert_eq!(open, ["0", "1", "2", "3"], "{listed}");
+    sd.signal(Signal::SIGTERM);
+    assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
+}
