@@ -137,3 +137,39 @@ async fn a_committed_row_survives_the_supervisor_being_killed() {
     assert_eq!(v, "seven");
     running.shutdown().await;
 }
+
+/// Each stand-in makes the directory of its own file (here each in a
+/// directory of its own, so neither can rely on the other), so a config
+/// copied into a fresh directory starts whichever opens first. The default
+/// pipeline, copied without its `data/`, starts and stops cleanly too.
+#[test]
+fn stand_ins_make_the_directories_of_their_files() {
+    let sb = Sandbox::new();
+    let (redis, postgres) = (free_addr(), free_addr());
+    sb.config(&format!(
+        "[components.redis]\nkind = \"redis\"\nlisten = \"{redis}\"\naof = \"r/redis.aof\"\n[components.postgres]\nkind = \"postgres\"\nlisten = \"{postgres}\"\ndata = \"p/q/postgres.sqlite\"\n"
+    ));
+    let mut sd = sb.run();
+    sd.wait_ready(2);
+    assert!(sb.path("r/redis.aof").is_file(), "{}", sd.stderr());
+    assert!(sb.path("p/q/postgres.sqlite").is_file(), "{}", sd.stderr());
+    sd.signal(Signal::SIGTERM);
+    assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
+
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shipped = std::fs::read_to_string(repo.join("supervisor.toml")).expect("supervisor.toml");
+    let (redis, postgres, http) = (free_addr(), free_addr(), free_addr());
+    let config = shipped
+        .replace("127.0.0.1:6380", &redis.to_string())
+        .replace("127.0.0.1:5433", &postgres.to_string())
+        .replace("127.0.0.1:8080", &http.to_string())
+        .replace("drain_delay = \"1s\"", "drain_delay = \"0s\"");
+    let sb = Sandbox::new();
+    sb.config(&config);
+    assert!(!sb.path("data").exists());
+    let mut sd = sb.run();
+    sd.wait_ready(4);
+    sd.signal(Signal::SIGTERM);
+    assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
+    assert!(sb.path("data/postgres.sqlite").is_file());
+}

@@ -28,9 +28,13 @@ const CHECKPOINT_EVERY: u64 = 500;
 /// Why the database could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub(super) enum OpenError {
-    /// The data file's directory is missing.
-    #[error("cannot open database {}: directory {} does not exist", path.display(), dir.display())]
-    NoDirectory { path: PathBuf, dir: PathBuf },
+    /// The data file's directory is missing and cannot be made.
+    #[error("cannot open database {}: cannot create directory {}: {source}", path.display(), dir.display())]
+    Directory {
+        path: PathBuf,
+        dir: PathBuf,
+        source: std::io::Error,
+    },
     /// The data file cannot be opened or created.
     #[error("cannot open database {}: {source}", path.display())]
     File {
@@ -143,14 +147,16 @@ impl Store {
     pub(super) fn open(data: Option<&Path>) -> Result<Store, OpenError> {
         let (path, memory) = match data {
             Some(path) => {
+                // Made here, not left to whichever component of the
+                // config happens to start first.
                 if let Some(dir) = path.parent()
                     && !dir.as_os_str().is_empty()
-                    && !dir.is_dir()
                 {
-                    return Err(OpenError::NoDirectory {
+                    std::fs::create_dir_all(dir).map_err(|source| OpenError::Directory {
                         path: path.to_path_buf(),
                         dir: dir.to_path_buf(),
-                    });
+                        source,
+                    })?;
                 }
                 // SQLite's "unable to open database file" hides the OS
                 // error; opening it ourselves first names it.

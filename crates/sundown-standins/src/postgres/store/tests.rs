@@ -75,12 +75,23 @@ fn concurrent_commits_share_fsyncs_and_reach_the_file() {
 }
 
 #[test]
-fn a_missing_directory_is_named() {
-    let e = Store::open(Some(Path::new("/nonexistent-sundown/dir/db.sqlite")))
-        .expect_err("no such dir")
+fn a_missing_directory_is_made() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("data/nested/db.sqlite");
+    Store::open(Some(&path)).expect("the directories are made");
+    assert!(path.is_file());
+}
+
+#[test]
+fn a_directory_that_cannot_be_made_is_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"").expect("write");
+    let e = Store::open(Some(&file.join("dir/db.sqlite")))
+        .expect_err("a directory under a file")
         .to_string();
     assert!(
-        e.contains("directory /nonexistent-sundown/dir does not exist"),
+        e.contains(&format!("cannot create directory {}/dir", file.display())),
         "{e}"
     );
 }
