@@ -282,3 +282,35 @@ fn sighup_reloads_a_changed_component_with_its_dependents() {
     end(sd);
     sb.report().assert_respects_graph();
 }
+
+/// `sundown run` and `sundown reload` with the default, relative
+/// `--config` (from the config's directory): reloading the unchanged file
+/// changes nothing, because paths in it resolve to the same place however
+/// the file was named. (Before, a relative run read again by its absolute
+/// name saw every path "changed" and restarted the whole graph.)
+#[test]
+fn reloading_an_unchanged_config_named_relatively_changes_nothing() {
+    let sb = Sandbox::new();
+    let config = format!(
+        "[supervisor]\nreport = \"r.json\"\n{}",
+        sb.service("db", "ready_after = \"100ms\"\nworking_dir = \".\"")
+    );
+    sb.config(&config);
+    let mut run = crate::common::command();
+    run.current_dir(sb.dir())
+        .args(["run", "--config", "supervisor.toml"]);
+    let sd = Sundown::spawn_command(run);
+    sd.wait_ready(1);
+    sb.wait_for_log("start db");
+    let before = pid(&sb, "db");
+    let reload = crate::common::command()
+        .current_dir(sb.dir())
+        .args(["reload", "--config", "supervisor.toml"])
+        .output()
+        .expect("sundown reload");
+    let said = text(&reload.stdout);
+    assert!(reload.status.success(), "{said}{}", text(&reload.stderr));
+    assert!(said.contains("no component changed"), "{said}");
+    assert_eq!(pid(&sb, "db"), before, "db was not restarted");
+    end(sd);
+}

@@ -136,7 +136,13 @@ impl Config {
                 message: format!("cannot read the file: {e}"),
             }],
         })?;
-        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        // Absolute, so that the same file read again (a reload, from another
+        // working directory or by its absolute name) resolves to the same paths.
+        let base = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let base = std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
         Config::parse_with(&text, &path.display().to_string(), &base, kinds)
     }
 

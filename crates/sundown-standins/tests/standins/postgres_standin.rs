@@ -806,8 +806,10 @@ async fn a_taken_address_is_a_start_failure_naming_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_missing_data_directory_is_a_start_failure_naming_it() {
+async fn a_data_directory_that_cannot_be_made_is_a_start_failure_naming_it() {
+    // A missing directory is made (issue 20); one under a file cannot be.
     let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("missing"), b"").expect("a file in the way");
     let path = dir.path().join("missing").join("pg.sqlite");
     let failed = Supervisor::from_toml_str("[components.db]\nkind = \"sim\"\n")
         .expect("config")
@@ -831,7 +833,7 @@ async fn a_missing_data_directory_is_a_start_failure_naming_it() {
         error.contains(&dir.path().join("missing").display().to_string()),
         "{error}"
     );
-    assert!(error.contains("does not exist"), "{error}");
+    assert!(error.contains("cannot create directory"), "{error}");
 }
 
 // ---------------------------------------------------------------- fuzz
