@@ -120,7 +120,8 @@ pub(crate) fn logs(target: &Target, name: &str, follow: bool) -> anyhow::Result<
     };
     if !is_name(name) {
         eprintln!(
-            "error: there is no component `{name}`: names use only letters, digits, `-`, `_` and `.`"
+            "error: there is no component `{name}`: a name is {}",
+            sundown::config::NAME_RULE
         );
         return Ok(ExitCode::Usage.code());
     }
@@ -153,7 +154,8 @@ pub(crate) fn change(target: &Target, verb: &str, name: Option<&str>) -> anyhow:
     let path = match name {
         Some(n) if !is_name(n) => {
             eprintln!(
-                "error: there is no component `{n}`: names use only letters, digits, `-`, `_` and `.`"
+                "error: there is no component `{n}`: a name is {}",
+                sundown::config::NAME_RULE
             );
             return Ok(ExitCode::Usage.code());
         }
@@ -183,9 +185,7 @@ pub(crate) fn change(target: &Target, verb: &str, name: Option<&str>) -> anyhow:
 /// Whether `n` can be a component's name (the config allows no other), and
 /// so goes into a request's path as it is.
 fn is_name(n: &str) -> bool {
-    !n.is_empty()
-        && n.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    sundown::config::is_valid_name(n)
 }
 
 /// What a change will do, a line per step.

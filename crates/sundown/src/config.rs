@@ -31,6 +31,23 @@ pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// lands in the middle of an ordered stop.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(25);
 
+/// What a component's name may be. Names end up in paths (control
+/// sockets, log files), Prometheus labels and Kubernetes container names,
+/// so they follow the strictest of those: Kubernetes' DNS label, with `_`
+/// and `.` allowed (the export maps them to `-`).
+pub const NAME_RULE: &str = "1 to 63 lowercase letters, digits, `-`, `_` and `.`, beginning and ending with a letter or digit";
+
+/// Whether `name` follows [`NAME_RULE`].
+pub fn is_valid_name(name: &str) -> bool {
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    (1..=63).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
+        && edge(name.chars().next())
+        && edge(name.chars().last())
+}
+
 /// How the stop plan is executed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]

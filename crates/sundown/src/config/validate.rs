@@ -235,14 +235,16 @@ impl<'a> Validator<'a> {
 
     fn check_name(&mut self, key: &Spanned<String>) {
         let name = key.get_ref();
-        let ok = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        if !ok {
+        if !super::is_valid_name(name) {
+            // A 10 KB name is not worth repeating in full.
+            let shown: String = name.chars().take(64).collect();
+            let more = if shown.len() < name.len() { "…" } else { "" };
             self.error(
                 key.span(),
-                format!("component name `{name}` may only use letters, digits, `-`, `_` and `.`"),
+                format!(
+                    "component name `{shown}{more}` is not allowed: a name is {}",
+                    super::NAME_RULE
+                ),
             );
         }
     }

@@ -89,30 +89,62 @@ web = "5s"
 
 #[test]
 fn bad_component_name_characters() {
+    const RULE: &str = "is not allowed: a name is 1 to 63 lowercase letters, digits, `-`, `_` and `.`, beginning and ending with a letter or digit";
     assert_one_error(
         "[components.\"my web\"]\nkind = \"sim\"\n",
         1,
         13,
-        "component name `my web` may only use letters, digits, `-`, `_` and `.`",
+        &format!("component name `my web` {RULE}"),
     );
     assert_one_error(
         "[components.ok]\nkind = \"sim\"\n[components.\"a/b\"]\nkind = \"sim\"\n",
         3,
         13,
-        "component name `a/b` may only use letters, digits, `-`, `_` and `.`",
+        &format!("component name `a/b` {RULE}"),
     );
     assert_one_error(
         "[components.\"\"]\nkind = \"sim\"\n",
         1,
         13,
-        "component name `` may only use letters, digits, `-`, `_` and `.`",
+        &format!("component name `` {RULE}"),
+    );
+    // Names become paths, labels and container names.
+    for bad in ["..", ".hidden", "web.", "-x", "Web", "db_"] {
+        assert_one_error(
+            &format!("[components.\"{bad}\"]\nkind = \"sim\"\n"),
+            1,
+            13,
+            &format!("component name `{bad}` {RULE}"),
+        );
+    }
+    let long = "a".repeat(10_000);
+    let e = err(&format!("[components.{long}]\nkind = \"sim\"\n"));
+    assert_eq!(e.diagnostics.len(), 1, "{e}");
+    let message = &e.diagnostics[0].message;
+    assert!(
+        message.starts_with(&format!("component name `{}…` ", "a".repeat(64))),
+        "{message}"
+    );
+    assert!(message.len() < 300, "the name is not repeated in full");
+    assert!(
+        err(&format!(
+            "[components.{}]\nkind = \"sim\"\n",
+            "a".repeat(64)
+        ))
+        .to_string()
+        .contains(RULE)
     );
 }
 
 #[test]
 fn good_component_name_characters() {
-    let config = ok("[components.\"web-1.a_B\"]\nkind = \"sim\"\n");
-    assert_eq!(config.components[0].name, "web-1.a_B");
+    let config = ok("[components.\"web-1.a_b\"]\nkind = \"sim\"\n");
+    assert_eq!(config.components[0].name, "web-1.a_b");
+    let config = ok(&format!(
+        "[components.{}]\nkind = \"sim\"\n",
+        "a".repeat(63)
+    ));
+    assert_eq!(config.components[0].name.len(), 63);
 }
 
 // ---------------------------------------------------------------- all at once
