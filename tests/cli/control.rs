@@ -397,3 +397,27 @@ fn a_client_finds_a_run_of_one_component_with_only() {
     sd.signal(Signal::SIGTERM);
     assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
 }
+
+/// The control socket's lock file is never opened through a symbolic link
+/// (one planted there would make sundown create or lock its target), and
+/// a run leaves neither socket nor lock file behind in the config's
+/// directory.
+#[test]
+fn the_lock_file_is_not_followed_through_a_symlink_and_not_left_behind() {
+    let sb = Sandbox::new();
+    graph(&sb);
+    let lock = sb.path(".sundown.supervisor.sock.lock");
+    let target = sb.path("planted");
+    std::os::unix::fs::symlink(&target, &lock).expect("symlink");
+    let mut sd = sb.run();
+    assert_eq!(sd.exit_code(), 2, "{}", sd.stderr());
+    assert!(sd.stderr().contains("symbolic link"), "{}", sd.stderr());
+    assert!(!target.exists(), "the symlink's target was created");
+
+    std::fs::remove_file(&lock).expect("remove the symlink");
+    let sd = start(&sb);
+    assert!(lock.exists(), "held while the run lives");
+    force_stop(sd);
+    assert!(!socket(&sb).exists());
+    assert!(!lock.exists(), "the lock file is removed at the end");
+}

@@ -30,8 +30,9 @@ pub struct ControlSocket {
     path: PathBuf,
     /// To remove only our own socket, not a successor's.
     ino: u64,
-    /// Held (flock) while the socket lives.
-    _lock: Flock<std::fs::File>,
+    /// Held (flock) while the socket lives; removed with it.
+    lock: Flock<std::fs::File>,
+    lock_path: PathBuf,
     /// Rung after a reload: the socket may have to move.
     moves: Arc<Notify>,
 }
@@ -84,19 +85,10 @@ impl ControlSocket {
         let mut lock_path = path.as_os_str().to_owned();
         lock_path.push(".lock");
         let lock_path = PathBuf::from(lock_path);
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&lock_path)
-            .map_err(io("open the lock file", &lock_path))?;
-        let lock = match Flock::lock(lock, FlockArg::LockExclusiveNonblock) {
-            Ok(lock) => lock,
-            Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
-                return Err(ControlError::InUse(path.to_path_buf()));
-            }
-            Err((_, e)) => return Err(io("lock", &lock_path)(e.into())),
+        let lock = match take_lock(&lock_path) {
+            Ok(Some(lock)) => lock,
+            Ok(None) => return Err(ControlError::InUse(path.to_path_buf())),
+            Err(e) => return Err(io("lock", &lock_path)(e)),
         };
         match std::fs::symlink_metadata(path) {
             Ok(m) if !m.file_type().is_socket() => {
@@ -119,7 +111,8 @@ impl ControlSocket {
             listener,
             path: path.to_path_buf(),
             ino,
-            _lock: lock,
+            lock,
+            lock_path,
             moves: Arc::new(Notify::new()),
         })
     }
@@ -248,5 +241,49 @@ impl Drop for ControlSocket {
         if std::fs::metadata(&self.path).is_ok_and(|m| m.ino() == self.ino) {
             let _ = std::fs::remove_file(&self.path);
         }
+        // Removed while still held (the lock field is dropped after this):
+        // a run that opened it meanwhile finds it gone once it has the lock,
+        // and takes a new one (see `take_lock`).
+        if is_file(&self.lock_path, &self.lock) {
+            let _ = std::fs::remove_file(&self.lock_path);
+        }
+    }
+}
+
+/// Locks `path` (created 0600, never through a symlink); `None` when
+/// another run holds it. A lock file is removed by the run that held it,
+/// so one that was removed between opening and locking it is not the lock
+/// any more: then it is opened again.
+fn take_lock(path: &Path) -> io::Result<Option<Flock<std::fs::File>>> {
+    loop {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+            .open(path)
+            .map_err(|e| match e.raw_os_error() {
+                Some(code) if code == nix::errno::Errno::ELOOP as i32 => {
+                    io::Error::new(e.kind(), "it is a symbolic link, which is not followed")
+                }
+                _ => e,
+            })?;
+        let lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => lock,
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => return Ok(None),
+            Err((_, e)) => return Err(e.into()),
+        };
+        if is_file(path, &lock) {
+            return Ok(Some(lock));
+        }
+    }
+}
+
+/// Whether `path` is still the file `held` has open.
+fn is_file(path: &Path, held: &std::fs::File) -> bool {
+    match (std::fs::symlink_metadata(path), held.metadata()) {
+        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+        _ => false,
     }
 }
