@@ -118,7 +118,7 @@ pub(crate) fn logs(target: &Target, name: &str, follow: bool) -> anyhow::Result<
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
-    if !is_name(name) {
+    if !sundown::config::is_valid_name(name) {
         eprintln!(
             "error: there is no component `{name}`: a name is {}",
             sundown::config::NAME_RULE
@@ -152,7 +152,8 @@ pub(crate) fn change(target: &Target, verb: &str, name: Option<&str>) -> anyhow:
         Err(code) => return Ok(code),
     };
     let path = match name {
-        Some(n) if !is_name(n) => {
+        // The config allows no other name, so a valid one goes into the path as it is.
+        Some(n) if !sundown::config::is_valid_name(n) => {
             eprintln!(
                 "error: there is no component `{n}`: a name is {}",
                 sundown::config::NAME_RULE
@@ -180,12 +181,6 @@ pub(crate) fn change(target: &Target, verb: &str, name: Option<&str>) -> anyhow:
         }
         Err(client::ChangeError::Client(e)) => Ok(failed(&e)),
     }
-}
-
-/// Whether `n` can be a component's name (the config allows no other), and
-/// so goes into a request's path as it is.
-fn is_name(n: &str) -> bool {
-    sundown::config::is_valid_name(n)
 }
 
 /// What a change will do, a line per step.

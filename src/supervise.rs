@@ -147,7 +147,8 @@ pub(crate) fn supervise(
         let notifying =
             notifier.map(|n| tokio::spawn(sundown::notify::follow(n, running.status())));
         let control_stop = tokio_util::sync::CancellationToken::new();
-        let serving_moves = control.as_ref().map(|c| c.moves());
+        // How SIGHUP's reload tells the socket to follow `control_socket`.
+        let moves = control.as_ref().map(|c| c.moves());
         let serving = control.map(|c| {
             tracing::info!("control socket: {}", c.path().display());
             tokio::spawn(c.serve(
@@ -171,7 +172,6 @@ pub(crate) fn supervise(
         });
         let handle = running.handle();
         let can_reload = only.is_none();
-        let moves = serving_moves;
         let signals = tokio::spawn(async move {
             let mut seen = 0;
             loop {
