@@ -65,7 +65,7 @@ pub(crate) fn supervise(
         tracing::debug!("{marked} inherited descriptor(s) marked close-on-exec");
     }
     let runtime = runtime_for(&config).context("cannot start the async runtime")?;
-    runtime.block_on(async move {
+    let (code, lock) = runtime.block_on(async move {
         // Install the handlers before anything starts: a signal during startup must count.
         let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
         let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
@@ -115,7 +115,7 @@ pub(crate) fn supervise(
             }
             Err(e) => {
                 eprintln!("error: {e}");
-                return Ok(ExitCode::Usage.code());
+                return Ok((ExitCode::Usage.code(), None));
             }
         };
         let metrics = match config.supervisor.metrics {
@@ -123,7 +123,7 @@ pub(crate) fn supervise(
                 Ok(l) => Some(l),
                 Err(e) => {
                     eprintln!("error: cannot serve metrics on {addr}: {e}");
-                    return Ok(ExitCode::Usage.code());
+                    return Ok((ExitCode::Usage.code(), None));
                 }
             },
             None => None,
@@ -141,7 +141,7 @@ pub(crate) fn supervise(
                 // `load` validated it already; this only guards the invariants.
                 Err(e) => {
                     eprintln!("{e}");
-                    return Ok(ExitCode::Usage.code());
+                    return Ok((ExitCode::Usage.code(), None));
                 }
             };
         let notifying =
@@ -215,9 +215,10 @@ pub(crate) fn supervise(
             let _ = n.await;
         }
         control_stop.cancel();
-        if let Some(s) = serving {
-            let _ = s.await;
-        }
+        let lock = match serving {
+            Some(s) => s.await.ok(),
+            None => None,
+        };
         if let Some(s) = scraping {
             let _ = s.await;
         }
@@ -234,8 +235,17 @@ pub(crate) fn supervise(
                 ),
             }
         }
-        Ok(report.exit_code)
-    })
+        anyhow::Ok((report.exit_code, lock))
+    })?;
+    // Every component has ended (or was given up on after the kill grace),
+    // so whatever still runs on a blocking thread is work nobody waits for:
+    // waiting for it, as dropping the runtime does, once kept a stopped
+    // Redis stand-in's process alive for 14 s after its report.
+    runtime.shutdown_background();
+    // Last: until here, no second run of this config can start beside
+    // what is left of this one.
+    drop(lock);
+    Ok(code)
 }
 
 /// SIGHUP: the config is read again and the difference applied; an

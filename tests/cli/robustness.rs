@@ -114,3 +114,29 @@ fn a_prompt_graceful_stop_is_not_reported_as_killed_while_output_drains() {
     );
     assert_eq!(code, 0, "stderr:\n{}", sd.stderr());
 }
+
+/// Blocking work an in-process kind leaves behind does not keep the process
+/// alive once the report is written: the budget holds for every kind. (A
+/// stopped Redis stand-in whose AOF replay ran on kept sundown alive 14 s
+/// after its report, deaf to a second signal.)
+#[test]
+fn blocking_work_left_behind_does_not_delay_the_exit() {
+    let sb = Sandbox::new();
+    sb.config(
+        "[supervisor]\nshutdown_timeout = \"2s\"\n\n\
+         [components.cache]\nkind = \"sim\"\nleaves_blocking = \"60s\"\n",
+    );
+    let mut sd = sb.run();
+    sd.wait_ready(1);
+    let asked = Instant::now();
+    sd.signal(Signal::SIGTERM);
+    let status = sd.wait_exit(TIMEOUT);
+    let took = asked.elapsed();
+    assert_eq!(status.code(), Some(0), "stderr:\n{}", sd.stderr());
+    // Far below the 60 s left behind; the bound is the budget, 2 s.
+    assert!(
+        took < Duration::from_secs(10),
+        "exited {took:?} after SIGTERM"
+    );
+    assert_eq!(sb.report().components[0].outcome, Outcome::Stopped);
+}

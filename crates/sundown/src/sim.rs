@@ -28,6 +28,11 @@ pub struct SimSpec {
     pub exit_after: Option<Duration>,
     /// Never stop gracefully: only a kill ends it.
     pub ignore_stop: bool,
+    /// When it ends, leave a blocking task this long behind on tokio's
+    /// blocking pool, unawaited: the fault of a kind whose blocking work
+    /// outlives its stop (the Redis stand-in's AOF replay once did). The
+    /// process must still exit once the engine is done.
+    pub leaves_blocking: Option<Duration>,
 }
 
 #[derive(Deserialize)]
@@ -38,6 +43,7 @@ struct RawSim {
     fail_after: Option<Spanned<String>>,
     exit_after: Option<Spanned<String>>,
     ignore_stop: Option<Spanned<bool>>,
+    leaves_blocking: Option<Spanned<String>>,
 }
 
 /// Validates the keys of a sim.
@@ -52,6 +58,7 @@ fn validate(cx: &mut Context<'_, '_>, c: RawSim) -> Option<SimSpec> {
         fail_after: duration(&c.fail_after, "fail_after"),
         exit_after: duration(&c.exit_after, "exit_after"),
         ignore_stop: c.ignore_stop.as_ref().is_some_and(|b| *b.get_ref()),
+        leaves_blocking: duration(&c.leaves_blocking, "leaves_blocking"),
     };
     Some(spec)
 }
@@ -94,25 +101,35 @@ impl Component for Sim {
     fn run(self: Box<Self>, life: Lifecycle) -> BoxFuture<Exit> {
         let s = self.spec;
         Box::pin(async move {
-            tokio::select! {
-                _ = sleep(s.start_delay) => life.ready(),
-                _ = life.stop_requested() => return Exit::Code(0),
-                _ = life.kill_requested() => return killed(),
+            let leaves = s.leaves_blocking;
+            let exit = scripted(s, life).await;
+            if let Some(d) = leaves {
+                drop(tokio::task::spawn_blocking(move || std::thread::sleep(d)));
             }
-            tokio::select! {
-                _ = after(s.fail_after) => return Exit::Error("simulated failure (fail_after)".into()),
-                _ = after(s.exit_after) => return Exit::Code(0),
-                _ = life.stop_requested() => {}
-                _ = life.kill_requested() => return killed(),
-            }
-            if s.ignore_stop {
-                life.kill_requested().await;
-                return killed();
-            }
-            tokio::select! {
-                _ = sleep(s.stop_delay) => Exit::Code(0),
-                _ = life.kill_requested() => killed(),
-            }
+            exit
         })
+    }
+}
+
+/// What the timings say, from start to end.
+async fn scripted(s: SimSpec, life: Lifecycle) -> Exit {
+    tokio::select! {
+        _ = sleep(s.start_delay) => life.ready(),
+        _ = life.stop_requested() => return Exit::Code(0),
+        _ = life.kill_requested() => return killed(),
+    }
+    tokio::select! {
+        _ = after(s.fail_after) => return Exit::Error("simulated failure (fail_after)".into()),
+        _ = after(s.exit_after) => return Exit::Code(0),
+        _ = life.stop_requested() => {}
+        _ = life.kill_requested() => return killed(),
+    }
+    if s.ignore_stop {
+        life.kill_requested().await;
+        return killed();
+    }
+    tokio::select! {
+        _ = sleep(s.stop_delay) => Exit::Code(0),
+        _ = life.kill_requested() => killed(),
     }
 }

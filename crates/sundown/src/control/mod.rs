@@ -33,7 +33,7 @@ use std::time::Duration;
 
 pub(crate) use self::clients::{Clients, serve_one};
 pub use self::path::{SocketTarget, default_socket_path};
-pub use self::socket::{ControlSocket, Moves};
+pub use self::socket::{ControlSocket, Moves, RunLock};
 
 /// A client that sends nothing gets cut off after this.
 pub(crate) const HEADER_TIMEOUT: Duration = Duration::from_secs(5);

@@ -26,15 +26,45 @@ use crate::supervisor::Handle;
 /// A bound control socket; removed when dropped.
 #[derive(Debug)]
 pub struct ControlSocket {
+    bound: Bound,
+    /// Held while the socket lives, and after it when [`serve`] hands it on.
+    ///
+    /// [`serve`]: ControlSocket::serve
+    lock: RunLock,
+    /// Rung after a reload: the socket may have to move.
+    moves: Arc<Notify>,
+}
+
+/// The socket file and its listener; the file is removed when dropped.
+#[derive(Debug)]
+struct Bound {
     listener: UnixListener,
     path: PathBuf,
     /// To remove only our own socket, not a successor's.
     ino: u64,
-    /// Held (flock) while the socket lives; removed with it.
+}
+
+/// The lock a run holds on its control socket's place (`<socket>.lock`,
+/// `flock`): while it is held, no other sundown can serve that socket,
+/// so no second run of the same config starts. [`ControlSocket::serve`]
+/// returns it, so that the socket can go away when the run stops
+/// answering while the lock stays until the process really ends (drop it
+/// last). The lock file is removed when it is dropped.
+#[derive(Debug)]
+pub struct RunLock {
     lock: Flock<std::fs::File>,
-    lock_path: PathBuf,
-    /// Rung after a reload: the socket may have to move.
-    moves: Arc<Notify>,
+    path: PathBuf,
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        // Removed while still held (the flock goes with the descriptor,
+        // after this): a run that opened it meanwhile finds it gone once it
+        // has the lock, and takes a new one (see `take_lock`).
+        if is_file(&self.path, &self.lock) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 /// Tells a served control socket that the config was reloaded, so that it
@@ -86,7 +116,10 @@ impl ControlSocket {
         lock_path.push(".lock");
         let lock_path = PathBuf::from(lock_path);
         let lock = match take_lock(&lock_path) {
-            Ok(Some(lock)) => lock,
+            Ok(Some(lock)) => RunLock {
+                lock,
+                path: lock_path,
+            },
             Ok(None) => return Err(ControlError::InUse(path.to_path_buf())),
             Err(e) => return Err(io("lock", &lock_path)(e)),
         };
@@ -108,18 +141,19 @@ impl ControlSocket {
         let listener = bind_privately(dir, path).map_err(io("bind", path))?;
         let ino = std::fs::metadata(path).map_err(io("look at", path))?.ino();
         Ok(ControlSocket {
-            listener,
-            path: path.to_path_buf(),
-            ino,
+            bound: Bound {
+                listener,
+                path: path.to_path_buf(),
+                ino,
+            },
             lock,
-            lock_path,
             moves: Arc::new(Notify::new()),
         })
     }
 
     /// Where it is.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.bound.path
     }
 
     /// How to tell it that the config was reloaded.
@@ -127,7 +161,8 @@ impl ControlSocket {
         Moves(Arc::clone(&self.moves))
     }
 
-    /// Answers requests until `stop` is cancelled, then removes the socket.
+    /// Answers requests until `stop` is cancelled, then removes the socket
+    /// and returns the lock, for the caller to hold until its process ends.
     /// `reload` is the run's target: the config `POST /reload` reads again,
     /// and where the socket belongs after a reload; `None` for a run that
     /// cannot reload (`run --only`).
@@ -138,7 +173,7 @@ impl ControlSocket {
         logs: LogStore,
         reload: Option<SocketTarget>,
         stop: CancellationToken,
-    ) {
+    ) -> RunLock {
         let moves = Arc::clone(&self.moves);
         let ctx = Arc::new(Ctx {
             status,
@@ -153,7 +188,7 @@ impl ControlSocket {
         let me = nix::unistd::Uid::effective().as_raw();
         let mut socket = self;
         loop {
-            let accept = || async { socket.listener.accept().await.map(|(s, _)| s) };
+            let accept = || async { socket.bound.listener.accept().await.map(|(s, _)| s) };
             let next = tokio::select! {
                 next = clients.next(&stop, accept) => next,
                 () = moves.notified() => {
@@ -186,19 +221,24 @@ impl ControlSocket {
         }
         connections.close();
         connections.wait().await;
+        let ControlSocket { bound, lock, .. } = socket;
+        // The socket goes first, so that whoever takes the lock next finds
+        // no socket of ours.
+        drop(bound);
+        lock
     }
 
     /// This socket, or one bound at `path` when that is elsewhere (this one
     /// is then removed as it is dropped). Kept when `path` cannot be served.
     fn moved_to(self, path: PathBuf) -> ControlSocket {
-        if path == self.path {
+        if path == self.bound.path {
             return self;
         }
         match ControlSocket::bind(&path) {
             Ok(mut moved) => {
                 tracing::info!(
                     "control socket moved: {} -> {} (control_socket changed)",
-                    self.path.display(),
+                    self.bound.path.display(),
                     path.display()
                 );
                 moved.moves = Arc::clone(&self.moves);
@@ -208,7 +248,7 @@ impl ControlSocket {
                 tracing::error!(
                     "control_socket is now {}, but {e}; still serving {}",
                     path.display(),
-                    self.path.display()
+                    self.bound.path.display()
                 );
                 self
             }
@@ -236,16 +276,10 @@ fn bind_privately(dir: &Path, path: &Path) -> io::Result<UnixListener> {
     bound
 }
 
-impl Drop for ControlSocket {
+impl Drop for Bound {
     fn drop(&mut self) {
         if std::fs::metadata(&self.path).is_ok_and(|m| m.ino() == self.ino) {
             let _ = std::fs::remove_file(&self.path);
-        }
-        // Removed while still held (the lock field is dropped after this):
-        // a run that opened it meanwhile finds it gone once it has the lock,
-        // and takes a new one (see `take_lock`).
-        if is_file(&self.lock_path, &self.lock) {
-            let _ = std::fs::remove_file(&self.lock_path);
         }
     }
 }

@@ -7,6 +7,7 @@
 mod common;
 
 mod change;
+mod control;
 mod engine;
 mod proptest_order;
 mod report_schema;
