@@ -9,7 +9,8 @@
 //!
 //! Here is the loop; beside it, by concern: `slot` (a component's state,
 //! one enum), `start`, `stop` (one component), `end`, `shutdown` (the
-//! whole graph), `deadlines`, `restart`, `change` (stop, start, restart
+//! whole graph), `deadlines`, `restart`, `history` (the event log, kept
+//! bounded), `change` (stop, start, restart
 //! one component while the graph runs) and `reload`.
 
 use std::sync::Arc;
@@ -45,6 +46,7 @@ pub enum Command {
 mod change;
 mod deadlines;
 mod end;
+mod history;
 mod reload;
 mod restart;
 mod shutdown;
@@ -53,6 +55,7 @@ mod start;
 mod stop;
 
 use deadlines::{Deadlines, Due};
+use history::History;
 use shutdown::Shutdown;
 use slot::{Counts, Hold, Life, Slot};
 use start::Tasks;
@@ -84,7 +87,7 @@ pub(crate) struct Engine {
     /// The instant the events' times count from.
     t0: Instant,
     /// Everything that happened; the status and the report are folded from it.
-    events: Vec<Event>,
+    events: History,
     status: watch::Sender<Status>,
     tasks: Tasks,
     cmd_rx: mpsc::UnboundedReceiver<Command>,
@@ -111,6 +114,7 @@ impl Engine {
         let t0 = Instant::now();
         let (status, status_rx) = watch::channel(Status::new(&graph, &plan, t0));
         let slots: Vec<Slot> = factories.into_iter().map(Slot::new).collect();
+        let n = slots.len();
         let engine = Engine {
             counts: Counts::new(&graph, &slots),
             deadlines: Deadlines::new(slots.len()),
@@ -119,7 +123,7 @@ impl Engine {
             plan,
             slots,
             t0,
-            events: Vec::new(),
+            events: History::new(n),
             status,
             tasks: Tasks::new(),
             cmd_rx,
@@ -185,8 +189,13 @@ impl Engine {
             );
         }
         self.status.send_modify(Status::finish);
-        let report =
-            ShutdownReport::from_events(&self.config, &self.graph, &self.plan, wall, &self.events);
+        let report = ShutdownReport::from_events(
+            &self.config,
+            &self.graph,
+            &self.plan,
+            wall,
+            self.events.events(),
+        );
         tracing::info!(
             "all components down in {:.0} ms after the shutdown began; exit code {}",
             report.shutdown_ms().unwrap_or(0.0),

@@ -143,6 +143,10 @@ pub enum EventKind {
     StopStep(usize, StopStep, String),
     /// The component is down for good.
     Ended(usize, Outcome, Option<Exit>),
+    /// Stands for this many of the component's earliest restarts, whose
+    /// events were dropped so that a component restarting forever does not
+    /// grow the log without bound (see [`crate::report::RESTART_HISTORY`]).
+    RestartsForgotten(usize, u32),
 }
 
 impl EventKind {
@@ -161,10 +165,31 @@ impl EventKind {
             Parked(i, why) => Parked(f(*i)?, why.clone()),
             StopStep(i, step, detail) => StopStep(f(*i)?, *step, detail.clone()),
             Ended(i, outcome, exit) => Ended(f(*i)?, *outcome, exit.clone()),
+            RestartsForgotten(i, n) => RestartsForgotten(f(*i)?, *n),
             AllReady | Forced | ShutdownStarted(_) | PhaseStarted(_) | PhaseEnded(_) => {
                 self.clone()
             }
         })
+    }
+}
+
+impl EventKind {
+    /// The component the event is about, if any.
+    pub(crate) fn component(&self) -> Option<usize> {
+        use EventKind::*;
+        match self {
+            StartRequested(i)
+            | Pid(i, _)
+            | Ready(i)
+            | StopRequested(i, _)
+            | KillSent(i, _)
+            | Restarting(i, _, _)
+            | Parked(i, _)
+            | StopStep(i, _, _)
+            | Ended(i, _, _)
+            | RestartsForgotten(i, _) => Some(*i),
+            AllReady | Forced | ShutdownStarted(_) | PhaseStarted(_) | PhaseEnded(_) => None,
+        }
     }
 }
 

@@ -16,7 +16,6 @@ use serde::{Deserialize, Serialize};
 use super::slot::Counts;
 use super::{Definition, Engine, Life, Slot};
 use crate::config::Config;
-use crate::event::Event;
 use crate::graph::Graph;
 use crate::status::Status;
 
@@ -196,20 +195,13 @@ impl Engine {
             }
             None => false,
         });
-        self.events = std::mem::take(&mut self.events)
-            .into_iter()
-            .filter_map(|e| {
-                e.kind
-                    .renumber(renumber)
-                    .map(|kind| Event { at: e.at, kind })
-            })
-            .collect();
+        self.events.renumber(renumber, graph.len());
         self.deadlines.renumber(&kept_from);
         self.counts = Counts::new(&graph, &self.slots);
         let n = graph.len();
         // The status is the events folded, so fold the renumbered ones.
         let mut status = Status::new(&graph, &plan, self.t0);
-        for e in &self.events {
+        for e in self.events.events() {
             status.apply(e, plan.phases.len());
         }
         let before = self.status.borrow().clone();

@@ -6,7 +6,8 @@ use std::time::SystemTime;
 
 use super::json::SCHEMA;
 use super::{
-    ComponentReport, PhaseReport, RestartReport, ShutdownReport, StopStepReport, Totals, ms,
+    ComponentReport, PhaseReport, RESTART_HISTORY, RestartReport, ShutdownReport, StopStepReport,
+    Totals, ms,
 };
 use crate::component::Exit;
 use crate::config::{Config, Strategy};
@@ -69,6 +70,7 @@ impl ShutdownReport {
                 exit_status: None,
                 signal: None,
                 error: None,
+                restart_count: 0,
                 restarts: Vec::new(),
                 stop_steps: Vec::new(),
             })
@@ -125,12 +127,17 @@ impl ShutdownReport {
                         .or(c.killed_at)
                         .map(|from| ((at - from) * 1000.0).round() / 1000.0);
                     if let EventKind::Restarting(_, reason, delay) = &e.kind {
+                        c.restart_count = c.restart_count.saturating_add(1);
                         c.restarts.push(RestartReport {
                             at,
                             reason: reason.clone(),
                             delay_ms: delay.map(ms),
                         });
                     }
+                }
+                EventKind::RestartsForgotten(i, n) => {
+                    let c = &mut components[*i];
+                    c.restart_count = c.restart_count.saturating_add(*n);
                 }
                 EventKind::Pid(i, pid) => components[*i].pid = Some(*pid),
                 EventKind::Ready(i) => components[*i].ready_at = Some(at),
@@ -168,6 +175,10 @@ impl ShutdownReport {
                     }
                 }
             }
+        }
+        for c in &mut components {
+            let over = c.restarts.len().saturating_sub(RESTART_HISTORY);
+            c.restarts.drain(..over);
         }
         for p in &mut phases {
             // Components are sorted by name, as the config lists them.

@@ -17,6 +17,11 @@ use crate::config::Strategy;
 use crate::event::{KillReason, Outcome, Trigger};
 use crate::exit::ExitCode;
 
+/// How many restarts of each component the report lists (`restarts[]`):
+/// the last ones. A component restarting forever must not grow the
+/// supervisor or the report without bound; `restart_count` counts them all.
+pub const RESTART_HISTORY: usize = 100;
+
 mod build;
 mod json;
 mod verify;
@@ -133,8 +138,11 @@ pub struct ComponentReport {
     pub signal: Option<String>,
     /// Why it failed, when it did.
     pub error: Option<String>,
-    /// Every time it went down and was started again, in order. The other
-    /// fields describe its last run.
+    /// How many times it went down and was started again.
+    #[serde(default)]
+    pub restart_count: u32,
+    /// The last [`RESTART_HISTORY`] of those restarts, oldest first (all of
+    /// them when there were no more). The other fields describe its last run.
     #[serde(default)]
     pub restarts: Vec<RestartReport>,
     /// The steps of its last stop, for process components: stop command,

@@ -113,6 +113,10 @@ impl Status {
                 c.kill_at_ms = None;
                 c.detail = None;
             }
+            EventKind::RestartsForgotten(i, n) => {
+                let c = &mut self.components[*i];
+                c.restarts = c.restarts.saturating_add(*n);
+            }
             EventKind::Ended(i, outcome, _) => {
                 set(
                     *i,

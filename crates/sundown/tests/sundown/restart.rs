@@ -435,3 +435,57 @@ async fn a_dependent_that_ignores_its_stop_is_killed_then_restarted_with_its_dep
     assert_eq!(db.start_requested, Some(300.0));
     assert_eq!(api.start_requested, Some(300.0));
 }
+
+/// A crash loop that never gives up (1 ms backoff, a window too short to
+/// reach the limit) keeps the report bounded: every restart is counted, the
+/// last `RESTART_HISTORY` are listed, and the status agrees. (Unbounded, a
+/// flapping component made 4057 restarts in 16 s, ~330 B of the
+/// supervisor's memory each, and a 543 KB report.)
+#[tokio::test(start_paused = true)]
+async fn a_crash_loop_that_never_ends_keeps_counts_and_only_the_last_restarts() {
+    use sundown::report::RESTART_HISTORY;
+    let running = sup(r#"
+        [components.flapping]
+        kind = "sim"
+        fail_after = "1ms"
+        restart = "on-failure"
+        max_restarts = 1000000
+        restart_window = "1ms"
+        restart_backoff = "1ms"
+        restart_backoff_max = "1ms"
+        [components.steady]
+        kind = "sim"
+    "#)
+    .spawn();
+    let mut status = running.status();
+    let restarts = |s: &sundown::Status| s.components[0].restarts;
+    status
+        .wait_for(|s| restarts(s) >= 1000)
+        .await
+        .expect("the engine runs");
+    let r = running.shutdown().await;
+    let flapping = component(&r, "flapping");
+    let counted = flapping.restart_count;
+    assert!(counted >= 1000, "{counted} restarts counted");
+    assert_eq!(restarts(&status.borrow()), counted, "the status agrees");
+    assert_eq!(flapping.restarts.len(), RESTART_HISTORY);
+    // The listed ones are the latest, oldest first.
+    let times: Vec<f64> = flapping.restarts.iter().map(|x| x.at).collect();
+    assert!(times.is_sorted(), "{times:?}");
+    let last = *times.last().expect("listed");
+    assert!(
+        at(flapping.stopped_at) - last < 10.0,
+        "the last restart listed ({last} ms) is the last one"
+    );
+    assert!(
+        times[0] > 1000.0,
+        "the first restarts (at ~2 ms) are no longer listed: {}",
+        times[0]
+    );
+    assert_eq!(component(&r, "steady").restart_count, 0);
+    assert!(
+        r.to_json().len() < 64 * 1024,
+        "report of {} bytes",
+        r.to_json().len()
+    );
+}

@@ -131,6 +131,7 @@ fn component_report() -> impl Strategy<Value = ComponentReport> {
                 exit_status,
                 signal,
                 error,
+                restart_count: 0,
                 restarts: Vec::new(),
                 stop_steps: Vec::new(),
             },
