@@ -421,3 +421,55 @@ fn the_lock_file_is_not_followed_through_a_symlink_and_not_left_behind() {
     assert!(!socket(&sb).exists());
     assert!(!lock.exists(), "the lock file is removed at the end");
 }
+
+/// Idle connections cannot keep a client out: with every slot held by
+/// connections that never send a request, a new client takes the slot of
+/// the one that waited longest, so `status` answers at once. (Before, 200
+/// idle clients held the 32 slots 5 s at a time: status waited over 10 s.)
+/// A client that has asked keeps its slot however many connect after it.
+#[test]
+fn idle_connections_do_not_keep_status_waiting() {
+    let sb = Sandbox::new();
+    sb.config("[components.web]\nkind = \"sim\"\n");
+    let mut sd = sb.run();
+    sd.wait_ready(1);
+    // Asked before the flood: a followed log, answered until the run ends.
+    let mut follower = UnixStream::connect(socket(&sb)).expect("connect");
+    follower
+        .write_all(b"GET /logs/web?follow=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("ask");
+    follower.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let mut head = [0u8; 12];
+    follower.read_exact(&mut head).expect("answered");
+    assert_eq!(&head, b"HTTP/1.1 200");
+
+    let idle: Vec<UnixStream> = (0..200)
+        .map(|_| UnixStream::connect(socket(&sb)).expect("connect"))
+        .collect();
+    let asked = Instant::now();
+    let out = sb.client(&["status"]);
+    let took = asked.elapsed();
+    assert!(out.status.success(), "{}", crate::common::text(&out.stderr));
+    assert!(
+        took < Duration::from_secs(3),
+        "status took {took:?} behind 200 idle connections"
+    );
+    // The oldest idle connection was closed to make room: it reads the end.
+    let mut first = &idle[0];
+    first.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let mut buf = [0u8; 1];
+    assert_eq!(first.read(&mut buf).expect("read"), 0, "closed by sundown");
+    drop(idle);
+
+    sd.signal(Signal::SIGTERM);
+    assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
+    // The follower was never cut off: its stream ended properly, with the
+    // last (empty) chunk, when the run did.
+    let mut rest = Vec::new();
+    follower.read_to_end(&mut rest).expect("read the rest");
+    assert!(
+        rest.ends_with(b"0\r\n\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&rest)
+    );
+}

@@ -115,11 +115,10 @@ pub async fn serve(
     // Bounded, as on the control socket: a stalled scraper holds a slot.
     let clients = Clients::new("metrics".into());
     let accept = || async { listener.accept().await.map(|(s, _)| s) };
-    while let Some((permit, stream)) = clients.next(&stop, accept).await {
+    while let Some((slot, stream)) = clients.next(&stop, accept).await {
         let status = status.clone();
         let stop = stop.clone();
         connections.spawn(async move {
-            let _permit = permit;
             let service =
                 hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                     let reply = if req.method() == Method::GET && req.uri().path() == "/metrics" {
@@ -143,7 +142,7 @@ pub async fn serve(
                     };
                     async move { Ok::<_, Infallible>(reply) }
                 });
-            serve_one(stream, service, &stop).await;
+            serve_one(stream, slot, service, &stop).await;
         });
     }
     connections.close();

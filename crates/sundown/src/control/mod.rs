@@ -36,7 +36,7 @@ pub use self::path::{SocketTarget, default_socket_path};
 pub use self::socket::{ControlSocket, Moves, RunLock};
 
 /// A client that sends nothing gets cut off after this.
-pub(crate) const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const HEADER_TIMEOUT: Duration = Duration::from_secs(2);
 /// Clients served at once (the control socket and the metrics port each).
 pub(crate) const MAX_CLIENTS: usize = 32;
 /// After a failed accept (out of descriptors), wait this long.

@@ -198,7 +198,7 @@ impl ControlSocket {
                     continue;
                 }
             };
-            let Some((permit, stream)) = next else { break };
+            let Some((slot, stream)) = next else { break };
             let peer = stream.peer_cred().map(|c| c.uid()).ok();
             let allowed = peer.is_some_and(|uid| uid == me || uid == 0);
             if !allowed {
@@ -210,13 +210,12 @@ impl ControlSocket {
             let ctx = Arc::clone(&ctx);
             let stop = stop.clone();
             connections.spawn(async move {
-                let _permit = permit;
                 let service = hyper::service::service_fn(move |req| {
                     let who = allowed.then_some(()).ok_or((peer, me));
                     let ctx = Arc::clone(&ctx);
                     async move { Ok::<_, Infallible>(answer(req, who, &ctx).await) }
                 });
-                serve_one(stream, service, &stop).await;
+                serve_one(stream, slot, service, &stop).await;
             });
         }
         connections.close();
