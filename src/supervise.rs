@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use nix::sys::signal::Signal;
+use sundown::process::RunRecord;
 use sundown::{Config, ExitCode, ShutdownReport, Supervisor, Trigger};
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -104,7 +105,7 @@ pub(crate) fn supervise(
             only: only.map(str::to_string),
         };
         let socket_path = target.path(&config);
-        let control = match sundown::control::ControlSocket::bind(&socket_path) {
+        let mut control = match sundown::control::ControlSocket::bind(&socket_path) {
             Ok(c) => Some(c),
             // Only a directory others could write to is survivable: running
             // without the socket is safer than serving it there. Anything
@@ -118,6 +119,16 @@ pub(crate) fn supervise(
                 return Ok((ExitCode::Usage.code(), None));
             }
         };
+        // Beside the lock, which says whether the last run of this config
+        // is over: if it left a record, it was killed and may have left
+        // processes behind.
+        let previous = control.as_mut().and_then(|c| {
+            c.record(&RunRecord::current().to_text())
+                .unwrap_or_else(|e| {
+                    tracing::warn!("cannot keep a record of this run beside its lock: {e}");
+                    None
+                })
+        });
         let metrics = match config.supervisor.metrics {
             Some(addr) => match sundown::metrics::bind(addr).await {
                 Ok(l) => Some(l),
@@ -137,7 +148,12 @@ pub(crate) fn supervise(
         };
         let running =
             match Supervisor::from_config(config).map(|s| s.with_kinds(crate::config_file::kinds())) {
-                Ok(supervisor) => supervisor.spawn(),
+                Ok(supervisor) => {
+                    if let Some(text) = previous {
+                        clean_up_after(&text, &supervisor).await;
+                    }
+                    supervisor.spawn()
+                }
                 // `load` validated it already; this only guards the invariants.
                 Err(e) => {
                     eprintln!("{e}");
@@ -246,6 +262,38 @@ pub(crate) fn supervise(
     // what is left of this one.
     drop(lock);
     Ok(code)
+}
+
+/// Kills what a killed run of this config left running (its record is
+/// `text`), in reverse dependency order, before anything new starts.
+async fn clean_up_after(text: &str, supervisor: &Supervisor) {
+    let Some(record) = RunRecord::parse(text) else {
+        tracing::warn!(
+            "the previous run of this config was killed, and left no usable record: not looking for what it left running"
+        );
+        return;
+    };
+    let (graph, plan) = (supervisor.graph(), supervisor.plan());
+    let phase = |name: &str| {
+        (0..graph.len())
+            .find(|&i| graph.name(i) == name)
+            .map(|i| plan.phase_of[i])
+    };
+    let left = sundown::process::kill_leftovers(&record, phase).await;
+    if left.is_empty() {
+        tracing::info!(
+            "the previous run of this config (pid {}) was killed; nothing of it was left running",
+            record.pid
+        );
+    }
+    for l in left {
+        tracing::warn!(
+            "the previous run of this config (pid {}) was killed and left {} running: killed {}",
+            record.pid,
+            l.component,
+            l.killed.join(", ")
+        );
+    }
 }
 
 /// SIGHUP: the config is read again and the difference applied; an

@@ -173,3 +173,110 @@ fn an_unprivileged_sundown_falls_back_to_scanning_by_itself() {
     cmd.args(sb.run_args()).env_remove("SUNDOWN_DESCENDANTS");
     stop_and_check(&sb, Sundown::spawn_command(cmd), "scan");
 }
+
+/// `db` and `web` (which depends on it) each leave two processes a
+/// SIGKILLed supervisor does not take with it: a background child in the
+/// component's group (`NAME.kept.pid`) and a daemon that escaped the group
+/// (`NAME.escaped.pid`). `PR_SET_PDEATHSIG` only reaches the main process.
+fn leaving_graph(sb: &Sandbox) {
+    let dir = sb.dir().display();
+    let script = |name: &str| {
+        format!(
+            "rm -f {dir}/{name}.escaped.pid\n\
+             ( setsid sh -c 'echo $$ > {dir}/{name}.escaped.pid; exec sleep 1000' </dev/null >/dev/null 2>&1 & )\n\
+             sleep 1000 & echo $! > {dir}/{name}.kept.pid\n\
+             while [ ! -s {dir}/{name}.escaped.pid ]; do sleep 0.01; done\n\
+             echo started\n\
+             exec sleep 1000"
+        )
+    };
+    sb.config(&format!(
+        "{}{}",
+        sb.shell("db", &script("db"), "ready = { log = \"started\" }"),
+        sb.shell(
+            "web",
+            &script("web"),
+            "ready = { log = \"started\" }\ndepends_on = [\"db\"]"
+        ),
+    ));
+}
+
+/// A SIGKILLed supervisor leaves descendants behind; the next run of the
+/// same config finds them (by cgroup or by marker, `mode`), kills them in
+/// reverse dependency order before starting anything, and says so.
+fn leftovers_of_a_killed_run_are_killed_by_the_next(mode: &str) {
+    let sb = Sandbox::new();
+    leaving_graph(&sb);
+    let spawn = || {
+        let mut cmd = command();
+        cmd.args(sb.run_args()).env("SUNDOWN_DESCENDANTS", mode);
+        Sundown::spawn_command(cmd)
+    };
+    let mut first = spawn();
+    first.wait_ready(2);
+    let left: Vec<(String, i32)> = ["db.kept", "db.escaped", "web.kept", "web.escaped"]
+        .iter()
+        .map(|f| (f.to_string(), sb.pid_file(&format!("{f}.pid"))))
+        .collect();
+    first.signal(Signal::SIGKILL);
+    first.wait_exit(crate::shared::TIMEOUT);
+    // The fault, reproduced: all four outlive their supervisor.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    for (what, pid) in &left {
+        assert!(
+            is_alive(*pid),
+            "{what} ({pid}) should have been left behind"
+        );
+    }
+
+    let mut second = spawn();
+    second.wait_ready(2);
+    for (what, pid) in &left {
+        assert!(
+            !is_alive(*pid),
+            "{what} ({pid}) of the killed run is still alive ({mode}); stderr:\n{}",
+            second.stderr()
+        );
+    }
+    let said = |name: &str| {
+        let needle = format!("was killed and left {name} running: killed ");
+        let line = second.wait_for(&needle);
+        second
+            .stderr_lines()
+            .iter()
+            .position(|l| *l == line)
+            .map(|at| (at, line))
+            .expect("the line")
+    };
+    let (web_at, web) = said("web");
+    let (db_at, db) = said("db");
+    assert!(web_at < db_at, "web (the dependent) first:\n{web}\n{db}");
+    for (what, pid) in &left {
+        let line = if what.starts_with("web") { &web } else { &db };
+        assert!(line.contains(&format!("{pid} (sleep)")), "{what}: {line}");
+    }
+    second.signal(Signal::SIGTERM);
+    assert_eq!(second.exit_code(), 0, "{}", second.stderr());
+    // A clean end leaves no record: a third run finds nothing to say.
+    let mut third = spawn();
+    third.wait_ready(2);
+    third.signal(Signal::SIGTERM);
+    assert_eq!(third.exit_code(), 0);
+    assert!(
+        !third.stderr().contains("previous run"),
+        "{}",
+        third.stderr()
+    );
+}
+
+#[test]
+fn leftovers_of_a_killed_run_are_found_by_marker_and_killed_by_the_next() {
+    leftovers_of_a_killed_run_are_killed_by_the_next("scan");
+}
+
+#[test]
+fn leftovers_of_a_killed_run_are_found_by_cgroup_and_killed_by_the_next() {
+    if require_cgroups().is_some() {
+        leftovers_of_a_killed_run_are_killed_by_the_next("cgroup");
+    }
+}

@@ -33,6 +33,9 @@ pub struct ControlSocket {
     lock: RunLock,
     /// Rung after a reload: the socket may have to move.
     moves: Arc<Notify>,
+    /// What [`record`](ControlSocket::record) wrote, to write again where
+    /// the socket moves.
+    record: Option<String>,
 }
 
 /// The socket file and its listener; the file is removed when dropped.
@@ -54,6 +57,24 @@ struct Bound {
 pub struct RunLock {
     lock: Flock<std::fs::File>,
     path: PathBuf,
+}
+
+impl RunLock {
+    /// Writes `ours` into the lock file and returns what was there before:
+    /// what the previous holder wrote, if it was killed before it could
+    /// remove the file; empty otherwise.
+    fn swap_record(&self, ours: &str) -> io::Result<String> {
+        use std::io::{Read as _, Seek as _, Write as _};
+        let mut file: &std::fs::File = &self.lock;
+        let mut before = String::new();
+        file.seek(io::SeekFrom::Start(0))?;
+        // A record is a few lines; anything longer is not one.
+        file.take(4096).read_to_string(&mut before)?;
+        file.set_len(0)?;
+        file.seek(io::SeekFrom::Start(0))?;
+        file.write_all(ours.as_bytes())?;
+        Ok(before)
+    }
 }
 
 impl Drop for RunLock {
@@ -148,12 +169,23 @@ impl ControlSocket {
             },
             lock,
             moves: Arc::new(Notify::new()),
+            record: None,
         })
     }
 
     /// Where it is.
     pub fn path(&self) -> &Path {
         &self.bound.path
+    }
+
+    /// Keeps `ours` (a [`RunRecord`](crate::process::RunRecord)) in the
+    /// lock file while the run lives, and returns the previous run's, if
+    /// that run was killed before it could clean up. A run that ends
+    /// removes the file, record and all.
+    pub fn record(&mut self, ours: &str) -> io::Result<Option<String>> {
+        let before = self.lock.swap_record(ours)?;
+        self.record = Some(ours.to_string());
+        Ok((!before.is_empty()).then_some(before))
     }
 
     /// How to tell it that the config was reloaded.
@@ -241,6 +273,14 @@ impl ControlSocket {
                     path.display()
                 );
                 moved.moves = Arc::clone(&self.moves);
+                if let Some(record) = &self.record
+                    && let Err(e) = moved.record(record)
+                {
+                    tracing::warn!(
+                        "cannot keep the run's record beside {}: {e}",
+                        path.display()
+                    );
+                }
                 moved
             }
             Err(e) => {
@@ -292,6 +332,7 @@ fn take_lock(path: &Path) -> io::Result<Option<Flock<std::fs::File>>> {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
+            .read(true)
             .write(true)
             .mode(0o600)
             .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())

@@ -20,7 +20,7 @@ pub(super) struct Cgroup {
 
 /// The cgroup v2 sundown runs in, when there is one: its path (as
 /// `/proc/self/cgroup` shows it) and its directory.
-fn own_cgroup() -> Option<&'static (String, PathBuf)> {
+pub(super) fn own_cgroup() -> Option<&'static (String, PathBuf)> {
     static OWN: OnceLock<Option<(String, PathBuf)>> = OnceLock::new();
     OWN.get_or_init(|| {
         let cgroup = std::fs::read_to_string("/proc/self/cgroup").ok()?;
@@ -99,24 +99,13 @@ pub(crate) fn join(procs: &CString) {
     }
 }
 
-/// Makes the cgroup of tree `id`, for component `name`, next to sundown's
-/// own; `token` is this sundown's part of every tree id (see [`sweep`]).
-pub(super) fn make_cgroup(id: &str, name: &str, token: &str) -> Result<Cgroup, String> {
+/// Makes the cgroup of tree `id` next to sundown's own; `token` is this
+/// sundown's part of every tree id (see [`sweep`]).
+pub(super) fn make_cgroup(id: &str, token: &str) -> Result<Cgroup, String> {
     let (own_path, own) = own_cgroup().ok_or("there is no cgroup v2 hierarchy mounted")?;
-    // Component names are identifiers already; keep the directory name safe anyway.
-    let name: String = name
-        .chars()
-        .map(|ch| {
-            if ch.is_ascii_alphanumeric() || ch == '-' || ch == '_' {
-                ch
-            } else {
-                '_'
-            }
-        })
-        .collect();
     static SWEEP: std::sync::Once = std::sync::Once::new();
     SWEEP.call_once(|| sweep(own, token));
-    let leaf = format!("sundown.{id}.{name}");
+    let leaf = format!("sundown.{id}");
     let dir = own.join(&leaf);
     let path = format!("{}/{leaf}", own_path.trim_end_matches('/'));
     std::fs::create_dir(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;

@@ -148,6 +148,30 @@ pub(super) fn scan(entry: &str) -> Vec<u32> {
         .collect()
 }
 
+/// The distinct environment entries that start with `prefix`, in every
+/// process this one may read (a killed run's trees: `SUNDOWN_TREE=<token>.`).
+pub(super) fn scan_values(prefix: &str) -> std::collections::BTreeSet<String> {
+    let me = std::process::id();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Default::default();
+    };
+    let mut found = std::collections::BTreeSet::new();
+    for pid in dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()) {
+        if pid == me {
+            continue;
+        }
+        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
+        found.extend(
+            env.split(|&b| b == 0)
+                .filter(|e| e.starts_with(prefix.as_bytes()))
+                .map(|e| String::from_utf8_lossy(e).into_owned()),
+        );
+    }
+    found
+}
+
 /// Whether `pid`'s initial environment holds `entry`. Unreadable (another
 /// user's, or gone): not ours to kill anyway unless we are root, and root
 /// can read them all. A zombie's is empty.

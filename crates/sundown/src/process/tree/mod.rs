@@ -34,9 +34,11 @@ use self::cgroup::{Cgroup, in_cgroup, make_cgroup};
 use self::members::{Members, kill_members};
 
 mod cgroup;
+mod leftovers;
 mod members;
 
 pub(crate) use self::cgroup::join;
+pub use self::leftovers::{Leftover, RunRecord, kill_leftovers};
 
 /// The environment variable that marks a component instance's processes.
 pub(crate) const MARKER: &str = "SUNDOWN_TREE";
@@ -68,8 +70,22 @@ fn mode() -> Mode {
     }
 }
 
+/// `name` with anything but letters, digits, `-`, `_` and `.` made `_`:
+/// component names follow that rule already; a library user's need not.
+fn safe(name: &str) -> String {
+    name.chars()
+        .map(|ch| {
+            if ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.') {
+                ch
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// This sundown's part of every tree id.
-fn token() -> &'static str {
+pub(crate) fn token() -> &'static str {
     static TOKEN: OnceLock<String> = OnceLock::new();
     TOKEN.get_or_init(|| {
         // RandomState is seeded from the OS's randomness.
@@ -85,11 +101,13 @@ impl Tree {
     pub(crate) fn new(name: &str) -> Result<Tree, String> {
         static SEQ: AtomicU64 = AtomicU64::new(0);
         let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-        let id = format!("{}.{seq}", token());
+        // The name last: what a later run finds of a killed one (see
+        // `leftovers`) says whose it was.
+        let id = format!("{}.{seq}.{}", token(), safe(name));
         let mode = mode();
         let cgroup = match mode {
             Mode::Scan => None,
-            Mode::Auto | Mode::Cgroup => match make_cgroup(&id, name, token()) {
+            Mode::Auto | Mode::Cgroup => match make_cgroup(&id, token()) {
                 Ok(c) => Some(c),
                 Err(e) if mode == Mode::Cgroup => {
                     return Err(format!("SUNDOWN_DESCENDANTS=cgroup, but {e}"));
