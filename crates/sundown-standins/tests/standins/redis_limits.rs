@@ -12,8 +12,8 @@ use sundown_standins::redis::{AppendFsync, Redis, RedisSpec};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use super::redis_standin::{client, q, resp, spec, start_memory};
-use crate::shared::free_addr;
+use super::redis_standin::{client, q, resp, spec, start, start_memory};
+use crate::shared::{TIMEOUT, free_addr};
 
 /// Resident set size of this process, in KiB.
 fn rss_kib() -> u64 {
@@ -185,4 +185,59 @@ fn measure_exit_with_a_large_store() {
         n / 2 + 1,
         stopped.elapsed()
     );
+}
+
+/// A stop 100 ms into the replay of 200k commands: the component ends at
+/// once, nothing of the replay outlives it (the runtime, which waits for its
+/// blocking threads, ends at once too), the file is neither cut nor
+/// rewritten, and the next start loads every key.
+#[test]
+fn a_stop_during_the_replay_ends_it_at_once_and_the_next_start_loads_everything() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("big.aof");
+    write_aof(&path, 200_000);
+    let data = std::fs::read(&path).expect("read");
+    let addr = free_addr();
+    let rt = runtime();
+    let stopped = rt.block_on(async {
+        let (life, stop, _kill) = Lifecycle::detached("redis");
+        let run = tokio::spawn(Box::new(Redis::new(aof_spec(addr, &path))).run(life));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            TcpStream::connect(addr).await.is_err(),
+            "the replay is still going on"
+        );
+        let stopped = Instant::now();
+        stop.cancel();
+        let exit = tokio::time::timeout(TIMEOUT, run)
+            .await
+            .expect("it ends")
+            .expect("run");
+        assert_eq!(exit, Exit::Code(0));
+        assert!(
+            stopped.elapsed() < Duration::from_millis(250),
+            "the stop took {:?}",
+            stopped.elapsed()
+        );
+        stopped
+    });
+    drop(rt);
+    assert!(
+        stopped.elapsed() < Duration::from_millis(500),
+        "the replay went on for {:?} after the stop",
+        stopped.elapsed()
+    );
+    assert!(
+        std::fs::read(&path).expect("read") == data,
+        "the file was changed"
+    );
+
+    runtime().block_on(async {
+        let running = start(aof_spec(addr, &path)).await;
+        let mut con = client(addr).await;
+        assert_eq!(q::<i64>(&mut con, &["DBSIZE"]).await, 100_001);
+        assert_eq!(q::<i64>(&mut con, &["GET", "n"]).await, 100_000);
+        assert_eq!(q::<String>(&mut con, &["GET", "key:199998"]).await, "value");
+        assert_eq!(running.shutdown().await.exit_code, 0);
+    });
 }
