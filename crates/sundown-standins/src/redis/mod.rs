@@ -39,7 +39,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-pub use self::settings::{AppendFsync, KIND, RedisSpec};
+pub use self::settings::{AppendFsync, DEFAULT_CLIENT_OUTPUT_LIMIT, KIND, RedisSpec};
 use aof::{AofError, Loaded};
 pub use shared::{ServerInfo, Shared};
 use store::Store;
@@ -382,11 +382,7 @@ mod tests {
                 expire_at: None,
             },
         );
-        let spec = RedisSpec {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            aof: None,
-            appendfsync: AppendFsync::Always,
-        };
+        let spec = RedisSpec::new("127.0.0.1:0".parse().unwrap());
         let (life, stop, _kill) = Lifecycle::detached("redis");
         stop.cancel();
         let started = Instant::now();

@@ -24,9 +24,9 @@ pub(crate) fn spec(
     appendfsync: AppendFsync,
 ) -> RedisSpec {
     RedisSpec {
-        listen,
         aof,
         appendfsync,
+        ..RedisSpec::new(listen)
     }
 }
 
