@@ -34,6 +34,7 @@ mod value;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -150,7 +151,14 @@ fn free_later<T: Send + 'static>(value: T) {
 
 async fn run(spec: RedisSpec, life: Lifecycle) -> Exit {
     let name = life.name().to_string();
-    let info = ServerInfo::new(spec.listen.port(), spec.aof.is_some(), spec.appendfsync);
+    let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    let info = ServerInfo {
+        name: name.clone(),
+        password: spec.password.clone().map(Bytes::from),
+        client_output_limit: size(spec.client_output_limit),
+        max_memory: spec.max_memory.map(size),
+        ..ServerInfo::new(spec.listen.port(), spec.aof.is_some(), spec.appendfsync)
+    };
     let stop_loading = CancellationToken::new();
     let loading = load(&spec, &name, info, stop_loading.clone());
     tokio::pin!(loading);
@@ -348,8 +356,6 @@ async fn finish(name: &str, writer: &mut WriterTask, done: &CancellationToken, e
 mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Instant;
-
-    use bytes::Bytes;
 
     use super::*;
     use value::{Entry, Value};

@@ -49,7 +49,11 @@ impl Session {
     /// A session for client `id`.
     pub(super) fn new(id: u64) -> Session {
         Session {
-            client: ClientInfo { id, name: None },
+            client: ClientInfo {
+                id,
+                name: None,
+                authenticated: false,
+            },
             multi: None,
             no_block: false,
         }
@@ -57,10 +61,11 @@ impl Session {
 
     /// A session that replays the append-only file.
     pub(super) fn replay() -> Session {
-        Session {
-            no_block: true,
-            ..Session::new(0)
-        }
+        let mut session = Session::new(0);
+        session.no_block = true;
+        // The file holds what authenticated clients did.
+        session.client.authenticated = true;
+        session
     }
 
     /// Whether a `MULTI` is open.
@@ -77,6 +82,14 @@ impl Session {
         args: Vec<Bytes>,
     ) -> Step {
         let spec = check(&args);
+        // After the name and arity checks, before anything else, as Redis.
+        if let Ok(spec) = spec
+            && server.password.is_some()
+            && !self.client.authenticated
+            && !commands::NO_AUTH.contains(&spec.name)
+        {
+            return Step::Reply(Reply::err("NOAUTH Authentication required."));
+        }
         if let Some(multi) = &mut self.multi {
             let special = spec.as_ref().map(|s| s.special).unwrap_or(Special::No);
             match special {

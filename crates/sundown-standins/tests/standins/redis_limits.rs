@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use sundown::{Component, Exit, Lifecycle};
 use sundown_standins::redis::{AppendFsync, Redis, RedisSpec};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::redis_standin::{client, q, resp, spec, start, start_memory};
+use super::redis_standin::{client, q, read_to_eof, resp, spec, start, start_memory, try_q};
 use crate::shared::{TIMEOUT, free_addr};
 
 /// Resident set size of this process, in KiB.
@@ -240,4 +240,124 @@ fn a_stop_during_the_replay_ends_it_at_once_and_the_next_start_loads_everything(
         assert_eq!(q::<String>(&mut con, &["GET", "key:199998"]).await, "value");
         assert_eq!(running.shutdown().await.exit_code, 0);
     });
+}
+
+/// Sends raw requests on one connection and reads `n` reply lines.
+async fn ask(sock: &mut TcpStream, req: &[u8]) -> String {
+    sock.write_all(req).await.expect("write");
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(TIMEOUT, sock.read(&mut buf))
+        .await
+        .expect("a reply")
+        .expect("read");
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_password_only_auth_hello_and_quit_run_before_it_is_given() {
+    let addr = free_addr();
+    let running = start(RedisSpec {
+        password: Some("s3cret".into()),
+        ..RedisSpec::new(addr)
+    })
+    .await;
+
+    // The redis crate, with the password in the URL, and without.
+    let url = format!("redis://:s3cret@{addr}/");
+    let mut con = redis::Client::open(url)
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect with the password");
+    assert_eq!(q::<String>(&mut con, &["SET", "a", "1"]).await, "OK");
+    assert_eq!(q::<i64>(&mut con, &["GET", "a"]).await, 1);
+    let mut anonymous = client(addr).await;
+    let err = try_q::<String>(&mut anonymous, &["GET", "a"])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("NOAUTH"), "{err}");
+    let wrong = redis::Client::open(format!("redis://:nope@{addr}/"))
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await;
+    let err = wrong
+        .err()
+        .expect("a wrong password is refused")
+        .to_string();
+    assert!(err.contains("AuthenticationFailed"), "{err}");
+
+    // Raw RESP: what Redis answers, step by step.
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    let noauth = "-NOAUTH Authentication required.\r\n";
+    assert_eq!(ask(&mut s, &resp(&["PING"])).await, noauth);
+    assert_eq!(ask(&mut s, &resp(&["SET", "a", "2"])).await, noauth);
+    assert_eq!(ask(&mut s, &resp(&["MULTI"])).await, noauth);
+    assert!(
+        ask(&mut s, &resp(&["NOSUCH"]))
+            .await
+            .starts_with("-ERR unknown command 'NOSUCH'")
+    );
+    let wrongpass = "-WRONGPASS invalid username-password pair or user is disabled.\r\n";
+    assert_eq!(ask(&mut s, &resp(&["AUTH", "s3cre"])).await, wrongpass);
+    assert_eq!(ask(&mut s, &resp(&["AUTH", "s3cret!"])).await, wrongpass);
+    assert_eq!(
+        ask(&mut s, &resp(&["AUTH", "admin", "s3cret"])).await,
+        wrongpass
+    );
+    assert_eq!(
+        ask(&mut s, &resp(&["AUTH", "a", "b", "c"])).await,
+        "-ERR syntax error\r\n"
+    );
+    assert!(
+        ask(&mut s, &resp(&["HELLO", "2"]))
+            .await
+            .starts_with("-NOAUTH HELLO must be called with the client already authenticated")
+    );
+    assert_eq!(
+        ask(&mut s, &resp(&["HELLO", "2", "AUTH", "default", "x"])).await,
+        wrongpass
+    );
+    assert_eq!(ask(&mut s, &resp(&["GET", "a"])).await, noauth);
+    let hello = ask(
+        &mut s,
+        &resp(&["HELLO", "2", "AUTH", "default", "s3cret", "SETNAME", "w1"]),
+    )
+    .await;
+    assert!(hello.starts_with("*14\r\n$6\r\nserver\r\n"), "{hello}");
+    assert_eq!(ask(&mut s, &resp(&["GET", "a"])).await, "$1\r\n1\r\n");
+    assert_eq!(
+        ask(&mut s, &resp(&["CLIENT", "GETNAME"])).await,
+        "$2\r\nw1\r\n"
+    );
+
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    assert_eq!(ask(&mut s, &resp(&["AUTH", "s3cret"])).await, "+OK\r\n");
+    assert_eq!(ask(&mut s, &resp(&["PING"])).await, "+PONG\r\n");
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    assert_eq!(
+        ask(&mut s, &resp(&["AUTH", "default", "s3cret"])).await,
+        "+OK\r\n"
+    );
+    assert_eq!(ask(&mut s, &resp(&["PING"])).await, "+PONG\r\n");
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(&resp(&["QUIT"])).await.expect("write");
+    assert_eq!(read_to_eof(&mut s).await, b"+OK\r\n");
+    assert_eq!(running.shutdown().await.exit_code, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_password_auth_answers_as_redis_does() {
+    let (running, addr) = start_memory().await;
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    assert!(
+        ask(&mut s, &resp(&["AUTH", "x"]))
+            .await
+            .starts_with("-ERR AUTH <password> called without any password configured")
+    );
+    assert_eq!(
+        ask(&mut s, &resp(&["AUTH", "default", "x"])).await,
+        "+OK\r\n"
+    );
+    assert_eq!(ask(&mut s, &resp(&["PING"])).await, "+PONG\r\n");
+    assert_eq!(running.shutdown().await.exit_code, 0);
 }
