@@ -361,3 +361,73 @@ async fn without_a_password_auth_answers_as_redis_does() {
     assert_eq!(ask(&mut s, &resp(&["PING"])).await, "+PONG\r\n");
     assert_eq!(running.shutdown().await.exit_code, 0);
 }
+
+/// The `omem` of each client in a `CLIENT LIST`.
+fn omems(list: &str) -> Vec<usize> {
+    list.lines()
+        .filter_map(|l| l.split(' ').find_map(|f| f.strip_prefix("omem=")))
+        .map(|v| v.parse().expect("omem is a number"))
+        .collect()
+}
+
+/// A client pipelines 100 `GET`s of a 1 MB value and never reads: past
+/// the 8 MB `client_output_limit` its connection is closed, and the others
+/// are served. One that pipelines 6 and reads them late gets them whole,
+/// and meanwhile holds no more than the limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_does_not_read_is_disconnected_past_the_output_limit() {
+    let addr = free_addr();
+    let limit = 8 << 20;
+    let running = start(RedisSpec {
+        client_output_limit: limit as u64,
+        ..RedisSpec::new(addr)
+    })
+    .await;
+    let mut con = client(addr).await;
+    let value = "v".repeat(1 << 20);
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg(&value)
+        .query_async(&mut con)
+        .await
+        .expect("SET");
+
+    let mut slow = TcpStream::connect(addr).await.expect("connect");
+    slow.write_all(&resp(&["GET", "k"]).repeat(6))
+        .await
+        .expect("write");
+    let mut flood = TcpStream::connect(addr).await.expect("connect");
+    flood
+        .write_all(&resp(&["GET", "k"]).repeat(100))
+        .await
+        .expect("write");
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let list: String = q(&mut con, &["CLIENT", "LIST"]).await;
+        let held = omems(&list);
+        assert!(held.iter().all(|&m| m <= limit), "{list}");
+        if list.lines().count() == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the flooding client is still connected: {list}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(q::<usize>(&mut con, &["STRLEN", "k"]).await, 1 << 20);
+
+    let mut got = Vec::new();
+    let reply = format!("$1048576\r\n{value}\r\n");
+    while got.len() < 6 * reply.len() {
+        let mut buf = vec![0u8; 1 << 16];
+        let n = tokio::time::timeout(TIMEOUT, slow.read(&mut buf))
+            .await
+            .expect("replies")
+            .expect("read");
+        assert!(n > 0, "closed after {} bytes", got.len());
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(got == reply.repeat(6).into_bytes(), "six whole replies");
+    assert_eq!(running.shutdown().await.exit_code, 0);
+}
