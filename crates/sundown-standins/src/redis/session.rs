@@ -45,6 +45,16 @@ pub(super) fn check(args: &[Bytes]) -> Result<&'static Spec, Reply> {
     }
 }
 
+/// Redis's answer past `maxmemory`.
+fn oom_error() -> Reply {
+    Reply::err("OOM command not allowed when used memory > 'maxmemory'.")
+}
+
+/// Whether a request may add to the data.
+fn grows(args: &[Bytes]) -> bool {
+    commands::lookup(&args[0]).is_some_and(|s| commands::DENY_OOM.contains(&s.name))
+}
+
 impl Session {
     /// A session for client `id`.
     pub(super) fn new(id: u64) -> Session {
@@ -90,9 +100,20 @@ impl Session {
         {
             return Step::Reply(Reply::err("NOAUTH Authentication required."));
         }
+        // Never while replaying: the file holds what was accepted.
+        let oom = !store.loading
+            && server
+                .max_memory
+                .is_some_and(|max| store.used_memory() > max);
         if let Some(multi) = &mut self.multi {
             let special = spec.as_ref().map(|s| s.special).unwrap_or(Special::No);
             match special {
+                Special::Exec if oom && multi.queue.iter().any(|a| grows(a)) => {
+                    self.multi = None;
+                    return Step::Reply(Reply::err(
+                        "EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'.",
+                    ));
+                }
                 Special::Exec => return Step::Reply(self.exec(store, server)),
                 Special::Discard => {
                     self.multi = None;
@@ -106,6 +127,11 @@ impl Session {
                 }
                 Special::Quit => return Step::Quit(Reply::ok()),
                 Special::No => {}
+            }
+            // Queuing takes memory too: Redis refuses it all when out of it.
+            if oom && spec.is_ok() {
+                multi.failed = true;
+                return Step::Reply(oom_error());
             }
             return Step::Reply(match spec {
                 Ok(_) => {
@@ -122,6 +148,9 @@ impl Session {
             Ok(spec) => spec,
             Err(e) => return Step::Reply(e),
         };
+        if oom && commands::DENY_OOM.contains(&spec.name) {
+            return Step::Reply(oom_error());
+        }
         match spec.special {
             Special::Multi => {
                 self.multi = Some(Multi {

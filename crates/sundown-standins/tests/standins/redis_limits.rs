@@ -431,3 +431,71 @@ async fn a_client_that_does_not_read_is_disconnected_past_the_output_limit() {
     assert!(got == reply.repeat(6).into_bytes(), "six whole replies");
     assert_eq!(running.shutdown().await.exit_code, 0);
 }
+
+/// Past `max_memory`, what would add data is refused with Redis's `-OOM`;
+/// reads, pops and deletions still run, and free room again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_max_memory_writes_that_grow_are_refused_and_deletes_still_work() {
+    let addr = free_addr();
+    let running = start(RedisSpec {
+        max_memory: Some(10_000),
+        ..RedisSpec::new(addr)
+    })
+    .await;
+    let mut con = client(addr).await;
+    let value = "v".repeat(1000);
+    let mut stored = 0;
+    let err = loop {
+        match try_q::<String>(&mut con, &["SET", &format!("k{stored}"), &value]).await {
+            Ok(_) => stored += 1,
+            Err(e) => break e,
+        }
+        assert!(stored < 100, "never refused");
+    };
+    assert_eq!(err.code(), Some("OOM"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("command not allowed when used memory > 'maxmemory'."),
+        "{err}"
+    );
+    assert!((10..=11).contains(&stored), "{stored} values of 1 kB fit");
+    let info: String = q(&mut con, &["INFO", "memory"]).await;
+    assert!(info.contains("\r\nmaxmemory:10000\r\n"), "{info}");
+    let used: usize = info
+        .split("\r\n")
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.parse().ok())
+        .expect("used_memory");
+    assert!(used > 10_000 && used < 12_000, "{info}");
+    for cmd in [
+        &["RPUSH", "l", "x"][..],
+        &["HSET", "h", "f", "v"],
+        &["INCR", "n"],
+        &["APPEND", "k0", "x"],
+    ] {
+        let err = try_q::<i64>(&mut con, cmd).await.unwrap_err();
+        assert_eq!(err.code(), Some("OOM"), "{cmd:?}: {err}");
+    }
+    assert_eq!(q::<String>(&mut con, &["GET", "k0"]).await, value);
+    assert_eq!(q::<i64>(&mut con, &["EXPIRE", "k0", "100"]).await, 1);
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    assert_eq!(ask(&mut s, &resp(&["MULTI"])).await, "+OK\r\n");
+    assert!(
+        ask(&mut s, &resp(&["SET", "x", "1"]))
+            .await
+            .starts_with("-OOM ")
+    );
+    assert!(
+        ask(&mut s, &resp(&["EXEC"]))
+            .await
+            .starts_with("-EXECABORT")
+    );
+
+    assert_eq!(q::<i64>(&mut con, &["DEL", "k0", "k1"]).await, 2);
+    assert_eq!(q::<String>(&mut con, &["SET", "again", "1"]).await, "OK");
+    assert_eq!(
+        q::<Vec<String>>(&mut con, &["CONFIG", "GET", "maxmemory"]).await,
+        ["maxmemory", "10000"]
+    );
+    assert_eq!(running.shutdown().await.exit_code, 0);
+}

@@ -169,6 +169,33 @@ table! {
 /// `no-auth` flag).
 pub(super) const NO_AUTH: &[&str] = &["auth", "hello", "quit"];
 
+/// What may add to the data, refused past `max_memory` (Redis's `denyoom`
+/// flag); deletions, pops and reads still run, as with `noeviction`.
+pub(super) const DENY_OOM: &[&str] = &[
+    "set",
+    "setex",
+    "psetex",
+    "setnx",
+    "mset",
+    "append",
+    "incr",
+    "decr",
+    "incrby",
+    "decrby",
+    "lpush",
+    "rpush",
+    "lpushx",
+    "rpushx",
+    "lmove",
+    "rpoplpush",
+    "blmove",
+    "brpoplpush",
+    "hset",
+    "hmset",
+    "hsetnx",
+    "hincrby",
+];
+
 /// Every command, for `COMMAND`.
 pub(super) fn all() -> &'static [Spec] {
     TABLE

@@ -191,7 +191,7 @@ pub(super) fn config(ctx: &mut Ctx, args: &[Bytes]) -> Res<Outcome> {
             return Err(wrong_args("config|get"));
         }
         let server = ctx.server;
-        let params: [(&str, String); 8] = [
+        let params: [(&str, String); 9] = [
             ("save", String::new()),
             ("appendonly", if server.aof { "yes" } else { "no" }.into()),
             (
@@ -204,7 +204,8 @@ pub(super) fn config(ctx: &mut Ctx, args: &[Bytes]) -> Res<Outcome> {
             ),
             ("databases", "1".into()),
             ("port", server.port.to_string()),
-            ("maxmemory", "0".into()),
+            ("maxmemory", server.max_memory.unwrap_or(0).to_string()),
+            ("maxmemory-policy", "noeviction".into()),
             ("timeout", "0".into()),
             (
                 "proto-max-bulk-len",
@@ -283,10 +284,12 @@ pub(super) fn info(ctx: &mut Ctx, args: &[Bytes]) -> Res<Outcome> {
     }
     if wanted("memory") {
         let used = ctx.store.used_memory();
+        let max = server.max_memory.unwrap_or(0);
         let _ = write!(
             s,
-            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nmaxmemory:0\r\n\r\n",
-            human(used)
+            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nmaxmemory:{max}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:noeviction\r\n\r\n",
+            human(used),
+            human(max)
         );
     }
     if wanted("persistence") {
