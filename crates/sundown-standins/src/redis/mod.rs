@@ -10,10 +10,22 @@
 //! `session` (what requests do), `conn` (a connection), `shared` (what the
 //! connections share), `aof` (the file).
 //!
+//! Limits: with `password` set, nothing but `AUTH`, `HELLO` and `QUIT` runs
+//! before the client has given it (`session`, `commands/auth.rs`); a
+//! connection whose unread replies pass `client_output_limit` is closed
+//! (`conn`); past `max_memory`, commands that would add data answer `-OOM`
+//! (`session`, `store/memory.rs`).
+//!
 //! Stopping: the listener closes, each connection finishes and answers
 //! what it had already received, a client blocked in `BRPOP` sees its
 //! connection closed (never a reply it would take for a timeout), the file
-//! is fsynced, and the component exits 0.
+//! is fsynced, and the component exits 0. The store is freed afterwards, on
+//! a thread of its own: dropping millions of keys takes seconds the engine
+//! would count against the stop timeout. A stop during the replay of the
+//! file at start is seen within a thousand commands; the file is then left
+//! exactly as it was (neither cut nor rewritten) and the next start replays
+//! it in full. A stop during the rewrite that follows a replay deletes the
+//! half-written new file and keeps the old one.
 
 mod settings;
 

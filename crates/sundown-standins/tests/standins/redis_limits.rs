@@ -280,10 +280,10 @@ async fn with_a_password_only_auth_hello_and_quit_run_before_it_is_given() {
         .expect("url")
         .get_multiplexed_async_connection()
         .await;
-    let err = wrong
-        .err()
-        .expect("a wrong password is refused")
-        .to_string();
+    let Err(err) = wrong else {
+        panic!("a wrong password is accepted")
+    };
+    let err = err.to_string();
     assert!(err.contains("AuthenticationFailed"), "{err}");
 
     // Raw RESP: what Redis answers, step by step.
