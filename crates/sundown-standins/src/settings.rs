@@ -141,3 +141,62 @@ pub(crate) fn postgres_target(url: &str) -> Option<(String, u16)> {
 pub(crate) fn dial(key: &'static str, target: Option<(String, u16)>) -> Option<Dial> {
     target.map(|(host, port)| Dial { key, host, port })
 }
+
+/// A byte size as `redis.conf` writes one: a whole number and an optional
+/// unit, `k`, `m`, `g` for powers of 1000 and `kb`, `mb`, `gb` for powers
+/// of 1024, in any case (`"64MB"` is 64 MiB, as in Redis). `KiB`, `MiB`,
+/// `GiB` and `B` are accepted too.
+pub(crate) fn parse_byte_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let number: u64 = number.parse().ok()?;
+    let unit = unit.trim().to_ascii_lowercase();
+    let scale: u64 = match unit.as_str() {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" | "kib" => 1 << 10,
+        "m" => 1000 * 1000,
+        "mb" | "mib" => 1 << 20,
+        "g" => 1000 * 1000 * 1000,
+        "gb" | "gib" => 1 << 30,
+        _ => return None,
+    };
+    number.checked_mul(scale)
+}
+
+/// An optional byte size setting (see [`parse_byte_size`]) of at least one
+/// byte: `Some(None)` when absent, `None` after reporting an error at it.
+pub(crate) fn byte_size(
+    cx: &mut Context<'_, '_>,
+    v: &Option<Spanned<String>>,
+    key: &str,
+    what: &dyn Fn(&str) -> String,
+) -> Option<Option<u64>> {
+    let Some(v) = v else {
+        return Some(None);
+    };
+    let text = v.get_ref().trim();
+    match parse_byte_size(text) {
+        Some(0) => {
+            cx.error(
+                v.span(),
+                format!("{}: must be at least 1 byte, not `{text}`", what(key)),
+            );
+            None
+        }
+        Some(n) => Some(Some(n)),
+        None => {
+            cx.error(
+                v.span(),
+                format!(
+                    "{}: `{text}` is not a byte size; write e.g. \"256MB\" (units B, KB, MB, GB, powers of 1024 as in redis.conf)",
+                    what(key)
+                ),
+            );
+            None
+        }
+    }
+}

@@ -108,6 +108,10 @@ kind = "postgres"
     assert_eq!(r.listen, addr("127.0.0.1:6379"));
     assert_eq!(r.aof, None);
     assert_eq!(r.appendfsync, AppendFsync::Always);
+    assert_eq!(
+        (&r.password, r.client_output_limit, r.max_memory),
+        (&None, 64 * 1024 * 1024, None)
+    );
     let Some(p) = kind(&c, "postgres").get::<PostgresSpec>() else {
         panic!("postgres")
     };
@@ -140,6 +144,9 @@ kind = "redis"
 listen = "127.0.0.1:6390"
 aof = "data/redis.aof"
 appendfsync = "everysec"
+password = "s3cret"
+client_output_limit = "8mb"
+max_memory = "2G"
 [components.postgres]
 kind = "postgres"
 listen = "[::1]:5440"
@@ -173,6 +180,10 @@ password = "secret"
     };
     assert_eq!(r.aof, Some(PathBuf::from("/base/data/redis.aof")));
     assert_eq!(r.appendfsync, AppendFsync::Everysec);
+    assert_eq!(
+        (r.password.as_deref(), r.client_output_limit, r.max_memory),
+        (Some("s3cret"), 8 << 20, Some(2_000_000_000))
+    );
     let Some(p) = kind(&c, "postgres").get::<PostgresSpec>() else {
         panic!("postgres")
     };
@@ -211,6 +222,55 @@ fn bad_appendfsync_with_a_suggestion() {
         3,
         15,
         "component `r`: appendfsync: `alway` is not one of \"always\", \"everysec\" (did you mean `always`?)",
+    );
+}
+
+#[test]
+fn byte_sizes_are_read_as_redis_conf_reads_them() {
+    use crate::settings::parse_byte_size;
+    for (text, bytes) in [
+        ("1", 1),
+        ("10B", 10),
+        ("1k", 1000),
+        ("1kb", 1024),
+        ("1KiB", 1024),
+        ("64MB", 64 << 20),
+        ("64 mb", 64 << 20),
+        ("3m", 3_000_000),
+        ("1gb", 1 << 30),
+    ] {
+        assert_eq!(parse_byte_size(text), Some(bytes), "{text}");
+    }
+    for text in ["", "MB", "1.5MB", "-1", "1tb", "1 2", "99999999999999GB"] {
+        assert_eq!(parse_byte_size(text), None, "{text}");
+    }
+}
+
+#[test]
+fn bad_byte_sizes_and_an_empty_password() {
+    assert_one_error(
+        "[components.r]\nkind = \"redis\"\nmax_memory = \"12XB\"\n",
+        3,
+        14,
+        "component `r`: max_memory: `12XB` is not a byte size; write e.g. \"256MB\" (units B, KB, MB, GB, powers of 1024 as in redis.conf)",
+    );
+    assert_one_error(
+        "[components.r]\nkind = \"redis\"\nclient_output_limit = \"0\"\n",
+        3,
+        23,
+        "component `r`: client_output_limit: must be at least 1 byte, not `0`",
+    );
+    assert_one_error(
+        "[components.r]\nkind = \"redis\"\npassword = \"\"\n",
+        3,
+        12,
+        "component `r`: password: must not be empty; leave it out for no password",
+    );
+    assert_one_error_starting(
+        "[components.r]\nkind = \"redis\"\nmax_memory = 1024\n",
+        3,
+        14,
+        "component `r`: invalid type: integer `1024`, expected a string",
     );
 }
 

@@ -6,6 +6,8 @@
 //! it empties the killed worker's processing list).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -23,6 +25,9 @@ pub(super) struct ClientRecord {
     pub since: Instant,
     /// Cancelled by `CLIENT KILL`: its connection closes.
     pub kill: CancellationToken,
+    /// Bytes of replies produced and not yet written (`omem`), kept by
+    /// the connection without taking the store lock.
+    pub omem: Arc<AtomicUsize>,
 }
 
 /// Every connected client, by id.
@@ -73,11 +78,12 @@ impl Clients {
             .map(|n| String::from_utf8_lossy(n).into_owned())
             .unwrap_or_default();
         Some(format!(
-            "id={id} addr={} laddr={} fd=-1 name={name} age={} idle=0 flags={} db=0 sub=0 psub=0 multi=-1 user=default resp=2\n",
+            "id={id} addr={} laddr={} fd=-1 name={name} age={} idle=0 flags={} db=0 sub=0 psub=0 multi=-1 omem={} user=default resp=2\n",
             c.addr,
             c.laddr,
             c.since.elapsed().as_secs(),
             if blocked { "b" } else { "N" },
+            c.omem.load(Ordering::Relaxed),
         ))
     }
 }

@@ -4,9 +4,19 @@
 //! Batching is what makes pipelining cheap: a client that sends 16 commands
 //! at once costs one lock, one append-only-file wake-up and one socket
 //! write, not 16.
+//!
+//! What a client that does not read can make the server hold is bounded.
+//! Nothing more is read from a connection until the answers to its last
+//! batch are written (the kernel's buffers then push back on the client).
+//! Answers are kept as they were produced, mostly sharing the stored
+//! values, and encoded a chunk at a time as the socket takes them, never
+//! the whole batch at once. And a connection whose answers not yet written
+//! weigh more than `client_output_limit` ([`Reply::weight`]) is closed at
+//! once, its batch abandoned, as Redis does past its hard limit.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -29,6 +39,10 @@ use super::shared::Shared;
 /// client's flood cannot hold the store lock for long.
 const MAX_BATCH: usize = 1024;
 
+/// Encoded answers are written out whenever this many bytes are waiting,
+/// so a batch's answers are never all encoded at once.
+const WRITE_CHUNK: usize = 64 * 1024;
+
 enum Input {
     Open,
     /// The client closed its side, or the socket failed.
@@ -49,6 +63,8 @@ enum End {
     Done,
     Quit,
     Blocked(Blocked),
+    /// The answers not yet written passed `client_output_limit`.
+    Overflow,
 }
 
 struct Conn {
@@ -60,22 +76,29 @@ struct Conn {
     input: Input,
     shared: Arc<Shared>,
     durable: Option<watch::Receiver<u64>>,
+    /// The weight of `replies` plus the encoded bytes not yet written.
+    omem: Arc<AtomicUsize>,
+    /// It was closed for passing `client_output_limit`.
+    overflowed: bool,
 }
 
 /// Serves one client until it leaves, breaks the protocol, is killed
 /// (`CLIENT KILL`), or `stop`.
 pub(super) async fn serve(sock: TcpStream, shared: Arc<Shared>, id: u64, stop: CancellationToken) {
     let kill = CancellationToken::new();
+    let omem = Arc::new(AtomicUsize::new(0));
     let addr =
         |a: std::io::Result<std::net::SocketAddr>| a.map(|a| a.to_string()).unwrap_or_default();
+    let peer = addr(sock.peer_addr());
     shared.lock().clients.add(
         id,
         ClientRecord {
-            addr: addr(sock.peer_addr()),
+            addr: peer.clone(),
             laddr: addr(sock.local_addr()),
             name: None,
             since: Instant::now(),
             kill: kill.clone(),
+            omem: omem.clone(),
         },
     );
     let mut conn = Conn {
@@ -87,6 +110,8 @@ pub(super) async fn serve(sock: TcpStream, shared: Arc<Shared>, id: u64, stop: C
         input: Input::Open,
         durable: shared.aof.as_ref().map(|a| a.durable.clone()),
         shared,
+        omem,
+        overflowed: false,
     };
     let result = tokio::select! {
         r = conn.run(&stop) => r,
@@ -101,7 +126,20 @@ pub(super) async fn serve(sock: TcpStream, shared: Arc<Shared>, id: u64, stop: C
         store.kill_client(id);
         store.clients.remove(id);
     }
-    linger(conn.framed.into_inner()).await;
+    let sock = conn.framed.into_inner();
+    if conn.overflowed {
+        let info = &conn.shared.info;
+        tracing::warn!(
+            "{}: closed the connection of client {peer} (id {id}): the replies it has not read passed client_output_limit ({} bytes)",
+            info.name,
+            info.client_output_limit
+        );
+        // A reset, at once: what it did not read is thrown away, and the
+        // kernel lets go of its buffers too.
+        let _ = sock.set_zero_linger();
+        return;
+    }
+    linger(sock).await;
 }
 
 /// How long a closing connection waits for the client to close its side.
@@ -155,6 +193,10 @@ impl Conn {
             match end {
                 End::Done => {}
                 End::Quit => return Ok(()),
+                End::Overflow => {
+                    self.overflowed = true;
+                    return Ok(());
+                }
                 End::Blocked(b) => {
                     if self.wait_blocked(b, stop).await? {
                         return Ok(());
@@ -205,8 +247,11 @@ impl Conn {
             session,
             pending,
             replies,
+            omem,
             ..
         } = self;
+        let limit = shared.info.client_output_limit;
+        let mut weight = omem.load(Ordering::Relaxed);
         let mut store = shared.lock();
         // One clock reading per batch: a batch runs in microseconds, far
         // below the millisecond grain of expiry.
@@ -214,7 +259,18 @@ impl Conn {
         let mut end = End::Done;
         while let Some(args) = pending.pop_front() {
             match session.execute(&mut store, &shared.info, args) {
-                Step::Reply(r) => replies.push(r),
+                Step::Reply(r) => {
+                    weight = weight.saturating_add(r.weight());
+                    replies.push(r);
+                    if weight > limit {
+                        // What ran stays done (it may be logged already);
+                        // the rest of the batch is dropped with the client.
+                        replies.clear();
+                        pending.clear();
+                        end = End::Overflow;
+                        break;
+                    }
+                }
                 Step::Quit(r) => {
                     replies.push(r);
                     end = End::Quit;
@@ -237,6 +293,7 @@ impl Conn {
                 }
             }
         }
+        omem.store(weight, Ordering::Relaxed);
         (end, store.aof_seq())
     }
 
@@ -255,11 +312,22 @@ impl Conn {
         if self.replies.is_empty() {
             return Ok(());
         }
-        let buf = self.framed.write_buffer_mut();
-        for r in self.replies.drain(..) {
-            encode_reply(&mut self.resp, r, buf)?;
+        let mut unwritten: usize = self.replies.iter().map(Reply::weight).sum();
+        self.omem.store(unwritten, Ordering::Relaxed);
+        for r in std::mem::take(&mut self.replies) {
+            unwritten = unwritten.saturating_sub(r.weight());
+            encode_reply(&mut self.resp, r, self.framed.write_buffer_mut())?;
+            let encoded = self.framed.write_buffer().len();
+            if encoded >= WRITE_CHUNK {
+                self.omem.store(unwritten + encoded, Ordering::Relaxed);
+                SinkExt::<Reply>::flush(&mut self.framed).await?;
+            }
         }
-        SinkExt::<Reply>::flush(&mut self.framed).await
+        self.omem
+            .store(self.framed.write_buffer().len(), Ordering::Relaxed);
+        SinkExt::<Reply>::flush(&mut self.framed).await?;
+        self.omem.store(0, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Answers the pending reply of a client that was served while it was

@@ -10,10 +10,22 @@
 //! `session` (what requests do), `conn` (a connection), `shared` (what the
 //! connections share), `aof` (the file).
 //!
+//! Limits: with `password` set, nothing but `AUTH`, `HELLO` and `QUIT` runs
+//! before the client has given it (`session`, `commands/auth.rs`); a
+//! connection whose unread replies pass `client_output_limit` is closed
+//! (`conn`); past `max_memory`, commands that would add data answer `-OOM`
+//! (`session`, `store/memory.rs`).
+//!
 //! Stopping: the listener closes, each connection finishes and answers
 //! what it had already received, a client blocked in `BRPOP` sees its
 //! connection closed (never a reply it would take for a timeout), the file
-//! is fsynced, and the component exits 0.
+//! is fsynced, and the component exits 0. The store is freed afterwards, on
+//! a thread of its own: dropping millions of keys takes seconds the engine
+//! would count against the stop timeout. A stop during the replay of the
+//! file at start is seen within a thousand commands; the file is then left
+//! exactly as it was (neither cut nor rewritten) and the next start replays
+//! it in full. A stop during the rewrite that follows a replay deletes the
+//! half-written new file and keeps the old one.
 
 mod settings;
 
@@ -34,12 +46,13 @@ mod value;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-pub use self::settings::{AppendFsync, KIND, RedisSpec};
+pub use self::settings::{AppendFsync, DEFAULT_CLIENT_OUTPUT_LIMIT, KIND, RedisSpec};
 use aof::{AofError, Loaded};
 pub use shared::{ServerInfo, Shared};
 use store::Store;
@@ -82,11 +95,14 @@ enum LoadError {
     Thread(tokio::task::JoinError),
 }
 
-/// Replays the append-only file off the runtime's threads.
+/// Replays the append-only file off the runtime's threads; gives up soon
+/// after `stop` ([`AofError::Stopped`]), leaving the file as it was. The
+/// store of a replay given up is freed on a thread of its own.
 async fn load(
     spec: &RedisSpec,
     name: &str,
     info: ServerInfo,
+    stop: CancellationToken,
 ) -> Result<(Store, ServerInfo, Option<Loaded>), LoadError> {
     let mut store = Store::new();
     let Some(path) = spec.aof.clone() else {
@@ -94,7 +110,13 @@ async fn load(
     };
     let name = name.to_string();
     tokio::task::spawn_blocking(move || {
-        let mut loaded = aof::load(&path, &mut store, &info)?;
+        let mut loaded = match aof::load(&path, &mut store, &info, &stop) {
+            Ok(l) => l,
+            Err(e) => {
+                free_later(store);
+                return Err(e.into());
+            }
+        };
         if loaded.truncated > 0 {
             warn!(
                 "{name}: append-only file {} ended in an incomplete command (a crash mid-write?): cut off its last {} bytes",
@@ -108,9 +130,16 @@ async fn load(
             path.display()
         );
         if loaded.commands > 0 {
-            let (file, keys) = aof::rewrite(&path, &store)?;
-            loaded.file = file;
-            info!("{name}: rewrote {} with its {keys} keys", path.display());
+            match aof::rewrite(&path, &store, &stop) {
+                Ok((file, keys)) => {
+                    loaded.file = file;
+                    info!("{name}: rewrote {} with its {keys} keys", path.display());
+                }
+                Err(e) => {
+                    free_later(store);
+                    return Err(e.into());
+                }
+            }
         }
         store.enable_aof();
         Ok((store, info, Some(loaded)))
@@ -119,21 +148,74 @@ async fn load(
     .map_err(LoadError::Thread)?
 }
 
+/// Frees `value` on a thread of its own. Dropping a store of millions of
+/// keys takes a second or more, which must not delay the exit the engine
+/// waits for (and times out); if the process ends first, exiting frees the
+/// memory anyway. A plain thread, not `spawn_blocking`: the runtime waits
+/// for its blocking tasks when it shuts down, not for other threads.
+fn free_later<T: Send + 'static>(value: T) {
+    // Spawning fails only when threads run out; the value is then dropped
+    // right here, with the closure.
+    let _ = std::thread::Builder::new()
+        .name("redis-free".into())
+        .spawn(move || drop(value));
+}
+
 async fn run(spec: RedisSpec, life: Lifecycle) -> Exit {
     let name = life.name().to_string();
-    let info = ServerInfo::new(spec.listen.port(), spec.aof.is_some(), spec.appendfsync);
-    let loaded = tokio::select! {
-        r = load(&spec, &name, info) => r,
-        _ = life.stop_requested() => return Exit::Code(0),
-        _ = life.kill_requested() => return killed(),
+    let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    let info = ServerInfo {
+        name: name.clone(),
+        password: spec.password.clone().map(Bytes::from),
+        client_output_limit: size(spec.client_output_limit),
+        max_memory: spec.max_memory.map(size),
+        ..ServerInfo::new(spec.listen.port(), spec.aof.is_some(), spec.appendfsync)
     };
-    let (store, mut info, loaded) = match loaded {
+    let stop_loading = CancellationToken::new();
+    let loading = load(&spec, &name, info, stop_loading.clone());
+    tokio::pin!(loading);
+    let loaded = tokio::select! {
+        r = &mut loading => r,
+        _ = life.stop_requested() => {
+            // Wait for the replay to give up (milliseconds), so nothing
+            // touches the file once this has ended.
+            stop_loading.cancel();
+            tokio::select! {
+                r = &mut loading => if let Ok((store, ..)) = r { free_later(store) },
+                _ = life.kill_requested() => return killed(),
+            }
+            info!("{name}: stopped while loading; the next start replays the append-only file in full");
+            return Exit::Code(0);
+        }
+        // The file is safe without waiting: a rewrite replaces it by a rename.
+        _ = life.kill_requested() => {
+            stop_loading.cancel();
+            return killed();
+        }
+    };
+    let (store, info, loaded) = match loaded {
         Ok(l) => l,
         Err(e) => return Exit::Error(e.to_string()),
     };
+    serve(&spec, &life, store, info, loaded).await
+}
+
+/// Serves the loaded `store` until stopped. The store is freed after the
+/// exit is returned (see [`free_later`]), the append-only file being
+/// already fsynced by then.
+async fn serve(
+    spec: &RedisSpec,
+    life: &Lifecycle,
+    store: Store,
+    mut info: ServerInfo,
+    loaded: Option<Loaded>,
+) -> Exit {
     let listener = match TcpListener::bind(spec.listen).await {
         Ok(l) => l,
-        Err(e) => return Exit::Error(format!("cannot listen on {}: {e}", spec.listen)),
+        Err(e) => {
+            free_later(store);
+            return Exit::Error(format!("cannot listen on {}: {e}", spec.listen));
+        }
     };
     let local = listener.local_addr().unwrap_or(spec.listen);
     info.port = local.port();
@@ -149,6 +231,24 @@ async fn run(spec: RedisSpec, life: Lifecycle) -> Exit {
         info,
         aof: link,
     });
+    let exit = accept(life, listener, shared.clone(), writer).await;
+    free_later(shared);
+    exit
+}
+
+/// Accepts and serves connections until stopped, killed, or the writer
+/// fails; returns the exit once the file is fsynced.
+async fn accept(
+    life: &Lifecycle,
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    writer: Option<aof::Writer>,
+) -> Exit {
+    let name = life.name().to_string();
+    let local = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     // Cancelled when this future ends or is dropped, so the writer always
     // gets to write and fsync what was logged.
     let writer_done = CancellationToken::new();
@@ -262,4 +362,61 @@ async fn finish(name: &str, writer: &mut WriterTask, done: &CancellationToken, e
     }
     info!("{name}: stopped");
     exit
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Instant;
+
+    use super::*;
+    use value::{Entry, Value};
+
+    /// A stored value whose freeing takes long, and says when it is done.
+    struct SlowDrop(Arc<AtomicBool>);
+
+    impl AsRef<[u8]> for SlowDrop {
+        fn as_ref(&self) -> &[u8] {
+            b"v"
+        }
+    }
+
+    impl Drop for SlowDrop {
+        fn drop(&mut self) {
+            std::thread::sleep(Duration::from_millis(600));
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_exit_is_returned_before_the_store_is_freed() {
+        let freed = Arc::new(AtomicBool::new(false));
+        let mut store = Store::new();
+        let slow = Bytes::from_owner(SlowDrop(freed.clone()));
+        store.set(
+            &Bytes::from_static(b"k"),
+            Entry {
+                value: Value::Str(slow),
+                expire_at: None,
+            },
+        );
+        let spec = RedisSpec::new("127.0.0.1:0".parse().unwrap());
+        let (life, stop, _kill) = Lifecycle::detached("redis");
+        stop.cancel();
+        let started = Instant::now();
+        let info = ServerInfo::new(0, false, AppendFsync::Always);
+        let exit = serve(&spec, &life, store, info, None).await;
+        assert_eq!(exit, Exit::Code(0));
+        assert!(
+            started.elapsed() < Duration::from_millis(300),
+            "the exit waited {:?} for the store to be freed",
+            started.elapsed()
+        );
+        assert!(!freed.load(Ordering::SeqCst));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !freed.load(Ordering::SeqCst) {
+            assert!(Instant::now() < deadline, "the store is never freed");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
 }

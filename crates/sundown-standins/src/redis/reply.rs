@@ -73,6 +73,17 @@ impl Reply {
         ))
     }
 
+    /// About how many bytes this reply costs until it is written: its
+    /// length on the wire, plus a frame's size per element for holding it
+    /// unencoded. What `client_output_limit` counts.
+    pub(super) fn weight(&self) -> usize {
+        match self {
+            Reply::Frame(f) => frame_weight(f),
+            Reply::NullArray => FRAME,
+            Reply::Array(items) => FRAME + items.iter().map(Reply::weight).sum::<usize>(),
+        }
+    }
+
     /// The text of an error reply.
     pub(super) fn error_text(&self) -> Option<&str> {
         match self {
@@ -80,4 +91,19 @@ impl Reply {
             _ => None,
         }
     }
+}
+
+/// What holding one element costs, besides its data.
+const FRAME: usize = std::mem::size_of::<BytesFrame>();
+
+fn frame_weight(f: &BytesFrame) -> usize {
+    // 16: a type byte, a length of up to 12 digits, CRLFs.
+    FRAME
+        + 16
+        + match f {
+            BytesFrame::BulkString(b) | BytesFrame::SimpleString(b) => b.len(),
+            BytesFrame::Error(s) => s.len(),
+            BytesFrame::Array(items) => items.iter().map(frame_weight).sum(),
+            _ => 0,
+        }
 }

@@ -45,11 +45,25 @@ pub(super) fn check(args: &[Bytes]) -> Result<&'static Spec, Reply> {
     }
 }
 
+/// Redis's answer past `maxmemory`.
+fn oom_error() -> Reply {
+    Reply::err("OOM command not allowed when used memory > 'maxmemory'.")
+}
+
+/// Whether a request may add to the data.
+fn grows(args: &[Bytes]) -> bool {
+    commands::lookup(&args[0]).is_some_and(|s| commands::DENY_OOM.contains(&s.name))
+}
+
 impl Session {
     /// A session for client `id`.
     pub(super) fn new(id: u64) -> Session {
         Session {
-            client: ClientInfo { id, name: None },
+            client: ClientInfo {
+                id,
+                name: None,
+                authenticated: false,
+            },
             multi: None,
             no_block: false,
         }
@@ -57,10 +71,11 @@ impl Session {
 
     /// A session that replays the append-only file.
     pub(super) fn replay() -> Session {
-        Session {
-            no_block: true,
-            ..Session::new(0)
-        }
+        let mut session = Session::new(0);
+        session.no_block = true;
+        // The file holds what authenticated clients did.
+        session.client.authenticated = true;
+        session
     }
 
     /// Whether a `MULTI` is open.
@@ -77,9 +92,28 @@ impl Session {
         args: Vec<Bytes>,
     ) -> Step {
         let spec = check(&args);
+        // After the name and arity checks, before anything else, as Redis.
+        if let Ok(spec) = spec
+            && server.password.is_some()
+            && !self.client.authenticated
+            && !commands::NO_AUTH.contains(&spec.name)
+        {
+            return Step::Reply(Reply::err("NOAUTH Authentication required."));
+        }
+        // Never while replaying: the file holds what was accepted.
+        let oom = !store.loading
+            && server
+                .max_memory
+                .is_some_and(|max| store.used_memory() > max);
         if let Some(multi) = &mut self.multi {
             let special = spec.as_ref().map(|s| s.special).unwrap_or(Special::No);
             match special {
+                Special::Exec if oom && multi.queue.iter().any(|a| grows(a)) => {
+                    self.multi = None;
+                    return Step::Reply(Reply::err(
+                        "EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'.",
+                    ));
+                }
                 Special::Exec => return Step::Reply(self.exec(store, server)),
                 Special::Discard => {
                     self.multi = None;
@@ -93,6 +127,11 @@ impl Session {
                 }
                 Special::Quit => return Step::Quit(Reply::ok()),
                 Special::No => {}
+            }
+            // Queuing takes memory too: Redis refuses it all when out of it.
+            if oom && spec.is_ok() {
+                multi.failed = true;
+                return Step::Reply(oom_error());
             }
             return Step::Reply(match spec {
                 Ok(_) => {
@@ -109,6 +148,9 @@ impl Session {
             Ok(spec) => spec,
             Err(e) => return Step::Reply(e),
         };
+        if oom && commands::DENY_OOM.contains(&spec.name) {
+            return Step::Reply(oom_error());
+        }
         match spec.special {
             Special::Multi => {
                 self.multi = Some(Multi {

@@ -6,6 +6,7 @@
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
+use bytes::Bytes;
 use tokio::sync::{Notify, watch};
 
 use super::settings::AppendFsync;
@@ -17,15 +18,28 @@ pub struct ServerInfo {
     pub(super) port: u16,
     pub(super) aof: bool,
     pub(super) fsync: AppendFsync,
+    /// The component's name, for logs.
+    pub(super) name: String,
+    /// `AUTH` is required first when set.
+    pub(super) password: Option<Bytes>,
+    /// Bytes of replies a connection may have pending before it is dropped.
+    pub(super) client_output_limit: usize,
+    /// Past this many bytes of data, commands that add to it are refused.
+    pub(super) max_memory: Option<usize>,
 }
 
 impl ServerInfo {
+    /// Facts with no password and no limits but the default output limit.
     pub(super) fn new(port: u16, aof: bool, fsync: AppendFsync) -> ServerInfo {
         ServerInfo {
             started: Instant::now(),
             port,
             aof,
             fsync,
+            name: "redis".into(),
+            password: None,
+            client_output_limit: usize::MAX,
+            max_memory: None,
         }
     }
 }

@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
-use super::blocking::{BlockOp, Blocking, Served};
+use super::blocking::Blocking;
 use super::clients::Clients;
 use super::codec::encode_command;
 use super::reply::Reply;
@@ -41,6 +41,8 @@ pub(super) struct Store {
     pub clients: Clients,
     /// Unix ms at the start of the current command.
     pub now: u64,
+    /// The approximate size of the data, kept as it changes (memory.rs).
+    used: usize,
 }
 
 /// Unix time in milliseconds.
@@ -131,7 +133,7 @@ impl Store {
         match self.db.get(key) {
             None => true,
             Some(e) if self.expired(e) => {
-                self.db.remove(key);
+                self.remove_entry(key);
                 self.log(&[b"DEL", key]);
                 true
             }
@@ -158,21 +160,28 @@ impl Store {
     /// Sets `key` (stored as its own copy, see [`own`]), replacing any
     /// value and expiry.
     pub(super) fn set(&mut self, key: &Bytes, entry: Entry) {
+        let new = memory::entry_size(key, &entry.value);
         match self.db.get_mut(key) {
-            Some(old) => *old = entry,
+            Some(old) => {
+                let old = std::mem::replace(old, entry);
+                self.shrank(memory::entry_size(key, &old.value));
+            }
             None => {
                 self.db.insert(own(key), entry);
             }
         }
+        self.grew(new);
     }
 
     /// The entry at `key`, created by `new` when absent (or expired).
     fn get_or_insert(&mut self, key: &Bytes, new: impl FnOnce() -> Value) -> &mut Entry {
         if self.expire_if_needed(key) {
+            let value = new();
+            self.grew(memory::entry_size(key, &value));
             self.db.insert(
                 own(key),
                 Entry {
-                    value: new(),
+                    value,
                     expire_at: None,
                 },
             );
@@ -186,7 +195,18 @@ impl Store {
 
     /// Removes `key`; returns whether a live key was removed.
     pub(super) fn remove(&mut self, key: &[u8]) -> bool {
-        !self.expire_if_needed(key) && self.db.remove(key).is_some()
+        !self.expire_if_needed(key) && self.remove_entry(key)
+    }
+
+    /// Removes `key`, live or not, and its size from the count.
+    fn remove_entry(&mut self, key: &[u8]) -> bool {
+        match self.db.remove_entry(key) {
+            Some((k, e)) => {
+                self.shrank(memory::entry_size(&k, &e.value));
+                true
+            }
+            None => false,
+        }
     }
 
     /// Removes `key` if it holds an empty list or hash (Redis never keeps
@@ -198,7 +218,7 @@ impl Store {
             _ => false,
         };
         if empty {
-            self.db.remove(key);
+            self.remove_entry(key);
         }
     }
 
@@ -287,128 +307,13 @@ impl Store {
     /// Deletes every key.
     pub(super) fn clear(&mut self) {
         self.db.clear();
-    }
-
-    /// A rough size of the data in bytes, for `INFO`.
-    pub(super) fn used_memory(&self) -> usize {
-        const OVERHEAD: usize = 48;
-        self.db
-            .iter()
-            .map(|(k, e)| {
-                k.len()
-                    + OVERHEAD
-                    + match &e.value {
-                        Value::Str(s) => s.len(),
-                        Value::List(l) => l.iter().map(|v| v.len() + 16).sum(),
-                        Value::Hash(h) => h.iter().map(|(f, v)| f.len() + v.len() + 32).sum(),
-                    }
-            })
-            .sum()
-    }
-
-    // ---- blocked clients ----
-
-    /// `CLIENT KILL`: tells the client's connection to close, and takes it
-    /// off every list it waits on, so from now on it is given nothing.
-    /// Returns whether such a client was connected.
-    pub(super) fn kill_client(&mut self, client: u64) -> bool {
-        let Some(record) = self.clients.get(client) else {
-            return false;
-        };
-        record.kill.cancel();
-        for id in self.blocking.of_client(client) {
-            self.blocking.unblock(id);
-        }
-        true
-    }
-
-    /// Serves the clients blocked on lists that received elements, in the
-    /// order they blocked, as Redis does after each command. A move may make
-    /// another list ready, which is served in the same pass.
-    pub(super) fn serve_ready(&mut self) {
-        loop {
-            let keys = self.blocking.take_ready();
-            if keys.is_empty() {
-                return;
-            }
-            for key in keys {
-                self.serve_key(&key);
-            }
-        }
-    }
-
-    fn serve_key(&mut self, key: &Bytes) {
-        loop {
-            let Some(id) = self.blocking.first(key) else {
-                return;
-            };
-            match self.list_mut(key) {
-                Ok(Some(l)) if !l.is_empty() => {}
-                _ => return,
-            }
-            // Its connection is gone: forgotten without taking anything.
-            let Some(op) = self.blocking.live_op(id) else {
-                continue;
-            };
-            let reply = match op {
-                BlockOp::Pop { left } => {
-                    let value = self.pop(key, left);
-                    self.log(&[if left { b"LPOP" } else { b"RPOP" }, key]);
-                    Reply::bulks([key.clone(), value])
-                }
-                BlockOp::Move {
-                    dst,
-                    from_left,
-                    to_left,
-                } => match self.lmove(key, &dst, from_left, to_left) {
-                    Ok(Some(v)) => Reply::bulk(v),
-                    Ok(None) => return,
-                    Err(e) => e,
-                },
-            };
-            let seq = self.aof_seq();
-            self.blocking.serve(id, Served { reply, seq });
-        }
-    }
-
-    /// Pops from a list known to be non-empty, removing it when emptied.
-    fn pop(&mut self, key: &[u8], left: bool) -> Bytes {
-        let v = match self.list_mut(key) {
-            Ok(Some(l)) => if left { l.pop_front() } else { l.pop_back() }.unwrap_or_default(),
-            _ => Bytes::new(),
-        };
-        self.remove_if_empty(key);
-        v
-    }
-
-    /// `LMOVE`: moves one element from `src` to `dst`, logging it and
-    /// waking `dst`'s waiters; `None` when `src` is empty.
-    pub(super) fn lmove(
-        &mut self,
-        src: &Bytes,
-        dst: &Bytes,
-        from_left: bool,
-        to_left: bool,
-    ) -> Result<Option<Bytes>, Reply> {
-        match self.list_mut(src)? {
-            Some(l) if !l.is_empty() => {}
-            _ => return Ok(None),
-        }
-        // Checked before popping, so a WRONGTYPE leaves the source intact.
-        self.list_mut(dst)?;
-        let v = self.pop(src, from_left);
-        let l = self.list_or_create(dst)?;
-        if to_left {
-            l.push_front(v.clone());
-        } else {
-            l.push_back(v.clone());
-        }
-        let side = |left: bool| if left { &b"LEFT"[..] } else { b"RIGHT" };
-        self.log(&[b"LMOVE", src, dst, side(from_left), side(to_left)]);
-        self.blocking.signal_ready(dst);
-        Ok(Some(v))
+        self.used = 0;
     }
 }
 
+mod blocked;
+mod memory;
 #[cfg(test)]
 mod tests;
+
+pub(super) use memory::{hash_field, list_item};

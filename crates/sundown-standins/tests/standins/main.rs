@@ -9,5 +9,6 @@ mod shared;
 
 mod pipeline_components;
 mod postgres_standin;
+mod redis_limits;
 mod redis_standin;
 mod teardown_order;

@@ -18,16 +18,20 @@ use tokio::net::TcpStream;
 
 use crate::shared::{Rng, TIMEOUT, free_addr, tool};
 
-fn spec(listen: SocketAddr, aof: Option<PathBuf>, appendfsync: AppendFsync) -> RedisSpec {
+pub(crate) fn spec(
+    listen: SocketAddr,
+    aof: Option<PathBuf>,
+    appendfsync: AppendFsync,
+) -> RedisSpec {
     RedisSpec {
-        listen,
         aof,
         appendfsync,
+        ..RedisSpec::new(listen)
     }
 }
 
 /// Starts the stand-in inside the real engine and waits until it is ready.
-async fn start(spec: RedisSpec) -> Running {
+pub(crate) async fn start(spec: RedisSpec) -> Running {
     Supervisor::from_toml_str("[components.redis]\nkind = \"sim\"\n")
         .expect("config")
         .replace("redis", Box::new(Redis::new(spec)))
@@ -38,12 +42,12 @@ async fn start(spec: RedisSpec) -> Running {
 }
 
 /// Starts an in-memory stand-in on a free port.
-async fn start_memory() -> (Running, SocketAddr) {
+pub(crate) async fn start_memory() -> (Running, SocketAddr) {
     let addr = free_addr();
     (start(spec(addr, None, AppendFsync::Always)).await, addr)
 }
 
-async fn client(addr: SocketAddr) -> MultiplexedConnection {
+pub(crate) async fn client(addr: SocketAddr) -> MultiplexedConnection {
     // Blocking commands wait longer than the crate's default 500 ms.
     let config = AsyncConnectionConfig::new().set_response_timeout(None);
     redis::Client::open(format!("redis://{addr}/"))
@@ -53,13 +57,16 @@ async fn client(addr: SocketAddr) -> MultiplexedConnection {
         .expect("connect")
 }
 
-async fn q<T: redis::FromRedisValue>(con: &mut MultiplexedConnection, args: &[&str]) -> T {
+pub(crate) async fn q<T: redis::FromRedisValue>(
+    con: &mut MultiplexedConnection,
+    args: &[&str],
+) -> T {
     try_q(con, args)
         .await
         .unwrap_or_else(|e| panic!("{args:?}: {e}"))
 }
 
-async fn try_q<T: redis::FromRedisValue>(
+pub(crate) async fn try_q<T: redis::FromRedisValue>(
     con: &mut MultiplexedConnection,
     args: &[&str],
 ) -> redis::RedisResult<T> {
@@ -87,7 +94,7 @@ async fn wait_blocked(con: &mut MultiplexedConnection, n: usize) {
 }
 
 /// A request as a RESP array of bulk strings.
-fn resp(args: &[&str]) -> Vec<u8> {
+pub(crate) fn resp(args: &[&str]) -> Vec<u8> {
     let mut out = format!("*{}\r\n", args.len()).into_bytes();
     for a in args {
         out.extend(format!("${}\r\n{a}\r\n", a.len()).bytes());
@@ -96,7 +103,7 @@ fn resp(args: &[&str]) -> Vec<u8> {
 }
 
 /// Reads until the server closes the connection (bounded).
-async fn read_to_eof(sock: &mut TcpStream) -> Vec<u8> {
+pub(crate) async fn read_to_eof(sock: &mut TcpStream) -> Vec<u8> {
     let mut out = Vec::new();
     tokio::time::timeout(TIMEOUT, sock.read_to_end(&mut out))
         .await

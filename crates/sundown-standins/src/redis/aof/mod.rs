@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::{Bytes, BytesMut};
 use tokio_util::codec::Decoder as _;
+use tokio_util::sync::CancellationToken;
 
 use super::codec::{CodecError, ServerCodec, encode_command};
 use super::commands::Special;
@@ -19,7 +20,7 @@ use super::session::{Session, check};
 use super::shared::ServerInfo;
 use super::store::Store;
 use super::value::{Entry, Value};
-pub(super) use writer::writer;
+pub(super) use writer::{Writer, writer};
 
 /// Why the append-only file could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +43,16 @@ pub(super) enum AofError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A stop was requested: the replay or rewrite was abandoned, the file
+    /// left as it was.
+    #[error("stopped before the append-only file was fully loaded")]
+    Stopped,
 }
+
+/// How many commands (or keys, when rewriting) go between two looks at the
+/// stop token: a few milliseconds of work, so a stop is seen at once, at
+/// the cost of an atomic load per thousand commands.
+const CHECK_EVERY: usize = 1024;
 
 /// What loading found.
 #[derive(Debug)]
@@ -57,11 +67,14 @@ pub(super) struct Loaded {
 }
 
 /// Replays `path` (missing is empty) into `store`; cuts off an incomplete
-/// last entry, like Redis's `aof-load-truncated yes`.
+/// last entry, like Redis's `aof-load-truncated yes`. Gives up with
+/// [`AofError::Stopped`] soon after `stop`, before touching the file: what
+/// was loaded is then incomplete, and the next start replays it all.
 pub(super) fn load(
     path: &Path,
     store: &mut Store,
     server: &ServerInfo,
+    stop: &CancellationToken,
 ) -> Result<Loaded, AofError> {
     let io_err = |source| AofError::Io {
         path: path.to_path_buf(),
@@ -83,6 +96,9 @@ pub(super) fn load(
     let mut whole = 0u64;
     store.loading = true;
     let result = loop {
+        if commands % CHECK_EVERY == 0 && stop.is_cancelled() {
+            break Err(AofError::Stopped);
+        }
         let offset = total - buf.len() as u64;
         let corrupt = |reason: String| AofError::Corrupt {
             path: path.to_path_buf(),
@@ -176,37 +192,74 @@ fn rebuild(out: &mut Vec<u8>, key: &Bytes, entry: &Entry) {
     }
 }
 
+/// Where a rewrite is written before it replaces the file: the same
+/// directory, so the rename is atomic.
+fn rewrite_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".rewrite");
+    path.with_file_name(name)
+}
+
 /// Replaces the file with the shortest commands that rebuild `store`, the
 /// way Redis's `BGREWRITEAOF` does, so the file does not grow with every
 /// write ever made. A crash at any point leaves either the old file or the
-/// new one: the new one is written aside, fsynced, then renamed over.
-/// Returns the new file, open for appending, and how many keys it holds.
-pub(super) fn rewrite(path: &Path, store: &Store) -> Result<(File, usize), AofError> {
+/// new one: the new one is written aside, fsynced, then renamed over. A
+/// `stop` or a failure before the rename deletes the new one and keeps the
+/// old. Returns the new file, open for appending, and how many keys it holds.
+pub(super) fn rewrite(
+    path: &Path,
+    store: &Store,
+    stop: &CancellationToken,
+) -> Result<(File, usize), AofError> {
     let io_err = |source| AofError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".rewrite");
-    let tmp = path.with_file_name(name);
-    let mut file = io::BufWriter::new(File::create(&tmp).map_err(io_err)?);
-    let mut entry = Vec::new();
-    let mut keys = 0;
-    for (key, e) in store.entries() {
-        keys += 1;
-        entry.clear();
-        rebuild(&mut entry, key, e);
-        file.write_all(&entry).map_err(io_err)?;
+    let tmp = rewrite_path(path);
+    let keys = match write_rewrite(&tmp, store, stop) {
+        Ok(keys) => keys,
+        Err(e) => {
+            // Best effort: a leftover is overwritten by the next rewrite.
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
+    if let Err(e) = std::fs::rename(&tmp, path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_err(e));
     }
-    let file = file.into_inner().map_err(|e| io_err(e.into_error()))?;
-    file.sync_all().map_err(io_err)?;
-    std::fs::rename(&tmp, path).map_err(io_err)?;
     // The rename itself is durable only once the directory is.
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         File::open(dir).and_then(|d| d.sync_all()).map_err(io_err)?;
     }
     let file = OpenOptions::new().append(true).open(path).map_err(io_err)?;
     Ok((file, keys))
+}
+
+/// Writes the rewrite of `store` to `tmp` and fsyncs it; returns its keys.
+fn write_rewrite(tmp: &Path, store: &Store, stop: &CancellationToken) -> Result<usize, AofError> {
+    let io_err = |source| AofError::Io {
+        path: tmp.to_path_buf(),
+        source,
+    };
+    let mut file = io::BufWriter::new(File::create(tmp).map_err(io_err)?);
+    let mut entry = Vec::new();
+    let mut keys = 0;
+    for (key, e) in store.entries() {
+        if keys % CHECK_EVERY == 0 && stop.is_cancelled() {
+            return Err(AofError::Stopped);
+        }
+        keys += 1;
+        entry.clear();
+        rebuild(&mut entry, key, e);
+        file.write_all(&entry).map_err(io_err)?;
+    }
+    let file = file.into_inner().map_err(|e| io_err(e.into_error()))?;
+    if stop.is_cancelled() {
+        return Err(AofError::Stopped);
+    }
+    file.sync_all().map_err(io_err)?;
+    Ok(keys)
 }
 
 #[cfg(test)]
@@ -216,6 +269,11 @@ mod tests {
 
     fn info() -> ServerInfo {
         ServerInfo::new(0, false, AppendFsync::Always)
+    }
+
+    /// A stop token never cancelled.
+    fn go() -> CancellationToken {
+        CancellationToken::new()
     }
 
     fn entry(parts: &[&str]) -> Vec<u8> {
@@ -237,7 +295,7 @@ mod tests {
         data.extend(entry(&["SET", "c", "3"]));
         std::fs::write(&path, &data).unwrap();
         let mut store = Store::new();
-        let loaded = load(&path, &mut store, &info()).unwrap();
+        let loaded = load(&path, &mut store, &info(), &go()).unwrap();
         assert_eq!(loaded.truncated, data.len() as u64 - whole);
         assert_eq!(std::fs::metadata(&path).unwrap().len(), whole);
         assert_eq!(store.len(), 2, "a and b, not the unfinished block's c");
@@ -263,12 +321,12 @@ mod tests {
         data.extend(entry(&["SET", "old", "v", "PXAT", "1"]));
         std::fs::write(&path, &data).unwrap();
         let mut before = Store::new();
-        load(&path, &mut before, &info()).unwrap();
-        rewrite(&path, &before).unwrap();
+        load(&path, &mut before, &info(), &go()).unwrap();
+        rewrite(&path, &before, &go()).unwrap();
         let size = std::fs::metadata(&path).unwrap().len();
         assert!(size < data.len() as u64 / 4, "{size} bytes");
         let mut after = Store::new();
-        let loaded = load(&path, &mut after, &info()).unwrap();
+        let loaded = load(&path, &mut after, &info(), &go()).unwrap();
         assert_eq!(
             loaded.commands,
             4 + 2 + 1 + 1 + 1,
@@ -285,6 +343,51 @@ mod tests {
         assert!(after.get(b"old").is_none());
     }
 
+    /// `SET key:i v` and `INCR n`, `n` times each: a file a rewrite shortens.
+    fn long_file(path: &Path, n: usize) -> Vec<u8> {
+        let mut data = Vec::new();
+        for i in 0..n {
+            data.extend(entry(&["SET", &format!("key:{i}"), "v"]));
+            data.extend(entry(&["INCR", "n"]));
+        }
+        std::fs::write(path, &data).unwrap();
+        data
+    }
+
+    #[test]
+    fn a_stopped_replay_leaves_the_file_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.aof");
+        let mut data = long_file(&path, 5 * CHECK_EVERY);
+        // A torn tail, which a complete load would cut off.
+        data.extend(b"*2\r\n$3\r\nGET");
+        std::fs::write(&path, &data).unwrap();
+        let stop = CancellationToken::new();
+        stop.cancel();
+        let mut store = Store::new();
+        let err = load(&path, &mut store, &info(), &stop).unwrap_err();
+        assert!(matches!(err, AofError::Stopped), "{err}");
+        assert!(store.len() < 5 * CHECK_EVERY, "it stopped early");
+        assert_eq!(std::fs::read(&path).unwrap(), data, "not even the tail cut");
+    }
+
+    #[test]
+    fn a_stopped_rewrite_deletes_its_temporary_file_and_keeps_the_old_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.aof");
+        let data = long_file(&path, 3 * CHECK_EVERY);
+        let mut store = Store::new();
+        load(&path, &mut store, &info(), &go()).unwrap();
+        let stop = CancellationToken::new();
+        stop.cancel();
+        let err = rewrite(&path, &store, &stop).unwrap_err();
+        assert!(matches!(err, AofError::Stopped), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), data);
+        assert!(!rewrite_path(&path).exists(), "the temporary file is gone");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+    }
+
     #[test]
     fn corruption_names_the_offset() {
         let dir = tempfile::tempdir().unwrap();
@@ -294,7 +397,7 @@ mod tests {
         data.extend(b"garbage\r\n");
         data.extend(entry(&["SET", "b", "2"]));
         std::fs::write(&path, &data).unwrap();
-        let err = load(&path, &mut Store::new(), &info())
+        let err = load(&path, &mut Store::new(), &info(), &go())
             .unwrap_err()
             .to_string();
         assert!(err.contains(&format!("byte offset {offset}")), "{err}");
@@ -306,7 +409,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.aof");
         std::fs::write(&path, entry(&["NOSUCH", "x"])).unwrap();
-        let err = load(&path, &mut Store::new(), &info())
+        let err = load(&path, &mut Store::new(), &info(), &go())
             .unwrap_err()
             .to_string();
         assert!(
@@ -327,7 +430,7 @@ mod tests {
         data.extend(entry(&["RPUSH", "l", "x"]));
         std::fs::write(&path, &data).unwrap();
         let mut store = Store::new();
-        load(&path, &mut store, &info()).unwrap();
+        load(&path, &mut store, &info(), &go()).unwrap();
         assert!(store.get(b"k").is_none());
         assert!(store.get(b"l").is_some());
     }

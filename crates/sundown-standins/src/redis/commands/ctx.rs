@@ -19,6 +19,8 @@ pub(crate) struct ClientInfo {
     pub id: u64,
     /// `CLIENT SETNAME`.
     pub name: Option<Bytes>,
+    /// It gave the password (or none is required of it).
+    pub authenticated: bool,
 }
 
 /// What a command runs with.

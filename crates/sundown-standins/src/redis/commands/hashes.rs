@@ -5,6 +5,7 @@ use bytes::Bytes;
 use super::ctx::{Ctx, Outcome, Res, int_arg, int_bytes, wrong_args};
 use crate::redis::int::parse_i64;
 use crate::redis::reply::Reply;
+use crate::redis::store::hash_field;
 use crate::redis::value::own;
 
 fn hset_pairs(ctx: &mut Ctx, args: &[Bytes], name: &str) -> Res<usize> {
@@ -12,10 +13,16 @@ fn hset_pairs(ctx: &mut Ctx, args: &[Bytes], name: &str) -> Res<usize> {
         return Err(wrong_args(name));
     }
     let hash = ctx.store.hash_or_create(&args[1])?;
-    let added = args[2..]
-        .chunks_exact(2)
-        .filter(|pair| hash.insert(own(&pair[0]), own(&pair[1])).is_none())
-        .count();
+    let (mut added, mut grew, mut shrank) = (0, 0, 0);
+    for pair in args[2..].chunks_exact(2) {
+        grew += hash_field(&pair[0], &pair[1]);
+        match hash.insert(own(&pair[0]), own(&pair[1])) {
+            Some(old) => shrank += hash_field(&pair[0], &old),
+            None => added += 1,
+        }
+    }
+    ctx.store.grew(grew);
+    ctx.store.shrank(shrank);
     ctx.store.log_args(args);
     Ok(added)
 }
@@ -35,6 +42,7 @@ pub(super) fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> Res<Outcome> {
         return Ok(Reply::int(0).into());
     }
     hash.insert(own(&args[2]), own(&args[3]));
+    ctx.store.grew(hash_field(&args[2], &args[3]));
     ctx.store.log_args(args);
     Ok(Reply::int(1).into())
 }
@@ -64,10 +72,14 @@ pub(super) fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> Res<Outcome> {
     let Some(hash) = ctx.store.hash_mut(&args[1])? else {
         return Ok(Reply::int(0).into());
     };
-    let removed = args[2..]
-        .iter()
-        .filter(|f| hash.remove(&f[..]).is_some())
-        .count();
+    let (mut removed, mut shrank) = (0, 0);
+    for f in &args[2..] {
+        if let Some(v) = hash.remove(&f[..]) {
+            removed += 1;
+            shrank += hash_field(f, &v);
+        }
+    }
+    ctx.store.shrank(shrank);
     if removed > 0 {
         ctx.store.remove_if_empty(&args[1]);
         ctx.store.log_args(args);
@@ -124,7 +136,13 @@ pub(super) fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> Res<Outcome> {
     let new = cur
         .checked_add(delta)
         .ok_or_else(|| Reply::err("ERR increment or decrement would overflow"))?;
-    hash.insert(own(&args[2]), int_bytes(new));
+    let value = int_bytes(new);
+    let grew = hash_field(&args[2], &value);
+    let shrank = hash
+        .insert(own(&args[2]), value)
+        .map_or(0, |old| hash_field(&args[2], &old));
+    ctx.store.grew(grew);
+    ctx.store.shrank(shrank);
     ctx.store.log_args(args);
     Ok(Reply::int(new).into())
 }

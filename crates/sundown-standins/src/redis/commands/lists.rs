@@ -8,7 +8,7 @@ use super::ctx::{BlockRequest, Ctx, Outcome, Res, int_arg, is, syntax, wrong_arg
 use crate::redis::blocking::BlockOp;
 use crate::redis::int::parse_i64;
 use crate::redis::reply::Reply;
-use crate::redis::store::Store;
+use crate::redis::store::{Store, list_item};
 use crate::redis::value::own;
 
 fn push(ctx: &mut Ctx, args: &[Bytes], left: bool, only_existing: bool) -> Res<Outcome> {
@@ -21,7 +21,9 @@ fn push(ctx: &mut Ctx, args: &[Bytes], left: bool, only_existing: bool) -> Res<O
     } else {
         ctx.store.list_or_create(key)?
     };
+    let mut added = 0;
     for v in &args[2..] {
+        added += list_item(v);
         if left {
             list.push_front(own(v));
         } else {
@@ -29,6 +31,7 @@ fn push(ctx: &mut Ctx, args: &[Bytes], left: bool, only_existing: bool) -> Res<O
         }
     }
     let len = list.len();
+    ctx.store.grew(added);
     ctx.store.blocking.signal_ready(key);
     ctx.store.log_args(args);
     Ok(Reply::len(len).into())
@@ -72,12 +75,18 @@ fn pop(ctx: &mut Ctx, args: &[Bytes], left: bool) -> Res<Outcome> {
             list.pop_back()
         }
     };
+    let taken: Vec<Bytes> = match count {
+        None => take(list).into_iter().collect(),
+        Some(n) => (0..n.min(list.len())).filter_map(|_| take(list)).collect(),
+    };
+    ctx.store
+        .shrank(taken.iter().map(|v| list_item(v)).sum::<usize>());
     let reply = match count {
-        None => take(list).map_or_else(Reply::nil, Reply::bulk),
-        Some(n) => {
-            let n = n.min(list.len());
-            Reply::bulks((0..n).filter_map(|_| take(list)).collect::<Vec<_>>())
-        }
+        None => taken
+            .into_iter()
+            .next()
+            .map_or_else(Reply::nil, Reply::bulk),
+        Some(_) => Reply::bulks(taken),
     };
     if count != Some(0) {
         ctx.store.remove_if_empty(key);
@@ -151,6 +160,7 @@ pub(super) fn lrem(ctx: &mut Ctx, args: &[Bytes]) -> Res<Outcome> {
             } else {
                 i += 1;
             }
+            // Counted below: every element removed equals `value`.
         }
     } else {
         let mut i = list.len();
@@ -163,6 +173,7 @@ pub(super) fn lrem(ctx: &mut Ctx, args: &[Bytes]) -> Res<Outcome> {
         }
     }
     if removed > 0 {
+        ctx.store.shrank(removed * list_item(value));
         ctx.store.remove_if_empty(key);
         ctx.store.log_args(args);
     }
@@ -226,6 +237,7 @@ fn bpop(ctx: &mut Ctx, args: &[Bytes], left: bool) -> Res<Outcome> {
             let v = list
                 .and_then(|l| if left { l.pop_front() } else { l.pop_back() })
                 .unwrap_or_default();
+            ctx.store.shrank(list_item(&v));
             ctx.store.remove_if_empty(key);
             ctx.store.log(&[if left { b"LPOP" } else { b"RPOP" }, key]);
             return Ok(Reply::bulks([key.clone(), v]).into());

@@ -6,6 +6,7 @@
 //! whatever the clock says then (`EXPIRE` as `PEXPIREAT`, a blocking pop as
 //! the pop it became).
 
+mod auth;
 mod ctx;
 mod hashes;
 mod keys;
@@ -94,7 +95,8 @@ table! {
     "ping" -1 false No server::ping;
     "echo" 2 false No server::echo;
     "select" 2 false No server::select;
-    "hello" -1 false No server::hello;
+    "hello" -1 false No auth::hello;
+    "auth" -2 false No auth::auth;
     "client" -2 false No server::client;
     "command" -1 false No command;
     "config" -2 false No server::config;
@@ -162,6 +164,37 @@ table! {
     "hvals" 2 false No hashes::hvals;
     "hincrby" 4 true No hashes::hincrby;
 }
+
+/// What a client may run before it has given the password (Redis's
+/// `no-auth` flag).
+pub(super) const NO_AUTH: &[&str] = &["auth", "hello", "quit"];
+
+/// What may add to the data, refused past `max_memory` (Redis's `denyoom`
+/// flag); deletions, pops and reads still run, as with `noeviction`.
+pub(super) const DENY_OOM: &[&str] = &[
+    "set",
+    "setex",
+    "psetex",
+    "setnx",
+    "mset",
+    "append",
+    "incr",
+    "decr",
+    "incrby",
+    "decrby",
+    "lpush",
+    "rpush",
+    "lpushx",
+    "rpushx",
+    "lmove",
+    "rpoplpush",
+    "blmove",
+    "brpoplpush",
+    "hset",
+    "hmset",
+    "hsetnx",
+    "hincrby",
+];
 
 /// Every command, for `COMMAND`.
 pub(super) fn all() -> &'static [Spec] {
@@ -236,6 +269,7 @@ fn command_info(spec: &Spec) -> Reply {
             | "echo"
             | "select"
             | "hello"
+            | "auth"
             | "client"
             | "command"
             | "config"

@@ -14,7 +14,7 @@ use crate::redis::settings::AppendFsync;
 
 /// The version the stand-in reports: recent enough for clients to use
 /// `BLMOVE` (6.2) and `LPOP` with a count.
-pub(super) const REDIS_VERSION: &str = "7.0.0";
+pub(crate) const REDIS_VERSION: &str = "7.0.0";
 
 pub(super) fn ping(_: &mut Ctx, args: &[Bytes]) -> Res<Outcome> {
     Ok(match &args[1..] {
@@ -48,7 +48,7 @@ pub(super) fn time(_: &mut Ctx, _: &[Bytes]) -> Res<Outcome> {
 }
 
 /// Sets the connection name, refusing what Redis refuses.
-fn set_name(ctx: &mut Ctx, name: &Bytes) -> Res<()> {
+pub(super) fn set_name(ctx: &mut Ctx, name: &Bytes) -> Res<()> {
     if name.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
         return Err(Reply::err(
             "ERR Client names cannot contain spaces, newlines or special characters.",
@@ -58,51 +58,6 @@ fn set_name(ctx: &mut Ctx, name: &Bytes) -> Res<()> {
     ctx.store.clients.set_name(ctx.client.id, name.clone());
     ctx.client.name = name;
     Ok(())
-}
-
-pub(super) fn hello(ctx: &mut Ctx, args: &[Bytes]) -> Res<Outcome> {
-    if let Some(ver) = args.get(1) {
-        let ver = int_arg(ver)
-            .map_err(|_| Reply::err("ERR Protocol version is not an integer or out of range"))?;
-        if ver != 2 {
-            // What Redis 5 answers too: clients fall back to RESP2.
-            return Err(Reply::err("NOPROTO unsupported protocol version"));
-        }
-    }
-    let mut i = 2;
-    while i < args.len() {
-        let more = args.len() - i - 1;
-        if is(&args[i], "auth") && more >= 2 {
-            // No passwords here: every login is accepted.
-            i += 3;
-        } else if is(&args[i], "setname") && more >= 1 {
-            set_name(ctx, &args[i + 1])?;
-            i += 2;
-        } else {
-            return Err(Reply::error(format!(
-                "ERR Syntax error in HELLO option '{}'",
-                String::from_utf8_lossy(&args[i])
-            )));
-        }
-    }
-    let s = |v: &'static str| Reply::bulk(Bytes::from_static(v.as_bytes()));
-    Ok(Reply::Array(vec![
-        s("server"),
-        s("redis"),
-        s("version"),
-        s(REDIS_VERSION),
-        s("proto"),
-        Reply::int(2),
-        s("id"),
-        Reply::int(i64::try_from(ctx.client.id).unwrap_or(i64::MAX)),
-        s("mode"),
-        s("standalone"),
-        s("role"),
-        s("master"),
-        s("modules"),
-        Reply::bulks([]),
-    ])
-    .into())
 }
 
 fn client_line(ctx: &Ctx, id: u64) -> String {
@@ -236,7 +191,7 @@ pub(super) fn config(ctx: &mut Ctx, args: &[Bytes]) -> Res<Outcome> {
             return Err(wrong_args("config|get"));
         }
         let server = ctx.server;
-        let params: [(&str, String); 8] = [
+        let params: [(&str, String); 9] = [
             ("save", String::new()),
             ("appendonly", if server.aof { "yes" } else { "no" }.into()),
             (
@@ -249,7 +204,8 @@ pub(super) fn config(ctx: &mut Ctx, args: &[Bytes]) -> Res<Outcome> {
             ),
             ("databases", "1".into()),
             ("port", server.port.to_string()),
-            ("maxmemory", "0".into()),
+            ("maxmemory", server.max_memory.unwrap_or(0).to_string()),
+            ("maxmemory-policy", "noeviction".into()),
             ("timeout", "0".into()),
             (
                 "proto-max-bulk-len",
@@ -328,10 +284,12 @@ pub(super) fn info(ctx: &mut Ctx, args: &[Bytes]) -> Res<Outcome> {
     }
     if wanted("memory") {
         let used = ctx.store.used_memory();
+        let max = server.max_memory.unwrap_or(0);
         let _ = write!(
             s,
-            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nmaxmemory:0\r\n\r\n",
-            human(used)
+            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nmaxmemory:{max}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:noeviction\r\n\r\n",
+            human(used),
+            human(max)
         );
     }
     if wanted("persistence") {

@@ -196,7 +196,9 @@ pub(super) fn append(ctx: &mut Ctx, args: &[Bytes]) -> Res<Outcome> {
             joined.extend_from_slice(s);
             joined.extend_from_slice(tail);
             *s = Bytes::from(joined);
-            s.len()
+            let len = s.len();
+            ctx.store.grew(tail.len());
+            len
         }
         Some(_) => return Err(wrongtype()),
     };
@@ -225,7 +227,10 @@ fn incr_by(ctx: &mut Ctx, args: &[Bytes], delta: i64) -> Res<Outcome> {
             let cur = parse_i64(s).ok_or_else(not_integer)?;
             let new = cur.checked_add(delta).ok_or_else(overflow)?;
             // The expiry stays, as in Redis.
-            *s = int_bytes(new);
+            let old = std::mem::replace(s, int_bytes(new)).len();
+            let now = s.len();
+            ctx.store.shrank(old);
+            ctx.store.grew(now);
             new
         }
         Some(_) => return Err(wrongtype()),

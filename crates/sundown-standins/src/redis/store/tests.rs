@@ -3,6 +3,8 @@
 
 use tokio::sync::oneshot;
 
+use crate::redis::blocking::BlockOp;
+
 use super::*;
 
 fn push(store: &mut Store, key: &str, v: &str) {
