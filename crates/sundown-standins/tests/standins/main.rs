@@ -10,5 +10,6 @@ mod shared;
 mod pipeline_components;
 mod postgres_standin;
 mod redis_limits;
+mod redis_measure;
 mod redis_standin;
 mod teardown_order;
