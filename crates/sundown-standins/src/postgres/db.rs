@@ -4,9 +4,11 @@
 //! a transaction and `COMMIT` outside one are warnings, and a
 //! multi-statement simple query runs as one implicit transaction. Also the
 //! statements' command tags; what a statement takes and returns, for the
-//! extended protocol, is prepare.rs.
+//! extended protocol, is prepare.rs. And each statement's time limit, the
+//! session's `statement_timeout`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use pgwire::api::Type;
 use pgwire::api::results::{FieldFormat, FieldInfo, Tag};
@@ -16,11 +18,13 @@ use rusqlite::Connection;
 use rusqlite::types::Value;
 
 use super::error::{PgError, from_sqlite};
+use super::guard;
+use super::interrupt::Control;
 use super::prepare::{self, Origin, Prepared, offset_in, param_number, prepare_error};
 use super::show::{show, show_column};
 use super::sql::{self, Command, Kind};
 use super::store::Store;
-use super::types;
+use super::{timeout, types};
 
 /// What a statement produced, in protocol order.
 #[derive(Debug)]
@@ -43,14 +47,50 @@ pub(super) struct Db {
     /// A statement failed inside a transaction block: PostgreSQL's
     /// "current transaction is aborted" state.
     aborted: bool,
+    control: Arc<Control>,
+    /// The component's `statement_timeout`, which `RESET` goes back to.
+    default_timeout: Option<Duration>,
+    /// The session's (`SET statement_timeout`); `None`: no limit.
+    timeout: Option<Duration>,
+    /// `SET LOCAL statement_timeout`: until the transaction ends.
+    local_timeout: Option<Option<Duration>>,
 }
 
 impl Db {
-    pub(super) fn new(conn: Connection, store: Arc<Store>) -> Db {
+    pub(super) fn new(
+        conn: Connection,
+        store: Arc<Store>,
+        control: Arc<Control>,
+        timeout: Option<Duration>,
+    ) -> Db {
         Db {
             conn,
             store,
             aborted: false,
+            control,
+            default_timeout: timeout,
+            timeout,
+            local_timeout: None,
+        }
+    }
+
+    /// The time limit of the next statement.
+    fn statement_timeout(&self) -> Option<Duration> {
+        self.local_timeout.unwrap_or(self.timeout)
+    }
+
+    /// An error for the client: an interrupted statement says why.
+    fn explain(&self, e: PgError) -> PgError {
+        match self.control.interrupted() {
+            Some(reason) if e.code == "57014" => reason.error(),
+            _ => e,
+        }
+    }
+
+    /// After each client request: `SET LOCAL` ends with its transaction.
+    fn request_done(&mut self) {
+        if self.conn.is_autocommit() {
+            self.local_timeout = None;
         }
     }
 
@@ -101,6 +141,13 @@ impl Db {
     /// implicit transaction when there are several (as PostgreSQL does),
     /// stopping at the first error.
     pub(super) fn simple_query(&mut self, query: &str) -> Vec<Reply> {
+        let _ = guard::take_refusal();
+        let out = self.simple_query_statements(query);
+        self.request_done();
+        out
+    }
+
+    fn simple_query_statements(&mut self, query: &str) -> Vec<Reply> {
         let stmts = sql::split(query);
         if stmts.is_empty() {
             return vec![Reply::Empty];
@@ -142,7 +189,10 @@ impl Db {
             } else if multi
                 && !self.aborted
                 && self.conn.is_autocommit()
-                && matches!(kind, Kind::Sql(_) | Kind::Show(_) | Kind::Ignored(_))
+                && matches!(
+                    kind,
+                    Kind::Sql(_) | Kind::Show(_) | Kind::Ignored(_) | Kind::StatementTimeout { .. }
+                )
             {
                 if let Err(e) = self.exec("BEGIN") {
                     out.push(Reply::Error(e));
@@ -159,7 +209,7 @@ impl Db {
                     } else if in_block && !matches!(kind, Kind::Commit | Kind::Rollback) {
                         self.aborted = true;
                     }
-                    out.push(Reply::Error(e));
+                    out.push(Reply::Error(self.explain(e)));
                     return out;
                 }
             }
@@ -173,8 +223,15 @@ impl Db {
     /// Parses one statement for the extended protocol: its parameter types
     /// (the client's where given, else inferred, else `text`) and result
     /// columns.
+    /// It may run the statement once (to type its columns), so under the
+    /// same time limit and interrupts as running it.
     pub(super) fn prepare(&mut self, query: &str, type_oids: &[u32]) -> Result<Prepared, PgError> {
-        prepare::prepare(&self.conn, self.aborted, query, type_oids)
+        let _ = guard::take_refusal();
+        if let Some(reason) = self.control.interrupted() {
+            return Err(reason.error());
+        }
+        let _armed = self.control.armed(self.statement_timeout());
+        prepare::prepare(&self.conn, self.aborted, query, type_oids).map_err(|e| self.explain(e))
     }
 
     /// Runs a prepared statement with its bound parameters; results are
@@ -185,6 +242,7 @@ impl Db {
         params: &[Value],
         formats: &[FieldFormat],
     ) -> Vec<Reply> {
+        let _ = guard::take_refusal();
         let mut out = Vec::new();
         let Some(kind) = &p.kind else {
             out.push(Reply::Empty);
@@ -206,8 +264,9 @@ impl Db {
             if in_block && !matches!(kind, Kind::Commit | Kind::Rollback) {
                 self.aborted = true;
             }
-            out.push(Reply::Error(e));
+            out.push(Reply::Error(self.explain(e)));
         }
+        self.request_done();
         out
     }
 
@@ -227,6 +286,12 @@ impl Db {
         if self.aborted && !kind.ends_failed_transaction() {
             return Err(PgError::aborted());
         }
+        // Interrupted before this statement of the request began: it does
+        // not begin.
+        if let Some(reason) = self.control.interrupted() {
+            return Err(reason.error());
+        }
+        let _armed = self.control.armed(self.statement_timeout());
         let autocommit = self.conn.is_autocommit();
         let no_transaction = || PgError::warning("25P01", "there is no transaction in progress");
         let reply = match kind {
@@ -284,8 +349,31 @@ impl Db {
                 Reply::Command(Tag::new(tag))
             }
             Kind::Ignored(tag) => Reply::Command(Tag::new(tag)),
+            Kind::StatementTimeout { value, local, tag } => {
+                let limit = match value {
+                    Some(v) => timeout::parse(v)?,
+                    None => self.default_timeout,
+                };
+                if !*local {
+                    self.timeout = limit;
+                    self.local_timeout = None;
+                } else if autocommit {
+                    out.push(Reply::Notice(PgError::warning(
+                        "25P01",
+                        "SET LOCAL can only be used in transaction blocks",
+                    )));
+                } else {
+                    self.local_timeout = Some(limit);
+                }
+                Reply::Command(Tag::new(tag))
+            }
             Kind::Show(name) => {
-                let value = show(name).ok_or_else(|| {
+                let value = if name == "statement_timeout" {
+                    Some(timeout::show(self.statement_timeout()))
+                } else {
+                    show(name)
+                };
+                let value = value.ok_or_else(|| {
                     PgError::error(
                         "42704",
                         format!("unrecognized configuration parameter \"{name}\""),
