@@ -122,6 +122,7 @@ async fn a_committed_row_survives_the_supervisor_being_killed() {
                 data: Some(dir.path().join("pg.sqlite")),
                 user: "sundown".into(),
                 password: None,
+                statement_timeout: None,
             })),
         )
         .expect("replace")

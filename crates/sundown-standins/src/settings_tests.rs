@@ -120,6 +120,7 @@ kind = "postgres"
         (p.user.as_str(), p.password.as_deref(), p.data.as_deref()),
         ("sundown", None, None)
     );
+    assert_eq!(p.statement_timeout, Some(Duration::from_secs(30)));
 }
 
 #[test]
@@ -153,6 +154,7 @@ listen = "[::1]:5440"
 data = "data/pg.sqlite"
 user = "app"
 password = "secret"
+statement_timeout = "5s"
 "#);
     let Some(h) = kind(&c, "http").get::<HttpSpec>() else {
         panic!("http")
@@ -192,6 +194,36 @@ password = "secret"
     assert_eq!(
         (p.user.as_str(), p.password.as_deref()),
         ("app", Some("secret"))
+    );
+    assert_eq!(p.statement_timeout, Some(Duration::from_secs(5)));
+}
+
+#[test]
+fn a_zero_statement_timeout_is_no_limit() {
+    for zero in ["0", "0s", "0ms"] {
+        let c = ok(&format!(
+            "[components.p]\nkind = \"postgres\"\nstatement_timeout = \"{zero}\"\n"
+        ));
+        let Some(p) = kind(&c, "p").get::<PostgresSpec>() else {
+            panic!("postgres")
+        };
+        assert_eq!(p.statement_timeout, None, "{zero}");
+    }
+}
+
+#[test]
+fn bad_statement_timeout() {
+    assert_one_error_starting(
+        "[components.p]\nkind = \"postgres\"\nstatement_timeout = \"soon\"\n",
+        3,
+        21,
+        "component `p`: statement_timeout: `soon` is not a duration",
+    );
+    assert_one_error(
+        "[components.p]\nkind = \"postgres\"\nstatement_timeout = \"-5s\"\n",
+        3,
+        21,
+        "component `p`: statement_timeout: `-5s` is negative",
     );
 }
 

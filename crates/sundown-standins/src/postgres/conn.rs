@@ -8,8 +8,9 @@
 
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
-use futures::SinkExt;
+use futures::{SinkExt, StreamExt};
 use pgwire::api::results::FieldInfo;
 use pgwire::messages::PgWireBackendMessage as Msg;
 use pgwire::messages::data::{FieldDescription, RowDescription};
@@ -21,7 +22,9 @@ use super::db::{Db, Reply};
 use super::db_thread::DbThread;
 use super::error::PgError;
 use super::gate::Gate;
+use super::interrupt::Reason;
 use super::protocol::Codec;
+use super::scram::Verifier;
 use super::store::Store;
 
 /// A client connection: frontend messages in, backend messages out.
@@ -31,7 +34,10 @@ pub(super) type Conn = Framed<TcpStream, Codec>;
 pub(super) struct Shared {
     pub(super) name: String,
     pub(super) user: String,
-    pub(super) password: Option<String>,
+    /// `Some`: SCRAM-SHA-256 authentication against this.
+    pub(super) password: Option<Verifier>,
+    /// Each session's initial `statement_timeout`.
+    pub(super) statement_timeout: Option<Duration>,
     pub(super) store: Arc<Store>,
     pub(super) gate: Arc<Gate>,
 }
@@ -66,12 +72,31 @@ fn internal() -> PgError {
 
 /// Runs `f` on the session's database thread; if the thread is gone, the
 /// session ends with a FATAL error.
+///
+/// Meanwhile the connection is read ahead (messages are kept for later, in
+/// order): if the client closes it, nobody is waiting for the result, and
+/// the statement is interrupted rather than left to run, perhaps forever
+/// (PostgreSQL does this with `client_connection_check_interval` set).
 pub(super) async fn call<R: Send + 'static>(
     conn: &mut Conn,
     db: &DbThread,
     f: impl FnOnce(&mut Db) -> R + Send + 'static,
 ) -> Result<R, End> {
-    match db.call(f).await {
+    let result = db.call(f);
+    tokio::pin!(result);
+    let mut watching = conn.codec().may_read_ahead();
+    let result = loop {
+        tokio::select! {
+            r = &mut result => break r,
+            read = conn.next(), if watching => {
+                if !matches!(read, Some(Ok(_))) {
+                    db.control().interrupt(Reason::Gone);
+                }
+                watching = conn.codec_mut().read_ahead(read);
+            }
+        }
+    };
+    match result {
         Some(r) => Ok(r),
         None => Err(fatal(conn, internal()).await),
     }

@@ -4,9 +4,11 @@
 //! a transaction and `COMMIT` outside one are warnings, and a
 //! multi-statement simple query runs as one implicit transaction. Also the
 //! statements' command tags; what a statement takes and returns, for the
-//! extended protocol, is prepare.rs.
+//! extended protocol, is prepare.rs. And each statement's time limit, the
+//! session's `statement_timeout`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use pgwire::api::Type;
 use pgwire::api::results::{FieldFormat, FieldInfo, Tag};
@@ -16,11 +18,13 @@ use rusqlite::Connection;
 use rusqlite::types::Value;
 
 use super::error::{PgError, from_sqlite};
-use super::prepare::{self, Origin, Prepared, offset_in, param_number, prepare_error};
+use super::guard;
+use super::interrupt::Control;
+use super::prepare::{self, Origin, Prepared, offset_in};
 use super::show::{show, show_column};
-use super::sql::{self, Command, Kind};
+use super::sql::{self, Kind};
 use super::store::Store;
-use super::types;
+use super::{timeout, types};
 
 /// What a statement produced, in protocol order.
 #[derive(Debug)]
@@ -43,14 +47,50 @@ pub(super) struct Db {
     /// A statement failed inside a transaction block: PostgreSQL's
     /// "current transaction is aborted" state.
     aborted: bool,
+    control: Arc<Control>,
+    /// The component's `statement_timeout`, which `RESET` goes back to.
+    default_timeout: Option<Duration>,
+    /// The session's (`SET statement_timeout`); `None`: no limit.
+    timeout: Option<Duration>,
+    /// `SET LOCAL statement_timeout`: until the transaction ends.
+    local_timeout: Option<Option<Duration>>,
 }
 
 impl Db {
-    pub(super) fn new(conn: Connection, store: Arc<Store>) -> Db {
+    pub(super) fn new(
+        conn: Connection,
+        store: Arc<Store>,
+        control: Arc<Control>,
+        timeout: Option<Duration>,
+    ) -> Db {
         Db {
             conn,
             store,
             aborted: false,
+            control,
+            default_timeout: timeout,
+            timeout,
+            local_timeout: None,
+        }
+    }
+
+    /// The time limit of the next statement.
+    fn statement_timeout(&self) -> Option<Duration> {
+        self.local_timeout.unwrap_or(self.timeout)
+    }
+
+    /// An error for the client: an interrupted statement says why.
+    fn explain(&self, e: PgError) -> PgError {
+        match self.control.interrupted() {
+            Some(reason) if e.code == "57014" => reason.error(),
+            _ => e,
+        }
+    }
+
+    /// After each client request: `SET LOCAL` ends with its transaction.
+    fn request_done(&mut self) {
+        if self.conn.is_autocommit() {
+            self.local_timeout = None;
         }
     }
 
@@ -101,6 +141,13 @@ impl Db {
     /// implicit transaction when there are several (as PostgreSQL does),
     /// stopping at the first error.
     pub(super) fn simple_query(&mut self, query: &str) -> Vec<Reply> {
+        let _ = guard::take_refusal();
+        let out = self.simple_query_statements(query);
+        self.request_done();
+        out
+    }
+
+    fn simple_query_statements(&mut self, query: &str) -> Vec<Reply> {
         let stmts = sql::split(query);
         if stmts.is_empty() {
             return vec![Reply::Empty];
@@ -142,7 +189,10 @@ impl Db {
             } else if multi
                 && !self.aborted
                 && self.conn.is_autocommit()
-                && matches!(kind, Kind::Sql(_) | Kind::Show(_) | Kind::Ignored(_))
+                && matches!(
+                    kind,
+                    Kind::Sql(_) | Kind::Show(_) | Kind::Ignored(_) | Kind::StatementTimeout { .. }
+                )
             {
                 if let Err(e) = self.exec("BEGIN") {
                     out.push(Reply::Error(e));
@@ -159,7 +209,7 @@ impl Db {
                     } else if in_block && !matches!(kind, Kind::Commit | Kind::Rollback) {
                         self.aborted = true;
                     }
-                    out.push(Reply::Error(e));
+                    out.push(Reply::Error(self.explain(e)));
                     return out;
                 }
             }
@@ -173,8 +223,15 @@ impl Db {
     /// Parses one statement for the extended protocol: its parameter types
     /// (the client's where given, else inferred, else `text`) and result
     /// columns.
+    /// It may run the statement once (to type its columns), so under the
+    /// same time limit and interrupts as running it.
     pub(super) fn prepare(&mut self, query: &str, type_oids: &[u32]) -> Result<Prepared, PgError> {
-        prepare::prepare(&self.conn, self.aborted, query, type_oids)
+        let _ = guard::take_refusal();
+        if let Some(reason) = self.control.interrupted() {
+            return Err(reason.error());
+        }
+        let _armed = self.control.armed(self.statement_timeout());
+        prepare::prepare(&self.conn, self.aborted, query, type_oids).map_err(|e| self.explain(e))
     }
 
     /// Runs a prepared statement with its bound parameters; results are
@@ -185,6 +242,7 @@ impl Db {
         params: &[Value],
         formats: &[FieldFormat],
     ) -> Vec<Reply> {
+        let _ = guard::take_refusal();
         let mut out = Vec::new();
         let Some(kind) = &p.kind else {
             out.push(Reply::Empty);
@@ -206,8 +264,9 @@ impl Db {
             if in_block && !matches!(kind, Kind::Commit | Kind::Rollback) {
                 self.aborted = true;
             }
-            out.push(Reply::Error(e));
+            out.push(Reply::Error(self.explain(e)));
         }
+        self.request_done();
         out
     }
 
@@ -227,6 +286,12 @@ impl Db {
         if self.aborted && !kind.ends_failed_transaction() {
             return Err(PgError::aborted());
         }
+        // Interrupted before this statement of the request began: it does
+        // not begin.
+        if let Some(reason) = self.control.interrupted() {
+            return Err(reason.error());
+        }
+        let _armed = self.control.armed(self.statement_timeout());
         let autocommit = self.conn.is_autocommit();
         let no_transaction = || PgError::warning("25P01", "there is no transaction in progress");
         let reply = match kind {
@@ -284,8 +349,31 @@ impl Db {
                 Reply::Command(Tag::new(tag))
             }
             Kind::Ignored(tag) => Reply::Command(Tag::new(tag)),
+            Kind::StatementTimeout { value, local, tag } => {
+                let limit = match value {
+                    Some(v) => timeout::parse(v)?,
+                    None => self.default_timeout,
+                };
+                if !*local {
+                    self.timeout = limit;
+                    self.local_timeout = None;
+                } else if autocommit {
+                    out.push(Reply::Notice(PgError::warning(
+                        "25P01",
+                        "SET LOCAL can only be used in transaction blocks",
+                    )));
+                } else {
+                    self.local_timeout = Some(limit);
+                }
+                Reply::Command(Tag::new(tag))
+            }
             Kind::Show(name) => {
-                let value = show(name).ok_or_else(|| {
+                let value = if name == "statement_timeout" {
+                    Some(timeout::show(self.statement_timeout()))
+                } else {
+                    show(name)
+                };
+                let value = value.ok_or_else(|| {
                     PgError::error(
                         "42704",
                         format!("unrecognized configuration parameter \"{name}\""),
@@ -307,93 +395,8 @@ impl Db {
         out.push(reply);
         Ok(())
     }
-
-    fn run_sql(
-        &self,
-        command: &Command,
-        sql: &str,
-        params: &[Value],
-        described: Option<&[Type]>,
-        formats: &[FieldFormat],
-        origin: Origin<'_>,
-    ) -> Result<Reply, PgError> {
-        let fail = |e: rusqlite::Error| from_sqlite(&e, origin.query, origin.offset);
-        let mut stmt = self
-            .conn
-            .prepare_cached(sql)
-            .map_err(|e| prepare_error(&e, sql, origin))?;
-        for i in 1..=stmt.parameter_count() {
-            let n = param_number(&stmt, i)?;
-            let v = params
-                .get((n as usize).wrapping_sub(1))
-                .ok_or_else(|| PgError::error("42P02", format!("there is no parameter ${n}")))?;
-            stmt.raw_bind_parameter(i, v).map_err(fail)?;
-        }
-        let ncols = stmt.column_count();
-        let autocommit_write = !stmt.readonly() && self.conn.is_autocommit();
-        let mut values: Vec<Vec<Value>> = Vec::new();
-        {
-            let _writer = autocommit_write.then(|| self.store.write_lock());
-            let mut rows = stmt.raw_query();
-            while let Some(row) = rows.next().map_err(fail)? {
-                let mut r = Vec::with_capacity(ncols);
-                for i in 0..ncols {
-                    r.push(row.get::<_, Value>(i).map_err(fail)?);
-                }
-                values.push(r);
-            }
-        }
-        if autocommit_write {
-            // After the writers' lock is released, so commits share fsyncs.
-            self.durable()?;
-        }
-        let changes = usize::try_from(self.conn.changes()).unwrap_or(usize::MAX);
-        let count = if ncols > 0 { values.len() } else { changes };
-        let tag = match command {
-            Command::Insert => Tag::new("INSERT").with_oid(0).with_rows(count),
-            Command::Update => Tag::new("UPDATE").with_rows(count),
-            Command::Delete => Tag::new("DELETE").with_rows(count),
-            Command::Select => Tag::new("SELECT").with_rows(values.len()),
-            Command::Other(_) if ncols > 0 => Tag::new("SELECT").with_rows(values.len()),
-            Command::Other(t) if t.is_empty() => Tag::new("OK"),
-            Command::Other(t) => Tag::new(t),
-        };
-        if ncols == 0 {
-            return Ok(Reply::Command(tag));
-        }
-        let fields: Vec<FieldInfo> = stmt
-            .columns()
-            .enumerate()
-            .map(|(i, c)| {
-                let ty = match described.and_then(|d| d.get(i)) {
-                    Some(t) => t.clone(),
-                    None => match c.decl_type().filter(|d| !d.trim().is_empty()) {
-                        Some(d) => types::type_for_decl(d),
-                        None => values
-                            .iter()
-                            .find_map(|r| types::type_for_value(&r[i]))
-                            .unwrap_or(Type::TEXT),
-                    },
-                };
-                let format = match formats {
-                    [] => FieldFormat::Text,
-                    [one] => *one,
-                    many => many.get(i).copied().unwrap_or(FieldFormat::Text),
-                };
-                types::field(c.name(), ty, format)
-            })
-            .collect();
-        let rows = values
-            .iter()
-            .map(|r| types::encode_row(&fields, r))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Reply::Rows {
-            fields: Arc::new(fields),
-            rows,
-            tag,
-        })
-    }
 }
 
+mod run;
 #[cfg(test)]
 mod tests;

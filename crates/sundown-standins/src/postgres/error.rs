@@ -87,6 +87,11 @@ pub(super) fn from_sqlite(e: &rusqlite::Error, query: &str, offset: usize) -> Pg
             _ => "XX000",
         },
     };
+    // SQLite says only "not authorized"; the authorizer knows what and why.
+    let message = match code {
+        "42501" => super::guard::take_refusal().unwrap_or(message),
+        _ => message,
+    };
     PgError {
         position,
         ..PgError::error(code, message)
@@ -123,6 +128,9 @@ fn sqlstate(extended: i32, message: &str) -> &'static str {
                 || m.contains("unrecognized token")
             {
                 "42601"
+            } else if m.starts_with("not authorized") {
+                // A function the authorizer refused (SQLite reports those as plain errors).
+                "42501"
             } else if m.starts_with("no such table") {
                 "42P01"
             } else if m.starts_with("no such column") {

@@ -66,8 +66,9 @@
 //! **No catalog.** There is no `pg_catalog` or `information_schema`:
 //! psql's `\d` and `\dt` fail (ask SQLite: `SELECT name FROM sqlite_schema`),
 //! as do drivers that introspect types when they connect. `SHOW` answers
-//! for a few settings (`server_version`, `transaction_isolation`, …);
-//! `SET`, `RESET` and `DISCARD` are accepted and ignored.
+//! for a few settings (`server_version`, `transaction_isolation`,
+//! `statement_timeout`, …); `SET`, `RESET` and `DISCARD` are accepted and
+//! ignored, except for `statement_timeout` (below).
 //!
 //! **Errors** carry SQLSTATEs mapped from SQLite's errors (`42601` syntax,
 //! `42P01` undefined table, `42703` undefined column, `42P07` duplicate
@@ -78,10 +79,40 @@
 //!
 //! **Connections.** No TLS (an `SSLRequest` is answered `N`, so clients
 //! with `sslmode=prefer`, the default, go on in plain text); trust
-//! authentication when no password is set, else cleartext password (no
-//! MD5 or SCRAM); the database name is ignored; `client_encoding` is always
-//! UTF8; cancel requests are ignored; at most 100 sessions (`53300`); a
-//! `Query`, `Parse` or `Bind` message may be up to 256 MiB (PostgreSQL: 1 GiB).
+//! authentication when no password is set, else SCRAM-SHA-256 (no MD5, no
+//! cleartext, no channel binding, which needs TLS; scram.rs says why not
+//! pgwire's); a wrong password or user is `28P01`; the database name is
+//! ignored; `client_encoding` is always UTF8; at most 100 sessions
+//! (`53300`); a `Query`, `Parse` or `Bind` message may be up to 256 MiB
+//! (PostgreSQL: 1 GiB).
+//!
+//! **What a client may do.** Any SQL on the database, nothing outside it
+//! (guard.rs): `ATTACH`, `DETACH`, `VACUUM INTO`, `load_extension` and
+//! the pragmas that change how or where the database is stored
+//! (`journal_mode`, `synchronous`, `wal_checkpoint`, `writable_schema`,
+//! `mmap_size`, …) are refused with `42501`, through SQLite's authorizer,
+//! defensive mode and attached-database limit rather than by reading the
+//! SQL; pragmas that read the schema (`table_info`, …) work, and plain
+//! `VACUUM` does.
+//!
+//! **Runaway statements** end (interrupt.rs), with `57014`:
+//! - `statement_timeout`: the component's (default 30 s; `"0s"`: no limit,
+//!   PostgreSQL's default) or the session's: `SET statement_timeout =
+//!   '5s'`, `TO 5000` (milliseconds), `SET LOCAL` for the transaction,
+//!   `RESET`. It covers each statement of a simple query, and a `Parse`
+//!   (which may run a query once to type its columns); not the wait for
+//!   another session's write lock, which gives up after 5 s anyway;
+//! - a cancel request (psql's Ctrl-C, tokio-postgres' `cancel_query`),
+//!   which must carry the session's random secret from `BackendKeyData`;
+//!   as in PostgreSQL, one arriving between two requests does nothing;
+//! - the client closing its connection: while a statement runs, the
+//!   session reads ahead (up to 64 messages, 1 MiB) to see it, like
+//!   PostgreSQL with `client_connection_check_interval` set;
+//! - the component stopping or being killed.
+//!
+//! An interrupted statement inside a transaction block aborts it
+//! (`25P02` until `ROLLBACK`); if it was writing, SQLite has already
+//! rolled the transaction back.
 //!
 //! **Storage.** `data = "file"`: SQLite in WAL mode, durable at commit
 //! like PostgreSQL with `fsync=on` and `synchronous_commit=on`: a commit
@@ -95,15 +126,16 @@
 //! temp directory), is never synced, and is removed when the component
 //! ends; SQLite's own in-memory databases lock too coarsely for concurrent
 //! sessions (with `memdb` a writer blocks every reader, with a shared cache
-//! writers fail at once instead of waiting). Clients should not change
+//! writers fail at once instead of waiting). Clients cannot change
 //! `synchronous`, `journal_mode` or checkpoint settings with `PRAGMA`.
 //!
 //! **Stopping** is PostgreSQL's "fast" shutdown, except that open
 //! transactions may finish: new connections get `57P03 the database system
-//! is shutting down`; idle sessions get `57P01 terminating connection due
+//! is shutting down`; statements running at that moment are interrupted
+//! (`57014`); idle sessions get `57P01 terminating connection due
 //! to administrator command` at their next `ReadyForQuery` point; a session
 //! inside a transaction block may `COMMIT` or `ROLLBACK` and is closed right
-//! after. A session that never gets back to rest (a transaction left open,
+//! after (what it runs meanwhile is bounded by its statement timeout). A session that never gets back to rest (a transaction left open,
 //! an extended-protocol batch without `Sync`) holds the stop until the
 //! engine's `stop_timeout` kills. When the last session is gone the WAL is
 //! checkpointed into the database file and the component exits 0. A kill
@@ -120,13 +152,17 @@ mod error;
 mod extended;
 mod gate;
 mod group_commit;
+mod guard;
+mod interrupt;
 mod prepare;
 mod protocol;
+mod scram;
 mod session;
 mod show;
 mod sql;
 mod startup;
 mod store;
+mod timeout;
 mod types;
 
 use std::sync::Arc;
@@ -136,7 +172,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
-pub use self::settings::{KIND, PostgresSpec};
+pub use self::settings::{DEFAULT_STATEMENT_TIMEOUT, KIND, PostgresSpec};
 use conn::Shared;
 use gate::Gate;
 use store::Store;
@@ -187,11 +223,21 @@ async fn run(spec: PostgresSpec, life: Lifecycle) -> Exit {
         Ok(Err(e)) => return Exit::Error(format!("{name}: {e}")),
         Err(e) => return Exit::Error(format!("{name}: opening the database: {e}")),
     };
+    // Hashing the password takes thousands of HMAC rounds: done once, here.
+    let password = match spec.password.clone() {
+        None => None,
+        Some(p) => match tokio::task::spawn_blocking(move || scram::Verifier::new(&p)).await {
+            Ok(Ok(v)) => Some(v),
+            Ok(Err(e)) => return Exit::Error(format!("{name}: password: {e}")),
+            Err(e) => return Exit::Error(format!("{name}: password: {e}")),
+        },
+    };
     let store = Arc::new(store);
     let shared = Arc::new(Shared {
         name: name.clone(),
         user: spec.user.clone(),
-        password: spec.password.clone(),
+        password,
+        statement_timeout: spec.statement_timeout,
         store: Arc::clone(&store),
         gate: Gate::new(),
     });
@@ -222,6 +268,8 @@ async fn run(spec: PostgresSpec, life: Lifecycle) -> Exit {
             _ = life.stop_requested(), if !stopping => {
                 stopping = true;
                 shared.gate.begin_stop();
+                // A runaway query would hold its session, and the stop, until the kill.
+                store.interrupt_all();
                 let n = shared.gate.subscribe().borrow().active;
                 info!("{name}: stopping: refusing new connections; {n} session(s) close when idle, after any open transaction");
             }

@@ -9,6 +9,8 @@
 //! bounds-checked accessors; a malformed frame is an error the session
 //! answers with `08P01` and a close.
 
+use std::collections::VecDeque;
+
 use bytes::{Buf, Bytes, BytesMut};
 use pgwire::messages::PgWireBackendMessage;
 use tokio_util::codec::{Decoder, Encoder};
@@ -20,6 +22,9 @@ const MAX_STARTUP: usize = 10_000;
 const MAX_LARGE: usize = 256 << 20;
 /// The largest of any other message (PostgreSQL's small-message limit).
 const MAX_SMALL: usize = 10_000;
+/// How much may be read ahead while a statement runs (see [`Codec::read_ahead`]).
+const AHEAD_MESSAGES: usize = 64;
+const AHEAD_BYTES: usize = 1 << 20;
 
 const SSL_REQUEST: u32 = 80_877_103;
 const GSSENC_REQUEST: u32 = 80_877_104;
@@ -30,13 +35,17 @@ const CANCEL_REQUEST: u32 = 80_877_102;
 pub(super) enum Frontend {
     SslRequest,
     GssEncRequest,
-    CancelRequest,
+    /// The process id and secret of the session whose query to cancel.
+    CancelRequest {
+        pid: i32,
+        secret: Bytes,
+    },
     Startup {
         major: u16,
         minor: u16,
         params: Vec<(String, String)>,
     },
-    /// `p`: the password (or a SASL response, which the stand-in never asks for).
+    /// `p`: a password message: the SASL messages of SCRAM authentication.
     Password(Bytes),
     Query(String),
     Parse {
@@ -145,16 +154,69 @@ impl<'a> Body<'a> {
     }
 }
 
+impl Frontend {
+    /// About how much memory the message holds.
+    fn size(&self) -> usize {
+        16 + match self {
+            Frontend::Query(q) => q.len(),
+            Frontend::Parse { query, types, .. } => query.len() + 4 * types.len(),
+            Frontend::Bind { params, .. } => params.iter().flatten().map(Bytes::len).sum(),
+            Frontend::Password(b) => b.len(),
+            _ => 0,
+        }
+    }
+}
+
+/// What reading the connection yields: a message, a broken one, or its end.
+pub(super) type Read = Option<Result<Frontend, ProtocolError>>;
+
 /// Frames and decodes frontend messages, encodes backend ones.
 #[derive(Debug)]
 pub(super) struct Codec {
     /// Before the startup packet: messages have no type byte.
     startup: bool,
+    /// Messages read while the session's database thread was busy, to be
+    /// handled in order after it.
+    ahead: VecDeque<Read>,
+    ahead_bytes: usize,
 }
 
 impl Codec {
     pub(super) fn new() -> Codec {
-        Codec { startup: true }
+        Codec {
+            startup: true,
+            ahead: VecDeque::new(),
+            ahead_bytes: 0,
+        }
+    }
+
+    /// Whether the connection may be read ahead: its end has not been
+    /// read, and what was read ahead is within bounds (a client that
+    /// pipelines that much is still there).
+    pub(super) fn may_read_ahead(&self) -> bool {
+        !matches!(self.ahead.back(), Some(None | Some(Err(_))))
+            && self.ahead.len() < AHEAD_MESSAGES
+            && self.ahead_bytes < AHEAD_BYTES
+    }
+
+    /// Keeps what was read while a statement ran: reading on is the only
+    /// way to see the client close its connection behind messages it
+    /// pipelined. Returns [`Codec::may_read_ahead`].
+    pub(super) fn read_ahead(&mut self, read: Read) -> bool {
+        if let Some(Ok(m)) = &read {
+            self.ahead_bytes += m.size();
+        }
+        self.ahead.push_back(read);
+        self.may_read_ahead()
+    }
+
+    /// The oldest message read ahead, if any.
+    pub(super) fn next_ahead(&mut self) -> Option<Read> {
+        let read = self.ahead.pop_front()?;
+        if let Some(Ok(m)) = &read {
+            self.ahead_bytes -= m.size();
+        }
+        Some(read)
     }
 
     /// After the startup packet, messages carry a type byte.
@@ -183,7 +245,13 @@ impl Codec {
         Ok(Some(match code {
             SSL_REQUEST => Frontend::SslRequest,
             GSSENC_REQUEST => Frontend::GssEncRequest,
-            CANCEL_REQUEST => Frontend::CancelRequest,
+            CANCEL_REQUEST => {
+                let pid = body.i32()?;
+                Frontend::CancelRequest {
+                    pid,
+                    secret: Bytes::copy_from_slice(body.buf),
+                }
+            }
             _ => {
                 let (major, minor) = ((code >> 16) as u16, (code & 0xffff) as u16);
                 let mut params = Vec::new();

@@ -98,9 +98,12 @@ impl Session {
                 );
                 return Err(fatal(conn, e).await);
             }
-            let msg = tokio::select! {
-                msg = conn.next() => msg,
-                _ = gate.wait_for(|g| g.stopping), if idle => continue,
+            let msg = match conn.codec_mut().next_ahead() {
+                Some(read) => read,
+                None => tokio::select! {
+                    msg = conn.next() => msg,
+                    _ = gate.wait_for(|g| g.stopping), if idle => continue,
+                },
             };
             let msg = match msg {
                 None => return Ok(()),
@@ -169,7 +172,7 @@ impl Session {
                 Frontend::Password(_)
                 | Frontend::SslRequest
                 | Frontend::GssEncRequest
-                | Frontend::CancelRequest
+                | Frontend::CancelRequest { .. }
                 | Frontend::Startup { .. } => {
                     return Err(fatal(
                         conn,

@@ -2,13 +2,19 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Deserialize;
 use sundown::component::Component;
+use sundown::diagnostic::Zero;
 use sundown::kind::{Context, K8sHints, K8sProbe, Kind, SerdeKind, Settings};
 use toml::Spanned;
 
 use crate::settings::{DEFAULT_POSTGRES_LISTEN, DEFAULT_USER, listen};
+
+/// PostgreSQL's own default is no limit; a stand-in's clients are tests
+/// and pipelines, where a query running for minutes is a bug to surface.
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `kind = "postgres"`.
 pub const KIND: &dyn Kind = &SerdeKind::new("postgres", validate);
@@ -23,8 +29,13 @@ pub struct PostgresSpec {
     pub data: Option<PathBuf>,
     /// The user clients must log in as.
     pub user: String,
-    /// `None`: trust authentication; `Some`: cleartext password authentication.
+    /// `None`: trust authentication; `Some`: SCRAM-SHA-256 password
+    /// authentication.
     pub password: Option<String>,
+    /// How long a statement may run before it is cancelled (`57014`); a
+    /// session may change its own with `SET statement_timeout`. `None`: no
+    /// limit (`"0s"`).
+    pub statement_timeout: Option<Duration>,
 }
 
 #[derive(Deserialize)]
@@ -34,6 +45,7 @@ struct RawPostgres {
     data: Option<Spanned<String>>,
     user: Option<Spanned<String>>,
     password: Option<Spanned<String>>,
+    statement_timeout: Option<Spanned<String>>,
 }
 
 impl Settings for PostgresSpec {
@@ -74,10 +86,17 @@ fn validate(cx: &mut Context<'_, '_>, c: RawPostgres) -> Option<PostgresSpec> {
             None
         }
     };
+    let statement_timeout = match &c.statement_timeout {
+        None => Some(Some(DEFAULT_STATEMENT_TIMEOUT)),
+        Some(t) => cx
+            .duration(t, &what("statement_timeout"), Zero::Allowed)
+            .map(|d| (!d.is_zero()).then_some(d)),
+    };
     Some(PostgresSpec {
         listen: listen?,
         data: c.data.as_ref().map(|p| cx.resolve(p.get_ref())),
         user: user?,
         password: c.password.as_ref().map(|p| p.get_ref().clone()),
+        statement_timeout: statement_timeout?,
     })
 }

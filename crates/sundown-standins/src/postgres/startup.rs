@@ -1,8 +1,9 @@
 //! A connection's first steps: SSL and GSS encryption refused (clients go
-//! on in plain text), the startup packet, trust or cleartext password
-//! authentication, admission (not while stopping, not beyond
-//! [`MAX_SESSIONS`]), the session's database thread, and the parameters a
-//! client expects before its first `ReadyForQuery`.
+//! on in plain text), a cancel request (which is all such a connection
+//! does), the startup packet, trust or SCRAM-SHA-256 authentication,
+//! admission (not while stopping, not beyond [`MAX_SESSIONS`]), the
+//! session's database thread, and the parameters a client expects before
+//! its first `ReadyForQuery`, with the key that cancels its queries.
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use super::db_thread::DbThread;
 use super::error::PgError;
 use super::gate::{Refused, SessionGuard};
 use super::protocol::{Frontend, ProtocolError};
+use super::scram::{self, ScramError, Verifier};
 use super::show::server_version;
 
 /// PostgreSQL's default `max_connections`; each session is a thread here.
@@ -29,10 +31,6 @@ pub(super) struct Login {
     pub(super) db: DbThread,
     pub(super) user: String,
     pub(super) id: u64,
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 pub(super) async fn startup(conn: &mut Conn, shared: &Shared) -> Result<Login, End> {
@@ -50,8 +48,13 @@ pub(super) async fn startup(conn: &mut Conn, shared: &Shared) -> Result<Login, E
                 conn.send(Msg::GssEncResponse(GssEncResponse::Refuse))
                     .await?
             }
-            // Cancelling is not supported; PostgreSQL never answers a cancel request anyway.
-            Frontend::CancelRequest => return Err(End::Closed),
+            // As PostgreSQL: no answer either way, so a wrong key tells nothing.
+            Frontend::CancelRequest { pid, secret } => {
+                if shared.store.cancel(pid, &secret) {
+                    tracing::debug!("{}: cancel request for session {pid}", shared.name);
+                }
+                return Err(End::Closed);
+            }
             Frontend::Startup {
                 major: 3,
                 minor,
@@ -106,28 +109,7 @@ pub(super) async fn startup(conn: &mut Conn, shared: &Shared) -> Result<Login, E
             return Err(fatal(conn, e).await);
         }
         None => {}
-        Some(password) => {
-            conn.send(Msg::Authentication(Authentication::CleartextPassword))
-                .await?;
-            let given = match conn.next().await {
-                // psql hangs up here to prompt for the password, then reconnects.
-                None => return Err(End::Closed),
-                Some(Ok(Frontend::Password(body))) => body,
-                Some(Err(ProtocolError::Io(e))) => return Err(End::Io(e)),
-                Some(Ok(_) | Err(_)) => {
-                    let e = PgError::fatal("08P01", "expected password response");
-                    return Err(fatal(conn, e).await);
-                }
-            };
-            let given = given.strip_suffix(b"\0").unwrap_or(&given);
-            if user != shared.user || !constant_time_eq(given, password.as_bytes()) {
-                let e = PgError::fatal(
-                    "28P01",
-                    format!("password authentication failed for user \"{user}\""),
-                );
-                return Err(fatal(conn, e).await);
-            }
-        }
+        Some(verifier) => scram_login(conn, verifier, &user, &shared.user).await?,
     }
     let guard = match shared.gate.enter(MAX_SESSIONS) {
         Ok(g) => g,
@@ -141,7 +123,7 @@ pub(super) async fn startup(conn: &mut Conn, shared: &Shared) -> Result<Login, E
         }
     };
     let id = guard.id();
-    let db = match DbThread::start(Arc::clone(&shared.store), id).await {
+    let db = match DbThread::start(Arc::clone(&shared.store), id, shared.statement_timeout).await {
         Ok(w) => w,
         Err(e) => return Err(fatal(conn, e).await),
     };
@@ -168,10 +150,10 @@ pub(super) async fn startup(conn: &mut Conn, shared: &Shared) -> Result<Login, E
         )))
         .await?;
     }
-    let pid = i32::try_from(id % 0x7fff_ffff).unwrap_or(0);
+    let control = db.control();
     conn.feed(Msg::BackendKeyData(BackendKeyData::new(
-        pid,
-        SecretKey::I32(pid.rotate_left(13)),
+        control.pid,
+        SecretKey::I32(control.secret()),
     )))
     .await?;
     conn.send(Msg::ReadyForQuery(ReadyForQuery::new(
@@ -184,4 +166,72 @@ pub(super) async fn startup(conn: &mut Conn, shared: &Shared) -> Result<Login, E
         user,
         id,
     })
+}
+
+/// The next message, which must be a password message (a SASL response).
+async fn sasl_response(conn: &mut Conn) -> Result<bytes::Bytes, End> {
+    match conn.next().await {
+        // psql hangs up here to prompt for the password, then reconnects.
+        None => Err(End::Closed),
+        Some(Ok(Frontend::Password(body))) => Ok(body),
+        Some(Err(ProtocolError::Io(e))) => Err(End::Io(e)),
+        Some(Ok(_) | Err(_)) => {
+            let e = PgError::fatal("08P01", "expected SASL response");
+            Err(fatal(conn, e).await)
+        }
+    }
+}
+
+/// SCRAM-SHA-256 authentication of `user`. Someone claiming another user
+/// goes through the whole exchange and fails as a wrong password does
+/// (as in PostgreSQL), so which user exists is not told.
+async fn scram_login(
+    conn: &mut Conn,
+    verifier: &Verifier,
+    user: &str,
+    expected: &str,
+) -> Result<(), End> {
+    let refused = |e: ScramError| match e {
+        ScramError::WrongProof => PgError::fatal(
+            "28P01",
+            format!("password authentication failed for user \"{user}\""),
+        ),
+        other => PgError::fatal("08P01", other.to_string()),
+    };
+    conn.send(Msg::Authentication(Authentication::SASL(vec![
+        scram::MECHANISM.to_string(),
+    ])))
+    .await?;
+    let body = sasl_response(conn).await?;
+    let first = match scram::initial_response(&body) {
+        Ok((scram::MECHANISM, data)) => scram::server_first(verifier, data),
+        Ok(_) => {
+            let e = PgError::fatal(
+                "08P01",
+                "client selected an invalid SASL authentication mechanism",
+            );
+            return Err(fatal(conn, e).await);
+        }
+        Err(e) => Err(e),
+    };
+    let (exchange, server_first) = match first {
+        Ok(f) => f,
+        Err(e) => return Err(fatal(conn, refused(e)).await),
+    };
+    conn.send(Msg::Authentication(Authentication::SASLContinue(
+        server_first.into_bytes().into(),
+    )))
+    .await?;
+    let body = sasl_response(conn).await?;
+    match exchange.finish(verifier, &body) {
+        Ok(_) if user != expected => Err(fatal(conn, refused(ScramError::WrongProof)).await),
+        Ok(server_final) => {
+            conn.feed(Msg::Authentication(Authentication::SASLFinal(
+                server_final.into_bytes().into(),
+            )))
+            .await?;
+            Ok(())
+        }
+        Err(e) => Err(fatal(conn, refused(e)).await),
+    }
 }

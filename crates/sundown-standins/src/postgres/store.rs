@@ -1,6 +1,6 @@
 //! The SQLite database behind the stand-in: where it lives, how each
 //! connection is set up, and what all sessions share (the writers' lock and
-//! the handles that interrupt them at a kill).
+//! the controls that interrupt them: cancel requests, a stop, a kill).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -8,9 +8,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use rusqlite::{Connection, InterruptHandle, OpenFlags};
+use std::sync::Arc;
+
+use rusqlite::{Connection, OpenFlags};
 
 use super::group_commit::{FsyncFailed, GroupCommit, lock};
+use super::guard;
+use super::interrupt::{Control, Reason};
 
 /// How long a statement waits for another connection's write lock before it
 /// fails with `55P03` (PostgreSQL would wait for row locks indefinitely by
@@ -75,8 +79,8 @@ pub(super) struct Store {
     /// busy handler, which sleeps in growing steps (1, 2, 5, 10 ms …) and
     /// wakes late. A mutex hands the lock over as soon as it is free.
     writers: Mutex<()>,
-    /// Interrupt handles of the open session connections, by session id.
-    interrupts: Mutex<HashMap<u64, InterruptHandle>>,
+    /// The controls of the open session connections, by session id.
+    sessions: Mutex<HashMap<u64, Arc<Control>>>,
     /// Session threads still running (a kill waits a little for them, so
     /// their connections close and an in-memory directory can go).
     threads: tokio::sync::watch::Sender<usize>,
@@ -207,7 +211,7 @@ impl Store {
             since_checkpoint: AtomicU64::new(0),
             memory,
             writers: Mutex::new(()),
-            interrupts: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(HashMap::new()),
             threads: tokio::sync::watch::Sender::new(0),
         })
     }
@@ -227,13 +231,17 @@ impl Store {
     /// does, syncing the database file first): SQLite's `synchronous=FULL`
     /// would fsync the WAL once per commit while holding the write lock, so
     /// concurrent commits could never share an fsync.
+    ///
+    /// Then it is locked down (guard.rs): from here on, the client's SQL
+    /// can neither change these settings nor reach other files.
     pub(super) fn connect(&self) -> rusqlite::Result<Connection> {
-        let conn = open_connection(&self.path)?;
+        let mut conn = open_connection(&self.path)?;
         if self.durability.is_some() {
             conn.execute_batch("PRAGMA synchronous = OFF; PRAGMA wal_autocheckpoint = 0;")?;
         } else {
             conn.execute_batch("PRAGMA synchronous = OFF;")?;
         }
+        guard::lock_down(&mut conn)?;
         Ok(conn)
     }
 
@@ -289,18 +297,28 @@ impl Store {
         self.writers.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(super) fn register(&self, session: u64, handle: InterruptHandle) {
-        self.interrupts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(session, handle);
+    pub(super) fn register(&self, session: u64, control: Arc<Control>) {
+        self.lock_sessions().insert(session, control);
     }
 
     pub(super) fn unregister(&self, session: u64) {
-        self.interrupts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&session);
+        self.lock_sessions().remove(&session);
+    }
+
+    fn lock_sessions(&self) -> MutexGuard<'_, HashMap<u64, Arc<Control>>> {
+        self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A client's cancel request: interrupts the running statement of the
+    /// session with this process id, if the secret is that session's.
+    /// Returns whether it was.
+    pub(super) fn cancel(&self, pid: i32, secret: &[u8]) -> bool {
+        let target = self
+            .lock_sessions()
+            .values()
+            .find(|c| c.pid == pid && c.matches(secret))
+            .cloned();
+        target.inspect(|c| c.interrupt(Reason::Cancel)).is_some()
     }
 
     /// Counts a session thread until the token is dropped.
@@ -314,15 +332,10 @@ impl Store {
         let _ = self.threads.subscribe().wait_for(|n| *n == 0).await;
     }
 
-    /// Interrupts whatever every session is running (a kill).
+    /// Interrupts whatever every session is running (a stop or a kill).
     pub(super) fn interrupt_all(&self) {
-        for h in self
-            .interrupts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-        {
-            h.interrupt();
+        for c in self.lock_sessions().values() {
+            c.interrupt(Reason::Shutdown);
         }
     }
 }

@@ -8,6 +8,7 @@
 mod shared;
 
 mod pipeline_components;
+mod postgres_hardening;
 mod postgres_standin;
 mod redis_limits;
 mod redis_measure;

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use sundown::{Outcome, Running, Supervisor, Trigger};
-use sundown_standins::postgres::{Postgres, PostgresSpec};
+use sundown_standins::postgres::{DEFAULT_STATEMENT_TIMEOUT, Postgres, PostgresSpec};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
@@ -23,18 +23,23 @@ use crate::shared::{Rng, TIMEOUT, free_addr, tool};
 const JOBS: &str = "CREATE TABLE IF NOT EXISTS jobs (id BIGINT PRIMARY KEY, payload TEXT NOT NULL, result TEXT NOT NULL, worker TEXT NOT NULL)";
 const INSERT: &str = "INSERT INTO jobs (id, payload, result, worker) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING";
 
-fn spec(listen: SocketAddr, data: Option<PathBuf>, password: Option<&str>) -> PostgresSpec {
+pub(crate) fn spec(
+    listen: SocketAddr,
+    data: Option<PathBuf>,
+    password: Option<&str>,
+) -> PostgresSpec {
     PostgresSpec {
         listen,
         data,
         user: "sundown".into(),
         password: password.map(str::to_string),
+        statement_timeout: Some(DEFAULT_STATEMENT_TIMEOUT),
     }
 }
 
 /// Starts the stand-in inside the real engine (as component `db`, with
 /// `extra` settings) and waits until it is ready.
-async fn start_with(spec: PostgresSpec, extra: &str) -> Running {
+pub(crate) async fn start_with(spec: PostgresSpec, extra: &str) -> Running {
     Supervisor::from_toml_str(&format!("[components.db]\nkind = \"sim\"\n{extra}"))
         .expect("config")
         .replace("db", Box::new(Postgres::new(spec)))
@@ -44,18 +49,18 @@ async fn start_with(spec: PostgresSpec, extra: &str) -> Running {
         .expect("the stand-in starts")
 }
 
-async fn start(spec: PostgresSpec) -> Running {
+pub(crate) async fn start(spec: PostgresSpec) -> Running {
     start_with(spec, "").await
 }
 
-async fn start_memory() -> (Running, SocketAddr) {
+pub(crate) async fn start_memory() -> (Running, SocketAddr) {
     let addr = free_addr();
     (start(spec(addr, None, None)).await, addr)
 }
 
-type Driver = JoinHandle<Result<(), tokio_postgres::Error>>;
+pub(crate) type Driver = JoinHandle<Result<(), tokio_postgres::Error>>;
 
-async fn try_connect(
+pub(crate) async fn try_connect(
     addr: SocketAddr,
     password: Option<&str>,
 ) -> Result<(Client, Driver), tokio_postgres::Error> {
@@ -73,29 +78,29 @@ async fn try_connect(
     Ok((client, tokio::spawn(conn)))
 }
 
-async fn connect(addr: SocketAddr) -> (Client, Driver) {
+pub(crate) async fn connect(addr: SocketAddr) -> (Client, Driver) {
     try_connect(addr, None).await.expect("connect")
 }
 
 /// How a client's connection ended, bounded by [`TIMEOUT`].
-async fn ended(driver: Driver) -> Result<(), tokio_postgres::Error> {
+pub(crate) async fn ended(driver: Driver) -> Result<(), tokio_postgres::Error> {
     tokio::time::timeout(TIMEOUT, driver)
         .await
         .expect("the connection ends")
         .expect("the driver task")
 }
 
-fn code(e: &tokio_postgres::Error) -> Option<&str> {
+pub(crate) fn code(e: &tokio_postgres::Error) -> Option<&str> {
     e.code().map(SqlState::code)
 }
 
-fn message(e: &tokio_postgres::Error) -> String {
+pub(crate) fn message(e: &tokio_postgres::Error) -> String {
     e.as_db_error()
         .map(|d| d.message().to_string())
         .unwrap_or_default()
 }
 
-async fn count(c: &Client, table: &str) -> i64 {
+pub(crate) async fn count(c: &Client, table: &str) -> i64 {
     c.query_one(&format!("SELECT count(*) FROM {table}"), &[])
         .await
         .expect("count")
@@ -402,18 +407,20 @@ async fn trust_authentication_knows_only_its_user() {
 // ------------------------------------------------------------ raw protocol
 
 /// A bare protocol client, for exact tags, statuses and malformed input.
-struct Raw {
-    s: TcpStream,
+pub(crate) struct Raw {
+    pub(crate) s: TcpStream,
+    /// The session's BackendKeyData: process id and secret.
+    pub(crate) key: Option<Vec<u8>>,
 }
 
-fn frame(kind: u8, body: &[u8]) -> Vec<u8> {
+pub(crate) fn frame(kind: u8, body: &[u8]) -> Vec<u8> {
     let mut f = vec![kind];
     f.extend(u32::try_from(body.len() + 4).expect("small").to_be_bytes());
     f.extend(body);
     f
 }
 
-fn startup_packet(user: &str) -> Vec<u8> {
+pub(crate) fn startup_packet(user: &str) -> Vec<u8> {
     let mut body = 196_608u32.to_be_bytes().to_vec();
     for (k, v) in [("user", user), ("database", "sundown")] {
         body.extend(k.as_bytes());
@@ -432,9 +439,10 @@ fn startup_packet(user: &str) -> Vec<u8> {
 
 impl Raw {
     /// Connects and logs in (trust), returning after the first ReadyForQuery.
-    async fn login(addr: SocketAddr) -> Raw {
+    pub(crate) async fn login(addr: SocketAddr) -> Raw {
         let mut raw = Raw {
             s: TcpStream::connect(addr).await.expect("connect"),
+            key: None,
         };
         raw.s
             .write_all(&startup_packet("sundown"))
@@ -445,10 +453,11 @@ impl Raw {
             msgs.iter().any(|(k, b)| *k == b'R' && b == &[0, 0, 0, 0]),
             "AuthenticationOk"
         );
+        raw.key = msgs.into_iter().find(|(k, _)| *k == b'K').map(|(_, b)| b);
         raw
     }
 
-    async fn read_msg(&mut self) -> Option<(u8, Vec<u8>)> {
+    pub(crate) async fn read_msg(&mut self) -> Option<(u8, Vec<u8>)> {
         let mut head = [0u8; 5];
         tokio::time::timeout(TIMEOUT, self.s.read_exact(&mut head))
             .await
@@ -463,7 +472,7 @@ impl Raw {
         Some((head[0], body))
     }
 
-    async fn until_ready(&mut self) -> Vec<(u8, Vec<u8>)> {
+    pub(crate) async fn until_ready(&mut self) -> Vec<(u8, Vec<u8>)> {
         let mut out = Vec::new();
         while let Some(m) = self.read_msg().await {
             let done = m.0 == b'Z';
@@ -475,7 +484,7 @@ impl Raw {
         out
     }
 
-    async fn query(&mut self, sql: &str) -> Vec<(u8, Vec<u8>)> {
+    pub(crate) async fn query(&mut self, sql: &str) -> Vec<(u8, Vec<u8>)> {
         let mut body = sql.as_bytes().to_vec();
         body.push(0);
         self.s.write_all(&frame(b'Q', &body)).await.expect("send");
@@ -483,7 +492,7 @@ impl Raw {
     }
 }
 
-fn tags(msgs: &[(u8, Vec<u8>)]) -> Vec<String> {
+pub(crate) fn tags(msgs: &[(u8, Vec<u8>)]) -> Vec<String> {
     msgs.iter()
         .filter_map(|(k, b)| match k {
             b'C' => Some(String::from_utf8_lossy(b.strip_suffix(&[0]).unwrap_or(b)).into_owned()),
@@ -495,14 +504,14 @@ fn tags(msgs: &[(u8, Vec<u8>)]) -> Vec<String> {
         .collect()
 }
 
-fn sqlstate(body: &[u8]) -> String {
+pub(crate) fn sqlstate(body: &[u8]) -> String {
     body.split(|&b| b == 0)
         .find_map(|f| f.strip_prefix(b"C"))
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .unwrap_or_default()
 }
 
-fn status(msgs: &[(u8, Vec<u8>)]) -> char {
+pub(crate) fn status(msgs: &[(u8, Vec<u8>)]) -> char {
     match msgs.last() {
         Some((b'Z', b)) if b.len() == 1 => char::from(b[0]),
         other => panic!("no ReadyForQuery at the end: {other:?}"),
@@ -607,7 +616,7 @@ async fn psql_creates_inserts_and_selects() {
 
 // ---------------------------------------------------------- durability
 
-fn data_file(dir: &Path) -> PathBuf {
+pub(crate) fn data_file(dir: &Path) -> PathBuf {
     dir.join("pg.sqlite")
 }
 

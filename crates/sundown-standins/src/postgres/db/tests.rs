@@ -5,16 +5,9 @@ use super::*;
 
 fn db() -> (Db, Arc<Store>, ()) {
     let store = Arc::new(Store::open(None).expect("memory store"));
-    let conn = store.connect().expect("connect");
-    (
-        Db {
-            conn,
-            store: Arc::clone(&store),
-            aborted: false,
-        },
-        store,
-        (),
-    )
+    let mut conn = store.connect().expect("connect");
+    let control = Control::install(&mut conn, 1).expect("control");
+    (Db::new(conn, Arc::clone(&store), control, None), store, ())
 }
 
 fn tags(replies: &[Reply]) -> Vec<String> {

@@ -76,6 +76,14 @@ pub(super) enum Kind {
     /// Session settings the stand-in accepts and ignores (`SET`, `RESET`,
     /// `DISCARD`), with their command tag.
     Ignored(&'static str),
+    /// `SET [SESSION | LOCAL] statement_timeout { TO | = } value`, `RESET
+    /// statement_timeout`, `RESET ALL`, `DISCARD ALL`: `value` is the new
+    /// value as written (`None`: back to the component's default).
+    StatementTimeout {
+        value: Option<String>,
+        local: bool,
+        tag: &'static str,
+    },
     /// `SHOW name`.
     Show(String),
     /// Anything else: SQLite runs it.
@@ -134,8 +142,18 @@ pub(super) fn classify(stmt: &str) -> Kind {
         }
         "SAVEPOINT" => Kind::Savepoint,
         "RELEASE" => Kind::Release,
-        "SET" => Kind::Ignored("SET"),
+        "SET" => set(stmt, &toks).unwrap_or(Kind::Ignored("SET")),
+        "RESET" if matches!(w(1), "STATEMENT_TIMEOUT" | "ALL") => Kind::StatementTimeout {
+            value: None,
+            local: false,
+            tag: "RESET",
+        },
         "RESET" => Kind::Ignored("RESET"),
+        "DISCARD" if w(1) == "ALL" => Kind::StatementTimeout {
+            value: None,
+            local: false,
+            tag: "DISCARD ALL",
+        },
         "DISCARD" => Kind::Ignored("DISCARD ALL"),
         "SHOW" => Kind::Show(
             toks[1..]
@@ -150,6 +168,30 @@ pub(super) fn classify(stmt: &str) -> Kind {
         ),
         _ => Kind::Sql(command(&toks)),
     }
+}
+
+/// `SET … statement_timeout …`; `None` for any other setting.
+fn set(stmt: &str, toks: &[Token<'_>]) -> Option<Kind> {
+    let mut i = 1;
+    let local = word_is(toks.get(i), "LOCAL");
+    if local || word_is(toks.get(i), "SESSION") {
+        i += 1;
+    }
+    let named = match toks.get(i).map(|t| &t.tok) {
+        Some(Tok::Word(w)) => w.eq_ignore_ascii_case("statement_timeout"),
+        Some(Tok::Ident(w)) => w == "statement_timeout",
+        _ => false,
+    };
+    if !named || !(punct_is(toks.get(i + 1), "=") || word_is(toks.get(i + 1), "TO")) {
+        return None;
+    }
+    let written = toks.get(i + 2).map_or("", |t| stmt[t.start..].trim());
+    let value = (!written.eq_ignore_ascii_case("DEFAULT")).then(|| written.to_string());
+    Some(Kind::StatementTimeout {
+        value,
+        local,
+        tag: "SET",
+    })
 }
 
 fn command(toks: &[Token<'_>]) -> Command {

@@ -37,6 +37,34 @@ fn classify_transaction_control_and_commands() {
     assert_eq!(classify("abort"), Kind::Rollback);
     assert_eq!(classify("ROLLBACK TO SAVEPOINT a"), Kind::RollbackTo);
     assert_eq!(classify("SET extra_float_digits = 3"), Kind::Ignored("SET"));
+    let timeout = |value: Option<&str>, local: bool, tag: &'static str| Kind::StatementTimeout {
+        value: value.map(str::to_string),
+        local,
+        tag,
+    };
+    assert_eq!(
+        classify("SET statement_timeout = '5s'"),
+        timeout(Some("'5s'"), false, "SET")
+    );
+    assert_eq!(
+        classify("set SESSION Statement_Timeout to 5000"),
+        timeout(Some("5000"), false, "SET")
+    );
+    assert_eq!(
+        classify("SET LOCAL \"statement_timeout\" = '1min'"),
+        timeout(Some("'1min'"), true, "SET")
+    );
+    assert_eq!(
+        classify("SET statement_timeout TO DEFAULT"),
+        timeout(None, false, "SET")
+    );
+    assert_eq!(
+        classify("RESET statement_timeout"),
+        timeout(None, false, "RESET")
+    );
+    assert_eq!(classify("RESET ALL"), timeout(None, false, "RESET"));
+    assert_eq!(classify("DISCARD ALL"), timeout(None, false, "DISCARD ALL"));
+    assert_eq!(classify("RESET search_path"), Kind::Ignored("RESET"));
     assert_eq!(
         classify("SHOW server_version"),
         Kind::Show("server_version".into())
