@@ -174,3 +174,67 @@ fn stand_ins_make_the_directories_of_their_files() {
     assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
     assert!(sb.path("data/postgres.sqlite").is_file());
 }
+
+/// POSTs `body` to `/jobs` on `addr`; the status code and the body.
+fn post_job(addr: SocketAddr, body: &str) -> (u16, String) {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    write!(
+        s,
+        "POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).expect("read");
+    let code = reply
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, reply)
+}
+
+/// Past the Redis stand-in's `max_memory`, the front end answers 503 and
+/// the supervisor keeps running, instead of the data set growing until an
+/// out-of-memory kill takes the whole graph down.
+#[test]
+fn past_max_memory_the_front_end_answers_503_and_the_graph_keeps_running() {
+    let sb = Sandbox::new();
+    let (redis, http) = (free_addr(), free_addr());
+    sb.config(&format!(
+        "[components.redis]\nkind = \"redis\"\nlisten = \"{redis}\"\nmax_memory = \"64KB\"\n\
+         [components.http]\nkind = \"http\"\nlisten = \"{http}\"\nredis = \"{redis}\"\n\
+         drain_delay = \"0s\"\ndepends_on = [\"redis\"]\n"
+    ));
+    let mut sd = sb.run();
+    sd.wait_ready(2);
+    let payload = format!("{{\"pad\":\"{}\"}}", "x".repeat(1000));
+    let mut accepted = 0;
+    let refused = loop {
+        let (code, reply) = post_job(http, &payload);
+        match code {
+            202 => accepted += 1,
+            503 => break reply,
+            other => panic!("unexpected {other}: {reply}"),
+        }
+        assert!(accepted < 1000, "64 KB should hold far fewer 1 KB jobs");
+    };
+    assert!(accepted > 10, "only {accepted} accepted");
+    assert!(
+        refused.contains("OOM") || refused.contains("EXECABORT"),
+        "{refused}"
+    );
+    // Nothing failed: both still ready, the front end still answering
+    // (reads work past the limit), and a clean stop.
+    let status = sb.status();
+    assert_eq!(status.state, sundown::State::Running, "{status:?}");
+    for c in &status.components {
+        assert_eq!(c.state, sundown::status::ComponentState::Ready, "{c:?}");
+    }
+    let (code, reply) = post_job(http, "{}");
+    assert_eq!(code, 503, "{reply}");
+    sd.signal(Signal::SIGTERM);
+    assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
+}
