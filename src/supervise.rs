@@ -122,13 +122,7 @@ pub(crate) fn supervise(
         // Beside the lock, which says whether the last run of this config
         // is over: if it left a record, it was killed and may have left
         // processes behind.
-        let previous = control.as_mut().and_then(|c| {
-            c.record(&RunRecord::current().to_text())
-                .unwrap_or_else(|e| {
-                    tracing::warn!("cannot keep a record of this run beside its lock: {e}");
-                    None
-                })
-        });
+        let previous = control.as_ref().and_then(|c| c.previous_run());
         let metrics = match config.supervisor.metrics {
             Some(addr) => match sundown::metrics::bind(addr).await {
                 Ok(l) => Some(l),
@@ -151,6 +145,13 @@ pub(crate) fn supervise(
                 Ok(supervisor) => {
                     if let Some(text) = previous {
                         clean_up_after(&text, &supervisor).await;
+                    }
+                    // Only now: until here, the killed run's record stays
+                    // for whichever run gets to clean up after it.
+                    if let Some(c) = control.as_mut()
+                        && let Err(e) = c.record(&RunRecord::current().to_text())
+                    {
+                        tracing::warn!("cannot keep a record of this run beside its lock: {e}");
                     }
                     supervisor.spawn()
                 }

@@ -178,7 +178,7 @@ fn an_unprivileged_sundown_falls_back_to_scanning_by_itself() {
 /// SIGKILLed supervisor does not take with it: a background child in the
 /// component's group (`NAME.kept.pid`) and a daemon that escaped the group
 /// (`NAME.escaped.pid`). `PR_SET_PDEATHSIG` only reaches the main process.
-fn leaving_graph(sb: &Sandbox) {
+fn leaving_graph(sb: &Sandbox, metrics: std::net::SocketAddr) {
     let dir = sb.dir().display();
     let script = |name: &str| {
         format!(
@@ -191,7 +191,7 @@ fn leaving_graph(sb: &Sandbox) {
         )
     };
     sb.config(&format!(
-        "{}{}",
+        "[supervisor.metrics]\nlisten = \"{metrics}\"\n\n{}{}",
         sb.shell("db", &script("db"), "ready = { log = \"started\" }"),
         sb.shell(
             "web",
@@ -206,7 +206,8 @@ fn leaving_graph(sb: &Sandbox) {
 /// reverse dependency order before starting anything, and says so.
 fn leftovers_of_a_killed_run_are_killed_by_the_next(mode: &str) {
     let sb = Sandbox::new();
-    leaving_graph(&sb);
+    let metrics = crate::shared::free_addr();
+    leaving_graph(&sb, metrics);
     let spawn = || {
         let mut cmd = command();
         cmd.args(sb.run_args()).env("SUNDOWN_DESCENDANTS", mode);
@@ -226,6 +227,19 @@ fn leftovers_of_a_killed_run_are_killed_by_the_next(mode: &str) {
         assert!(
             is_alive(*pid),
             "{what} ({pid}) should have been left behind"
+        );
+    }
+
+    // A run that fails before it gets to clean up (its metrics port is
+    // taken) leaves the killed run's record for the next one.
+    let taken = std::net::TcpListener::bind(metrics).expect("take the metrics port");
+    let mut failed = spawn();
+    assert_eq!(failed.exit_code(), 2, "{}", failed.stderr());
+    drop(taken);
+    for (what, pid) in &left {
+        assert!(
+            is_alive(*pid),
+            "{what} ({pid}) was killed by a run that failed"
         );
     }
 

@@ -52,28 +52,42 @@ struct Bound {
 /// so no second run of the same config starts. [`ControlSocket::serve`]
 /// returns it, so that the socket can go away when the run stops
 /// answering while the lock stays until the process really ends (drop it
-/// last). The lock file is removed when it is dropped.
+/// last).
+///
+/// The file also holds the run's record (see [`ControlSocket::record`]):
+/// a run that ends removes it, record and all; one that is killed leaves
+/// it for the next. A killed run's record stays until a run has written
+/// its own over it, so a run that fails before then (or is killed itself)
+/// leaves it for the one after.
 #[derive(Debug)]
 pub struct RunLock {
     lock: Flock<std::fs::File>,
     path: PathBuf,
+    /// A killed run's record is in the file, not yet replaced by ours.
+    keep: bool,
 }
 
 impl RunLock {
-    /// Writes `ours` into the lock file and returns what was there before:
-    /// what the previous holder wrote, if it was killed before it could
-    /// remove the file; empty otherwise.
-    fn swap_record(&self, ours: &str) -> io::Result<String> {
-        use std::io::{Read as _, Seek as _, Write as _};
+    /// What the file holds: the previous run's record if that run was
+    /// killed, else nothing.
+    fn read_record(&self) -> io::Result<String> {
+        use std::io::{Read as _, Seek as _};
         let mut file: &std::fs::File = &self.lock;
-        let mut before = String::new();
+        let mut text = String::new();
         file.seek(io::SeekFrom::Start(0))?;
         // A record is a few lines; anything longer is not one.
-        file.take(4096).read_to_string(&mut before)?;
+        file.take(4096).read_to_string(&mut text)?;
+        Ok(text)
+    }
+
+    fn write_record(&mut self, ours: &str) -> io::Result<()> {
+        use std::io::{Seek as _, Write as _};
+        let mut file: &std::fs::File = &self.lock;
         file.set_len(0)?;
         file.seek(io::SeekFrom::Start(0))?;
         file.write_all(ours.as_bytes())?;
-        Ok(before)
+        self.keep = false;
+        Ok(())
     }
 }
 
@@ -82,7 +96,7 @@ impl Drop for RunLock {
         // Removed while still held (the flock goes with the descriptor,
         // after this): a run that opened it meanwhile finds it gone once it
         // has the lock, and takes a new one (see `take_lock`).
-        if is_file(&self.path, &self.lock) {
+        if !self.keep && is_file(&self.path, &self.lock) {
             let _ = std::fs::remove_file(&self.path);
         }
     }
@@ -137,10 +151,15 @@ impl ControlSocket {
         lock_path.push(".lock");
         let lock_path = PathBuf::from(lock_path);
         let lock = match take_lock(&lock_path) {
-            Ok(Some(lock)) => RunLock {
-                lock,
-                path: lock_path,
-            },
+            Ok(Some(lock)) => {
+                let mut lock = RunLock {
+                    lock,
+                    path: lock_path,
+                    keep: true,
+                };
+                lock.keep = !lock.read_record().unwrap_or_default().is_empty();
+                lock
+            }
             Ok(None) => return Err(ControlError::InUse(path.to_path_buf())),
             Err(e) => return Err(io("lock", &lock_path)(e)),
         };
@@ -178,14 +197,21 @@ impl ControlSocket {
         &self.bound.path
     }
 
-    /// Keeps `ours` (a [`RunRecord`](crate::process::RunRecord)) in the
-    /// lock file while the run lives, and returns the previous run's, if
-    /// that run was killed before it could clean up. A run that ends
-    /// removes the file, record and all.
-    pub fn record(&mut self, ours: &str) -> io::Result<Option<String>> {
-        let before = self.lock.swap_record(ours)?;
+    /// The record a killed run left in the lock file (a
+    /// [`RunRecord`](crate::process::RunRecord)'s text), if the last run of
+    /// this socket was killed before it could clean up. It stays there
+    /// until [`record`](ControlSocket::record) replaces it.
+    pub fn previous_run(&self) -> Option<String> {
+        self.lock.read_record().ok().filter(|t| !t.is_empty())
+    }
+
+    /// Keeps `ours` in the lock file while the run lives (replacing a
+    /// killed run's record: call it once that run's leftovers are dealt
+    /// with). A run that ends removes the file, record and all.
+    pub fn record(&mut self, ours: &str) -> io::Result<()> {
+        self.lock.write_record(ours)?;
         self.record = Some(ours.to_string());
-        Ok((!before.is_empty()).then_some(before))
+        Ok(())
     }
 
     /// How to tell it that the config was reloaded.
@@ -273,6 +299,15 @@ impl ControlSocket {
                     path.display()
                 );
                 moved.moves = Arc::clone(&self.moves);
+                if let Some(left) = moved.previous_run() {
+                    tracing::warn!(
+                        "{} was the control socket of a run that was killed ({}); a run of its own config cleans up what it left, not this one",
+                        path.display(),
+                        left.lines()
+                            .find(|l| l.starts_with("pid "))
+                            .unwrap_or("pid unknown")
+                    );
+                }
                 if let Some(record) = &self.record
                     && let Err(e) = moved.record(record)
                 {
