@@ -107,49 +107,54 @@ impl Clients {
         Fut: Future<Output = io::Result<S>>,
     {
         loop {
-            let freed = self.slots.freed.notified();
-            if self.slots.held().answering < MAX_CLIENTS {
-                break;
+            loop {
+                let freed = self.slots.freed.notified();
+                if self.slots.held().answering < MAX_CLIENTS {
+                    break;
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => return None,
+                    () = freed => {}
+                }
             }
-            tokio::select! {
-                _ = stop.cancelled() => return None,
-                () = freed => {}
+            let stream = loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return None,
+                    accepted = accept() => match accepted {
+                        Ok(stream) => break stream,
+                        Err(e) => {
+                            // Out of descriptors, say: wait rather than spin.
+                            tracing::warn!("{}: accept failed: {e}", self.what);
+                            tokio::time::sleep(ACCEPT_RETRY).await;
+                        }
+                    },
+                }
+            };
+            let mut held = self.slots.held();
+            if held.waiting.len() + held.answering >= MAX_CLIENTS {
+                // The last waiting one may have sent its request while we
+                // accepted: then every slot is being answered.
+                let Some((_, oldest)) = held.waiting.pop_front() else {
+                    continue;
+                };
+                tracing::debug!(
+                    "{}: every slot taken; closing the connection that waited longest without a request",
+                    self.what
+                );
+                oldest.cancel();
             }
+            let id = held.next_id;
+            held.next_id += 1;
+            let evicted = CancellationToken::new();
+            held.waiting.push_back((id, evicted.clone()));
+            drop(held);
+            let slot = Slot {
+                id,
+                slots: Arc::clone(&self.slots),
+                evicted,
+            };
+            return Some((slot, stream));
         }
-        let stream = loop {
-            tokio::select! {
-                _ = stop.cancelled() => return None,
-                accepted = accept() => match accepted {
-                    Ok(stream) => break stream,
-                    Err(e) => {
-                        // Out of descriptors, say: wait rather than spin.
-                        tracing::warn!("{}: accept failed: {e}", self.what);
-                        tokio::time::sleep(ACCEPT_RETRY).await;
-                    }
-                },
-            }
-        };
-        let mut held = self.slots.held();
-        if held.waiting.len() + held.answering >= MAX_CLIENTS
-            && let Some((_, oldest)) = held.waiting.pop_front()
-        {
-            tracing::debug!(
-                "{}: every slot taken; closing the connection that waited longest without a request",
-                self.what
-            );
-            oldest.cancel();
-        }
-        let id = held.next_id;
-        held.next_id += 1;
-        let evicted = CancellationToken::new();
-        held.waiting.push_back((id, evicted.clone()));
-        drop(held);
-        let slot = Slot {
-            id,
-            slots: Arc::clone(&self.slots),
-            evicted,
-        };
-        Some((slot, stream))
     }
 }
 
