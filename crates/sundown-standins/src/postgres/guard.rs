@@ -102,12 +102,19 @@ pub(super) fn take_refusal() -> Option<String> {
     REFUSAL.with(|r| r.borrow_mut().take())
 }
 
+/// The largest string or blob a statement may make: 64 MiB (SQLite's own
+/// limit is 1 GB).
+pub(super) const MAX_VALUE: i32 = 64 << 20;
+
 /// Applies the restrictions to a session's connection, once its own setup
 /// is done.
 pub(super) fn lock_down(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)?;
     conn.set_limit(Limit::SQLITE_LIMIT_ATTACHED, 1)?;
+    // One string or blob (`zeroblob(1e9)`) is at most this, so a session
+    // cannot make the supervisor hold a gigabyte with one expression.
+    conn.set_limit(Limit::SQLITE_LIMIT_LENGTH, MAX_VALUE)?;
     conn.authorizer(Some(authorize))?;
     Ok(())
 }
@@ -201,6 +208,22 @@ mod tests {
         assert!(e.to_string().contains("not authorized"), "{e}");
         assert!(take_refusal().is_some_and(|r| r.contains("ATTACH")));
         assert!(!target.exists(), "a file was created");
+    }
+
+    #[test]
+    fn one_value_cannot_take_a_gigabyte() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = locked(dir.path());
+        let e = c
+            .query_row("SELECT length(zeroblob(1000000000))", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .expect_err("over the limit");
+        assert!(e.to_string().contains("too big"), "{e}");
+        let n: i64 = c
+            .query_row("SELECT length(zeroblob(1000000))", [], |r| r.get(0))
+            .expect("under the limit");
+        assert_eq!(n, 1_000_000);
     }
 
     #[test]

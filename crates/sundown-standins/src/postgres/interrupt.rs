@@ -81,6 +81,10 @@ pub(super) struct Control {
     /// `IDLE`, `BUSY`, or a [`Reason`]: busy and interrupted.
     state: AtomicU8,
     handle: InterruptHandle,
+    /// Held across marking a request interrupted and interrupting SQLite,
+    /// and by `end`: so an interrupt meant for one request cannot land on
+    /// the next.
+    gate: Mutex<()>,
     /// When the running statement times out; only the session thread sets
     /// it, the progress handler (on the same thread) reads it.
     deadline: Mutex<Option<Instant>>,
@@ -106,6 +110,7 @@ impl Control {
             state: AtomicU8::new(IDLE),
             handle: conn.get_interrupt_handle(),
             deadline: Mutex::new(None),
+            gate: Mutex::new(()),
         });
         let watcher = Arc::clone(&control);
         conn.progress_handler(PROGRESS_OPS, Some(move || watcher.should_stop()))?;
@@ -130,12 +135,14 @@ impl Control {
 
     /// The request is done: an interrupt that came too late is forgotten.
     pub(super) fn end(&self) {
+        let _gate = self.gate.lock().unwrap_or_else(|e| e.into_inner());
         self.state.store(IDLE, Ordering::SeqCst);
     }
 
     /// Interrupts the running request, if there is one. The first reason
     /// given wins.
     pub(super) fn interrupt(&self, why: Reason) {
+        let _gate = self.gate.lock().unwrap_or_else(|e| e.into_inner());
         if self
             .state
             .compare_exchange(BUSY, why as u8, Ordering::SeqCst, Ordering::SeqCst)
