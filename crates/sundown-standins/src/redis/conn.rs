@@ -165,6 +165,9 @@ impl Conn {
     async fn run(&mut self, stop: &CancellationToken) -> Result<(), CodecError> {
         let mut stopping = false;
         loop {
+            // Before anything is decoded: the limits depend on the AUTH
+            // that the previous request may have been.
+            self.batch();
             if self.pending.is_empty() {
                 if stopping || !matches!(self.input, Input::Open) {
                     break;
@@ -176,7 +179,7 @@ impl Conn {
                         // including what waits in the socket.
                         stopping = true;
                         self.read_ready();
-                        while matches!(self.input, Input::Open) && self.pending.len() < MAX_BATCH {
+                        while matches!(self.input, Input::Open) && self.pending.len() < self.batch() {
                             match self.framed.next().now_or_never() {
                                 Some(item) => self.accept(item),
                                 None => break,
@@ -220,14 +223,26 @@ impl Conn {
         }
     }
 
+    /// How many requests to read ahead. Until a client has given the
+    /// password, one at a time: each is read under the limits for clients
+    /// that have not (see the codec), and an `AUTH` must run before the
+    /// request after it is read, or a pipelined `AUTH` + `SET` would be
+    /// refused.
+    fn batch(&mut self) -> usize {
+        let locked = self.shared.info.password.is_some() && !self.session.client.authenticated;
+        self.framed.codec_mut().unauthenticated = locked;
+        if locked { 1 } else { MAX_BATCH }
+    }
+
     /// Takes the requests already read. This decodes straight from the
     /// read buffer instead of polling the stream, which would try one more
     /// read from the socket per batch (a syscall that finds nothing). The
     /// buffer is lent to the framed codec itself: it is the one instance
     /// that remembers how far it scanned a partial request.
     fn read_ready(&mut self) {
+        let batch = self.batch();
         let mut buf = std::mem::take(self.framed.read_buffer_mut());
-        while matches!(self.input, Input::Open) && self.pending.len() < MAX_BATCH {
+        while matches!(self.input, Input::Open) && self.pending.len() < batch {
             match self.framed.codec_mut().decode(&mut buf) {
                 Ok(Some(args)) => self.pending.push_back(args),
                 Ok(None) => break,

@@ -196,6 +196,32 @@ async fn with_a_password_only_auth_hello_and_quit_run_before_it_is_given() {
     let mut s = TcpStream::connect(addr).await.expect("connect");
     s.write_all(&resp(&["QUIT"])).await.expect("write");
     assert_eq!(read_to_eof(&mut s).await, b"+OK\r\n");
+
+    // Before the password, nothing big is buffered (Redis's limits for
+    // such clients: 10 arguments, 16 KB each), and the connection closes.
+    let big = "x".repeat(17 * 1024);
+    for (req, why) in [
+        (resp(&["SET", "k", &big]), "unauthenticated bulk length"),
+        (
+            resp(&["DEL", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]),
+            "unauthenticated multibulk length",
+        ),
+    ] {
+        let mut s = TcpStream::connect(addr).await.expect("connect");
+        s.write_all(&req).await.expect("write");
+        let reply = String::from_utf8_lossy(&read_to_eof(&mut s).await).into_owned();
+        assert_eq!(reply, format!("-ERR Protocol error: {why}\r\n"));
+    }
+    // After it, the same request is fine, even pipelined right behind AUTH.
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    let mut req = resp(&["AUTH", "s3cret"]);
+    req.extend(resp(&["SET", "k", &big]));
+    let mut replies = ask(&mut s, &req).await;
+    if replies == "+OK\r\n" {
+        // The two replies may come in two writes.
+        replies += &ask(&mut s, b"").await;
+    }
+    assert_eq!(replies, "+OK\r\n+OK\r\n");
     assert_eq!(running.shutdown().await.exit_code, 0);
 }
 

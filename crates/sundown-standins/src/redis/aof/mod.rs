@@ -195,9 +195,40 @@ fn rebuild(out: &mut Vec<u8>, key: &Bytes, entry: &Entry) {
 /// Where a rewrite is written before it replaces the file: the same
 /// directory, so the rename is atomic.
 fn rewrite_path(path: &Path) -> PathBuf {
+    // One name per attempt: a loader given up on by a kill may still be
+    // finishing its rewrite while the next start of the component begins
+    // one of its own.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".rewrite");
+    name.push(format!(".rewrite.{}.{seq}", std::process::id()));
     path.with_file_name(name)
+}
+
+/// Removes the temporary files of rewrites that a killed process left
+/// (another process's pid: this one's may still be finishing, and no other
+/// live process rewrites this file while sundown holds its config's lock).
+fn remove_stale_rewrites(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!("{}.rewrite.", name.to_string_lossy());
+    let ours = format!("{prefix}{}.", std::process::id());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.filter_map(Result::ok) {
+        let file = e.file_name();
+        let file = file.to_string_lossy();
+        if file.starts_with(&prefix) && !file.starts_with(&ours) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Replaces the file with the shortest commands that rebuild `store`, the
@@ -215,11 +246,11 @@ pub(super) fn rewrite(
         path: path.to_path_buf(),
         source,
     };
+    remove_stale_rewrites(path);
     let tmp = rewrite_path(path);
     let keys = match write_rewrite(&tmp, store, stop) {
         Ok(keys) => keys,
         Err(e) => {
-            // Best effort: a leftover is overwritten by the next rewrite.
             let _ = std::fs::remove_file(&tmp);
             return Err(e);
         }

@@ -168,3 +168,19 @@ fn expiry_in_the_past_is_applied_after_replay_not_during() {
     assert!(store.get(b"k").is_none());
     assert!(store.get(b"l").is_some());
 }
+
+#[test]
+fn a_rewrite_removes_what_a_killed_process_left_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.aof");
+    long_file(&path, 10);
+    let stale = dir.path().join("a.aof.rewrite.999999999.0");
+    let other = dir.path().join("b.aof.rewrite.999999999.0");
+    std::fs::write(&stale, b"half a rewrite").unwrap();
+    std::fs::write(&other, b"another file's").unwrap();
+    let mut store = Store::new();
+    load(&path, &mut store, &info(), &go()).unwrap();
+    rewrite(&path, &store, &go()).unwrap();
+    assert!(!stale.exists(), "left by a killed process");
+    assert!(other.exists(), "not this file's");
+}

@@ -31,6 +31,12 @@ pub(super) const MAX_ARGS: usize = 1024 * 1024;
 /// Longest header line or inline request, as Redis's `PROTO_INLINE_MAX_SIZE`.
 pub(super) const MAX_INLINE: usize = 64 * 1024;
 
+/// What a client that has not authenticated yet may send, where a
+/// password is set (Redis's own limits for such clients): enough for
+/// `AUTH` and `HELLO`, not for making the server buffer a 512 MB argument.
+const UNAUTHENTICATED_ARGS: usize = 10;
+const UNAUTHENTICATED_BULK: usize = 16 * 1024;
+
 /// Why the input could not be read.
 #[derive(Debug, thiserror::Error)]
 pub(super) enum CodecError {
@@ -87,7 +93,20 @@ struct Progress {
 
 /// Checks that `buf` (starting with `*`) holds a well-formed request and
 /// measures it, without allocating.
-fn scan_multibulk(buf: &[u8], progress: &mut Option<Progress>) -> Result<Scan, CodecError> {
+fn scan_multibulk(
+    buf: &[u8],
+    progress: &mut Option<Progress>,
+    unauthenticated: bool,
+) -> Result<Scan, CodecError> {
+    let (max_args, max_bulk, prefix) = if unauthenticated {
+        (
+            UNAUTHENTICATED_ARGS,
+            UNAUTHENTICATED_BULK,
+            "unauthenticated ",
+        )
+    } else {
+        (MAX_ARGS, MAX_BULK_LEN, "invalid ")
+    };
     let mut p = match progress.take() {
         Some(p) => p,
         None => {
@@ -96,11 +115,11 @@ fn scan_multibulk(buf: &[u8], progress: &mut Option<Progress>) -> Result<Scan, C
             };
             match parse_i64(count) {
                 Some(n) if n <= 0 => return Ok(Scan::Empty(at)),
-                Some(n) if n as u64 <= MAX_ARGS as u64 => Progress {
+                Some(n) if n as u64 <= max_args as u64 => Progress {
                     left: n as usize,
                     at,
                 },
-                _ => return Err(protocol("invalid multibulk length")),
+                _ => return Err(protocol(format!("{prefix}multibulk length"))),
             }
         }
     };
@@ -120,8 +139,8 @@ fn scan_multibulk(buf: &[u8], progress: &mut Option<Progress>) -> Result<Scan, C
             return Ok(Scan::Incomplete);
         };
         let len = match parse_i64(len) {
-            Some(n) if n >= 0 && n as u64 <= MAX_BULK_LEN as u64 => n as usize,
-            _ => return Err(protocol("invalid bulk length")),
+            Some(n) if n >= 0 && n as u64 <= max_bulk as u64 => n as usize,
+            _ => return Err(protocol(format!("{prefix}bulk length"))),
         };
         // Like Redis, the two bytes after the data are skipped unchecked.
         let end = next + len + 2;
@@ -144,6 +163,8 @@ pub(super) struct ServerCodec {
     inline: bool,
     /// The scan of the incomplete request at the front of the buffer.
     progress: Option<Progress>,
+    /// The client has yet to give the password: see [`UNAUTHENTICATED_ARGS`].
+    pub(super) unauthenticated: bool,
 }
 
 impl ServerCodec {
@@ -153,6 +174,7 @@ impl ServerCodec {
             resp: Resp2::default(),
             inline: true,
             progress: None,
+            unauthenticated: false,
         }
     }
 
@@ -162,6 +184,7 @@ impl ServerCodec {
             resp: Resp2::default(),
             inline: false,
             progress: None,
+            unauthenticated: false,
         }
     }
 
@@ -204,7 +227,7 @@ impl Decoder for ServerCodec {
                     other => return Ok(other),
                 }
             }
-            let len = match scan_multibulk(src, &mut self.progress)? {
+            let len = match scan_multibulk(src, &mut self.progress, self.unauthenticated)? {
                 Scan::Incomplete => return Ok(None),
                 Scan::Empty(n) => {
                     src.advance(n);
