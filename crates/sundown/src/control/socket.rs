@@ -293,11 +293,6 @@ impl ControlSocket {
         }
         match ControlSocket::bind(&path) {
             Ok(mut moved) => {
-                tracing::info!(
-                    "control socket moved: {} -> {} (control_socket changed)",
-                    self.bound.path.display(),
-                    path.display()
-                );
                 moved.moves = Arc::clone(&self.moves);
                 if let Some(left) = moved.previous_run() {
                     tracing::warn!(
@@ -316,6 +311,15 @@ impl ControlSocket {
                         path.display()
                     );
                 }
+                // Said once the old one is gone, so that whoever reads it
+                // finds the socket in one place only.
+                let old = self.bound.path.clone();
+                drop(self);
+                tracing::info!(
+                    "control socket moved: {} -> {} (control_socket changed)",
+                    old.display(),
+                    path.display()
+                );
                 moved
             }
             Err(e) => {
