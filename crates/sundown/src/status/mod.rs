@@ -142,6 +142,8 @@ pub struct Status {
     pub shutdown: Option<ShutdownStatus>,
     /// Each stop phase's start and end, ms since the supervisor started.
     pub phase_ms: Vec<(Option<f64>, Option<f64>)>,
+    /// The component whose end ends the run (`exit_with`).
+    pub exit_with: Option<String>,
     #[serde(skip)]
     shutdown_timeout: Duration,
     #[serde(skip)]
