@@ -75,6 +75,12 @@ impl ComponentState {
         ComponentState::NeverStarted,
     ];
 
+    /// Whether it counts as up for `status --ready` and `wait --ready`:
+    /// ready, or finished its work by itself (a migration is done, not unready).
+    pub fn is_up(self) -> bool {
+        matches!(self, ComponentState::Ready | ComponentState::Exited)
+    }
+
     /// Its name in JSON, metrics labels and tables (`"never_started"`).
     pub fn as_str(self) -> &'static str {
         match self {
