@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory as _, Parser, Subcommand, ValueEnum};
 use sundown::ExitCode;
 
 use crate::inspect::{self, GraphFormat};
@@ -41,6 +41,9 @@ enum Command {
         /// Serve the control socket here (overrides `[supervisor] control_socket`).
         #[arg(long, value_name = "PATH")]
         socket: Option<PathBuf>,
+        /// When this component ends by itself, stop the rest in order and exit with its exit code (overrides `exit_with` in the config).
+        #[arg(long, value_name = "NAME")]
+        exit_with: Option<String>,
     },
     /// Validate the config and print every problem with its location.
     Check {
@@ -118,6 +121,28 @@ enum Command {
         #[arg(long, short)]
         follow: bool,
     },
+    /// Block until every component is ready (the default) or NAME has completed; exit 3 at the timeout, naming what is not.
+    Wait {
+        #[command(flatten)]
+        target: crate::client::Target,
+        /// Wait until every component is ready (or has finished by itself): the default.
+        #[arg(long, conflicts_with = "completed")]
+        ready: bool,
+        /// Wait until NAME has ended by itself with exit status 0.
+        #[arg(long, value_name = "NAME")]
+        completed: Option<String>,
+        /// Give up after this long (exit 3).
+        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
+    },
+    /// Print a shell completion script on stdout (see the README's install section).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout.
+    Man,
     /// Ask a running supervisor to shut down in order (the same as SIGTERM).
     Shutdown {
         #[command(flatten)]
@@ -190,6 +215,10 @@ enum K8sKind {
 
 /// Parses the arguments, runs the command, returns the process exit code.
 pub(crate) fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let args: Vec<OsString> = args.into_iter().collect();
+    if let Some(code) = crate::completions::names_command(&args) {
+        return code;
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -210,6 +239,7 @@ pub(crate) fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         subreaper: false,
         only: None,
         socket: None,
+        exit_with: None,
     });
     if !matches!(command, Command::Run { .. }) {
         quiet_on_closed_stdout();
@@ -221,6 +251,7 @@ pub(crate) fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
             subreaper,
             only,
             socket,
+            exit_with,
         } => crate::supervise::supervise(
             &config,
             crate::supervise::RunFlags {
@@ -228,6 +259,7 @@ pub(crate) fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
                 subreaper,
                 only,
                 socket,
+                exit_with,
             },
             live,
             logs,
@@ -275,6 +307,14 @@ pub(crate) fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
             },
             out: output,
         }),
+        Command::Wait {
+            target,
+            ready: _,
+            completed,
+            timeout,
+        } => crate::wait::wait(&target, completed.as_deref(), timeout),
+        Command::Completions { shell } => crate::completions::completions(Cli::command(), shell),
+        Command::Man => crate::completions::man(Cli::command()),
         Command::Shutdown { target } => crate::client::shutdown(&target),
         Command::Stop { name, target } => crate::client::change(&target, "stop", Some(&name)),
         Command::Start { name, target } => crate::client::change(&target, "start", Some(&name)),

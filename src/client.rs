@@ -25,7 +25,7 @@ pub(crate) struct Target {
 }
 
 /// The socket `target` names, by the rule `run` binds it with.
-fn socket(target: &Target) -> Result<PathBuf, i32> {
+pub(crate) fn socket(target: &Target) -> Result<PathBuf, i32> {
     let at = SocketTarget {
         config_path: target.config.clone(),
         explicit: target.socket.clone(),
@@ -47,7 +47,7 @@ fn socket(target: &Target) -> Result<PathBuf, i32> {
     }
 }
 
-fn block_on<T>(f: impl Future<Output = T>) -> anyhow::Result<T> {
+pub(crate) fn block_on<T>(f: impl Future<Output = T>) -> anyhow::Result<T> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -56,7 +56,7 @@ fn block_on<T>(f: impl Future<Output = T>) -> anyhow::Result<T> {
 }
 
 fn up(s: ComponentState) -> bool {
-    matches!(s, ComponentState::Ready | ComponentState::Exited)
+    s.is_up()
 }
 
 pub(crate) fn status(target: &Target, json: bool, ready: bool) -> anyhow::Result<i32> {
@@ -211,7 +211,7 @@ fn planned(p: &client::Planned) -> String {
     out
 }
 
-fn failed(e: &client::ClientError) -> i32 {
+pub(crate) fn failed(e: &client::ClientError) -> i32 {
     eprintln!("error: {e}");
     1
 }
@@ -236,6 +236,9 @@ fn render(v: &StatusView) -> String {
     ));
     for c in &v.components {
         let mut note: Vec<String> = c.detail.iter().cloned().collect();
+        if v.exit_with.as_ref() == Some(&c.name) {
+            note.push("exit_with: the run exits with its exit code".into());
+        }
         if let Some(k) = c.kill_in_ms {
             note.push(format!("killed in {}", secs(k)));
         }

@@ -27,7 +27,16 @@ pub(crate) fn check(path: &Path) -> anyhow::Result<i32> {
         graph.edges().count(),
         config.warnings.len()
     );
+    if let Some(name) = config.exit_with() {
+        println!("{}", exit_with_line(name));
+    }
     Ok(0)
+}
+
+fn exit_with_line(name: &str) -> String {
+    format!(
+        "exit_with: `{name}`: when it ends by itself, the rest stops in order and sundown exits with its exit code"
+    )
 }
 
 pub(crate) fn plan(path: &Path, strategy: Option<&str>) -> anyhow::Result<i32> {
@@ -37,6 +46,9 @@ pub(crate) fn plan(path: &Path, strategy: Option<&str>) -> anyhow::Result<i32> {
     let graph = Graph::new(&config);
     let Some(strategy) = strategy else {
         print!("{}", Plan::new(&config, &graph).display(&graph));
+        if let Some(name) = config.exit_with() {
+            println!("{}", exit_with_line(name));
+        }
         return Ok(0);
     };
     let parse = |s: &str| serde_json::from_value::<Strategy>(serde_json::json!(s));

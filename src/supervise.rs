@@ -20,6 +20,8 @@ pub(crate) struct RunFlags {
     pub(crate) subreaper: bool,
     pub(crate) only: Option<String>,
     pub(crate) socket: Option<PathBuf>,
+    /// `--exit-with NAME`.
+    pub(crate) exit_with: Option<String>,
 }
 
 pub(crate) fn supervise(
@@ -33,6 +35,7 @@ pub(crate) fn supervise(
         subreaper,
         only,
         socket: socket_flag,
+        exit_with,
     } = flags;
     let only = only.as_deref();
     let Some(mut config) = load(path) else {
@@ -55,6 +58,12 @@ pub(crate) fn supervise(
                 "--only {name}: not starting its dependencies ({needs}); they must be reachable"
             );
         }
+    }
+    if let Some(name) = &exit_with
+        && let Err(e) = config.set_exit_with(name)
+    {
+        eprintln!("{}: error: --exit-with: {e}", path.display());
+        return Ok(ExitCode::Usage.code());
     }
     let report_path = report_flag.or_else(|| config.supervisor.report.clone());
     // Read again on reload, whatever the working directory is by then.

@@ -8,7 +8,9 @@ mod common;
 #[path = "../shared/mod.rs"]
 mod shared;
 
+mod ci_mode;
 mod commands;
+mod completions;
 mod control;
 mod control_change;
 mod example_configs;

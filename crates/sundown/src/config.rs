@@ -18,10 +18,12 @@ use crate::kind::Kinds;
 use crate::process::ProcessSpec;
 
 mod edges;
+mod exit_with;
 mod kinds;
 mod raw;
 mod restart;
 mod validate;
+pub use exit_with::ExitWithError;
 pub use restart::{RestartPolicy, RestartSpec};
 
 /// Stop timeout of a component that does not set one (Docker's default).
@@ -133,6 +135,9 @@ pub struct ComponentSpec {
     pub stop_timeout: Duration,
     /// What happens when it ends without being asked to.
     pub restart: RestartSpec,
+    /// When it ends by itself, the graph stops and the run exits with its
+    /// exit code (`exit_with = true`; at most one component).
+    pub exit_with: bool,
     /// What the component is.
     pub kind: KindSpec,
 }
@@ -286,6 +291,9 @@ impl Config {
                 .map(|&i| self.components[i].name.as_str())
                 .collect();
             problem(format!("dependency cycle: {}", path.join(" → ")));
+        }
+        for p in self.exit_with_problems() {
+            problem(p);
         }
         if problems.is_empty() {
             Ok(())

@@ -112,7 +112,7 @@ impl Engine {
             factories,
         } = definition;
         let t0 = Instant::now();
-        let (status, status_rx) = watch::channel(Status::new(&graph, &plan, t0));
+        let (status, status_rx) = watch::channel(Status::new(&config, &graph, &plan, t0));
         let slots: Vec<Slot> = factories.into_iter().map(Slot::new).collect();
         let n = slots.len();
         let engine = Engine {

@@ -21,6 +21,9 @@ pub enum Trigger {
     Requested,
     /// Every component ended by itself.
     AllExited,
+    /// This component (`exit_with = true`) ended by itself: the run exits
+    /// with its exit code.
+    ExitWith(String),
 }
 
 impl std::fmt::Display for Trigger {
@@ -35,6 +38,7 @@ impl std::fmt::Display for Trigger {
             ),
             Trigger::Requested => f.write_str("shutdown requested"),
             Trigger::AllExited => f.write_str("every component exited"),
+            Trigger::ExitWith(c) => write!(f, "`{c}` ended (exit_with)"),
         }
     }
 }

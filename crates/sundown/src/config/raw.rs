@@ -57,6 +57,8 @@ pub(crate) struct RawComponent {
     pub(super) restart_backoff: Option<Spanned<String>>,
     pub(super) restart_backoff_max: Option<Spanned<String>>,
     pub(super) restart_dependents: Option<Spanned<bool>>,
+    // see `exit_with.rs`
+    pub(super) exit_with: Option<Spanned<bool>>,
 }
 
 /// The component whose `[components.NAME]` table holds byte `at`, so that a

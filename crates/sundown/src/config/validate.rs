@@ -106,6 +106,8 @@ impl<'a> Validator<'a> {
         let mut components = Vec::with_capacity(names.len());
         // Edges with the span of the `depends_on` entry that made them, for the cycle check.
         let mut edges: Vec<Vec<(usize, Range<usize>)>> = vec![Vec::new(); names.len()];
+        // The components that set `exit_with = true`, to refuse a second one.
+        let mut exit_withs = Vec::new();
 
         for (i, (key, c)) in raw.components.iter().enumerate() {
             let name = key.get_ref().as_str();
@@ -164,11 +166,13 @@ impl<'a> Validator<'a> {
             }
             let kind = self.kind(name, key.span(), c, &mut tables, stop_timeout);
             let restart = self.restart(name, c);
+            let exit_with = self.exit_with(name, c, &restart, &mut exit_withs);
             components.push(ComponentSpec {
                 name: name.to_string(),
                 depends_on,
                 stop_timeout,
                 restart,
+                exit_with,
                 // Never run: a config with an error is not returned.
                 kind: kind.unwrap_or_else(|| KindSpec::new("sim", crate::sim::SimSpec::default())),
             });

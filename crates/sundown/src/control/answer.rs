@@ -61,6 +61,10 @@ pub(super) async fn answer(
             let view: StatusView = snapshot.view(snapshot.now_ms());
             json(StatusCode::OK, &view)
         }
+        (&Method::GET, "/wait") => match super::wait::Condition::parse(req.uri().query()) {
+            Ok(condition) => super::wait::answer(condition, status.clone(), ends.clone()),
+            Err(e) => json(StatusCode::BAD_REQUEST, &error(&e)),
+        },
         (&Method::POST, "/shutdown") => {
             handle.shutdown(Trigger::Requested);
             json(StatusCode::ACCEPTED, &serde_json::json!({"ok": true}))
@@ -134,7 +138,7 @@ pub(super) async fn answer(
     }
 }
 
-const ENDPOINTS: &str = "there are GET /status, GET /logs/NAME, POST /shutdown, POST /stop/NAME, POST /start/NAME, POST /restart/NAME and POST /reload";
+const ENDPOINTS: &str = "there are GET /status, GET /wait?ready, GET /wait?completed=NAME, GET /logs/NAME, POST /shutdown, POST /stop/NAME, POST /start/NAME, POST /restart/NAME and POST /reload";
 
 /// The change a `POST /stop/NAME` (`start`, `restart`) path asks for.
 fn change_of(path: &str) -> Option<crate::Change> {
@@ -187,11 +191,11 @@ fn changing(accepted: crate::Accepted) -> Response<Body> {
     resp
 }
 
-fn error(message: &str) -> serde_json::Value {
+pub(super) fn error(message: &str) -> serde_json::Value {
     serde_json::json!({ "error": message })
 }
 
-type Body = BoxBody<Bytes, Infallible>;
+pub(super) type Body = BoxBody<Bytes, Infallible>;
 
 /// `name`'s kept lines as text, one per line; with `follow`, then its new
 /// lines until the run ends (`follow` is cancelled).
@@ -249,7 +253,7 @@ fn log_lines(name: &str, logs: &LogStore, follow: Option<CancellationToken>) -> 
     resp
 }
 
-fn json(code: StatusCode, body: &impl serde::Serialize) -> Response<Body> {
+pub(super) fn json(code: StatusCode, body: &impl serde::Serialize) -> Response<Body> {
     let body = serde_json::to_vec(body)
         .or_else(|e| serde_json::to_vec(&error(&e.to_string())))
         .unwrap_or_default();

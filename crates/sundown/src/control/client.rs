@@ -210,3 +210,32 @@ pub async fn change(
     )
     .into())
 }
+
+/// `GET /wait?QUERY` (`ready`, `completed=NAME`): `Ok(Ok(()))` once the
+/// condition holds, `Ok(Err(why))` once it no longer can. Unbounded: the
+/// caller decides how long to wait.
+pub async fn wait(socket: &Path, query: &str) -> Result<Result<(), String>, ClientError> {
+    let mut body = send(socket, Method::GET, &format!("/wait?{query}"))
+        .await?
+        .into_body();
+    let mut buf = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| broken(socket, format!("reading the answer: {e}")))?;
+        if let Some(data) = frame.data_ref() {
+            buf.extend_from_slice(data);
+        }
+        if let Some(end) = buf.iter().position(|&b| b == b'\n') {
+            let ended: Ended = serde_json::from_slice(&buf[..end])
+                .map_err(|e| broken(socket, format!("the answer does not parse: {e}")))?;
+            return Ok(if ended.done {
+                Ok(())
+            } else {
+                Err(ended.error.unwrap_or_default())
+            });
+        }
+    }
+    Err(broken(
+        socket,
+        "the supervisor ended before answering".to_string(),
+    ))
+}

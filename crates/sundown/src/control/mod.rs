@@ -8,7 +8,10 @@
 //! does not open it up. A stale socket left by a dead run is replaced; a
 //! live one means another sundown owns it, which is an error.
 //!
-//! Endpoints: `GET /status` ([`StatusView`], schema 1), `POST /shutdown`
+//! Endpoints: `GET /status` ([`StatusView`], schema 1), `GET
+//! /wait?ready` and `GET /wait?completed=NAME` (a long poll: one JSON line
+//! once every component is up, or NAME has completed, or that can no
+//! longer happen), `POST /shutdown`
 //! (the same as SIGTERM), `GET /logs/NAME[?follow=1]` (a component's
 //! recent output, then its new lines until the run ends), and the changes
 //! `POST /stop/NAME`, `/start/NAME`, `/restart/NAME` and `/reload`, each
@@ -26,6 +29,7 @@ pub mod client;
 mod clients;
 mod path;
 mod socket;
+mod wait;
 
 use std::io;
 use std::path::PathBuf;

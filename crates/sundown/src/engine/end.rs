@@ -17,10 +17,15 @@ impl Engine {
             self.park(i, &exit);
             return;
         }
-        if self.shutdown.is_none()
-            && matches!(outcome, Outcome::Failed | Outcome::ExitedEarly)
-            && self.restart_if_allowed(i, outcome, &exit)
+        let ended_by_itself =
+            self.shutdown.is_none() && matches!(outcome, Outcome::Failed | Outcome::ExitedEarly);
+        // A run with nothing to exit with (it could not start) is a failure like any other.
+        if ended_by_itself && self.config.components[i].exit_with && !matches!(exit, Exit::Error(_))
         {
+            self.end_the_run_with(i, exit);
+            return;
+        }
+        if ended_by_itself && self.restart_if_allowed(i, outcome, &exit) {
             return;
         }
         let name = self.name(i).to_string();
@@ -51,6 +56,23 @@ impl Engine {
         if outcome == Outcome::Failed {
             self.begin_shutdown(Trigger::ComponentFailed(name));
         }
+        self.advance_stop();
+    }
+
+    /// The `exit_with` component ended by itself: whatever its exit code,
+    /// that is the end of the run, not a failure of the graph. An exit 0
+    /// before it was ready counts as a success too (a test suite need not
+    /// become ready).
+    fn end_the_run_with(&mut self, i: usize, exit: Exit) {
+        let name = self.name(i).to_string();
+        tracing::info!(component = %name, "{name}: ended ({exit}); exit_with: stopping the rest in order");
+        let outcome = if exit.is_success() {
+            Outcome::ExitedEarly
+        } else {
+            Outcome::Failed
+        };
+        self.end(i, outcome, Some(exit));
+        self.begin_shutdown(Trigger::ExitWith(name));
         self.advance_stop();
     }
 

@@ -200,7 +200,7 @@ impl Engine {
         self.counts = Counts::new(&graph, &self.slots);
         let n = graph.len();
         // The status is the events folded, so fold the renumbered ones.
-        let mut status = Status::new(&graph, &plan, self.t0);
+        let mut status = Status::new(&config, &graph, &plan, self.t0);
         for e in self.events.events() {
             status.apply(e, plan.phases.len());
         }

@@ -227,7 +227,7 @@ impl ShutdownReport {
             phases,
             components,
         };
-        report.exit_code = report.exit().code();
+        report.exit_code = report.process_exit_code();
         report
     }
 }

@@ -207,6 +207,31 @@ impl ShutdownReport {
         code
     }
 
+    /// The process exit code of this run: [`ShutdownReport::exit`]'s,
+    /// except that a run ended by its `exit_with` component exits with that
+    /// component's exit status (128 + the signal's number when a signal
+    /// ended it, as shells say it). That status outranks a failure or a
+    /// timeout in the shutdown it caused: CI asks how its tests went, and
+    /// the report still records every kill. Only a second signal (4), an
+    /// operator overriding the run, outranks it.
+    pub fn process_exit_code(&self) -> i32 {
+        let class = self.exit();
+        let Some(Trigger::ExitWith(name)) = &self.trigger else {
+            return class.code();
+        };
+        if class == ExitCode::Forced {
+            return class.code();
+        }
+        let Some(c) = self.component(name) else {
+            return class.code();
+        };
+        let by_signal = || {
+            let sig: nix::sys::signal::Signal = c.signal.as_deref()?.parse().ok()?;
+            Some(128 + sig as i32)
+        };
+        c.exit_status.or_else(by_signal).unwrap_or(class.code())
+    }
+
     /// Milliseconds from the start of the shutdown to the last component down.
     pub fn shutdown_ms(&self) -> Option<f64> {
         self.shutdown_started_at.map(|s| self.ended_at - s)

@@ -7,13 +7,14 @@
 use tokio::time::Instant;
 
 use super::{ComponentState, ComponentStatus, ShutdownStatus, State, Status};
+use crate::config::Config;
 use crate::event::{Event, EventKind, Outcome};
 use crate::graph::Graph;
 use crate::plan::Plan;
 use crate::report::ms;
 
 impl Status {
-    pub(crate) fn new(graph: &Graph, plan: &Plan, started: Instant) -> Status {
+    pub(crate) fn new(config: &Config, graph: &Graph, plan: &Plan, started: Instant) -> Status {
         Status {
             state: State::Starting,
             components: (0..graph.len())
@@ -32,6 +33,7 @@ impl Status {
             phase_ms: vec![(None, None); plan.phases.len()],
             all_ready_at: None,
             shutdown: None,
+            exit_with: config.exit_with().map(str::to_string),
             shutdown_timeout: plan.shutdown_timeout,
             started,
         }

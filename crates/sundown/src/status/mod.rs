@@ -75,6 +75,12 @@ impl ComponentState {
         ComponentState::NeverStarted,
     ];
 
+    /// Whether it counts as up for `status --ready` and `wait --ready`:
+    /// ready, or finished its work by itself (a migration is done, not unready).
+    pub fn is_up(self) -> bool {
+        matches!(self, ComponentState::Ready | ComponentState::Exited)
+    }
+
     /// Its name in JSON, metrics labels and tables (`"never_started"`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -142,6 +148,8 @@ pub struct Status {
     pub shutdown: Option<ShutdownStatus>,
     /// Each stop phase's start and end, ms since the supervisor started.
     pub phase_ms: Vec<(Option<f64>, Option<f64>)>,
+    /// The component whose end ends the run (`exit_with`).
+    pub exit_with: Option<String>,
     #[serde(skip)]
     shutdown_timeout: Duration,
     #[serde(skip)]

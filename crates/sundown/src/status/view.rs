@@ -65,6 +65,10 @@ pub struct StatusView {
     pub components: Vec<ComponentView>,
     /// `null` until a shutdown begins.
     pub shutdown: Option<ShutdownView>,
+    /// The component whose end ends the run, which then exits with its
+    /// exit code (`exit_with`); `null` when there is none.
+    #[serde(default)]
+    pub exit_with: Option<String>,
 }
 
 /// One component in a [`StatusView`].
@@ -136,6 +140,7 @@ impl Status {
                     .reduce(f64::min),
                 budget_left_ms: left(s.deadline_ms),
             }),
+            exit_with: self.exit_with.clone(),
         }
     }
 }

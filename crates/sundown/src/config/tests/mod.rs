@@ -94,6 +94,7 @@ fn sim(config: &Config, name: &str) -> SimSpec {
 mod checks;
 mod defaults;
 mod dependencies;
+mod exit_with;
 mod process;
 mod restart;
 mod syntax;

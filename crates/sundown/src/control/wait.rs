@@ -1,0 +1,148 @@
+//! `GET /wait?ready` and `GET /wait?completed=NAME`: a long poll that
+//! answers once the condition holds, or once it never can (the run is
+//! shutting down, NAME failed). It watches the engine's status channel, so
+//! nothing polls; the client bounds the wait (`sundown wait --timeout`).
+//!
+//! The head is sent at once and the answer is one JSON line,
+//! `{"done": true}` or `{"done": false, "error": "…"}`, so a client's
+//! timeout for the head never cuts a long wait short.
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use futures::StreamExt as _;
+use http_body_util::StreamBody;
+use hyper::body::Frame;
+use hyper::{Response, StatusCode};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::answer::{Body, error, json};
+use crate::status::{ComponentState, Status};
+
+/// What a client waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Condition {
+    /// Every component is up (ready, or finished by itself).
+    Ready,
+    /// This component ended by itself with exit status 0.
+    Completed(String),
+}
+
+impl Condition {
+    /// `ready` (or nothing) or `completed=NAME`.
+    pub(super) fn parse(query: Option<&str>) -> Result<Condition, String> {
+        match query.unwrap_or("") {
+            "" | "ready" => Ok(Condition::Ready),
+            q => match q.strip_prefix("completed=") {
+                Some(name) if !name.is_empty() => Ok(Condition::Completed(name.to_string())),
+                _ => Err(format!(
+                    "GET /wait?{q}: wait for `ready` or `completed=NAME`"
+                )),
+            },
+        }
+    }
+
+    /// `Some(Ok)` once it holds, `Some(Err(why))` once it cannot any more,
+    /// `None` while it may yet.
+    fn settled(&self, s: &Status) -> Option<Result<(), String>> {
+        let stopping = s.shutdown.as_ref().map(|sh| sh.trigger.to_string());
+        match self {
+            Condition::Ready => {
+                let not: Vec<String> = s
+                    .components
+                    .iter()
+                    .filter(|c| !c.state.is_up())
+                    .map(|c| format!("{} ({})", c.name, c.state.as_str()))
+                    .collect();
+                if not.is_empty() {
+                    return Some(Ok(()));
+                }
+                stopping.map(|t| {
+                    Err(format!(
+                        "the run is shutting down ({t}); not ready: {}",
+                        not.join(", ")
+                    ))
+                })
+            }
+            Condition::Completed(name) => {
+                let c = s.components.iter().find(|c| &c.name == name)?;
+                match (c.state, stopping) {
+                    (ComponentState::Exited, _) => Some(Ok(())),
+                    (ComponentState::Failed, _) => Some(Err(format!("`{name}` failed"))),
+                    (state, Some(t)) => Some(Err(format!(
+                        "the run is shutting down ({t}) and `{name}` has not completed ({})",
+                        state.as_str()
+                    ))),
+                    (_, None) => None,
+                }
+            }
+        }
+    }
+}
+
+/// The answer to a wait: 404 for an unknown component, else the long poll.
+pub(super) fn answer(
+    condition: Condition,
+    mut status: watch::Receiver<Status>,
+    ends: CancellationToken,
+) -> Response<Body> {
+    if let Condition::Completed(name) = &condition {
+        let names: Vec<String> = status
+            .borrow()
+            .components
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        if !names.iter().any(|n| n == name) {
+            let known: Vec<&str> = names.iter().map(String::as_str).collect();
+            let hint = crate::config::did_you_mean(name, &known)
+                .map(|n| format!("; did you mean `{n}`?"))
+                .unwrap_or_default();
+            return json(
+                StatusCode::NOT_FOUND,
+                &error(&format!("there is no component `{name}`{hint}")),
+            );
+        }
+    }
+    let line = futures::stream::once(async move {
+        let mut end = None;
+        let waited = tokio::select! {
+            w = status.wait_for(|s| {
+                end = condition.settled(s);
+                end.is_some()
+            }) => w.is_ok(),
+            () = ends.cancelled() => false,
+        };
+        let end = match end {
+            Some(Ok(())) if waited => serde_json::json!({ "done": true }),
+            Some(Err(why)) if waited => serde_json::json!({ "done": false, "error": why }),
+            _ => serde_json::json!({ "done": false, "error": "the run ended" }),
+        };
+        Bytes::from(end.to_string() + "\n")
+    });
+    let body = StreamBody::new(line.map(|b| Ok::<_, Infallible>(Frame::data(b))));
+    let mut resp = Response::new(http_body_util::BodyExt::boxed(body));
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/x-ndjson"),
+    );
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Condition;
+
+    #[test]
+    fn conditions_parse() {
+        assert_eq!(Condition::parse(None), Ok(Condition::Ready));
+        assert_eq!(Condition::parse(Some("ready")), Ok(Condition::Ready));
+        assert_eq!(
+            Condition::parse(Some("completed=migrate")),
+            Ok(Condition::Completed("migrate".into()))
+        );
+        assert!(Condition::parse(Some("completed=")).is_err());
+        assert!(Condition::parse(Some("bogus")).is_err());
+    }
+}
