@@ -10,6 +10,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::Strategy;
+use super::env_file::RawEnvFile;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,6 +33,8 @@ pub(super) struct RawSupervisor {
     pub(super) control_socket: Option<String>,
     pub(super) metrics: Option<RawMetrics>,
     pub(super) log_lines: Option<usize>,
+    // see `env_file.rs`
+    pub(super) env_file: Option<Vec<RawEnvFile>>,
 }
 
 #[derive(Deserialize)]
@@ -57,6 +60,7 @@ pub(crate) struct RawComponent {
     pub(super) restart_backoff: Option<Spanned<String>>,
     pub(super) restart_backoff_max: Option<Spanned<String>>,
     pub(super) restart_dependents: Option<Spanned<bool>>,
+    pub(super) env_file: Option<Vec<RawEnvFile>>,
 }
 
 /// The component whose `[components.NAME]` table holds byte `at`, so that a
@@ -125,11 +129,10 @@ impl<'a> Tables<'a> {
     }
 }
 
-/// The `[components.*]` tables of a text that has already parsed once.
-pub(super) fn component_tables(text: &str) -> Tables<'_> {
+/// The `[components.*]` tables of a document.
+pub(super) fn component_tables(doc: Spanned<DeTable<'_>>) -> Tables<'_> {
     let mut tables = HashMap::new();
     let mut keys = HashMap::new();
-    let (doc, _) = DeTable::parse_recoverable(text);
     let components = doc
         .into_inner()
         .into_iter()
