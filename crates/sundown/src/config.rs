@@ -189,7 +189,7 @@ impl Config {
         };
         // The first pass checks the shape of the file and reads the env
         // files' names; values are read again once interpolated.
-        let raw: raw::RawConfig = toml::from_str(text).map_err(|e| {
+        let _: raw::RawConfig = toml::from_str(text).map_err(|e| {
             error(vec![source.locate(
                 e.span().unwrap_or(0..0),
                 first_pass_message(text, &e),
@@ -202,7 +202,7 @@ impl Config {
             host,
             diagnostics: &mut diagnostics,
         }
-        .resolve(&raw);
+        .resolve();
         // A variable that is not set would make its setting fail too: one
         // error for one mistake.
         if !diagnostics.errors.is_empty() {

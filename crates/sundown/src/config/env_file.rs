@@ -8,50 +8,62 @@ use std::path::Path;
 
 use serde::Deserialize;
 use toml::Spanned;
+use toml::de::DeValue;
 
 /// An env file larger than this is refused: it is read whole into memory,
 /// and at every config load (reloads included).
 pub(crate) const MAX_ENV_FILE: u64 = 1024 * 1024;
 
 /// One entry of `env_file`: a path, or `{ path = "...", required = false }`
-/// for a file that may be missing (Compose's spelling).
+/// for a file that may be missing (Compose's spelling). The first pass
+/// checks the shape with it; the entries are read from the document, where
+/// their places are (an untagged enum cannot keep spans).
 #[derive(Deserialize)]
 #[serde(
     untagged,
     expecting = "an env_file entry is a path (\".env\") or a table { path = \".env.local\", required = false }"
 )]
 pub(crate) enum RawEnvFile {
-    Path(Spanned<String>),
+    #[allow(dead_code, reason = "only the shape is checked")]
+    Path(String),
+    #[allow(dead_code, reason = "only the shape is checked")]
     Entry(RawEnvFileEntry),
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawEnvFileEntry {
-    path: Spanned<String>,
-    #[serde(default = "yes")]
-    required: bool,
+    #[allow(dead_code, reason = "only the shape is checked")]
+    path: String,
+    #[allow(dead_code, reason = "only the shape is checked")]
+    required: Option<bool>,
 }
 
-fn yes() -> bool {
-    true
-}
-
-impl RawEnvFile {
-    /// The path as written, with its place.
-    pub(crate) fn path(&self) -> &Spanned<String> {
-        match self {
-            RawEnvFile::Path(p) => p,
-            RawEnvFile::Entry(e) => &e.path,
+/// The entries of an `env_file` value whose shape the first pass checked:
+/// each path with its place, and whether the file must exist.
+pub(crate) fn entries(value: &Spanned<DeValue<'_>>) -> Vec<(Spanned<String>, bool)> {
+    let DeValue::Array(items) = value.get_ref() else {
+        return Vec::new();
+    };
+    let mut entries = Vec::with_capacity(items.len());
+    for item in items {
+        match item.get_ref() {
+            DeValue::String(s) => entries.push((Spanned::new(item.span(), s.to_string()), true)),
+            DeValue::Table(t) => {
+                let Some(path) = t.get("path") else { continue };
+                let DeValue::String(s) = path.get_ref() else {
+                    continue;
+                };
+                let required = !matches!(
+                    t.get("required").map(Spanned::get_ref),
+                    Some(DeValue::Boolean(false))
+                );
+                entries.push((Spanned::new(path.span(), s.to_string()), required));
+            }
+            _ => {}
         }
     }
-
-    pub(crate) fn required(&self) -> bool {
-        match self {
-            RawEnvFile::Path(_) => true,
-            RawEnvFile::Entry(e) => e.required,
-        }
-    }
+    entries
 }
 
 /// Reads one env file (`shown` names it in messages as the config wrote
@@ -86,7 +98,9 @@ pub(crate) fn read(
     let Ok(text) = String::from_utf8(bytes) else {
         return Err(format!("env file `{shown}` is not UTF-8"));
     };
-    parse(&text)
+    // Some editors begin a file with a BOM; it is not part of the first name.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    parse(text)
         .map(Some)
         .map_err(|(line, why)| format!("env file `{shown}`, line {line}: {why}"))
 }
@@ -97,17 +111,13 @@ pub(crate) fn parse(text: &str) -> Result<Vec<(String, String)>, (usize, String)
     for item in dotenvy::from_read_iter(text.as_bytes()) {
         match item {
             Ok(pair) => vars.push(pair),
-            Err(dotenvy::Error::LineParse(line, index)) => {
-                // dotenvy says which line by its text; the first line of the
-                // file that begins it is that line, since an identical
-                // earlier one would have failed first.
-                let first = line.lines().next().unwrap_or("");
-                let at = text.lines().position(|l| l == first).map_or(0, |n| n + 1);
+            Err(dotenvy::Error::LineParse(part, index)) => {
+                let first = part.lines().next().unwrap_or("");
                 let shown: String = first.chars().take(60).collect();
                 return Err((
-                    at,
+                    line_of(text, first),
                     format!(
-                        "cannot parse `{shown}` (at character {}); a line is NAME=value, `export NAME=value` or a # comment",
+                        "cannot parse `{shown}` (at its character {}); a line is NAME=value, `export NAME=value` or a # comment",
                         index + 1
                     ),
                 ));
@@ -116,6 +126,25 @@ pub(crate) fn parse(text: &str) -> Result<Vec<(String, String)>, (usize, String)
         }
     }
     Ok(vars)
+}
+
+/// The line dotenvy failed on: it says only which text (the line, or the
+/// value on it), so the line is the first that holds that text and up to
+/// which the file fails to parse.
+fn line_of(text: &str, part: &str) -> usize {
+    let mut end = 0;
+    let mut first = None;
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        end += line.len();
+        if !line.contains(part) {
+            continue;
+        }
+        first.get_or_insert(n + 1);
+        if dotenvy::from_read_iter(text[..end].as_bytes()).any(|r| r.is_err()) {
+            return n + 1;
+        }
+    }
+    first.unwrap_or(0)
 }
 
 /// The variables of several files merged, a later one winning.

@@ -137,6 +137,9 @@ impl Parser<'_, '_> {
             }
             return Ok(end + 1);
         }
+        if rest.is_empty() {
+            return Err(problem("`${` is not closed by a `}`".into()));
+        }
         let unset_or_empty = value.as_deref().is_none_or(str::is_empty);
         match rest.get(..2) {
             Some(b":-") => {

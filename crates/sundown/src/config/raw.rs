@@ -33,7 +33,10 @@ pub(super) struct RawSupervisor {
     pub(super) control_socket: Option<String>,
     pub(super) metrics: Option<RawMetrics>,
     pub(super) log_lines: Option<usize>,
-    // see `env_file.rs`
+    #[allow(
+        dead_code,
+        reason = "only the shape is checked here; resolve.rs reads the entries with their places"
+    )]
     pub(super) env_file: Option<Vec<RawEnvFile>>,
 }
 
@@ -60,6 +63,10 @@ pub(crate) struct RawComponent {
     pub(super) restart_backoff: Option<Spanned<String>>,
     pub(super) restart_backoff_max: Option<Spanned<String>>,
     pub(super) restart_dependents: Option<Spanned<bool>>,
+    #[allow(
+        dead_code,
+        reason = "only the shape is checked here; resolve.rs reads the entries with their places"
+    )]
     pub(super) env_file: Option<Vec<RawEnvFile>>,
 }
 

@@ -16,9 +16,8 @@ use std::path::Path;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::env_file::{self, RawEnvFile};
+use super::env_file;
 use super::interpolate::{Scope, interpolate, place_in_file};
-use super::raw::RawConfig;
 use crate::diagnostic::Diagnostics;
 
 /// The document with every string interpolated, and each component's
@@ -36,14 +35,14 @@ pub(super) struct Resolver<'r, 'd, 't> {
 }
 
 impl<'t> Resolver<'_, '_, 't> {
-    pub(super) fn resolve(&mut self, raw: &RawConfig) -> Resolved<'t> {
+    pub(super) fn resolve(&mut self) -> Resolved<'t> {
         let (mut doc, _) = DeTable::parse_recoverable(self.text);
-        let supervisor = self.env_files(&raw.supervisor.env_file, &[], "[supervisor]");
+        let list = |t: &DeTable<'_>| t.get("env_file").map(env_file::entries).unwrap_or_default();
+        let supervisor = match doc.get_ref().get("supervisor").map(Spanned::get_ref) {
+            Some(DeValue::Table(t)) => self.env_files(&list(t), &[], "[supervisor]"),
+            _ => BTreeMap::new(),
+        };
         let mut env_files = HashMap::new();
-        let mut raw_components = HashMap::new();
-        for (name, c) in &raw.components {
-            raw_components.insert(name.get_ref().as_str(), c);
-        }
         for (key, value) in doc.get_mut().iter_mut() {
             let DeValue::Table(table) = value.get_mut() else {
                 continue;
@@ -59,16 +58,11 @@ impl<'t> Resolver<'_, '_, 't> {
                         let DeValue::Table(component) = component.get_mut() else {
                             continue;
                         };
-                        let files =
-                            raw_components
-                                .get(name.as_str())
-                                .map_or_else(BTreeMap::new, |c| {
-                                    self.env_files(
-                                        &c.env_file,
-                                        &[&supervisor],
-                                        &format!("component `{name}`:"),
-                                    )
-                                });
+                        let files = self.env_files(
+                            &list(component),
+                            &[&supervisor],
+                            &format!("component `{name}`:"),
+                        );
                         self.component(&name, component, &files, &supervisor);
                         let mut merged = supervisor.clone();
                         merged.extend(files);
@@ -178,13 +172,12 @@ impl<'t> Resolver<'_, '_, 't> {
     /// path interpolated with `layers` and read relative to the config.
     fn env_files(
         &mut self,
-        list: &Option<Vec<RawEnvFile>>,
+        list: &[(Spanned<String>, bool)],
         layers: &[&BTreeMap<String, String>],
         owner: &str,
     ) -> BTreeMap<String, String> {
         let mut files = Vec::new();
-        for entry in list.iter().flatten() {
-            let path = entry.path();
+        for (path, required) in list {
             let what = format!("{owner} env_file");
             let errors = self.diagnostics.errors.len();
             let interpolated = self.string(path.get_ref(), path.span(), layers, &what);
@@ -197,7 +190,7 @@ impl<'t> Resolver<'_, '_, 't> {
                     .error(path.span(), format!("{what}: the path is empty"));
                 continue;
             }
-            match env_file::read(&self.base_dir.join(&written), &written, entry.required()) {
+            match env_file::read(&self.base_dir.join(&written), &written, *required) {
                 Ok(Some(vars)) => files.push(vars),
                 Ok(None) => {}
                 Err(message) => self

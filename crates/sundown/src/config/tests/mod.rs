@@ -94,6 +94,8 @@ fn sim(config: &Config, name: &str) -> SimSpec {
 mod checks;
 mod defaults;
 mod dependencies;
+mod env_files;
+mod interpolation;
 mod process;
 mod restart;
 mod syntax;
