@@ -1,5 +1,5 @@
 //! The commands that read files and need no running supervisor: `check`,
-//! `plan`, `graph`, `report` and `verify`.
+//! `config`, `plan`, `graph`, `report` and `verify`.
 
 use std::path::Path;
 
@@ -28,6 +28,23 @@ pub(crate) fn check(path: &Path) -> anyhow::Result<i32> {
         config.warnings.len()
     );
     Ok(0)
+}
+
+/// `sundown config`: the resolved TOML on stdout, problems as `check` prints them.
+pub(crate) fn resolved(path: &Path) -> anyhow::Result<i32> {
+    match sundown::Config::load_resolved(path, &crate::config_file::kinds()) {
+        Ok((config, text)) => {
+            for w in &config.warnings {
+                eprintln!("{w}");
+            }
+            print!("{text}");
+            Ok(0)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(ExitCode::Usage.code())
+        }
+    }
 }
 
 pub(crate) fn plan(path: &Path, strategy: Option<&str>) -> anyhow::Result<i32> {

@@ -11,6 +11,7 @@ mod shared;
 mod commands;
 mod control;
 mod control_change;
+mod env;
 mod example_configs;
 mod examples;
 mod k8s;
