@@ -213,11 +213,27 @@ pub(crate) fn place_in_file(text: &str, span: Range<usize>, value: &str, at: usi
         .map_or(span.start, |(i, _)| span.start + i)
 }
 
-/// `s` as a string setting that interpolates back to `s`.
+/// `s` as a string setting that interpolates back to `s`. A lone `$` that
+/// stays as written is left alone, so a shell's `$HOME` or `$!` reads as it
+/// did; every `$` of a run of them, or before a `{`, is doubled.
 pub(crate) fn escape(s: &str) -> Cow<'_, str> {
-    if s.contains('$') {
-        Cow::Owned(s.replace('$', "$$"))
-    } else {
-        Cow::Borrowed(s)
+    if !s.contains("$$") && !s.contains("${") {
+        return Cow::Borrowed(s);
     }
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut rest = s;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let run = rest[i..].bytes().take_while(|&b| b == b'$').count();
+        let after = &rest[i + run..];
+        let dollars = if run == 1 && !after.starts_with('{') {
+            1
+        } else {
+            2 * run
+        };
+        out.extend(std::iter::repeat_n('$', dollars));
+        rest = after;
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
 }

@@ -31,11 +31,18 @@ impl Config {
             })?;
         fill(&mut table, &config);
         escape_all(&mut table);
-        let body = toml::to_string(&table).unwrap_or_default();
-        Ok((
-            config,
-            format!("# {file}, resolved by `sundown config`\n{body}"),
-        ))
+        // In the order a config is usually written, not alphabetical.
+        let mut text = format!("# {file}, resolved by `sundown config`\n");
+        for key in ["supervisor", "components", "phase_timeouts"] {
+            if let Some(value) = table.remove(key) {
+                let one = toml::Table::from_iter([(key.to_string(), value)]);
+                if !text.ends_with("`\n") {
+                    text.push('\n');
+                }
+                text += &toml::to_string(&one).unwrap_or_default();
+            }
+        }
+        Ok((config, text))
     }
 }
 

@@ -246,3 +246,25 @@ fn settings_see_env_and_env_sees_below_itself() {
     assert_eq!(web.argv, ["serve", "h:7000", "9000"]);
     assert_eq!(web.env["SELF"], "none");
 }
+
+#[test]
+fn escaping_round_trips_and_leaves_lone_dollars_alone() {
+    use crate::config::interpolate::escape;
+    for s in [
+        "",
+        "plain",
+        "$",
+        "$HOME $! $1",
+        "$$",
+        "$$$",
+        "${X}",
+        "$${X}",
+        "a$",
+        "$$ > pid; ${",
+        "€$${é}$",
+    ] {
+        let e = escape(s);
+        assert_eq!(expanded(&e), s, "{s:?} escaped as {e:?}");
+    }
+    assert_eq!(escape("echo $$ $HOME ${X}"), "echo $$$$ $HOME $${X}");
+}
