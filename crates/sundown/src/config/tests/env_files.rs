@@ -49,7 +49,7 @@ impl Dir {
 #[test]
 fn dotenv_syntax() {
     let vars = env_file::parse(
-        "# a comment\n\nPLAIN=value # not part of it\nexport EXPORTED=yes\nDOUBLE=\"two words\"\nSINGLE='$NOT_EXPANDED'\nEMPTY=\nSPACED = around\nMULTI=\"a\nb\"\n",
+        "# a comment\n\nPLAIN=value # not part of it\nexport EXPORTED=yes\nDOUBLE=\"two words\"\nSINGLE='$NOT_EXPANDED'\nEMPTY=\nSPACED = around\nMULTI=\"a\nb\"\nDERIVED=$PLAIN/x\nQUOTED=\"${PLAIN}y\"\n",
     )
     .expect("a valid env file");
     let get = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
@@ -60,6 +60,9 @@ fn dotenv_syntax() {
     assert_eq!(get("EMPTY"), Some(""));
     assert_eq!(get("SPACED"), Some("around"));
     assert_eq!(get("MULTI"), Some("a\nb"));
+    // dotenvy's own expansion, from earlier lines.
+    assert_eq!(get("DERIVED"), Some("value/x"));
+    assert_eq!(get("QUOTED"), Some("valuey"));
 }
 
 #[test]
