@@ -216,3 +216,17 @@ fn config_prints_the_resolved_config_and_check_and_plan_read_it_too() {
         );
     }
 }
+
+#[test]
+fn the_kubernetes_export_ships_the_resolved_config() {
+    let sb = Sandbox::new();
+    sb.write(".env", "PORT=7412\n");
+    let path = sb.config(
+        "[supervisor]\nenv_file = [\".env\"]\n\n[components.web]\ncommand = \"serve --port ${PORT}\"\n",
+    );
+    let out = cli(&["export", "k8s", "--config", &path.display().to_string()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let yaml = text(&out.stdout);
+    assert!(yaml.contains("serve --port 7412"), "{yaml}");
+    assert!(!yaml.contains("env_file"), "{yaml}");
+}

@@ -140,7 +140,7 @@ fn line_of(text: &str, part: &str) -> usize {
             continue;
         }
         first.get_or_insert(n + 1);
-        if dotenvy::from_read_iter(text[..end].as_bytes()).any(|r| r.is_err()) {
+        if dotenvy::from_read_iter(&text.as_bytes()[..end]).any(|r| r.is_err()) {
             return n + 1;
         }
     }
