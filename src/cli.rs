@@ -51,6 +51,12 @@ enum Command {
         #[arg(long, short, default_value = "supervisor.toml")]
         config: PathBuf,
     },
+    /// Print the config as it will run: `${…}` interpolated, env files merged into each process's env, defaults written out.
+    Config {
+        /// The config file.
+        #[arg(long, short, default_value = "supervisor.toml")]
+        config: PathBuf,
+    },
     /// Print the start levels, the stop phases with their timeouts, and the worst case.
     Plan {
         /// The config file.
@@ -265,6 +271,7 @@ pub(crate) fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
             logs,
         ),
         Command::Check { config } => inspect::check(&config),
+        Command::Config { config } => inspect::resolved(&config),
         Command::Plan { config, strategy } => inspect::plan(&config, strategy.as_deref()),
         Command::Graph { config, format } => inspect::graph(&config, format),
         Command::Verify {

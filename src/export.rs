@@ -18,15 +18,22 @@ pub(crate) struct Request<'a> {
 }
 
 pub(crate) fn k8s(r: &Request<'_>) -> anyhow::Result<i32> {
-    let config = match sundown::Config::load_with(r.config, &crate::config_file::kinds()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(ExitCode::Usage.code());
-        }
-    };
-    let text = std::fs::read_to_string(r.config)
+    let (config, resolved) =
+        match sundown::Config::load_resolved(r.config, &crate::config_file::kinds()) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("{e}");
+                return Ok(ExitCode::Usage.code());
+            }
+        };
+    let mut text = std::fs::read_to_string(r.config)
         .with_context(|| format!("cannot read {}", r.config.display()))?;
+    // The pod has neither the env files nor this machine's environment: it
+    // gets the config as resolved here. A config without either keeps its
+    // own text, comments included.
+    if text.contains("env_file") || text.contains("${") || text.contains("$$") {
+        text = resolved;
+    }
     let file_name = r.config.file_name().map_or_else(
         || "supervisor.toml".into(),
         |n| n.to_string_lossy().into_owned(),

@@ -1,5 +1,5 @@
 //! The commands that read files and need no running supervisor: `check`,
-//! `plan`, `graph`, `report` and `verify`.
+//! `config`, `plan`, `graph`, `report` and `verify`.
 
 use std::path::Path;
 
@@ -37,6 +37,23 @@ fn exit_with_line(name: &str) -> String {
     format!(
         "exit_with: `{name}`: when it ends by itself, the rest stops in order and sundown exits with its exit code"
     )
+}
+
+/// `sundown config`: the resolved TOML on stdout, problems as `check` prints them.
+pub(crate) fn resolved(path: &Path) -> anyhow::Result<i32> {
+    match sundown::Config::load_resolved(path, &crate::config_file::kinds()) {
+        Ok((config, text)) => {
+            for w in &config.warnings {
+                eprintln!("{w}");
+            }
+            print!("{text}");
+            Ok(0)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(ExitCode::Usage.code())
+        }
+    }
 }
 
 pub(crate) fn plan(path: &Path, strategy: Option<&str>) -> anyhow::Result<i32> {

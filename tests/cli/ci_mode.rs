@@ -280,7 +280,7 @@ fn wait_fails_when_the_run_shuts_down_first() {
 #[test]
 fn a_signal_ending_the_tests_is_128_plus_its_number() {
     let sb = Sandbox::new();
-    stack(&sb, "kill -KILL $$", "exit_with = true");
+    stack(&sb, "kill -KILL $$$$", "exit_with = true");
     let mut sd = sb.run();
     assert_eq!(sd.exit_code(), 128 + 9, "{}", sd.stderr());
     let r = sb.report();

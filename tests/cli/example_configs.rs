@@ -123,6 +123,10 @@ fn every_example_config_stops_with_its_promised_exit_code() {
                 assert!(cache.stopped_at < search.stopped_at, "{}", report.to_json());
             }
             "wrong-order.toml" => report.assert_stopped_before("postgres", "workers"),
+            "env.toml" => {
+                report.assert_stopped_before("client", "front");
+                report.assert_stopped_before("front", "cache");
+            }
             "ordered.toml" | "supervisor.toml" => {
                 report.assert_stopped_before("http", "workers");
                 report.assert_stopped_before("workers", "postgres");

@@ -18,13 +18,14 @@ use crate::shared::{REQUIRE_ENV, TIMEOUT, tool};
 /// them to the nearest subreaper), checks they were handed to the script's
 /// parent (sundown), and waits until they are gone entirely; a zombie nobody
 /// reaps stays in /proc. Prints `adopted N` and then `orphans reaped` or
-/// `zombies left: PIDS`, then sleeps until stopped.
+/// `zombies left: PIDS`, then sleeps until stopped. It goes into the config,
+/// where `$$$$` is how the shell's `$$` is written.
 const ORPHANS: &str = r#"
 sup=$PPID
 pids=""
 adopted=0
 for i in 1 2 3; do
-    set -- $(sh -c 'sleep 1 </dev/null >/dev/null 2>&1 & echo $$ $!')
+    set -- $(sh -c 'sleep 1 </dev/null >/dev/null 2>&1 & echo $$$$ $!')
     pids="$pids $2"
     # Until the kernel has moved it away from its exiting parent.
     while [ "$(awk '/^PPid:/ {print $2}' /proc/$2/status 2>/dev/null)" = "$1" ]; do sleep 0.01; done
@@ -227,7 +228,7 @@ fn a_notify_socket_hears_ready_then_stopping_and_children_do_not_inherit_it() {
         "{}{}",
         sb.shell(
             "db",
-            "echo \"notify=${NOTIFY_SOCKET:-unset}\"; exec sleep 1000",
+            "echo \"notify=$${NOTIFY_SOCKET:-unset}\"; exec sleep 1000",
             "ready_after = \"50ms\""
         ),
         sb.shell(

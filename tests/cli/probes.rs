@@ -139,7 +139,7 @@ fn readiness_that_never_comes_is_a_start_failure_with_the_probes_last_error() {
         sb.service("other", ""),
         sb.shell(
             "db",
-            "echo $$ > db.pid; exec sleep 1000",
+            "echo $$$$ > db.pid; exec sleep 1000",
             &format!("working_dir = {}\nready = {{ tcp = \"{addr}\", interval = \"50ms\", ready_timeout = \"600ms\" }}", toml_str(&sb.dir().display().to_string()))
         ),
         sb.service("web", "depends_on = [\"db\"]")

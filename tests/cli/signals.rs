@@ -259,7 +259,7 @@ fn sigkill_of_the_supervisor_leaves_no_child_alive() {
         let pidfile = sb.path(&format!("{name}.pid"));
         toml += &sb.shell(
             name,
-            &format!("echo $$ > '{}'; exec sleep 1000", pidfile.display()),
+            &format!("echo $$$$ > '{}'; exec sleep 1000", pidfile.display()),
             &format!("ready_after = \"100ms\"\n{extra}"),
         );
     }

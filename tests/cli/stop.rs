@@ -84,7 +84,7 @@ fn a_stop_command_that_hangs_is_killed_and_the_signal_follows() {
         argv(&[
             "sh",
             "-c",
-            &format!("echo $$ > {}; exec sleep 1000", hung.display())
+            &format!("echo $$$$ > {}; exec sleep 1000", hung.display())
         ])
     );
     sb.config(&sb.service("db", &extra));

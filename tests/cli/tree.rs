@@ -17,7 +17,7 @@ use crate::shared::REQUIRE_ENV;
 fn escaping_graph(sb: &Sandbox) {
     let dir = sb.dir().display();
     let daemon = format!(
-        "( setsid sh -c 'echo $$ > {dir}/escaped.pid; exec sleep 1000' </dev/null >/dev/null 2>&1 & )\n\
+        "( setsid sh -c 'echo $$$$ > {dir}/escaped.pid; exec sleep 1000' </dev/null >/dev/null 2>&1 & )\n\
          while [ ! -s {dir}/escaped.pid ]; do sleep 0.01; done\n\
          echo started\n\
          exec sleep 1000"
@@ -183,7 +183,7 @@ fn leaving_graph(sb: &Sandbox, metrics: std::net::SocketAddr) {
     let script = |name: &str| {
         format!(
             "rm -f {dir}/{name}.escaped.pid\n\
-             ( setsid sh -c 'echo $$ > {dir}/{name}.escaped.pid; exec sleep 1000' </dev/null >/dev/null 2>&1 & )\n\
+             ( setsid sh -c 'echo $$$$ > {dir}/{name}.escaped.pid; exec sleep 1000' </dev/null >/dev/null 2>&1 & )\n\
              sleep 1000 & echo $! > {dir}/{name}.kept.pid\n\
              while [ ! -s {dir}/{name}.escaped.pid ]; do sleep 0.01; done\n\
              echo started\n\

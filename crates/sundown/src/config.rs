@@ -18,9 +18,13 @@ use crate::kind::Kinds;
 use crate::process::ProcessSpec;
 
 mod edges;
+mod env_file;
 mod exit_with;
+mod interpolate;
 mod kinds;
 mod raw;
+mod resolve;
+mod resolved;
 mod restart;
 mod validate;
 pub use exit_with::ExitWithError;
@@ -150,21 +154,7 @@ impl Config {
 
     /// Reads and validates a config file whose components may be of any of `kinds`.
     pub fn load_with(path: &Path, kinds: &Kinds) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: path.display().to_string(),
-            diagnostics: vec![Located {
-                line: 0,
-                column: 0,
-                message: format!("cannot read the file: {e}"),
-            }],
-        })?;
-        // Absolute, so that the same file read again (a reload, from another
-        // working directory or by its absolute name) resolves to the same paths.
-        let base = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        let base = std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
+        let (text, base) = read(path)?;
         Config::parse_with(&text, &path.display().to_string(), &base, kinds)
     }
 
@@ -175,59 +165,82 @@ impl Config {
     }
 
     /// Validates TOML text whose components may be of any of `kinds`.
+    /// `${VAR}` falls back to sundown's own environment.
     pub fn parse_with(
         text: &str,
         file: &str,
         base_dir: &Path,
         kinds: &Kinds,
     ) -> Result<Config, ConfigError> {
+        Config::parse_in(text, file, base_dir, kinds, &host_env).map(|(config, _)| config)
+    }
+
+    /// [`Config::parse_with`] with `host` as sundown's environment, and the
+    /// document as interpolated (for `sundown config`).
+    pub(crate) fn parse_in<'t>(
+        text: &'t str,
+        file: &str,
+        base_dir: &Path,
+        kinds: &Kinds,
+        host: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(Config, toml::Spanned<toml::de::DeTable<'t>>), ConfigError> {
         let source = Source { text, file };
-        let error = |diagnostics| ConfigError {
-            file: file.to_string(),
-            diagnostics,
+        let error = |mut diagnostics: Vec<Located>| {
+            diagnostics.sort_by_key(|l| (l.line, l.column));
+            ConfigError {
+                file: file.to_string(),
+                diagnostics,
+            }
         };
-        let raw: raw::RawConfig = toml::from_str(text).map_err(|e| {
-            let span = e.span().unwrap_or(0..0);
-            let message = e.message().trim_end();
-            let message = match e.span().and_then(|s| raw::component_at(text, s.start)) {
-                Some(raw::Place {
-                    component,
-                    key: Some((key, string)),
-                }) => {
-                    // The one list a newcomer writes as a string.
-                    let fix = match (key.as_str(), string) {
-                        ("depends_on", Some(s)) => {
-                            format!("; it is a list: depends_on = [{}]", toml_string(&s))
-                        }
-                        _ => String::new(),
-                    };
-                    format!("component `{component}`: {key}: {message}{fix}")
-                }
-                Some(place) => format!("component `{}`: {message}", place.component),
-                None => message.to_string(),
-            };
-            error(vec![source.locate(span, message)])
+        // The first pass checks the shape of the file and reads the env
+        // files' names; values are read again once interpolated.
+        let _: raw::RawConfig = toml::from_str(text).map_err(|e| {
+            error(vec![source.locate(
+                e.span().unwrap_or(0..0),
+                first_pass_message(text, &e),
+            )])
         })?;
-        // The first pass read the common keys; each kind reads its own from the
-        // same text, with every value's place kept.
-        let tables = raw::component_tables(text);
+        let mut diagnostics = Diagnostics::new(source);
+        let resolved = resolve::Resolver {
+            text,
+            base_dir,
+            host,
+            diagnostics: &mut diagnostics,
+        }
+        .resolve();
+        // A variable that is not set would make its setting fail too: one
+        // error for one mistake.
+        if !diagnostics.errors.is_empty() {
+            return Err(error(diagnostics.errors));
+        }
+        let doc = resolved.doc.clone();
+        let raw: raw::RawConfig = serde::Deserialize::deserialize(toml::de::Deserializer::from(
+            resolved.doc,
+        ))
+        .map_err(|e| {
+            error(vec![source.locate(
+                e.span().unwrap_or(0..0),
+                first_pass_message(text, &e),
+            )])
+        })?;
+        // Each kind reads its own keys from the same document, with every
+        // value's place kept.
+        let tables = raw::component_tables(doc.clone());
         let mut v = validate::Validator {
-            diagnostics: Diagnostics::new(source),
+            diagnostics,
             base_dir,
             kinds,
+            env_files: resolved.env_files,
         };
         let config = v.validate(raw, tables);
         let Diagnostics {
-            mut errors,
-            warnings,
-            ..
+            errors, warnings, ..
         } = v.diagnostics;
         if errors.is_empty() {
             let mut config = config;
             config.warnings = warnings;
-            Ok(config)
+            Ok((config, doc))
         } else {
-            errors.sort_by_key(|l| (l.line, l.column));
             Err(error(errors))
         }
     }
@@ -369,6 +382,54 @@ impl fmt::Display for ConfigError {
 
 #[cfg(test)]
 mod tests;
+
+/// A config file's text and the directory its relative paths are
+/// resolved against: absolute, so that the same file read again (a reload,
+/// from another working directory or by its absolute name) resolves to the
+/// same paths.
+fn read(path: &Path) -> Result<(String, PathBuf), ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: path.display().to_string(),
+        diagnostics: vec![Located {
+            line: 0,
+            column: 0,
+            message: format!("cannot read the file: {e}"),
+        }],
+    })?;
+    let base = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let base = std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
+    Ok((text, base))
+}
+
+/// A serde error of the first pass, naming the component and key it is in.
+fn first_pass_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim_end();
+    match e.span().and_then(|s| raw::component_at(text, s.start)) {
+        Some(raw::Place {
+            component,
+            key: Some((key, string)),
+        }) => {
+            // The one list a newcomer writes as a string.
+            let fix = match (key.as_str(), string) {
+                ("depends_on", Some(s)) => {
+                    format!("; it is a list: depends_on = [{}]", toml_string(&s))
+                }
+                _ => String::new(),
+            };
+            format!("component `{component}`: {key}: {message}{fix}")
+        }
+        Some(place) => format!("component `{}`: {message}", place.component),
+        None => message.to_string(),
+    }
+}
+
+/// sundown's own environment; a variable that is not UTF-8 counts as unset.
+fn host_env(name: &str) -> Option<String> {
+    std::env::var_os(name).and_then(|v| v.into_string().ok())
+}
 
 /// `s` as a TOML basic string, for a suggestion the user can paste.
 fn toml_string(s: &str) -> String {

@@ -96,6 +96,7 @@ impl<'a> Validator<'a> {
             base_dir: self.base_dir,
             stop_timeout,
             table: Some(Spanned::new(span, own)),
+            env_files: self.env_files.remove(name).unwrap_or_default(),
         };
         let spec = kind.settings(&mut cx);
         // A kind that refuses without saying why must not leave a config

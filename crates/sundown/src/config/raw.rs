@@ -10,6 +10,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::Strategy;
+use super::env_file::RawEnvFile;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,6 +33,11 @@ pub(super) struct RawSupervisor {
     pub(super) control_socket: Option<String>,
     pub(super) metrics: Option<RawMetrics>,
     pub(super) log_lines: Option<usize>,
+    #[allow(
+        dead_code,
+        reason = "only the shape is checked here; resolve.rs reads the entries with their places"
+    )]
+    pub(super) env_file: Option<Vec<RawEnvFile>>,
 }
 
 #[derive(Deserialize)]
@@ -59,6 +65,11 @@ pub(crate) struct RawComponent {
     pub(super) restart_dependents: Option<Spanned<bool>>,
     // see `exit_with.rs`
     pub(super) exit_with: Option<Spanned<bool>>,
+    #[allow(
+        dead_code,
+        reason = "only the shape is checked here; resolve.rs reads the entries with their places"
+    )]
+    pub(super) env_file: Option<Vec<RawEnvFile>>,
 }
 
 /// The component whose `[components.NAME]` table holds byte `at`, so that a
@@ -127,11 +138,10 @@ impl<'a> Tables<'a> {
     }
 }
 
-/// The `[components.*]` tables of a text that has already parsed once.
-pub(super) fn component_tables(text: &str) -> Tables<'_> {
+/// The `[components.*]` tables of a document.
+pub(super) fn component_tables(doc: Spanned<DeTable<'_>>) -> Tables<'_> {
     let mut tables = HashMap::new();
     let mut keys = HashMap::new();
-    let (doc, _) = DeTable::parse_recoverable(text);
     let components = doc
         .into_inner()
         .into_iter()

@@ -20,6 +20,8 @@ pub(crate) struct Validator<'a> {
     pub(crate) diagnostics: Diagnostics<'a>,
     pub(crate) base_dir: &'a Path,
     pub(crate) kinds: &'a Kinds,
+    /// Each component's variables from env files, for its kind.
+    pub(crate) env_files: HashMap<String, BTreeMap<String, String>>,
 }
 
 impl<'a> Validator<'a> {

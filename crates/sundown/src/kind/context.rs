@@ -1,6 +1,7 @@
 //! What a kind's validation sees: the component's keys with their places,
 //! and where to report problems.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ pub struct Context<'a, 'd> {
     pub(crate) base_dir: &'a Path,
     pub(crate) stop_timeout: Duration,
     pub(crate) table: Option<Spanned<DeTable<'d>>>,
+    pub(crate) env_files: BTreeMap<String, String>,
 }
 
 impl Context<'_, '_> {
@@ -32,6 +34,15 @@ impl Context<'_, '_> {
     /// Its `stop_timeout`, validated.
     pub fn stop_timeout(&self) -> Duration {
         self.stop_timeout
+    }
+
+    /// The variables of the env files of `[supervisor]` and of the
+    /// component, merged (the component's over the supervisor's, a later
+    /// file over an earlier one). A kind that starts programs puts them in
+    /// their environment under its own `env`; every string setting has
+    /// already been interpolated with them.
+    pub fn env_files(&self) -> &BTreeMap<String, String> {
+        &self.env_files
     }
 
     /// A path as written in the config, resolved against the config's directory.

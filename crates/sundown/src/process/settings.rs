@@ -158,11 +158,12 @@ impl Context<'_, '_> {
         let group = identity(self, &c.group, "group");
         Some(ProcessSpec {
             argv,
-            env: c
-                .env
-                .as_ref()
-                .map(|e| e.get_ref().clone())
-                .unwrap_or_default(),
+            // A component's own `env` wins over its env files.
+            env: {
+                let mut env = self.env_files().clone();
+                env.extend(c.env.iter().flat_map(|e| e.get_ref().clone()));
+                env
+            },
             working_dir: c.working_dir.as_ref().map(|d| self.resolve(d.get_ref())),
             stop_signal,
             ready_after: self

@@ -94,7 +94,9 @@ fn sim(config: &Config, name: &str) -> SimSpec {
 mod checks;
 mod defaults;
 mod dependencies;
+mod env_files;
 mod exit_with;
+mod interpolation;
 mod process;
 mod restart;
 mod syntax;
