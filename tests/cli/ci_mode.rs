@@ -290,3 +290,27 @@ fn a_signal_ending_the_tests_is_128_plus_its_number() {
     );
     assert_eq!(r.exit_code, 137);
 }
+
+/// `examples/ci.toml` does what its header says: exit 0, or 1 with
+/// `FAIL=1`, the stack stopped in order after the tests either way.
+#[test]
+fn the_ci_example_exits_with_the_tests_code() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (fail, code) in [(None, 0), (Some("1"), 1)] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("ci.toml");
+        std::fs::copy(root.join("examples/ci.toml"), &config).expect("copy the example");
+        let mut cmd = crate::common::command();
+        cmd.args(["run", "--config"]).arg(&config);
+        match fail {
+            Some(v) => cmd.env("FAIL", v),
+            None => cmd.env_remove("FAIL"),
+        };
+        let mut sd = crate::common::Sundown::spawn_command(cmd);
+        assert_eq!(sd.exit_code(), code, "{}", sd.stderr());
+        let text = std::fs::read_to_string(dir.path().join("ci-teardown.json")).expect("report");
+        let r = sundown::ShutdownReport::from_json(&text).expect("parses");
+        assert_eq!(r.stop_order(), ["tests", "web", "db"]);
+        r.assert_respects_graph();
+    }
+}
