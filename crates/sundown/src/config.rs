@@ -17,6 +17,7 @@ pub use crate::kind::KindSpec;
 use crate::kind::Kinds;
 use crate::process::ProcessSpec;
 
+mod depends;
 mod edges;
 mod env_file;
 mod exit_with;
@@ -27,6 +28,7 @@ mod resolve;
 mod resolved;
 mod restart;
 mod validate;
+pub use depends::Condition;
 pub use exit_with::ExitWithError;
 pub use restart::{RestartPolicy, RestartSpec};
 
@@ -135,6 +137,13 @@ pub struct ComponentSpec {
     pub name: String,
     /// Names of the components this one needs running (sorted, no duplicates).
     pub depends_on: Vec<String>,
+    /// What it waits for in a dependency, for those where that is not
+    /// [`Condition::Ready`] (the meaning of a plain name).
+    pub conditions: BTreeMap<String, Condition>,
+    /// A task that runs to completion (`oneshot = true`): an exit 0 is its
+    /// success, after which it is `completed` and counts as ready; it is not
+    /// ready before.
+    pub oneshot: bool,
     /// How long a graceful stop may take before the component is killed.
     pub stop_timeout: Duration,
     /// What happens when it ends without being asked to.
@@ -296,6 +305,27 @@ impl Config {
                 }
             }
             deps.push(resolved);
+            for (d, condition) in &c.conditions {
+                if !c.depends_on.contains(d) {
+                    problem(format!(
+                        "component `{}`: a condition for `{d}`, which it does not depend on",
+                        c.name
+                    ));
+                } else if *condition == Condition::Completed
+                    && !self.index_of(d).is_some_and(|j| self.components[j].oneshot)
+                {
+                    problem(format!(
+                        "component `{}`: condition \"completed\" on `{d}`, which is not a one-shot",
+                        c.name
+                    ));
+                }
+            }
+            if c.oneshot && c.restart.policy == RestartPolicy::Always {
+                problem(format!(
+                    "component `{}`: a one-shot cannot have restart = \"always\"",
+                    c.name
+                ));
+            }
         }
         for cycle in crate::cycles::find_cycles(&deps) {
             let path: Vec<&str> = cycle
@@ -332,9 +362,19 @@ impl Config {
         };
         let mut one = self.components.swap_remove(i);
         one.depends_on.clear();
+        one.conditions.clear();
         self.phase_timeouts.retain(|n, _| n == name);
         self.components = vec![one];
         Ok(self)
+    }
+
+    /// What component `i` waits for in its dependency `dep`.
+    pub fn condition(&self, i: usize, dep: &str) -> Condition {
+        self.components[i]
+            .conditions
+            .get(dep)
+            .copied()
+            .unwrap_or_default()
     }
 
     /// Index of a component by name.

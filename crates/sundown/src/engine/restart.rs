@@ -73,7 +73,7 @@ impl Engine {
             humantime::format_duration(window)
         );
         if ready {
-            self.no_longer_ready(i);
+            self.no_longer_ready();
         }
         self.slots[i].life = Life::Backoff;
         self.record(EventKind::Restarting(
@@ -112,7 +112,7 @@ impl Engine {
         {
             return;
         }
-        if self.counts.waiting_deps[i] == 0 {
+        if self.deps_met(i) {
             self.start(i);
         } else if matches!(self.slots[i].life, Life::Backoff) {
             // A dependency is restarting too: start with the others once it is ready.
