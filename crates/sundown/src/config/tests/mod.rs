@@ -96,6 +96,7 @@ mod defaults;
 mod dependencies;
 mod env_files;
 mod exit_with;
+mod oneshot;
 mod interpolation;
 mod process;
 mod restart;
