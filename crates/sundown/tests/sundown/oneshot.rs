@@ -184,3 +184,41 @@ async fn restart_and_start_run_a_completed_one_shot_again_with_its_dependents() 
     assert_eq!(migrate.outcome, Outcome::Completed);
     assert_eq!(r.exit_code, 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn reload_sees_a_changed_condition_or_oneshot_as_a_changed_component() {
+    let mut running = sup(MIGRATE).spawn();
+    assert!(running.ready().await);
+    // web now only waits for migrate to be started; the same config
+    // otherwise, so migrate (completed) stays completed.
+    let new = MIGRATE.replace(
+        "depends_on = [\"migrate\"]",
+        "depends_on = [{ name = \"migrate\", condition = \"started\" }]",
+    );
+    let accepted = running
+        .handle()
+        .change(Change::reload(sup(&new)))
+        .await
+        .expect("accepted");
+    let diff = accepted.diff.clone().expect("a diff");
+    assert_eq!(diff.changed, ["web"]);
+    assert_eq!(diff.unchanged, ["app", "db", "migrate"]);
+    assert_eq!(accepted.finished().await, Ok(()));
+    assert_eq!(state(&running, "migrate"), ComponentState::Completed);
+
+    // A one-shot no more: migrate is changed, runs again as a service, and
+    // what depends on it comes back with it.
+    let new = new
+        .replace("oneshot = true\n", "")
+        .replace("condition = \"completed\"", "condition = \"ready\"");
+    let accepted = running
+        .handle()
+        .change(Change::reload(sup(&new)))
+        .await
+        .expect("accepted");
+    let diff = accepted.diff.clone().expect("a diff");
+    assert_eq!(diff.changed, ["app", "migrate"]);
+    assert_eq!(diff.dependents, ["web"]);
+    let r = running.shutdown().await;
+    r.assert_respects_graph();
+}
