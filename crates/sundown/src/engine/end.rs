@@ -40,6 +40,10 @@ impl Engine {
         let name = self.name(i).to_string();
         let took = began.map(|t| t.elapsed()).unwrap_or_default();
         match outcome {
+            // A one-shot is never ready before its end: it failed at its job.
+            Outcome::Failed if oneshot => {
+                tracing::error!(component = %name, "{name}: one-shot failed: {exit}")
+            }
             Outcome::Failed if !ready => match exit {
                 Exit::Error(_) => {
                     tracing::error!(component = %name, "{name}: failed to start: {exit}")

@@ -59,7 +59,10 @@ impl Engine {
         slot.restarts.push_back(now);
         let delay = self.jittered(self.config.components[i].restart.delay(recent as u32));
         let ready = self.slots[i].life.is_ready();
-        let what = if outcome == Outcome::Failed && !ready {
+        let oneshot = self.config.components[i].oneshot;
+        let what = if outcome == Outcome::Failed && oneshot {
+            "one-shot failed"
+        } else if outcome == Outcome::Failed && !ready {
             "failed to start"
         } else if outcome == Outcome::Failed {
             "exited unexpectedly"
