@@ -34,6 +34,9 @@ fn a_migration_completes_before_the_app_starts_and_is_not_stopped() {
     ));
     let mut sd = sb.run();
     sd.wait_ready(4);
+    // Ready at once: the scripts may log their start just after.
+    sb.wait_for_log("start app");
+    sb.wait_for_log("start web");
     let log = sb.log_lines();
     let at = |l: &str| position(&log, l);
     assert!(at("start db") < at("migrate-begin"), "{log:?}");
@@ -150,6 +153,7 @@ fn a_failing_one_shot_is_retried_by_restart_on_failure() {
     ));
     let mut sd = sb.run();
     sd.wait_ready(2);
+    sb.wait_for_log("start app");
     let log = sb.log_lines();
     assert_eq!(
         log.iter().filter(|l| l.starts_with("migrate-")).count(),
