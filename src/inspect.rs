@@ -119,7 +119,11 @@ fn conditions(config: &sundown::Config) -> String {
             oneshots.join(", ")
         );
     }
-    for c in config.components.iter().filter(|c| !c.conditions.is_empty()) {
+    for c in config
+        .components
+        .iter()
+        .filter(|c| !c.conditions.is_empty())
+    {
         let waits: Vec<String> = c
             .conditions
             .iter()

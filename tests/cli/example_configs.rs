@@ -131,9 +131,17 @@ fn every_example_config_stops_with_its_promised_exit_code() {
                 assert_eq!(migrate.exit_status, Some(0));
                 assert_eq!(migrate.stop_requested, None);
                 let app = report.component("app").expect("app");
-                assert!(app.start_requested >= migrate.stopped_at, "{}", report.to_json());
+                assert!(
+                    app.start_requested >= migrate.stopped_at,
+                    "{}",
+                    report.to_json()
+                );
                 let logship = report.component("logship").expect("logship");
-                assert!(logship.start_requested < app.ready_at, "{}", report.to_json());
+                assert!(
+                    logship.start_requested < app.ready_at,
+                    "{}",
+                    report.to_json()
+                );
                 report.assert_stopped_before("app", "db");
             }
             "env.toml" => {

@@ -86,7 +86,10 @@ fn started_waits_for_the_start_and_ready_for_readiness() {
             "early",
             r#"depends_on = [{ name = "slow", condition = "started" }]"#
         ),
-        sb.service("late", r#"depends_on = [{ name = "slow", condition = "ready" }]"#),
+        sb.service(
+            "late",
+            r#"depends_on = [{ name = "slow", condition = "ready" }]"#
+        ),
     ));
     let mut sd = sb.run();
     sd.wait_ready(3);
@@ -94,8 +97,16 @@ fn started_waits_for_the_start_and_ready_for_readiness() {
     assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
     let r = sb.report();
     let c = |n: &str| r.component(n).expect(n).clone();
-    assert!(c("early").start_requested < c("slow").ready_at, "{}", r.to_json());
-    assert!(c("late").start_requested >= c("slow").ready_at, "{}", r.to_json());
+    assert!(
+        c("early").start_requested < c("slow").ready_at,
+        "{}",
+        r.to_json()
+    );
+    assert!(
+        c("late").start_requested >= c("slow").ready_at,
+        "{}",
+        r.to_json()
+    );
 }
 
 #[test]
@@ -125,7 +136,8 @@ fn a_failed_one_shot_keeps_its_dependent_from_starting_and_the_report_says_why()
         Some("waited for `migrate` to complete, which failed (exit status 3)")
     );
     assert!(
-        sd.stderr().contains("migrate: one-shot failed: exit status 3"),
+        sd.stderr()
+            .contains("migrate: one-shot failed: exit status 3"),
         "{}",
         sd.stderr()
     );
@@ -167,7 +179,10 @@ fn a_failing_one_shot_is_retried_by_restart_on_failure() {
     let migrate = r.component("migrate").expect("migrate");
     assert_eq!(migrate.outcome, Outcome::Completed);
     assert_eq!(migrate.restart_count, 1);
-    assert!(migrate.restarts[0].reason.contains("exit status 1"), "{migrate:?}");
+    assert!(
+        migrate.restarts[0].reason.contains("exit status 1"),
+        "{migrate:?}"
+    );
 }
 
 #[test]
@@ -232,7 +247,10 @@ fn restart_and_start_run_a_completed_one_shot_again_with_its_dependents() {
     sd.signal(Signal::SIGTERM);
     assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
     let r = sb.report();
-    assert_eq!(r.component("migrate").expect("migrate").outcome, Outcome::Completed);
+    assert_eq!(
+        r.component("migrate").expect("migrate").outcome,
+        Outcome::Completed
+    );
 }
 
 #[test]
@@ -243,7 +261,10 @@ fn bad_one_shot_settings_are_config_errors_with_their_place() {
             format!(
                 "{}{}",
                 sb.service("db", ""),
-                sb.service("app", r#"depends_on = [{ name = "db", condition = "completed" }]"#)
+                sb.service(
+                    "app",
+                    r#"depends_on = [{ name = "db", condition = "completed" }]"#
+                )
             ),
             ":6:42: error: component `app`: depends_on `db` with condition = \"completed\", but `db` is not a one-shot",
         ),
@@ -255,7 +276,10 @@ fn bad_one_shot_settings_are_config_errors_with_their_place() {
             format!(
                 "{}{}",
                 job(&sb, "migrate", "0", ""),
-                sb.service("app", r#"depends_on = [{ name = "migrate", condition = "done" }]"#)
+                sb.service(
+                    "app",
+                    r#"depends_on = [{ name = "migrate", condition = "done" }]"#
+                )
             ),
             ":7:47: error: component `app`: depends_on `migrate`: `done` is not a condition; use \"started\", \"ready\" or \"completed\"",
         ),
@@ -263,7 +287,10 @@ fn bad_one_shot_settings_are_config_errors_with_their_place() {
             format!(
                 "{}{}",
                 job(&sb, "migrate", "0", ""),
-                sb.service("app", r#"depends_on = [{ name = "migrat", condition = "completed" }]"#)
+                sb.service(
+                    "app",
+                    r#"depends_on = [{ name = "migrat", condition = "completed" }]"#
+                )
             ),
             ":7:24: error: component `app` depends on `migrat`, which is not a component (did you mean `migrate`?)",
         ),
@@ -284,12 +311,26 @@ fn plan_shows_the_one_shots_and_the_conditions() {
         "{}{}{}",
         job(&sb, "migrate", "0", ""),
         sb.service("app", AFTER_MIGRATE),
-        sb.service("logs", r#"depends_on = [{ name = "app", condition = "started" }]"#),
+        sb.service(
+            "logs",
+            r#"depends_on = [{ name = "app", condition = "started" }]"#
+        ),
     ));
     let out = crate::common::cli(&["plan".as_ref(), "--config".as_ref(), config.as_os_str()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let plan = text(&out.stdout);
-    assert!(plan.contains("one-shots (run to completion, ready once completed, not stopped once ended): migrate"), "{plan}");
-    assert!(plan.contains("condition: `app` starts once `migrate` completed"), "{plan}");
-    assert!(plan.contains("condition: `logs` starts once `app` started"), "{plan}");
+    assert!(
+        plan.contains(
+            "one-shots (run to completion, ready once completed, not stopped once ended): migrate"
+        ),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("condition: `app` starts once `migrate` completed"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("condition: `logs` starts once `app` started"),
+        "{plan}"
+    );
 }

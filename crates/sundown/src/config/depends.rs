@@ -17,9 +17,7 @@ use super::validate::Validator;
 use crate::diagnostic::hint;
 
 /// What a dependent waits for in one of its dependencies.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Condition {
     /// Its task has been started (it need not be ready).
@@ -88,7 +86,9 @@ impl<'de> serde::Deserialize<'de> for RawDep {
                     match key.as_str() {
                         "name" => name = Some(map.next_value::<Spanned<String>>()?),
                         "condition" => condition = Some(map.next_value::<Spanned<String>>()?),
-                        other => return Err(de::Error::unknown_field(other, &["name", "condition"])),
+                        other => {
+                            return Err(de::Error::unknown_field(other, &["name", "condition"]));
+                        }
                     }
                 }
                 let name = name.ok_or_else(|| de::Error::missing_field("name"))?;
@@ -110,7 +110,6 @@ impl Validator<'_> {
     /// Reads `depends_on`: the names, sorted, and the conditions other than
     /// `ready` (a table saying `ready` is the same as the plain name).
     /// `edges` gets each edge with the span that made it, for the cycle check.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn depends_on(
         &mut self,
         name: &str,
@@ -189,7 +188,11 @@ impl Validator<'_> {
     }
 
     /// `condition = "completed"` waits for an end only a one-shot has.
-    pub(super) fn check_completed(&mut self, checks: Vec<NeedsOneshot>, oneshot: &dyn Fn(&str) -> bool) {
+    pub(super) fn check_completed(
+        &mut self,
+        checks: Vec<NeedsOneshot>,
+        oneshot: &dyn Fn(&str) -> bool,
+    ) {
         for c in checks {
             if !oneshot(&c.dep) {
                 self.error(

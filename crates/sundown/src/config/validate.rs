@@ -116,14 +116,8 @@ impl<'a> Validator<'a> {
         for (i, (key, c)) in raw.components.iter().enumerate() {
             let name = key.get_ref().as_str();
             self.check_name(key);
-            let (depends_on, conditions) = self.depends_on(
-                name,
-                c,
-                &index,
-                &names,
-                &mut edges[i],
-                &mut completed,
-            );
+            let (depends_on, conditions) =
+                self.depends_on(name, c, &index, &names, &mut edges[i], &mut completed);
             let stop_timeout = self
                 .opt_duration(
                     &c.stop_timeout,

@@ -36,7 +36,8 @@ impl Builder<'_> {
         // one-shot nothing depends on is an init container too; the mains
         // then wait for it as well.
         let oneshot = |i: &usize| config.components[*i].oneshot;
-        let (jobs, services): (Vec<usize>, Vec<usize>) = main.iter().copied().partition(|i| oneshot(i));
+        let (jobs, services): (Vec<usize>, Vec<usize>) =
+            main.iter().copied().partition(|i| oneshot(i));
         for &j in &jobs {
             self.notes.push(format!(
                 "{}: a one-shot nothing depends on; the main containers start after it completes, since a Deployment's pod would restart it as a main container",

@@ -41,7 +41,10 @@ fn state(r: &sundown::Running, name: &str) -> ComponentState {
 #[tokio::test(start_paused = true)]
 async fn dependents_start_once_the_one_shot_has_completed_and_it_is_not_stopped() {
     let mut running = sup(MIGRATE).spawn();
-    assert!(running.ready().await, "a completed one-shot counts as ready");
+    assert!(
+        running.ready().await,
+        "a completed one-shot counts as ready"
+    );
     assert_eq!(state(&running, "migrate"), ComponentState::Completed);
     {
         let s = running.status();

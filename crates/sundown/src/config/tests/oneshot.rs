@@ -107,7 +107,12 @@ depends_on = [{ condition = "ready" }]
 "#);
     assert_eq!(e.diagnostics.len(), 1, "{e}");
     assert_eq!(e.diagnostics[0].line, 5, "{e}");
-    assert!(e.diagnostics[0].message.contains("component `app`: depends_on: missing field `name`"), "{e}");
+    assert!(
+        e.diagnostics[0]
+            .message
+            .contains("component `app`: depends_on: missing field `name`"),
+        "{e}"
+    );
     let e = err(r#"[components.db]
 kind = "sim"
 [components.app]
@@ -115,7 +120,10 @@ kind = "sim"
 depends_on = [{ name = "db", when = "ready" }]
 "#);
     assert_eq!(e.diagnostics[0].line, 5, "{e}");
-    assert!(e.diagnostics[0].message.contains("unknown field `when`"), "{e}");
+    assert!(
+        e.diagnostics[0].message.contains("unknown field `when`"),
+        "{e}"
+    );
 }
 
 #[test]

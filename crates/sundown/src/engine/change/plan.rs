@@ -219,7 +219,8 @@ impl Engine {
 
     /// Whether `i` is a one-shot that has completed (and may run again).
     pub(in crate::engine) fn completed(&self, i: usize) -> bool {
-        self.config.components[i].oneshot && matches!(self.slots[i].life, Life::Done { ready: true })
+        self.config.components[i].oneshot
+            && matches!(self.slots[i].life, Life::Done { ready: true })
     }
 
     /// A completed one-shot that a change runs again: pending, as before
