@@ -105,6 +105,8 @@ impl Engine {
             run.up = Up::Ready;
         }
         self.counts.ready += 1;
+        // Its `ready_at` in the report is when its dependents were released.
+        self.record(EventKind::Ready(i));
         self.end(i, Outcome::Completed, Some(exit));
         self.release_dependents(i);
         if self.shutdown.is_none() {

@@ -65,6 +65,8 @@ async fn dependents_start_once_the_one_shot_has_completed_and_it_is_not_stopped(
     assert_eq!(migrate.stop_requested, None, "not stopped at shutdown");
     let done = at(migrate.stopped_at);
     assert_eq!(done, 250.0);
+    // Ready when it completed: that is when its dependents were released.
+    assert_eq!(migrate.ready_at, Some(done));
     // A plain name waits for the same thing as `completed`: a one-shot is
     // ready when it has completed.
     for dependent in ["app", "web"] {
