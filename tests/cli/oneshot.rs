@@ -43,6 +43,9 @@ fn a_migration_completes_before_the_app_starts_and_is_not_stopped() {
     assert!(at("migrate-end") < at("start app"), "{log:?}");
     assert!(at("migrate-end") < at("start web"), "{log:?}");
 
+    let out = sb.client(&["wait", "--completed", "migrate", "--timeout", "5s"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
     // status: completed, with its exit code and how long it took.
     let status = sb.status();
     let migrate = status
