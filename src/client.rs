@@ -239,6 +239,13 @@ fn render(v: &StatusView) -> String {
         if v.exit_with.as_ref() == Some(&c.name) {
             note.push("exit_with: the run exits with its exit code".into());
         }
+        if let Some(done) = &c.completed {
+            note.push(format!(
+                "completed: exit code {} in {}",
+                done.exit_code,
+                secs(done.duration_ms)
+            ));
+        }
         if let Some(k) = c.kill_in_ms {
             note.push(format!("killed in {}", secs(k)));
         }

@@ -63,6 +63,7 @@ pub(crate) fn plan(path: &Path, strategy: Option<&str>) -> anyhow::Result<i32> {
     let graph = Graph::new(&config);
     let Some(strategy) = strategy else {
         print!("{}", Plan::new(&config, &graph).display(&graph));
+        print!("{}", conditions(&config));
         if let Some(name) = config.exit_with() {
             println!("{}", exit_with_line(name));
         }
@@ -71,6 +72,7 @@ pub(crate) fn plan(path: &Path, strategy: Option<&str>) -> anyhow::Result<i32> {
     let parse = |s: &str| serde_json::from_value::<Strategy>(serde_json::json!(s));
     config.supervisor.strategy = parse(strategy)?;
     print!("{}", Plan::new(&config, &graph).display(&graph));
+    print!("{}", conditions(&config));
     println!("compared, worst case (before shutdown_timeout applies):");
     for s in [Strategy::Phased, Strategy::Eager, Strategy::K8sSidecars] {
         config.supervisor.strategy = s;
@@ -99,6 +101,37 @@ pub(crate) fn plan(path: &Path, strategy: Option<&str>) -> anyhow::Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// The one-shots and the edges that wait for something other than ready,
+/// which the start levels alone do not show.
+fn conditions(config: &sundown::Config) -> String {
+    let mut out = String::new();
+    let oneshots: Vec<&str> = config
+        .components
+        .iter()
+        .filter(|c| c.oneshot)
+        .map(|c| c.name.as_str())
+        .collect();
+    if !oneshots.is_empty() {
+        out += &format!(
+            "one-shots (run to completion, ready once completed, not stopped once ended): {}\n",
+            oneshots.join(", ")
+        );
+    }
+    for c in config
+        .components
+        .iter()
+        .filter(|c| !c.conditions.is_empty())
+    {
+        let waits: Vec<String> = c
+            .conditions
+            .iter()
+            .map(|(d, k)| format!("`{d}` {k}"))
+            .collect();
+        out += &format!("condition: `{}` starts once {}\n", c.name, waits.join(", "));
+    }
+    out
 }
 
 pub(crate) fn graph(path: &Path, format: GraphFormat) -> anyhow::Result<i32> {

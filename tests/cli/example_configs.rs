@@ -123,6 +123,27 @@ fn every_example_config_stops_with_its_promised_exit_code() {
                 assert!(cache.stopped_at < search.stopped_at, "{}", report.to_json());
             }
             "wrong-order.toml" => report.assert_stopped_before("postgres", "workers"),
+            "oneshot.toml" => {
+                // migrate ran to completion before app started, and was not
+                // stopped; logship started without waiting for app to be ready.
+                let migrate = report.component("migrate").expect("migrate");
+                assert_eq!(migrate.outcome, Outcome::Completed, "{}", report.to_json());
+                assert_eq!(migrate.exit_status, Some(0));
+                assert_eq!(migrate.stop_requested, None);
+                let app = report.component("app").expect("app");
+                assert!(
+                    app.start_requested >= migrate.stopped_at,
+                    "{}",
+                    report.to_json()
+                );
+                let logship = report.component("logship").expect("logship");
+                assert!(
+                    logship.start_requested < app.ready_at,
+                    "{}",
+                    report.to_json()
+                );
+                report.assert_stopped_before("app", "db");
+            }
             "env.toml" => {
                 report.assert_stopped_before("client", "front");
                 report.assert_stopped_before("front", "cache");

@@ -255,6 +255,37 @@ fn the_diamond_exports_as_sidecars_in_dependency_order() {
 }
 
 #[test]
+fn one_shots_export_as_init_containers_that_must_complete_in_dependency_order() {
+    let yaml = golden(
+        "tests/data/k8s/oneshot.toml",
+        &["--name", "jobs"],
+        "oneshot-sidecars.yaml",
+    );
+    let pod = deployment(&yaml);
+    let init = pod.init_containers.as_deref().unwrap_or_default();
+    // Dependencies first: db's sidecar, then migrate, then seed, which
+    // needs migrate completed; warm (nothing needs it) among the first level.
+    assert_eq!(names(init), ["db", "warm", "migrate", "seed"]);
+    for job in &init[1..] {
+        // A plain init container: Kubernetes runs it to exit 0 before the next.
+        assert_eq!(job.restart_policy, None, "{}", job.name);
+        assert!(
+            job.readiness_probe.is_none()
+                && job.liveness_probe.is_none()
+                && job.startup_probe.is_none(),
+            "{}",
+            job.name
+        );
+    }
+    assert_eq!(init[0].restart_policy.as_deref(), Some("Always"));
+    assert_eq!(names(&pod.containers), ["api"]);
+    // One-shots have ended before the pod stops: only db's stop counts.
+    assert!(yaml.contains("(sidecars, last first: db 20s;"), "{yaml}");
+    assert_eq!(pod.termination_grace_period_seconds, Some(30));
+    assert!(yaml.contains("# note: warm: a one-shot nothing depends on"));
+}
+
+#[test]
 fn the_diamond_exports_as_one_container_keeping_the_dag() {
     let yaml = golden(
         "tests/data/k8s/diamond.toml",
@@ -355,7 +386,7 @@ fn every_exported_manifest_validates_against_the_kubernetes_schema() {
         .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
         .collect();
     files.sort();
-    assert_eq!(files.len(), 4, "{files:?}");
+    assert_eq!(files.len(), 5, "{files:?}");
     for version in ["1.30.0", "1.33.0"] {
         let out = python()
             .args(["--strict", "-k", version])
@@ -367,7 +398,7 @@ fn every_exported_manifest_validates_against_the_kubernetes_schema() {
         assert!(out.status.success(), "{version}: {text}");
         assert_eq!(
             text.matches(" passed for resource ").count(),
-            12,
+            15,
             "{version}: {text}"
         );
     }

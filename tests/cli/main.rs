@@ -19,6 +19,7 @@ mod examples;
 mod k8s;
 mod live;
 mod metrics;
+mod oneshot;
 mod pid1;
 mod pipeline;
 mod probes;

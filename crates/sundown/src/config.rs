@@ -15,8 +15,9 @@ use crate::diagnostic::{Diagnostics, Source, render};
 pub use crate::diagnostic::{Located, MAX_DURATION, Zero, did_you_mean, hint};
 pub use crate::kind::KindSpec;
 use crate::kind::Kinds;
-use crate::process::ProcessSpec;
 
+mod check;
+mod depends;
 mod edges;
 mod env_file;
 mod exit_with;
@@ -27,6 +28,7 @@ mod resolve;
 mod resolved;
 mod restart;
 mod validate;
+pub use depends::Condition;
 pub use exit_with::ExitWithError;
 pub use restart::{RestartPolicy, RestartSpec};
 
@@ -135,6 +137,13 @@ pub struct ComponentSpec {
     pub name: String,
     /// Names of the components this one needs running (sorted, no duplicates).
     pub depends_on: Vec<String>,
+    /// What it waits for in a dependency, for those where that is not
+    /// [`Condition::Ready`] (the meaning of a plain name).
+    pub conditions: BTreeMap<String, Condition>,
+    /// A task that runs to completion (`oneshot = true`): an exit 0 is its
+    /// success, after which it is `completed` and counts as ready; it is not
+    /// ready before.
+    pub oneshot: bool,
     /// How long a graceful stop may take before the component is killed.
     pub stop_timeout: Duration,
     /// What happens when it ends without being asked to.
@@ -245,79 +254,6 @@ impl Config {
         }
     }
 
-    /// Re-checks the invariants the rest of the crate relies on, for a
-    /// `Config` built or edited in code rather than parsed: names sorted and
-    /// unique, every dependency resolves and is not the component itself, no
-    /// cycle, no empty command, no zero timeout.
-    pub fn check(&self) -> Result<(), ConfigError> {
-        let mut problems = Vec::new();
-        let mut problem = |message: String| {
-            problems.push(Located {
-                line: 0,
-                column: 0,
-                message,
-            })
-        };
-        for pair in self.components.windows(2) {
-            if pair[0].name >= pair[1].name {
-                problem(format!(
-                    "components must be sorted by name without duplicates: `{}` comes before `{}`",
-                    pair[0].name, pair[1].name
-                ));
-            }
-        }
-        if self.supervisor.shutdown_timeout.is_zero() {
-            problem("shutdown_timeout must be greater than zero".into());
-        }
-        let mut deps = Vec::with_capacity(self.components.len());
-        for c in &self.components {
-            if c.stop_timeout.is_zero() {
-                problem(format!(
-                    "component `{}`: stop_timeout must be greater than zero",
-                    c.name
-                ));
-            }
-            if let Some(p) = c.kind.get::<ProcessSpec>()
-                && p.argv.first().is_none_or(|a| a.trim().is_empty())
-            {
-                problem(format!("component `{}`: command is empty", c.name));
-            }
-            let mut resolved = Vec::with_capacity(c.depends_on.len());
-            for d in &c.depends_on {
-                match self.index_of(d) {
-                    Some(_) if *d == c.name => {
-                        problem(format!("component `{}` depends on itself", c.name))
-                    }
-                    Some(j) => resolved.push(j),
-                    None => problem(format!(
-                        "component `{}` depends on `{d}`, which is not a component",
-                        c.name
-                    )),
-                }
-            }
-            deps.push(resolved);
-        }
-        for cycle in crate::cycles::find_cycles(&deps) {
-            let path: Vec<&str> = cycle
-                .iter()
-                .chain(cycle.first())
-                .map(|&i| self.components[i].name.as_str())
-                .collect();
-            problem(format!("dependency cycle: {}", path.join(" → ")));
-        }
-        for p in self.exit_with_problems() {
-            problem(p);
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError {
-                file: "<config>".into(),
-                diagnostics: problems,
-            })
-        }
-    }
-
     /// The config of one component alone, its dependencies left out (what
     /// `run --only NAME` runs: in a Kubernetes pod, each container runs one
     /// component, and its dependencies run in other containers). The error
@@ -332,9 +268,19 @@ impl Config {
         };
         let mut one = self.components.swap_remove(i);
         one.depends_on.clear();
+        one.conditions.clear();
         self.phase_timeouts.retain(|n, _| n == name);
         self.components = vec![one];
         Ok(self)
+    }
+
+    /// What component `i` waits for in its dependency `dep`.
+    pub fn condition(&self, i: usize, dep: &str) -> Condition {
+        self.components[i]
+            .conditions
+            .get(dep)
+            .copied()
+            .unwrap_or_default()
     }
 
     /// Index of a component by name.

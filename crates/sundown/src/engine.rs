@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, sleep_until};
 
 use crate::component::{Factory, Msg};
-use crate::config::Config;
+use crate::config::{Condition, Config};
 use crate::event::{Event, EventKind, Trigger};
 use crate::graph::Graph;
 use crate::plan::Plan;
@@ -145,7 +145,7 @@ impl Engine {
             self.plan.start_levels.len()
         );
         for i in 0..self.slots.len() {
-            if self.counts.waiting_deps[i] == 0 {
+            if self.deps_met(i) {
                 self.start(i);
             }
         }
@@ -214,6 +214,18 @@ impl Engine {
         let phases = self.plan.phases.len();
         self.status.send_modify(|s| s.apply(&event, phases));
         self.events.push(event);
+    }
+
+    /// Whether every dependency of `d` is as far as its edge asks: started,
+    /// or ready (a one-shot is ready once it has completed).
+    fn deps_met(&self, d: usize) -> bool {
+        self.graph.deps(d).iter().all(|&x| {
+            let life = &self.slots[x].life;
+            match self.config.condition(d, self.graph.name(x)) {
+                Condition::Started => life.is_started(),
+                Condition::Ready | Condition::Completed => life.is_ready(),
+            }
+        })
     }
 
     fn name(&self, i: usize) -> &str {

@@ -81,6 +81,9 @@ pub enum Outcome {
     Forced,
     /// Ended by itself, successfully, before being asked to stop.
     ExitedEarly,
+    /// A one-shot (`oneshot = true`) that ended by itself with exit status
+    /// 0: it did its job. Its dependents waiting for it may start.
+    Completed,
     /// Failed to start, or ended unexpectedly with an error.
     Failed,
     /// Never started (a shutdown came first, or a dependency failed).
@@ -95,6 +98,7 @@ impl Outcome {
             Outcome::TimedOutKilled => "timed_out_killed",
             Outcome::Forced => "forced",
             Outcome::ExitedEarly => "exited_early",
+            Outcome::Completed => "completed",
             Outcome::Failed => "failed",
             Outcome::NeverStarted => "never_started",
         }

@@ -54,7 +54,9 @@ pub(super) struct RawMetrics {
 pub(crate) struct RawComponent {
     pub(crate) kind: Option<Spanned<String>>,
     #[serde(default)]
-    pub(super) depends_on: Vec<Spanned<String>>,
+    pub(super) depends_on: Vec<Spanned<super::depends::RawDep>>,
+    // see `depends.rs`
+    pub(super) oneshot: Option<Spanned<bool>>,
     pub(super) stop_timeout: Option<Spanned<String>>,
     // see `restart.rs`
     pub(super) restart: Option<Spanned<String>>,

@@ -110,38 +110,14 @@ impl<'a> Validator<'a> {
         let mut edges: Vec<Vec<(usize, Range<usize>)>> = vec![Vec::new(); names.len()];
         // The components that set `exit_with = true`, to refuse a second one.
         let mut exit_withs = Vec::new();
+        // `condition = "completed"` entries, checked once every `oneshot` is read.
+        let mut completed = Vec::new();
 
         for (i, (key, c)) in raw.components.iter().enumerate() {
             let name = key.get_ref().as_str();
             self.check_name(key);
-            let mut depends_on = Vec::with_capacity(c.depends_on.len());
-            // A set keeps duplicate detection linear even for a component with thousands of edges.
-            let mut seen = std::collections::HashSet::with_capacity(c.depends_on.len());
-            for dep in &c.depends_on {
-                let d = dep.get_ref().as_str();
-                if d == name {
-                    self.error(dep.span(), format!("component `{name}` depends on itself"));
-                } else if let Some(&j) = index.get(d) {
-                    if !seen.insert(j) {
-                        self.error(
-                            dep.span(),
-                            format!("component `{name}`: `{d}` is listed twice in depends_on"),
-                        );
-                    } else {
-                        edges[i].push((j, dep.span()));
-                        depends_on.push(d.to_string());
-                    }
-                } else {
-                    let hint = hint(d, &names);
-                    self.error(
-                        dep.span(),
-                        format!(
-                            "component `{name}` depends on `{d}`, which is not a component{hint}"
-                        ),
-                    );
-                }
-            }
-            depends_on.sort();
+            let (depends_on, conditions) =
+                self.depends_on(name, c, &index, &names, &mut edges[i], &mut completed);
             let stop_timeout = self
                 .opt_duration(
                     &c.stop_timeout,
@@ -169,9 +145,12 @@ impl<'a> Validator<'a> {
             let kind = self.kind(name, key.span(), c, &mut tables, stop_timeout);
             let restart = self.restart(name, c);
             let exit_with = self.exit_with(name, c, &restart, &mut exit_withs);
+            let oneshot = self.oneshot(name, c, restart.policy);
             components.push(ComponentSpec {
                 name: name.to_string(),
                 depends_on,
+                conditions,
+                oneshot,
                 stop_timeout,
                 restart,
                 exit_with,
@@ -179,6 +158,13 @@ impl<'a> Validator<'a> {
                 kind: kind.unwrap_or_else(|| KindSpec::new("sim", crate::sim::SimSpec::default())),
             });
         }
+
+        let oneshots: std::collections::HashSet<&str> = components
+            .iter()
+            .filter(|c| c.oneshot)
+            .map(|c| c.name.as_str())
+            .collect();
+        self.check_completed(completed, &|n| oneshots.contains(n));
 
         let adjacency: Vec<Vec<usize>> = edges
             .iter()

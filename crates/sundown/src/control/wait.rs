@@ -68,7 +68,7 @@ impl Condition {
             Condition::Completed(name) => {
                 let c = s.components.iter().find(|c| &c.name == name)?;
                 match (c.state, stopping) {
-                    (ComponentState::Exited, _) => Some(Ok(())),
+                    (ComponentState::Exited | ComponentState::Completed, _) => Some(Ok(())),
                     (ComponentState::Failed, _) => Some(Err(format!("`{name}` failed"))),
                     (state, Some(t)) => Some(Err(format!(
                         "the run is shutting down ({t}) and `{name}` has not completed ({})",

@@ -1,6 +1,7 @@
 //! Ending: what a component's end means (a stop, a failure, a finish, a
 //! kill), and what it releases.
 
+use super::slot::Up;
 use super::{Engine, KILL_GRACE, Life};
 use crate::component::Exit;
 use crate::config::Strategy;
@@ -11,14 +12,18 @@ impl Engine {
         let Some(run) = self.slots[i].life.run() else {
             return;
         };
-        let (outcome, held) = (run.outcome(&exit), run.held().is_some());
+        let oneshot = self.config.components[i].oneshot;
+        let (outcome, held) = (run.outcome(&exit, oneshot), run.held().is_some());
         let (ready, began) = (self.slots[i].life.is_ready(), run.stop_began());
         if self.shutdown.is_none() && held {
             self.park(i, &exit);
             return;
         }
-        let ended_by_itself =
-            self.shutdown.is_none() && matches!(outcome, Outcome::Failed | Outcome::ExitedEarly);
+        let ended_by_itself = self.shutdown.is_none()
+            && matches!(
+                outcome,
+                Outcome::Failed | Outcome::ExitedEarly | Outcome::Completed
+            );
         // A run with nothing to exit with (it could not start) is a failure like any other.
         if ended_by_itself && self.config.components[i].exit_with && !matches!(exit, Exit::Error(_))
         {
@@ -28,9 +33,17 @@ impl Engine {
         if ended_by_itself && self.restart_if_allowed(i, outcome, &exit) {
             return;
         }
+        if outcome == Outcome::Completed {
+            self.complete(i, exit);
+            return;
+        }
         let name = self.name(i).to_string();
         let took = began.map(|t| t.elapsed()).unwrap_or_default();
         match outcome {
+            // A one-shot is never ready before its end: it failed at its job.
+            Outcome::Failed if oneshot => {
+                tracing::error!(component = %name, "{name}: one-shot failed: {exit}")
+            }
             Outcome::Failed if !ready => match exit {
                 Exit::Error(_) => {
                     tracing::error!(component = %name, "{name}: failed to start: {exit}")
@@ -42,7 +55,7 @@ impl Engine {
             Outcome::Failed => {
                 tracing::error!(component = %name, "{name}: exited unexpectedly: {exit}")
             }
-            Outcome::ExitedEarly => {
+            Outcome::ExitedEarly | Outcome::Completed => {
                 tracing::info!(component = %name, "{name}: finished by itself: {exit}")
             }
             Outcome::Stopped => {
@@ -66,13 +79,40 @@ impl Engine {
     fn end_the_run_with(&mut self, i: usize, exit: Exit) {
         let name = self.name(i).to_string();
         tracing::info!(component = %name, "{name}: ended ({exit}); exit_with: stopping the rest in order");
-        let outcome = if exit.is_success() {
+        let outcome = if exit.is_success() && self.config.components[i].oneshot {
+            Outcome::Completed
+        } else if exit.is_success() {
             Outcome::ExitedEarly
         } else {
             Outcome::Failed
         };
         self.end(i, outcome, Some(exit));
         self.begin_shutdown(Trigger::ExitWith(name));
+        self.advance_stop();
+    }
+
+    /// A one-shot did its job: it is ready from now on (it is down, but
+    /// what it did stays done), so what waited for it starts.
+    fn complete(&mut self, i: usize, exit: Exit) {
+        let name = self.name(i).to_string();
+        let took = self.slots[i]
+            .life
+            .run()
+            .map(|r| r.started.elapsed())
+            .unwrap_or_default();
+        tracing::info!(component = %name, "{name}: completed in {took:.1?} ({exit})");
+        if let Some(run) = self.slots[i].life.run_mut() {
+            run.up = Up::Ready;
+        }
+        self.counts.ready += 1;
+        // Its `ready_at` in the report is when its dependents were released.
+        self.record(EventKind::Ready(i));
+        self.end(i, Outcome::Completed, Some(exit));
+        self.release_dependents(i);
+        if self.shutdown.is_none() {
+            self.check_all_ready();
+            self.advance_change();
+        }
         self.advance_stop();
     }
 
@@ -117,7 +157,7 @@ impl Engine {
         run.abort.abort();
         let exit = Exit::Error(format!("did not end within {KILL_GRACE:?} of being killed"));
         // Killed: forced, or timed out when it had been asked first.
-        let outcome = run.outcome(&exit);
+        let outcome = run.outcome(&exit, self.config.components[i].oneshot);
         if self.shutdown.is_none() && run.held().is_some() {
             self.park(i, &exit);
             return;

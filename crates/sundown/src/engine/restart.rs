@@ -59,7 +59,10 @@ impl Engine {
         slot.restarts.push_back(now);
         let delay = self.jittered(self.config.components[i].restart.delay(recent as u32));
         let ready = self.slots[i].life.is_ready();
-        let what = if outcome == Outcome::Failed && !ready {
+        let oneshot = self.config.components[i].oneshot;
+        let what = if outcome == Outcome::Failed && oneshot {
+            "one-shot failed"
+        } else if outcome == Outcome::Failed && !ready {
             "failed to start"
         } else if outcome == Outcome::Failed {
             "exited unexpectedly"
@@ -73,7 +76,7 @@ impl Engine {
             humantime::format_duration(window)
         );
         if ready {
-            self.no_longer_ready(i);
+            self.no_longer_ready();
         }
         self.slots[i].life = Life::Backoff;
         self.record(EventKind::Restarting(
@@ -112,7 +115,7 @@ impl Engine {
         {
             return;
         }
-        if self.counts.waiting_deps[i] == 0 {
+        if self.deps_met(i) {
             self.start(i);
         } else if matches!(self.slots[i].life, Life::Backoff) {
             // A dependency is restarting too: start with the others once it is ready.

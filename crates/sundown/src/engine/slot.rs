@@ -65,6 +65,16 @@ impl Life {
         }
     }
 
+    /// Whether it counts as started for its dependents: running and not
+    /// being taken down, or down for good after being ready.
+    pub(super) fn is_started(&self) -> bool {
+        match self {
+            Life::Running(run) => run.held().is_none(),
+            Life::Done { ready } => *ready,
+            _ => false,
+        }
+    }
+
     /// Whether it has ever been started.
     pub(super) fn ran(&self) -> bool {
         match self {
@@ -105,6 +115,8 @@ pub(super) struct Run {
     pub(super) abort: AbortHandle,
     pub(super) up: Up,
     pub(super) stopping: Stopping,
+    /// When it was started, for how long a one-shot took.
+    pub(super) started: Instant,
 }
 
 impl Run {
@@ -129,8 +141,9 @@ impl Run {
         matches!(self.stopping, Stopping::Killed { .. })
     }
 
-    /// What its ending with `exit` now means.
-    pub(super) fn outcome(&self, exit: &Exit) -> Outcome {
+    /// What its ending with `exit` now means; a `oneshot` that exits 0 by
+    /// itself has done its job.
+    pub(super) fn outcome(&self, exit: &Exit, oneshot: bool) -> Outcome {
         match self.stopping {
             // A second signal's kill is forced, graceful request or not.
             Stopping::Killed {
@@ -140,6 +153,7 @@ impl Run {
             | Stopping::Killed { asked: false, .. } => Outcome::Forced,
             Stopping::Killed { asked: true, .. } => Outcome::TimedOutKilled,
             Stopping::Asked { .. } => Outcome::Stopped,
+            Stopping::NotAsked if oneshot && exit.is_success() => Outcome::Completed,
             Stopping::NotAsked if self.up == Up::Ready && exit.is_success() => Outcome::ExitedEarly,
             Stopping::NotAsked => Outcome::Failed,
         }
@@ -222,9 +236,9 @@ impl Slot {
 
 /// What waits on what, kept in step with the slots as components become
 /// ready and end, so that each event costs its neighbours, not a scan.
+/// (Whether a component's dependencies are met is asked of its own edges,
+/// [`super::Engine::deps_met`]: each edge has its own condition.)
 pub(super) struct Counts {
-    /// Per component: dependencies not ready.
-    pub(super) waiting_deps: Vec<usize>,
     /// Per component: dependents not down for good.
     pub(super) live_dependents: Vec<usize>,
     /// Components ready.
@@ -237,12 +251,8 @@ impl Counts {
     /// Counted afresh, for the slots of `graph`.
     pub(super) fn new(graph: &Graph, slots: &[Slot]) -> Counts {
         let n = graph.len();
-        let ready = |d: &usize| slots[*d].life.is_ready();
         let live = |d: &usize| !slots[*d].life.is_done();
         Counts {
-            waiting_deps: (0..n)
-                .map(|j| graph.deps(j).iter().filter(|d| !ready(d)).count())
-                .collect(),
             live_dependents: (0..n)
                 .map(|j| graph.dependents(j).iter().filter(|d| live(d)).count())
                 .collect(),

@@ -119,8 +119,31 @@ impl Engine {
             abort: handle.abort_handle(),
             up: Up::Starting,
             stopping: Stopping::NotAsked,
+            started: tokio::time::Instant::now(),
         });
         self.record(EventKind::StartRequested(i));
+        // Dependents waiting only for it to be started go now.
+        self.release_dependents(i);
+    }
+
+    /// `i` got further (started, ready, completed): its dependents whose
+    /// dependencies are now all met start.
+    pub(super) fn release_dependents(&mut self, i: usize) {
+        if self.shutdown.is_some() {
+            return;
+        }
+        for k in 0..self.graph.dependents(i).len() {
+            let d = self.graph.dependents(i)[k];
+            // A component restarting is started by its own timer. One still
+            // waiting for its own dependents to stop (a nested
+            // `restart_dependents`) is started by the last of them.
+            if matches!(self.slots[d].life, Life::Pending { .. })
+                && self.slots[d].holding.is_empty()
+                && self.deps_met(d)
+            {
+                self.start(d);
+            }
+        }
     }
 
     pub(super) fn on_report(&mut self, i: usize, report: Report) {
@@ -136,27 +159,16 @@ impl Engine {
                 let Some(run) = self.slots[i].life.run_mut() else {
                     return;
                 };
-                if run.up != Up::Starting {
+                // A one-shot is ready when it has completed, not before: its
+                // probe or ready_after says it runs, not that its job is done.
+                if run.up != Up::Starting || self.config.components[i].oneshot {
                     return;
                 }
                 run.up = Up::Ready;
                 self.counts.ready += 1;
                 self.record(EventKind::Ready(i));
                 tracing::info!(component = self.name(i), "{}: ready", self.name(i));
-                for k in 0..self.graph.dependents(i).len() {
-                    let d = self.graph.dependents(i)[k];
-                    self.counts.waiting_deps[d] -= 1;
-                    if self.counts.waiting_deps[d] == 0 && self.shutdown.is_none() {
-                        // A component restarting is started by its own timer.
-                        // One still waiting for its own dependents to stop
-                        // (a nested `restart_dependents`) is started by the last of them.
-                        if matches!(self.slots[d].life, Life::Pending { .. })
-                            && self.slots[d].holding.is_empty()
-                        {
-                            self.start(d);
-                        }
-                    }
-                }
+                self.release_dependents(i);
                 if self.shutdown.is_none() {
                     self.check_all_ready();
                     self.advance_change();

@@ -100,17 +100,13 @@ impl Engine {
         let was_ready = run.up == Up::Ready;
         run.up = Up::Held(hold);
         if was_ready {
-            self.no_longer_ready(i);
+            self.no_longer_ready();
         }
     }
 
-    /// `i` was ready and is not: its dependents that have not started must
-    /// wait for it again.
-    pub(super) fn no_longer_ready(&mut self, i: usize) {
+    /// `i` was ready and is not: its dependents that have not started
+    /// wait for it again (their edges are read afresh, see `deps_met`).
+    pub(super) fn no_longer_ready(&mut self) {
         self.counts.ready -= 1;
-        for k in 0..self.graph.dependents(i).len() {
-            let d = self.graph.dependents(i)[k];
-            self.counts.waiting_deps[d] += 1;
-        }
     }
 }

@@ -13,6 +13,12 @@
 //! container runs the whole graph with `sundown run` as PID 1, keeping the
 //! exact order and phase timeouts.
 //!
+//! A one-shot (`oneshot = true`) is a plain init container in `sidecars`
+//! mode, in dependency order among the sidecars: Kubernetes starts the next
+//! init container only once it has exited 0, which is `condition =
+//! "completed"`. Kubernetes has no `started` condition: every sidecar
+//! after another waits for its startup probe, i.e. for it to be ready.
+//!
 //! The grace period is computed from the plan, and how is written above
 //! the objects. Stop actions are never put in a sidecar's `preStop`:
 //! Kubernetes runs every container's `preStop` as soon as the pod begins

@@ -31,11 +31,37 @@ pub(super) type Built = (Vec<Container>, Vec<Container>, i64, Vec<String>);
 impl Builder<'_> {
     pub(super) fn sidecars(&mut self, graph: &Graph) -> Result<Built, ExportError> {
         let config = self.config;
-        let (side, main) = graph.as_sidecars();
+        let (mut side, mut main) = graph.as_sidecars();
+        // A Deployment's pod restarts a main container that exits, so a
+        // one-shot nothing depends on is an init container too; the mains
+        // then wait for it as well.
+        let oneshot = |i: &usize| config.components[*i].oneshot;
+        let (jobs, services): (Vec<usize>, Vec<usize>) =
+            main.iter().copied().partition(|i| oneshot(i));
+        for &j in &jobs {
+            self.notes.push(format!(
+                "{}: a one-shot nothing depends on; the main containers start after it completes, since a Deployment's pod would restart it as a main container",
+                graph.name(j)
+            ));
+        }
+        main = services;
+        side.extend(jobs);
+        let level = graph.start_levels();
+        side.sort_by(|&a, &b| (level[a], graph.name(a)).cmp(&(level[b], graph.name(b))));
         let mut init = Vec::new();
         for &i in &side {
             let c = &config.components[i];
             let mut k = self.container(c)?;
+            if c.oneshot {
+                // A plain init container: Kubernetes runs it to completion
+                // (exit 0) before it starts the next one, as sundown holds
+                // its dependents until it has completed. Such a container
+                // takes no probes.
+                k.readiness_probe = None;
+                k.liveness_probe = None;
+                init.push(k);
+                continue;
+            }
             k.restart_policy = Some("Always".into());
             // A sidecar's readiness gates the next one's start: a startup probe;
             // it still counts for the pod's readiness after that.
@@ -72,6 +98,8 @@ impl Builder<'_> {
             .map(|&i| config.components[i].stop_timeout)
             .max()
             .unwrap_or_default();
+        // A one-shot has ended before the pod is stopped.
+        side.retain(|i| !oneshot(i));
         let sidecar_sum: Duration = side
             .iter()
             .map(|&i| config.components[i].stop_timeout)

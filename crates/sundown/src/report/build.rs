@@ -10,7 +10,7 @@ use super::{
     Totals, ms,
 };
 use crate::component::Exit;
-use crate::config::{Config, Strategy};
+use crate::config::{Condition, Config, Strategy};
 use crate::event::{Event, EventKind, KillReason, Outcome};
 use crate::graph::Graph;
 use crate::plan::Plan;
@@ -32,6 +32,7 @@ impl Totals {
                 Outcome::TimedOutKilled => &mut t.timed_out_killed,
                 Outcome::Forced => &mut t.forced,
                 Outcome::ExitedEarly => &mut t.exited_early,
+                Outcome::Completed => &mut t.completed,
                 Outcome::Failed => &mut t.failed,
                 Outcome::NeverStarted => &mut t.never_started,
             } += 1;
@@ -70,6 +71,7 @@ impl ShutdownReport {
                 exit_status: None,
                 signal: None,
                 error: None,
+                reason: None,
                 restart_count: 0,
                 restarts: Vec::new(),
                 stop_steps: Vec::new(),
@@ -176,6 +178,11 @@ impl ShutdownReport {
                 }
             }
         }
+        for i in 0..components.len() {
+            if components[i].outcome == Outcome::NeverStarted {
+                components[i].reason = never_started(config, i, &components, trigger.as_ref());
+            }
+        }
         for c in &mut components {
             let over = c.restarts.len().saturating_sub(RESTART_HISTORY);
             c.restarts.drain(..over);
@@ -230,4 +237,40 @@ impl ShutdownReport {
         report.exit_code = report.process_exit_code();
         report
     }
+}
+
+/// Why component `i` never started: the first dependency it waited for that
+/// failed or never started itself, else the shutdown that came first.
+fn never_started(
+    config: &Config,
+    i: usize,
+    components: &[ComponentReport],
+    trigger: Option<&crate::event::Trigger>,
+) -> Option<String> {
+    let wanted = |d: &str| match config.condition(i, d) {
+        Condition::Started => "to start",
+        Condition::Ready => "to be ready",
+        Condition::Completed => "to complete",
+    };
+    let dep = |d: &String| {
+        let c = &components[config.index_of(d)?];
+        let what = match c.outcome {
+            Outcome::Failed => {
+                let how = match (c.exit_status, &c.signal, &c.error) {
+                    (Some(code), _, _) => format!(" (exit status {code})"),
+                    (_, Some(s), _) => format!(" (killed by {s})"),
+                    (_, _, Some(e)) => format!(" ({e})"),
+                    _ => String::new(),
+                };
+                format!("failed{how}")
+            }
+            Outcome::NeverStarted => "never started".to_string(),
+            _ => return None,
+        };
+        Some(format!("waited for `{d}` {}, which {what}", wanted(d)))
+    };
+    let deps = &config.components[i].depends_on;
+    deps.iter()
+        .find_map(dep)
+        .or_else(|| trigger.map(|t| format!("the shutdown came first ({t})")))
 }

@@ -80,6 +80,9 @@ pub struct Totals {
     pub forced: usize,
     /// See [`Outcome::ExitedEarly`].
     pub exited_early: usize,
+    /// See [`Outcome::Completed`].
+    #[serde(default)]
+    pub completed: usize,
     /// See [`Outcome::Failed`].
     pub failed: usize,
     /// See [`Outcome::NeverStarted`].
@@ -138,6 +141,10 @@ pub struct ComponentReport {
     pub signal: Option<String>,
     /// Why it failed, when it did.
     pub error: Option<String>,
+    /// Why it never started, when it did not: the dependency it waited
+    /// for and what became of it, or the shutdown that came first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// How many times it went down and was started again.
     #[serde(default)]
     pub restart_count: u32,

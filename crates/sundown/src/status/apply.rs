@@ -6,7 +6,8 @@
 
 use tokio::time::Instant;
 
-use super::{ComponentState, ComponentStatus, ShutdownStatus, State, Status};
+use super::{Completed, ComponentState, ComponentStatus, ShutdownStatus, State, Status};
+use crate::component::Exit;
 use crate::config::Config;
 use crate::event::{Event, EventKind, Outcome};
 use crate::graph::Graph;
@@ -28,6 +29,8 @@ impl Status {
                     restarts: 0,
                     last_stop_ms: None,
                     stop_asked_ms: None,
+                    started_ms: None,
+                    completed: None,
                 })
                 .collect(),
             phase_ms: vec![(None, None); plan.phases.len()],
@@ -48,7 +51,10 @@ impl Status {
             c.since_ms = at;
         };
         match &e.kind {
-            EventKind::StartRequested(i) => set(*i, ComponentState::Starting),
+            EventKind::StartRequested(i) => {
+                set(*i, ComponentState::Starting);
+                self.components[*i].started_ms = Some(at);
+            }
             EventKind::Ready(i) => set(*i, ComponentState::Ready),
             EventKind::Pid(i, pid) => self.components[*i].pid = Some(*pid),
             EventKind::AllReady => {
@@ -119,7 +125,7 @@ impl Status {
                 let c = &mut self.components[*i];
                 c.restarts = c.restarts.saturating_add(*n);
             }
-            EventKind::Ended(i, outcome, _) => {
+            EventKind::Ended(i, outcome, exit) => {
                 set(
                     *i,
                     match outcome {
@@ -127,6 +133,7 @@ impl Status {
                             ComponentState::Stopped
                         }
                         Outcome::ExitedEarly => ComponentState::Exited,
+                        Outcome::Completed => ComponentState::Completed,
                         Outcome::Failed => ComponentState::Failed,
                         Outcome::NeverStarted => ComponentState::NeverStarted,
                     },
@@ -136,6 +143,12 @@ impl Status {
                 c.detail = None;
                 if let Some(asked) = c.stop_asked_ms.take() {
                     c.last_stop_ms = Some(at - asked);
+                }
+                if let (Outcome::Completed, Some(Exit::Code(code))) = (outcome, exit) {
+                    c.completed = Some(Completed {
+                        exit_code: *code,
+                        duration_ms: c.started_ms.map_or(0.0, |s| at - s),
+                    });
                 }
             }
         }

@@ -54,6 +54,8 @@ pub enum ComponentState {
     Restarting,
     /// Finished by itself, successfully.
     Exited,
+    /// A one-shot that did its job (exit status 0).
+    Completed,
     /// Failed.
     Failed,
     /// Never started.
@@ -62,7 +64,7 @@ pub enum ComponentState {
 
 impl ComponentState {
     /// Every state, in the order a component usually passes through them.
-    pub const ALL: [ComponentState; 10] = [
+    pub const ALL: [ComponentState; 11] = [
         ComponentState::Pending,
         ComponentState::Starting,
         ComponentState::Ready,
@@ -71,6 +73,7 @@ impl ComponentState {
         ComponentState::Stopped,
         ComponentState::Restarting,
         ComponentState::Exited,
+        ComponentState::Completed,
         ComponentState::Failed,
         ComponentState::NeverStarted,
     ];
@@ -78,7 +81,10 @@ impl ComponentState {
     /// Whether it counts as up for `status --ready` and `wait --ready`:
     /// ready, or finished its work by itself (a migration is done, not unready).
     pub fn is_up(self) -> bool {
-        matches!(self, ComponentState::Ready | ComponentState::Exited)
+        matches!(
+            self,
+            ComponentState::Ready | ComponentState::Exited | ComponentState::Completed
+        )
     }
 
     /// Its name in JSON, metrics labels and tables (`"never_started"`).
@@ -92,6 +98,7 @@ impl ComponentState {
             ComponentState::Stopped => "stopped",
             ComponentState::Restarting => "restarting",
             ComponentState::Exited => "exited",
+            ComponentState::Completed => "completed",
             ComponentState::Failed => "failed",
             ComponentState::NeverStarted => "never_started",
         }
@@ -120,6 +127,20 @@ pub struct ComponentStatus {
     /// When it was last asked to stop (or killed without being asked).
     #[serde(skip)]
     stop_asked_ms: Option<f64>,
+    /// When its current or last run was started.
+    #[serde(skip)]
+    started_ms: Option<f64>,
+    /// A one-shot's last completed run: its exit code and how long it took.
+    pub completed: Option<Completed>,
+}
+
+/// How a one-shot's last run completed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Completed {
+    /// Its exit code (0).
+    pub exit_code: i32,
+    /// From its start to its end, in ms.
+    pub duration_ms: f64,
 }
 
 /// What a shutdown under way is doing.

@@ -88,6 +88,9 @@ pub struct ComponentView {
     pub kill_in_ms: Option<f64>,
     /// What it says it is doing, or which stop step holds it up.
     pub detail: Option<String>,
+    /// A one-shot's last completed run: exit code and duration.
+    #[serde(default)]
+    pub completed: Option<super::Completed>,
 }
 
 /// A shutdown under way, in a [`StatusView`].
@@ -126,6 +129,7 @@ impl Status {
                     restarts: c.restarts,
                     kill_in_ms: c.kill_at_ms.map(left),
                     detail: c.detail.clone(),
+                    completed: c.completed,
                 })
                 .collect(),
             shutdown: self.shutdown.as_ref().map(|s| ShutdownView {

@@ -141,6 +141,7 @@ fn short_note(c: &ComponentReport) -> String {
         Outcome::TimedOutKilled => format!("killed: {}", killed_by(c)),
         Outcome::Forced => format!("forced: {}", killed_by(c)),
         Outcome::ExitedEarly => "exited early".to_string(),
+        Outcome::Completed => "completed".to_string(),
         Outcome::Failed => "failed".to_string(),
         Outcome::NeverStarted => "never started".to_string(),
     }

@@ -41,6 +41,7 @@ fn comp(
         exit_status: (outcome == Outcome::Stopped).then_some(0),
         signal: kill.map(|_| "SIGKILL".to_string()),
         error: None,
+        reason: None,
         restart_count: 0,
         restarts: Vec::new(),
         stop_steps: Vec::new(),

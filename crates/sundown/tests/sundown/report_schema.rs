@@ -47,7 +47,8 @@ fn the_stored_example_matches_the_schema_and_round_trips() {
 
 #[tokio::test(start_paused = true)]
 async fn reports_written_today_match_the_schema_for_every_outcome() {
-    // stopped, timed_out_killed, failed, exited_early, never_started in one run…
+    // stopped, timed_out_killed, failed, exited_early, completed,
+    // never_started in one run…
     let running = Supervisor::from_toml_str(
         r#"
 [components.db]
@@ -60,9 +61,13 @@ stop_timeout = "1s"
 [components.oneshot]
 kind = "sim"
 exit_after = "10ms"
+[components.migrate]
+kind = "sim"
+oneshot = true
+exit_after = "10ms"
 [components.crash]
 kind = "sim"
-depends_on = ["db"]
+depends_on = ["db", "migrate"]
 fail_after = "100ms"
 [components.slow]
 kind = "sim"
@@ -91,6 +96,7 @@ depends_on = ["slow"]
         "timed_out_killed",
         "failed",
         "exited_early",
+        "completed",
         "never_started",
     ] {
         assert!(

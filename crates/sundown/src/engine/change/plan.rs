@@ -87,6 +87,13 @@ impl Engine {
                 );
             }
         }
+        if reload.is_none() {
+            for &i in &start {
+                if self.completed(i) {
+                    self.revive(i);
+                }
+            }
+        }
         self.change = Some(Active {
             what,
             target,
@@ -139,6 +146,14 @@ impl Engine {
                     reload: None,
                 }
             }
+            // A completed one-shot runs again, and so does what depends on
+            // it (they may rely on what it did): a restart of it.
+            Change::Start(name) | Change::Restart(name)
+                if lookup(&name).is_ok_and(|i| self.completed(i)) =>
+            {
+                let i = lookup(&name)?;
+                self.restart_plan(i)
+            }
             Change::Start(name) => {
                 let i = lookup(&name)?;
                 self.not_ended(i)?;
@@ -154,19 +169,7 @@ impl Engine {
             Change::Restart(name) => {
                 let i = lookup(&name)?;
                 self.not_ended(i)?;
-                let members = self.with_dependents(&[i]);
-                let stop = self.in_stop_order(&members, Life::is_running);
-                // Started again: what was up, the target itself, and what
-                // a `stop` of it took down.
-                let mut up: Vec<usize> = stop.clone();
-                up.push(i);
-                up.extend(self.stopped_with(i));
-                Planned {
-                    target: Some(i),
-                    start: self.to_start_after(&up),
-                    stop,
-                    reload: None,
-                }
+                self.restart_plan(i)
             }
             Change::Reload(to) => {
                 let diff = reload::diff(&self.config, &self.graph, &to.config);
@@ -196,6 +199,41 @@ impl Engine {
                 }
             }
         })
+    }
+
+    fn restart_plan(&self, i: usize) -> Planned {
+        let members = self.with_dependents(&[i]);
+        let stop = self.in_stop_order(&members, Life::is_running);
+        // Started again: what was up, the target itself, and what
+        // a `stop` of it took down.
+        let mut up: Vec<usize> = stop.clone();
+        up.push(i);
+        up.extend(self.stopped_with(i));
+        Planned {
+            target: Some(i),
+            start: self.to_start_after(&up),
+            stop,
+            reload: None,
+        }
+    }
+
+    /// Whether `i` is a one-shot that has completed (and may run again).
+    pub(in crate::engine) fn completed(&self, i: usize) -> bool {
+        self.config.components[i].oneshot
+            && matches!(self.slots[i].life, Life::Done { ready: true })
+    }
+
+    /// A completed one-shot that a change runs again: pending, as before
+    /// its first run. It is not ready any more, so its dependents wait for
+    /// it again; its dependencies have a live dependent again.
+    fn revive(&mut self, i: usize) {
+        self.slots[i].life = Life::Pending { ran: true };
+        self.no_longer_ready();
+        self.counts.done -= 1;
+        for k in 0..self.graph.deps(i).len() {
+            let d = self.graph.deps(i)[k];
+            self.counts.live_dependents[d] += 1;
+        }
     }
 
     /// A component that ended for good (finished by itself, or failed)

@@ -108,9 +108,7 @@ impl Engine {
                 }
             }
             for &i in &start {
-                if matches!(self.slots[i].life, Life::Pending { .. })
-                    && self.counts.waiting_deps[i] == 0
-                {
+                if matches!(self.slots[i].life, Life::Pending { .. }) && self.deps_met(i) {
                     self.start(i);
                 }
             }

@@ -23,6 +23,7 @@ fn svg_note(c: &ComponentReport) -> String {
         Outcome::TimedOutKilled => format!("timed out, killed by {}", killed_by(c)),
         Outcome::Forced => format!("forced by {}", killed_by(c)),
         Outcome::ExitedEarly => format!("exited early ({})", exit_text(c)),
+        Outcome::Completed => format!("completed ({})", exit_text(c)),
         Outcome::Failed => format!("failed ({})", exit_text(c)),
         Outcome::NeverStarted => "never started".to_string(),
     }

@@ -51,6 +51,7 @@ fn outcome() -> impl Strategy<Value = Outcome> {
         Outcome::TimedOutKilled,
         Outcome::Forced,
         Outcome::ExitedEarly,
+        Outcome::Completed,
         Outcome::Failed,
         Outcome::NeverStarted,
     ])
@@ -131,6 +132,7 @@ fn component_report() -> impl Strategy<Value = ComponentReport> {
                 exit_status,
                 signal,
                 error,
+                reason: None,
                 restart_count: 0,
                 restarts: Vec::new(),
                 stop_steps: Vec::new(),
