@@ -16,12 +16,14 @@ pub use crate::diagnostic::{Located, MAX_DURATION, Zero, did_you_mean, hint};
 pub use crate::kind::KindSpec;
 use crate::kind::Kinds;
 use crate::process::ProcessSpec;
+pub use profiles::PROFILES_ENV;
 
 mod edges;
 mod env_file;
 mod exit_with;
 mod interpolate;
 mod kinds;
+mod profiles;
 mod raw;
 mod resolve;
 mod resolved;
@@ -92,6 +94,9 @@ pub struct Config {
     pub phase_timeouts: BTreeMap<String, Duration>,
     /// Problems that do not stop a run, already rendered with their location.
     pub warnings: Vec<String>,
+    /// The components left out because none of their `profiles` is
+    /// enabled, with those profiles.
+    pub skipped: BTreeMap<String, Vec<String>>,
 }
 
 /// `[supervisor]`.
@@ -142,6 +147,8 @@ pub struct ComponentSpec {
     /// When it ends by itself, the graph stops and the run exits with its
     /// exit code (`exit_with = true`; at most one component).
     pub exit_with: bool,
+    /// The profiles it runs in (`profiles`); empty: always.
+    pub profiles: Vec<String>,
     /// What the component is.
     pub kind: KindSpec,
 }
@@ -231,6 +238,7 @@ impl Config {
             base_dir,
             kinds,
             env_files: resolved.env_files,
+            profiles: profiles::enabled(host),
         };
         let config = v.validate(raw, tables);
         let Diagnostics {

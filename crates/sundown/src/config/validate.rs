@@ -22,6 +22,8 @@ pub(crate) struct Validator<'a> {
     pub(crate) kinds: &'a Kinds,
     /// Each component's variables from env files, for its kind.
     pub(crate) env_files: HashMap<String, BTreeMap<String, String>>,
+    /// The enabled profiles (see `profiles.rs`).
+    pub(crate) profiles: std::collections::BTreeSet<String>,
 }
 
 impl<'a> Validator<'a> {
@@ -110,6 +112,7 @@ impl<'a> Validator<'a> {
         let mut edges: Vec<Vec<(usize, Range<usize>)>> = vec![Vec::new(); names.len()];
         // The components that set `exit_with = true`, to refuse a second one.
         let mut exit_withs = Vec::new();
+        let off = self.profiles_off(&raw);
 
         for (i, (key, c)) in raw.components.iter().enumerate() {
             let name = key.get_ref().as_str();
@@ -121,6 +124,14 @@ impl<'a> Validator<'a> {
                 let d = dep.get_ref().as_str();
                 if d == name {
                     self.error(dep.span(), format!("component `{name}` depends on itself"));
+                } else if let (Some(profiles), false) = (off.get(d), off.contains_key(name)) {
+                    self.error(
+                        dep.span(),
+                        format!(
+                            "component `{name}` depends on `{d}`, which runs only with {}",
+                            super::profiles::how_to_enable(profiles)
+                        ),
+                    );
                 } else if let Some(&j) = index.get(d) {
                     if !seen.insert(j) {
                         self.error(
@@ -169,12 +180,22 @@ impl<'a> Validator<'a> {
             let kind = self.kind(name, key.span(), c, &mut tables, stop_timeout);
             let restart = self.restart(name, c);
             let exit_with = self.exit_with(name, c, &restart, &mut exit_withs);
+            if off.contains_key(name) {
+                // Checked like the others, then left out.
+                continue;
+            }
+            let profiles = c
+                .profiles
+                .as_ref()
+                .map(|l| l.get_ref().iter().map(|p| p.get_ref().clone()).collect())
+                .unwrap_or_default();
             components.push(ComponentSpec {
                 name: name.to_string(),
                 depends_on,
                 stop_timeout,
                 restart,
                 exit_with,
+                profiles,
                 // Never run: a config with an error is not returned.
                 kind: kind.unwrap_or_else(|| KindSpec::new("sim", crate::sim::SimSpec::default())),
             });
@@ -209,7 +230,9 @@ impl<'a> Validator<'a> {
                 );
             }
             let what = format!("[phase_timeouts] {name}");
-            if let Some(d) = self.duration(value, &what, Zero::Rejected) {
+            if let Some(d) = self.duration(value, &what, Zero::Rejected)
+                && !off.contains_key(name)
+            {
                 phase_timeouts.insert(name.to_string(), d);
             }
         }
@@ -236,6 +259,7 @@ impl<'a> Validator<'a> {
             components,
             phase_timeouts,
             warnings: Vec::new(),
+            skipped: off,
         }
     }
 

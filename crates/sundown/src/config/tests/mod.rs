@@ -98,6 +98,7 @@ mod env_files;
 mod exit_with;
 mod interpolation;
 mod process;
+mod profiles;
 mod restart;
 mod syntax;
 mod values;
