@@ -18,6 +18,9 @@ struct Cli {
     /// Log format on stderr (`RUST_LOG` sets the level, default `info`).
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
     log_format: LogFormat,
+    /// Enable the components of this profile (`profiles = [...]`); repeatable, added to `SUNDOWN_PROFILES`.
+    #[arg(long = "profile", value_name = "NAME", global = true)]
+    profiles: Vec<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -236,6 +239,7 @@ pub(crate) fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
             };
         }
     };
+    enable_profiles(&cli.profiles);
     let logging = crate::logging::init(cli.log_format);
     let live = logging.live.clone();
     let logs = logging.logs.clone();
@@ -356,4 +360,23 @@ fn quiet_on_closed_stdout() {
     // else in this process depends on SIGPIPE being ignored before a
     // client or offline command has begun.
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+}
+
+/// `--profile` adds to `SUNDOWN_PROFILES`, which is where the config reads
+/// the enabled profiles: so a reload, which reads the file again, and the
+/// processes started (which inherit it) see the same ones.
+fn enable_profiles(profiles: &[String]) {
+    if profiles.is_empty() {
+        return;
+    }
+    let mut all: Vec<String> = std::env::var(sundown::config::PROFILES_ENV)
+        .unwrap_or_default()
+        .split([',', ' '])
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
+    all.extend(profiles.iter().cloned());
+    // SAFETY: called from `main` before logging, the runtime or anything
+    // else has started a thread, so nothing reads the environment meanwhile.
+    unsafe { std::env::set_var(sundown::config::PROFILES_ENV, all.join(",")) };
 }

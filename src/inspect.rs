@@ -30,7 +30,18 @@ pub(crate) fn check(path: &Path) -> anyhow::Result<i32> {
     if let Some(name) = config.exit_with() {
         println!("{}", exit_with_line(name));
     }
+    print_skipped(&config);
     Ok(0)
+}
+
+/// The components a profile left out, so that a missing one is explained.
+fn print_skipped(config: &sundown::Config) {
+    for (name, profiles) in &config.skipped {
+        println!(
+            "not run: `{name}` (profiles: {}; enable one with --profile)",
+            profiles.join(", ")
+        );
+    }
 }
 
 fn exit_with_line(name: &str) -> String {
@@ -67,6 +78,7 @@ pub(crate) fn plan(path: &Path, strategy: Option<&str>) -> anyhow::Result<i32> {
         if let Some(name) = config.exit_with() {
             println!("{}", exit_with_line(name));
         }
+        print_skipped(&config);
         return Ok(0);
     };
     let parse = |s: &str| serde_json::from_value::<Strategy>(serde_json::json!(s));

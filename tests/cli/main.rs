@@ -24,6 +24,7 @@ mod pid1;
 mod pipeline;
 mod probes;
 mod process;
+mod profiles;
 mod real_services;
 mod restart;
 mod robustness;

@@ -15,6 +15,7 @@ use crate::diagnostic::{Diagnostics, Source, render};
 pub use crate::diagnostic::{Located, MAX_DURATION, Zero, did_you_mean, hint};
 pub use crate::kind::KindSpec;
 use crate::kind::Kinds;
+pub use profiles::PROFILES_ENV;
 
 mod check;
 mod depends;
@@ -23,6 +24,7 @@ mod env_file;
 mod exit_with;
 mod interpolate;
 mod kinds;
+mod profiles;
 mod raw;
 mod resolve;
 mod resolved;
@@ -94,6 +96,9 @@ pub struct Config {
     pub phase_timeouts: BTreeMap<String, Duration>,
     /// Problems that do not stop a run, already rendered with their location.
     pub warnings: Vec<String>,
+    /// The components left out because none of their `profiles` is
+    /// enabled, with those profiles.
+    pub skipped: BTreeMap<String, Vec<String>>,
 }
 
 /// `[supervisor]`.
@@ -151,6 +156,8 @@ pub struct ComponentSpec {
     /// When it ends by itself, the graph stops and the run exits with its
     /// exit code (`exit_with = true`; at most one component).
     pub exit_with: bool,
+    /// The profiles it runs in (`profiles`); empty: always.
+    pub profiles: Vec<String>,
     /// What the component is.
     pub kind: KindSpec,
 }
@@ -240,6 +247,8 @@ impl Config {
             base_dir,
             kinds,
             env_files: resolved.env_files,
+            profiles: profiles::enabled(host),
+            off: BTreeMap::new(),
         };
         let config = v.validate(raw, tables);
         let Diagnostics {

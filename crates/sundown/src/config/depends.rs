@@ -133,6 +133,18 @@ impl Validator<'_> {
                 self.error(span, format!("component `{name}` depends on itself"));
                 continue;
             }
+            if !self.off.contains_key(name)
+                && let Some(profiles) = self.off.get(d).cloned()
+            {
+                self.error(
+                    span,
+                    format!(
+                        "component `{name}` depends on `{d}`, which runs only with {}",
+                        super::profiles::how_to_enable(&profiles)
+                    ),
+                );
+                continue;
+            }
             let Some(&j) = index.get(d) else {
                 let hint = hint(d, names);
                 self.error(

@@ -67,6 +67,8 @@ pub(crate) struct RawComponent {
     pub(super) restart_dependents: Option<Spanned<bool>>,
     // see `exit_with.rs`
     pub(super) exit_with: Option<Spanned<bool>>,
+    // see `profiles.rs`
+    pub(super) profiles: Option<Spanned<Vec<Spanned<String>>>>,
     #[allow(
         dead_code,
         reason = "only the shape is checked here; resolve.rs reads the entries with their places"

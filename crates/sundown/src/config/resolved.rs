@@ -49,6 +49,14 @@ impl Config {
 /// Env files folded in, defaults written out.
 fn fill(table: &mut toml::Table, config: &Config) {
     use toml::Value;
+    // What runs, as `docker compose config` shows only enabled services.
+    for key in ["components", "phase_timeouts"] {
+        if let Some(Value::Table(t)) = table.get_mut(key) {
+            for name in config.skipped.keys() {
+                t.remove(name);
+            }
+        }
+    }
     let duration = |d| Value::String(humantime::format_duration(d).to_string());
     let supervisor = table
         .entry("supervisor")

@@ -22,6 +22,10 @@ pub(crate) struct Validator<'a> {
     pub(crate) kinds: &'a Kinds,
     /// Each component's variables from env files, for its kind.
     pub(crate) env_files: HashMap<String, BTreeMap<String, String>>,
+    /// The enabled profiles (see `profiles.rs`).
+    pub(crate) profiles: std::collections::BTreeSet<String>,
+    /// The components none of whose profiles is enabled, with their profiles.
+    pub(crate) off: BTreeMap<String, Vec<String>>,
 }
 
 impl<'a> Validator<'a> {
@@ -112,6 +116,7 @@ impl<'a> Validator<'a> {
         let mut exit_withs = Vec::new();
         // `condition = "completed"` entries, checked once every `oneshot` is read.
         let mut completed = Vec::new();
+        self.off = self.profiles_off(&raw);
 
         for (i, (key, c)) in raw.components.iter().enumerate() {
             let name = key.get_ref().as_str();
@@ -146,6 +151,15 @@ impl<'a> Validator<'a> {
             let restart = self.restart(name, c);
             let exit_with = self.exit_with(name, c, &restart, &mut exit_withs);
             let oneshot = self.oneshot(name, c, restart.policy);
+            if self.off.contains_key(name) {
+                // Checked like the others, then left out.
+                continue;
+            }
+            let profiles = c
+                .profiles
+                .as_ref()
+                .map(|l| l.get_ref().iter().map(|p| p.get_ref().clone()).collect())
+                .unwrap_or_default();
             components.push(ComponentSpec {
                 name: name.to_string(),
                 depends_on,
@@ -154,6 +168,7 @@ impl<'a> Validator<'a> {
                 stop_timeout,
                 restart,
                 exit_with,
+                profiles,
                 // Never run: a config with an error is not returned.
                 kind: kind.unwrap_or_else(|| KindSpec::new("sim", crate::sim::SimSpec::default())),
             });
@@ -195,7 +210,9 @@ impl<'a> Validator<'a> {
                 );
             }
             let what = format!("[phase_timeouts] {name}");
-            if let Some(d) = self.duration(value, &what, Zero::Rejected) {
+            if let Some(d) = self.duration(value, &what, Zero::Rejected)
+                && !self.off.contains_key(name)
+            {
                 phase_timeouts.insert(name.to_string(), d);
             }
         }
@@ -222,6 +239,7 @@ impl<'a> Validator<'a> {
             components,
             phase_timeouts,
             warnings: Vec::new(),
+            skipped: std::mem::take(&mut self.off),
         }
     }
 

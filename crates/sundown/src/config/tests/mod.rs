@@ -99,6 +99,7 @@ mod exit_with;
 mod interpolation;
 mod oneshot;
 mod process;
+mod profiles;
 mod restart;
 mod syntax;
 mod values;
