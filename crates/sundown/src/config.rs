@@ -22,12 +22,17 @@ mod env_file;
 mod exit_with;
 mod interpolate;
 mod kinds;
+mod log_settings;
 mod raw;
 mod resolve;
 mod resolved;
 mod restart;
 mod validate;
 pub use exit_with::ExitWithError;
+pub use log_settings::{
+    DEFAULT_LOG_BACKUPS, DEFAULT_LOG_MAX_SIZE, LogFileSpec, LogSettings, MAX_LOG_BACKUPS,
+    parse_size,
+};
 pub use restart::{RestartPolicy, RestartSpec};
 
 /// Stop timeout of a component that does not set one (Docker's default).
@@ -142,6 +147,8 @@ pub struct ComponentSpec {
     /// When it ends by itself, the graph stops and the run exits with its
     /// exit code (`exit_with = true`; at most one component).
     pub exit_with: bool,
+    /// Its log file and where its output goes (`log_file`, `log_stderr`, …).
+    pub log: LogSettings,
     /// What the component is.
     pub kind: KindSpec,
 }

@@ -169,12 +169,14 @@ impl<'a> Validator<'a> {
             let kind = self.kind(name, key.span(), c, &mut tables, stop_timeout);
             let restart = self.restart(name, c);
             let exit_with = self.exit_with(name, c, &restart, &mut exit_withs);
+            let log = self.log_settings(name, c);
             components.push(ComponentSpec {
                 name: name.to_string(),
                 depends_on,
                 stop_timeout,
                 restart,
                 exit_with,
+                log,
                 // Never run: a config with an error is not returned.
                 kind: kind.unwrap_or_else(|| KindSpec::new("sim", crate::sim::SimSpec::default())),
             });
@@ -228,6 +230,12 @@ impl<'a> Validator<'a> {
             .keys()
             .map(|k| (k.get_ref().as_str(), k.span()))
             .collect();
+        let log_file_spans: HashMap<String, Range<usize>> = raw
+            .components
+            .iter()
+            .filter_map(|(k, c)| Some((k.get_ref().clone(), c.log_file.as_ref()?.span())))
+            .collect();
+        self.shared_log_files(&components, &log_file_spans);
         for (span, warning) in edges::unordered(&components, &tables, &name_spans) {
             self.warn(span, warning);
         }

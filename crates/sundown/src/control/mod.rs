@@ -27,6 +27,7 @@
 mod answer;
 pub mod client;
 mod clients;
+mod log_lines;
 mod path;
 mod socket;
 mod wait;
@@ -36,6 +37,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub(crate) use self::clients::{Clients, serve_one};
+pub use self::log_lines::LogQuery;
 pub use self::path::{SocketTarget, default_socket_path};
 pub use self::socket::{ControlSocket, Moves, RunLock};
 
