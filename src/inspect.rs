@@ -30,7 +30,32 @@ pub(crate) fn check(path: &Path) -> anyhow::Result<i32> {
     if let Some(name) = config.exit_with() {
         println!("{}", exit_with_line(name));
     }
+    print_log_files(&config);
     Ok(0)
+}
+
+/// Where each component's lines are kept, and which output is kept off stderr.
+fn print_log_files(config: &sundown::Config) {
+    for c in &config.components {
+        let quiet = if c.log.stderr {
+            ""
+        } else {
+            "; output not on sundown's stderr (log_stderr = false)"
+        };
+        match &c.log.file {
+            Some(f) => println!(
+                "log file: `{}` → {} (rotated at {} bytes, {} backup(s)){quiet}",
+                c.name,
+                f.path.display(),
+                f.max_size,
+                f.backups
+            ),
+            None if !quiet.is_empty() => {
+                println!("log file: `{}`: none{quiet}", c.name)
+            }
+            None => {}
+        }
+    }
 }
 
 fn exit_with_line(name: &str) -> String {
@@ -66,6 +91,7 @@ pub(crate) fn plan(path: &Path, strategy: Option<&str>) -> anyhow::Result<i32> {
         if let Some(name) = config.exit_with() {
             println!("{}", exit_with_line(name));
         }
+        print_log_files(&config);
         return Ok(0);
     };
     let parse = |s: &str| serde_json::from_value::<Strategy>(serde_json::json!(s));
