@@ -73,7 +73,9 @@ fn two_components_on_one_file_is_an_error_at_the_second() {
         12,
         "component `b`: log_file /base/all.log is also `a`'s; two writers on one file would rotate it under each other (put `{name}` in the path)",
     );
-    ok("[components.a]\nkind = \"sim\"\nlog_file = \"{name}.log\"\n[components.b]\nkind = \"sim\"\nlog_file = \"{name}.log\"\n");
+    ok(
+        "[components.a]\nkind = \"sim\"\nlog_file = \"{name}.log\"\n[components.b]\nkind = \"sim\"\nlog_file = \"{name}.log\"\n",
+    );
 }
 
 #[test]
@@ -81,7 +83,10 @@ fn sizes_without_a_file_are_a_warning() {
     let config = ok(&format!("{A}log_backups = 3\n"));
     assert_eq!(config.components[0].log.file, None);
     assert!(
-        config.warnings.iter().any(|w| w.contains("log_backups has no effect without log_file")),
+        config
+            .warnings
+            .iter()
+            .any(|w| w.contains("log_backups has no effect without log_file")),
         "{:?}",
         config.warnings
     );

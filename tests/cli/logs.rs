@@ -1,0 +1,244 @@
+//! Log files and `sundown logs`: lines in the file with their time and
+//! stream, rotation bounded by `log_backups` and `log_max_size`,
+//! `log_stderr = false`, a file that cannot be written (a full disk), the
+//! stand-ins' own messages, `-n`, `--since` and every component interleaved.
+
+use nix::sys::signal::Signal;
+
+use crate::common::{Sandbox, text};
+
+/// `2026-12-07T19:46:51.294495Z stdout | out 4` → (time, stream, text).
+fn parse(line: &str) -> Option<(&str, &str, &str)> {
+    let (time, rest) = line.split_once(' ')?;
+    let (stream, text) = rest.split_once(" | ")?;
+    let ok = time.len() == "2026-12-07T19:46:51.294495Z".len()
+        && time.ends_with('Z')
+        && time.as_bytes()[10] == b'T'
+        && humantime::parse_rfc3339(time).is_ok();
+    ok.then_some((time, stream, text))
+}
+
+#[test]
+fn a_chatty_process_lands_in_rotated_files_with_times_and_streams() {
+    let sb = Sandbox::new();
+    // 600 lines of ~40 bytes with the prefix: 24 KB, far more than the
+    // 3 × 2 KB kept. The stderr line is last: the two pipes are read apart,
+    // so only the end of the run is sure to be in the files.
+    let script = "i=0; while [ $$i -lt 600 ]; do echo \"out $$i\"; i=$$((i+1)); done; echo 'err last' >&2; echo up; while :; do sleep 1000 & wait $$!; done";
+    sb.config(&format!(
+        "{}{}",
+        sb.shell(
+            "chatty",
+            script,
+            "ready = { log = \"^up$\" }\nlog_file = \"logs/{name}.log\"\nlog_max_size = \"2KB\"\nlog_backups = 2\nlog_stderr = false",
+        ),
+        sb.shell(
+            "loud",
+            "echo hello from loud; while :; do sleep 1000 & wait $$!; done",
+            "ready_after = \"50ms\"",
+        )
+    ));
+    let mut sd = sb.run();
+    sd.wait_ready(2);
+    sd.wait_for("loud | hello from loud");
+    sd.signal(Signal::SIGTERM);
+    assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
+    let file = sb.path("logs/chatty.log");
+    let backups: Vec<_> = (1..=2)
+        .map(|i| sb.path(&format!("logs/chatty.log.{i}")))
+        .collect();
+    assert!(
+        !sb.path("logs/chatty.log.3").exists(),
+        "more than log_backups"
+    );
+    let mut streams = std::collections::BTreeSet::new();
+    let mut total = 0;
+    for p in std::iter::once(&file).chain(&backups) {
+        let body = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        assert!(
+            body.len() <= 2000,
+            "{} has {} bytes",
+            p.display(),
+            body.len()
+        );
+        total += body.len();
+        for line in body.lines() {
+            let (_, stream, _) = parse(line).unwrap_or_else(|| panic!("not timestamped: {line:?}"));
+            streams.insert(stream.to_string());
+        }
+    }
+    assert!(total <= 3 * 2000, "{total}");
+    assert!(
+        streams.contains("stdout") && streams.contains("stderr") && streams.contains("info"),
+        "{streams:?}"
+    );
+    // The newest file ends with sundown's message about the stop.
+    let newest = std::fs::read_to_string(&file).expect("read");
+    assert!(newest.contains("info | stopped in"), "{newest}");
+    // The whole run is in order across the files: oldest backup first.
+    let all: Vec<String> = backups
+        .iter()
+        .rev()
+        .chain(std::iter::once(&file))
+        .flat_map(|p| {
+            std::fs::read_to_string(p)
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let times: Vec<_> = all
+        .iter()
+        .filter_map(|l| parse(l))
+        .map(|(t, _, _)| t.to_string())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{all:#?}");
+    assert!(
+        all.iter().any(|l| l.ends_with("stdout | out 599")),
+        "{all:#?}"
+    );
+    // Off sundown's stderr, but `loud`'s output is still there.
+    let stderr = sd.stderr();
+    assert!(!stderr.contains("chatty | out"), "{stderr}");
+    assert!(stderr.contains("loud | hello from loud"), "{stderr}");
+    assert!(!sb.path("logs/loud.log").exists());
+}
+
+#[test]
+fn a_full_disk_is_one_warning_and_the_component_keeps_running() {
+    let sb = Sandbox::new();
+    sb.config(&sb.shell(
+        "full",
+        "i=0; while [ $$i -lt 50 ]; do echo \"line $$i\"; i=$$((i+1)); done; trap 'echo pinged' USR1; while :; do sleep 1000 & wait $$!; done",
+        "ready_after = \"100ms\"\nlog_file = \"/dev/full\"",
+    ));
+    let mut sd = sb.run();
+    sd.wait_ready(1);
+    sd.wait_for("full | line 49");
+    sd.signal(Signal::SIGUSR1);
+    sd.wait_for("full | pinged");
+    let status = sb.status();
+    assert_eq!(
+        status.components[0].state,
+        sundown::status::ComponentState::Ready,
+        "{status:?}"
+    );
+    sd.signal(Signal::SIGTERM);
+    assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
+    let warnings: Vec<String> = sd
+        .stderr_lines()
+        .into_iter()
+        .filter(|l| l.contains("cannot write log file /dev/full"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", sd.stderr());
+    assert!(
+        warnings[0].contains("WARN") && warnings[0].contains("No space left on device"),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn an_unwritable_place_warns_once_and_says_when_it_recovers() {
+    let sb = Sandbox::new();
+    // A file where the directory should be: not even root can write there.
+    sb.write("blocker", "");
+    sb.config(&sb.shell(
+        "svc",
+        "echo first; trap 'echo pinged' USR1; while :; do sleep 1000 & wait $$!; done",
+        "ready_after = \"50ms\"\nlog_file = \"blocker/{name}.log\"",
+    ));
+    let mut sd = sb.run();
+    sd.wait_ready(1);
+    sd.wait_for("cannot write log file");
+    std::fs::remove_file(sb.path("blocker")).expect("unblock");
+    sd.signal(Signal::SIGUSR1);
+    let back = sd.wait_for("is writable again");
+    assert!(
+        back.contains("line(s) were dropped while it was not"),
+        "{back}"
+    );
+    sd.signal(Signal::SIGTERM);
+    assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
+    assert_eq!(
+        sd.stderr_lines()
+            .iter()
+            .filter(|l| l.contains("cannot write log file"))
+            .count(),
+        1,
+        "{}",
+        sd.stderr()
+    );
+    let body =
+        std::fs::read_to_string(sb.path("blocker/svc.log")).expect("written after it recovered");
+    assert!(body.contains("stdout | pinged"), "{body}");
+    assert!(
+        !body.contains("stdout | first"),
+        "dropped while unwritable: {body}"
+    );
+}
+
+#[test]
+fn logs_shows_a_standins_messages_the_last_lines_recent_ones_and_everything_interleaved() {
+    let sb = Sandbox::new();
+    sb.config(&format!(
+        "[components.web]\nkind = \"http\"\nlisten = \"127.0.0.1:0\"\nlog_file = \"{{name}}.log\"\n\n{}{}",
+        sb.shell(
+            "a",
+            "for i in 1 2 3 4 5; do echo \"a$$i\"; done; while :; do sleep 1000 & wait $$!; done",
+            "ready_after = \"50ms\"",
+        ),
+        sb.shell(
+            "b",
+            "echo b1; while :; do sleep 1000 & wait $$!; done",
+            "ready_after = \"50ms\"",
+        ),
+    ));
+    let mut sd = sb.run();
+    sd.wait_ready(3);
+    sd.wait_for("a | a5");
+    sd.wait_for("b | b1");
+    // The stand-in's own messages, with their level.
+    let out = sb.client(&["logs", "web"]);
+    assert!(out.status.success(), "{out:?}");
+    let web = text(&out.stdout);
+    assert!(web.contains("[info] listening on 127.0.0.1:"), "{web}");
+    let file = std::fs::read_to_string(sb.path("web.log")).expect("web.log");
+    assert!(file.contains("info | listening on 127.0.0.1:"), "{file}");
+    // The last three of `a`'s output lines (sundown's "ready" comes after them).
+    let out = sb.client(&["logs", "a", "-n", "3"]);
+    assert_eq!(text(&out.stdout), "a4\na5\n[info] ready\n");
+    // Everything is more recent than an hour, nothing than a microsecond.
+    let out = sb.client(&["logs", "a", "--since", "1h"]);
+    assert!(text(&out.stdout).contains("a1\n"), "{out:?}");
+    let out = sb.client(&["logs", "a", "--since", "1us"]);
+    assert_eq!(text(&out.stdout), "");
+    // Every component, in time order, with time and name.
+    let out = sb.client(&["logs"]);
+    assert!(out.status.success(), "{out:?}");
+    let all = text(&out.stdout);
+    let mut times = Vec::new();
+    let mut names = std::collections::BTreeSet::new();
+    for line in all.lines() {
+        let (time, rest) = line.split_once(' ').expect("time");
+        let (name, _) = rest.split_once(' ').expect("name");
+        assert!(humantime::parse_rfc3339(time).is_ok(), "{line}");
+        times.push(time.to_string());
+        names.insert(name.to_string());
+    }
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{all}");
+    assert_eq!(
+        names.into_iter().collect::<Vec<_>>(),
+        ["a", "b", "web"],
+        "{all}"
+    );
+    assert!(
+        all.contains(" a stdout | a5\n") && all.contains(" b stdout | b1\n"),
+        "{all}"
+    );
+    assert!(all.contains(" web info | listening on"), "{all}");
+    let out = sb.client(&["logs", "-n", "1"]);
+    assert_eq!(text(&out.stdout).lines().count(), 1, "{out:?}");
+    sd.signal(Signal::SIGTERM);
+    assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
+}
