@@ -242,3 +242,63 @@ fn logs_shows_a_standins_messages_the_last_lines_recent_ones_and_everything_inte
     sd.signal(Signal::SIGTERM);
     assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
 }
+
+/// Not a check: the figure for the README. A program writes numbered
+/// 100-byte lines as fast as sundown takes them, for 5 s, into a file
+/// rotated at 10 MB (3 backups), off stderr.
+/// `cargo test --test cli log_throughput -- --ignored --nocapture`
+#[test]
+#[ignore = "a measurement: 5 s of the machine's disk"]
+fn log_throughput_with_rotation() {
+    let sb = Sandbox::new();
+    sb.config(&sb.shell(
+        "yes",
+        "awk 'BEGIN { for (i = 1; ; i++) printf \"%09d %s\\n\", i, \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\" }'",
+        "ready_after = \"10ms\"\nlog_file = \"{name}.log\"\nlog_max_size = \"10MB\"\nlog_backups = 3\nlog_stderr = false",
+    ));
+    let mut sd = sb.run();
+    sd.wait_ready(1);
+    let began = std::time::Instant::now();
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    sd.signal(Signal::SIGTERM);
+    assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
+    let secs = began.elapsed().as_secs_f64();
+    let newest = std::fs::read_to_string(sb.path("yes.log")).expect("yes.log");
+    let last: u64 = newest
+        .lines()
+        .filter_map(|l| l.split_once("stdout | ")?.1.split(' ').next()?.parse().ok())
+        .max()
+        .expect("a numbered line");
+    let line_bytes = newest
+        .lines()
+        .find(|l| l.contains("stdout | "))
+        .map_or(0, |l| l.len() + 1);
+    let files = (1..=3)
+        .filter(|i| sb.path(&format!("yes.log.{i}")).exists())
+        .count();
+    let dropped: u64 = (0..=3)
+        .map(|i| match i {
+            0 => sb.path("yes.log"),
+            i => sb.path(&format!("yes.log.{i}")),
+        })
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .flat_map(|t| {
+            t.lines()
+                .filter_map(|l| {
+                    l.split_once("sundown | ")?
+                        .1
+                        .split(' ')
+                        .next()?
+                        .parse::<u64>()
+                        .ok()
+                })
+                .collect::<Vec<_>>()
+        })
+        .sum();
+    let written = last - dropped;
+    println!(
+        "log throughput: {last} lines read in {secs:.1} s, {written} written ({:.0} lines/s, {:.1} MB/s of {line_bytes}-byte file lines), {dropped} dropped when the writer fell behind (seen in the kept files), {files} backup(s)",
+        written as f64 / secs,
+        (written * line_bytes as u64) as f64 / secs / 1e6
+    );
+}
