@@ -302,3 +302,22 @@ fn log_throughput_with_rotation() {
         (written * line_bytes as u64) as f64 / secs / 1e6
     );
 }
+
+#[test]
+fn the_shipped_example_fills_its_files() {
+    let sb = Sandbox::new();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/logs.toml");
+    sb.config(&std::fs::read_to_string(example).expect("examples/logs.toml"));
+    let mut sd = sb.run();
+    sd.wait_ready(2);
+    let out = sb.client(&["logs", "-n", "5"]);
+    assert_eq!(text(&out.stdout).lines().count(), 5, "{out:?}");
+    sd.signal(Signal::SIGTERM);
+    assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
+    let ticker = std::fs::read_to_string(sb.path("logs-data/ticker.log")).expect("ticker.log");
+    assert!(ticker.contains(" stdout | tick 1\n"), "{ticker}");
+    assert!(ticker.contains(" stderr | ticker: bye\n"), "{ticker}");
+    let web = std::fs::read_to_string(sb.path("logs-data/web.log")).expect("web.log");
+    assert!(web.contains(" info | listening on 127.0.0.1:"), "{web}");
+    assert!(!sd.stderr().contains("ticker | tick"), "{}", sd.stderr());
+}
