@@ -321,3 +321,88 @@ fn the_shipped_example_fills_its_files() {
     assert!(web.contains(" info | listening on 127.0.0.1:"), "{web}");
     assert!(!sd.stderr().contains("ticker | tick"), "{}", sd.stderr());
 }
+
+#[test]
+fn a_changed_log_key_restarts_only_that_component_into_its_new_file() {
+    let sb = Sandbox::new();
+    let svc = |file: &str| {
+        sb.shell(
+            "svc",
+            "echo \"hello from $$$$\"; while :; do sleep 1000 & wait $$!; done",
+            &format!("ready_after = \"50ms\"\nlog_file = \"{file}\""),
+        )
+    };
+    let other = sb.shell(
+        "other",
+        "echo other; while :; do sleep 1000 & wait $$!; done",
+        "ready_after = \"50ms\"\nlog_file = \"{name}.log\"",
+    );
+    sb.config(&format!("{}{other}", svc("first.log")));
+    let mut sd = sb.run();
+    sd.wait_ready(2);
+    let pid_of = |name: &str| {
+        sb.status()
+            .components
+            .into_iter()
+            .find(|c| c.name == name)
+            .and_then(|c| c.pid)
+    };
+    let other_pid = pid_of("other");
+    sb.config(&format!("{}{other}", svc("second.log")));
+    let out = sb.client(&["reload"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        text(&out.stdout).starts_with("changed: svc\nunchanged, left running: other\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(pid_of("other"), other_pid);
+    sd.wait_for_nth("svc: ready", 2);
+    sd.signal(Signal::SIGTERM);
+    assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
+    let first = std::fs::read_to_string(sb.path("first.log")).expect("first.log");
+    let second = std::fs::read_to_string(sb.path("second.log")).expect("second.log");
+    assert!(first.contains(" stdout | hello from "), "{first}");
+    assert!(second.contains(" stdout | hello from "), "{second}");
+    assert!(second.contains(" info | stopped in"), "{second}");
+    let other_log = std::fs::read_to_string(sb.path("other.log")).expect("other.log");
+    assert_eq!(
+        other_log.matches(" stdout | other").count(),
+        1,
+        "{other_log}"
+    );
+}
+
+#[test]
+fn logs_follows_every_component_without_a_name() {
+    let sb = Sandbox::new();
+    sb.config(&sb.shell(
+        "a",
+        "echo a1; trap 'echo pinged' USR1; while :; do sleep 1000 & wait $$!; done",
+        "ready_after = \"50ms\"",
+    ));
+    let mut sd = sb.run();
+    sd.wait_ready(1);
+    let mut follow = crate::common::command()
+        .args(["logs", "-f", "--config"])
+        .arg(sb.path("supervisor.toml"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("follow");
+    let mut stdout = std::io::BufReader::new(follow.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    let mut next = |line: &mut String| {
+        line.clear();
+        std::io::BufRead::read_line(&mut stdout, line).expect("read")
+    };
+    while !line.contains(" a stdout | a1") {
+        assert!(next(&mut line) > 0, "ended early");
+    }
+    sd.signal(Signal::SIGUSR1);
+    while !line.contains(" a stdout | pinged") {
+        assert!(next(&mut line) > 0, "ended before the new line");
+    }
+    sd.signal(Signal::SIGTERM);
+    assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
+    assert!(follow.wait().expect("ends with the run").success());
+}

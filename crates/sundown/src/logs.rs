@@ -112,30 +112,37 @@ impl LogStore {
     /// at each reload). A file whose settings are unchanged keeps its
     /// writer; the others are closed and opened anew.
     pub fn configure(&self, config: &Config) {
-        let mut sinks = self.sinks.write().unwrap_or_else(|e| e.into_inner());
-        let mut old = std::mem::take(&mut *sinks);
-        for c in &config.components {
-            let kept = old
-                .remove(&c.name)
-                .and_then(|s| s.file)
-                .filter(|(spec, _)| Some(spec) == c.log.file.as_ref());
-            let file = kept.or_else(|| {
-                let spec = c.log.file.clone()?;
-                match LogFile::start(&c.name, &spec) {
-                    Ok(f) => Some((spec, Arc::new(f))),
-                    Err(e) => {
-                        tracing::warn!(component = %c.name, "{}: cannot start writing {}: {e}", c.name, spec.path.display());
-                        None
+        // Logged after the lock is released: the layer reads the sinks.
+        let mut failed = Vec::new();
+        {
+            let mut sinks = self.sinks.write().unwrap_or_else(|e| e.into_inner());
+            let mut old = std::mem::take(&mut *sinks);
+            for c in &config.components {
+                let kept = old
+                    .remove(&c.name)
+                    .and_then(|s| s.file)
+                    .filter(|(spec, _)| Some(spec) == c.log.file.as_ref());
+                let file = kept.or_else(|| {
+                    let spec = c.log.file.clone()?;
+                    match LogFile::start(&c.name, &spec) {
+                        Ok(f) => Some((spec, Arc::new(f))),
+                        Err(e) => {
+                            failed.push((c.name.clone(), spec.path, e));
+                            None
+                        }
                     }
-                }
-            });
-            sinks.insert(
-                c.name.clone(),
-                Sink {
-                    file,
-                    stderr: c.log.stderr,
-                },
-            );
+                });
+                sinks.insert(
+                    c.name.clone(),
+                    Sink {
+                        file,
+                        stderr: c.log.stderr,
+                    },
+                );
+            }
+        }
+        for (name, path, e) in failed {
+            tracing::warn!(component = %name, "{name}: cannot start writing {}: {e}", path.display());
         }
     }
 
