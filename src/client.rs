@@ -244,6 +244,9 @@ fn render(v: &StatusView) -> String {
         if let Some(k) = c.kill_in_ms {
             note.push(format!("killed in {}", secs(k)));
         }
+        if let Some(f) = &c.log_file {
+            note.push(format!("log: {}", f.display()));
+        }
         out.push_str(&format!(
             "{:width$}  {:13}  {:>7}  {:>9}  {:>8}  {}\n",
             c.name,

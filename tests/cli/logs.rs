@@ -120,6 +120,12 @@ fn a_full_disk_is_one_warning_and_the_component_keeps_running() {
     sd.wait_for("full | pinged");
     let status = sb.status();
     assert_eq!(
+        status.components[0].log_file.as_deref(),
+        Some(std::path::Path::new("/dev/full"))
+    );
+    let table = text(&sb.client(&["status"]).stdout);
+    assert!(table.contains("log: /dev/full"), "{table}");
+    assert_eq!(
         status.components[0].state,
         sundown::status::ComponentState::Ready,
         "{status:?}"

@@ -28,6 +28,10 @@ impl Status {
                     restarts: 0,
                     last_stop_ms: None,
                     stop_asked_ms: None,
+                    log_file: config
+                        .index_of(graph.name(i))
+                        .and_then(|j| config.components[j].log.file.as_ref())
+                        .map(|f| f.path.clone()),
                 })
                 .collect(),
             phase_ms: vec![(None, None); plan.phases.len()],

@@ -120,6 +120,8 @@ pub struct ComponentStatus {
     /// When it was last asked to stop (or killed without being asked).
     #[serde(skip)]
     stop_asked_ms: Option<f64>,
+    /// Where its lines are kept (`log_file`).
+    pub log_file: Option<std::path::PathBuf>,
 }
 
 /// What a shutdown under way is doing.

@@ -88,6 +88,9 @@ pub struct ComponentView {
     pub kill_in_ms: Option<f64>,
     /// What it says it is doing, or which stop step holds it up.
     pub detail: Option<String>,
+    /// Where its lines are kept (`log_file`); `null` when nowhere.
+    #[serde(default)]
+    pub log_file: Option<std::path::PathBuf>,
 }
 
 /// A shutdown under way, in a [`StatusView`].
@@ -126,6 +129,7 @@ impl Status {
                     restarts: c.restarts,
                     kill_in_ms: c.kill_at_ms.map(left),
                     detail: c.detail.clone(),
+                    log_file: c.log_file.clone(),
                 })
                 .collect(),
             shutdown: self.shutdown.as_ref().map(|s| ShutdownView {
