@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use crate::config::LogFileSpec;
 
-/// Bytes queued for the writer before lines are dropped: a second or so of
-/// a very chatty program, well under what a slow disk would need to catch up.
+/// Bytes queued for the writer before lines are dropped (the writer holds
+/// at most as much again, the batch it is writing): a fraction of a second
+/// of a very chatty program.
 pub const QUEUE_BYTES: usize = 1 << 20;
 /// A longer line is cut here (with `…`), so one line cannot fill the queue.
 pub const MAX_LINE: usize = 16 << 10;
@@ -328,5 +329,47 @@ mod tests {
         file.close();
         let text = std::fs::read_to_string(&spec.path).expect("read");
         assert!(text.len() <= MAX_LINE + 4 && text.ends_with("…\n"));
+    }
+
+    #[test]
+    fn a_stalled_file_costs_dropped_lines_never_a_blocked_caller() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spec = spec(dir.path(), 1 << 30, 0);
+        std::fs::create_dir_all(dir.path().join("logs")).expect("mkdir");
+        // Opening a fifo for writing blocks until a reader comes: the
+        // writer thread is stuck as on a hung disk.
+        nix::unistd::mkfifo(&spec.path, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+        let file = LogFile::start("x", &spec).expect("start");
+        let began = std::time::Instant::now();
+        let line = "y".repeat(1000);
+        for _ in 0..3000 {
+            file.push(line.clone());
+        }
+        assert!(
+            began.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            began.elapsed()
+        );
+        let path = spec.path.clone();
+        let reader = std::thread::spawn(move || std::fs::read_to_string(path).expect("read"));
+        file.close();
+        drop(file);
+        let text = reader.join().expect("reader");
+        let dropped: u64 = text
+            .lines()
+            .filter_map(|l| {
+                l.split_once("sundown | ")?
+                    .1
+                    .split(' ')
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .sum();
+        let written = text.lines().filter(|l| *l == line).count() as u64;
+        assert!(dropped > 0, "{dropped}");
+        assert_eq!(written + dropped, 3000);
+        // What was queued, and the batch the writer had taken before it stuck.
+        assert!(written as usize * 1000 <= 2 * QUEUE_BYTES, "{written}");
     }
 }
