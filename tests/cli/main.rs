@@ -18,6 +18,7 @@ mod example_configs;
 mod examples;
 mod k8s;
 mod live;
+mod log_files;
 mod logs;
 mod metrics;
 mod pid1;
