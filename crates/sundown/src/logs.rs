@@ -64,6 +64,9 @@ pub struct LogStore {
 struct Sink {
     file: Option<(LogFileSpec, Arc<LogFile>)>,
     stderr: bool,
+    /// Not in the config any more: kept until the next reload, so that the
+    /// messages of its stop still reach its file.
+    removed: bool,
 }
 
 #[derive(Debug)]
@@ -137,8 +140,13 @@ impl LogStore {
                     Sink {
                         file,
                         stderr: c.log.stderr,
+                        removed: false,
                     },
                 );
+            }
+            for (name, mut sink) in old.into_iter().filter(|(_, s)| !s.removed) {
+                sink.removed = true;
+                sinks.insert(name, sink);
             }
         }
         for (name, path, e) in failed {
@@ -263,5 +271,28 @@ mod tests {
         store.set_capacity(1);
         assert_eq!(texts("db"), ["3"]);
         assert!(store.recent("nobody").is_empty());
+    }
+
+    #[test]
+    fn a_removed_component_keeps_its_file_until_the_next_reload() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config =
+            |text: &str| crate::config::Config::parse(text, "t.toml", dir.path()).expect("config");
+        let both = config(
+            "[components.a]\nkind = \"sim\"\nlog_file = \"{name}.log\"\n[components.b]\nkind = \"sim\"\n",
+        );
+        let only_b = config("[components.b]\nkind = \"sim\"\n");
+        let store = LogStore::new(10);
+        store.configure(&both);
+        store.configure(&only_b);
+        assert!(store.knows("a"));
+        store.push(line("a", "stopping"));
+        store.close_files();
+        let text = std::fs::read_to_string(dir.path().join("a.log")).expect("a.log");
+        assert!(text.ends_with(" stdout | stopping\n"), "{text}");
+        store.configure(&both);
+        store.configure(&only_b);
+        store.configure(&only_b);
+        assert!(!store.knows("a"));
     }
 }
