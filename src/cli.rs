@@ -120,15 +120,22 @@ enum Command {
         #[command(subcommand)]
         to: ExportTo,
     },
-    /// Print a component's recent output (kept per component, `[supervisor] log_lines`).
+    /// Print a component's recent output and messages (kept per component, `[supervisor] log_lines`), or every component's in time order.
     Logs {
-        /// The component.
-        name: String,
+        /// The component; without one, every component's lines in time
+        /// order, each with its time and name.
+        name: Option<String>,
         #[command(flatten)]
         target: crate::client::Target,
         /// Keep printing new lines until the supervisor exits.
         #[arg(long, short)]
         follow: bool,
+        /// Only the last N kept lines.
+        #[arg(short = 'n', long = "lines", value_name = "N")]
+        lines: Option<usize>,
+        /// Only the lines of the last DURATION (`5m`, `30s`, `1h`).
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        since: Option<std::time::Duration>,
     },
     /// Block until every component is ready (the default) or NAME has completed; exit 3 at the timeout, naming what is not.
     Wait {
@@ -335,7 +342,17 @@ pub(crate) fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
             name,
             target,
             follow,
-        } => crate::client::logs(&target, &name, follow),
+            lines,
+            since,
+        } => crate::client::logs(
+            &target,
+            sundown::control::LogQuery {
+                name,
+                last: lines,
+                since,
+                follow,
+            },
+        ),
     };
     let code = result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");

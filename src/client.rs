@@ -112,13 +112,15 @@ pub(crate) fn shutdown(target: &Target) -> anyhow::Result<i32> {
     }
 }
 
-pub(crate) fn logs(target: &Target, name: &str, follow: bool) -> anyhow::Result<i32> {
+pub(crate) fn logs(target: &Target, query: sundown::control::LogQuery) -> anyhow::Result<i32> {
     use std::io::Write as _;
     let socket = match socket(target) {
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
-    if !sundown::config::is_valid_name(name) {
+    if let Some(name) = &query.name
+        && !sundown::config::is_valid_name(name)
+    {
         eprintln!(
             "error: there is no component `{name}`: a name is {}",
             sundown::config::NAME_RULE
@@ -126,7 +128,7 @@ pub(crate) fn logs(target: &Target, name: &str, follow: bool) -> anyhow::Result<
         return Ok(ExitCode::Usage.code());
     }
     let mut stdout = std::io::stdout();
-    let printed = block_on(client::logs(&socket, name, follow, |chunk| {
+    let printed = block_on(client::logs(&socket, &query, |chunk| {
         // A closed pipe (`| head`) ends the command; nothing to report.
         let _ = stdout.write_all(chunk).and_then(|()| stdout.flush());
     }))?;
@@ -248,6 +250,9 @@ fn render(v: &StatusView) -> String {
         }
         if let Some(k) = c.kill_in_ms {
             note.push(format!("killed in {}", secs(k)));
+        }
+        if let Some(f) = &c.log_file {
+            note.push(format!("log: {}", f.display()));
         }
         out.push_str(&format!(
             "{:width$}  {:13}  {:>7}  {:>9}  {:>8}  {}\n",

@@ -31,6 +31,7 @@ pub(crate) fn check(path: &Path) -> anyhow::Result<i32> {
         println!("{}", exit_with_line(name));
     }
     print_skipped(&config);
+    print_log_files(&config);
     Ok(0)
 }
 
@@ -41,6 +42,30 @@ fn print_skipped(config: &sundown::Config) {
             "not run: `{name}` (profiles: {}; enable one with --profile)",
             profiles.join(", ")
         );
+    }
+}
+
+/// Where each component's lines are kept, and which output is kept off stderr.
+fn print_log_files(config: &sundown::Config) {
+    for c in &config.components {
+        let quiet = if c.log.stderr {
+            ""
+        } else {
+            "; output not on sundown's stderr (log_stderr = false)"
+        };
+        match &c.log.file {
+            Some(f) => println!(
+                "log file: `{}` → {} (rotated at {} bytes, {} backup(s)){quiet}",
+                c.name,
+                f.path.display(),
+                f.max_size,
+                f.backups
+            ),
+            None if !quiet.is_empty() => {
+                println!("log file: `{}`: none{quiet}", c.name)
+            }
+            None => {}
+        }
     }
 }
 
@@ -79,6 +104,7 @@ pub(crate) fn plan(path: &Path, strategy: Option<&str>) -> anyhow::Result<i32> {
             println!("{}", exit_with_line(name));
         }
         print_skipped(&config);
+        print_log_files(&config);
         return Ok(0);
     };
     let parse = |s: &str| serde_json::from_value::<Strategy>(serde_json::json!(s));

@@ -44,10 +44,6 @@ pub(crate) fn init(format: LogFormat) -> Logging {
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(ansi);
     // Text lines already start with the component's name ("db: ready"), so
     // its field would only repeat it; JSON keeps every field for machines.
     let text_fields =
@@ -56,31 +52,29 @@ pub(crate) fn init(format: LogFormat) -> Logging {
             "message" => write!(w, "{value:?}"),
             name => write!(w, " {name}={value:?}"),
         });
+    use tracing_subscriber::Layer as _;
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
+    type Boxed = Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync>;
     let logs = sundown::logs::LogStore::default();
-    let output = sundown::logs::OutputLayer(logs.clone());
-    let _ = match (format, live.clone()) {
-        (LogFormat::Text, Some(line)) => builder
-            .fmt_fields(text_fields)
-            .with_writer(line)
-            .finish()
-            .with(output)
-            .try_init(),
-        (LogFormat::Text, None) => builder
-            .fmt_fields(text_fields)
-            .with_writer(out)
-            .finish()
-            .with(output)
-            .try_init(),
-        (LogFormat::Json, _) => builder
-            .with_writer(out)
-            .json()
-            .flatten_event(true)
-            .finish()
-            .with(output)
-            .try_init(),
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_target(false)
+        .with_ansi(ansi);
+    let stderr: Boxed = match (format, live.clone()) {
+        (LogFormat::Text, Some(line)) => fmt.fmt_fields(text_fields).with_writer(line).boxed(),
+        (LogFormat::Text, None) => fmt.fmt_fields(text_fields).with_writer(out).boxed(),
+        (LogFormat::Json, _) => fmt.with_writer(out).json().flatten_event(true).boxed(),
     };
+    use tracing_subscriber::filter::FilterExt as _;
+    // Per layer: `RUST_LOG` and `log_stderr = false` decide what reaches
+    // stderr, not what reaches the store and the log files.
+    let stderr = stderr.with_filter(filter.and(sundown::logs::QuietFilter(logs.clone())));
+    let output = sundown::logs::OutputLayer(logs.clone())
+        .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
+    let _ = tracing_subscriber::registry()
+        .with(stderr)
+        .with(output)
+        .try_init();
     Logging {
         live,
         logs,

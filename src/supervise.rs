@@ -75,6 +75,7 @@ pub(crate) fn supervise(
         tracing::debug!("{marked} inherited descriptor(s) marked close-on-exec");
     }
     let runtime = runtime_for(&config).context("cannot start the async runtime")?;
+    let files = logs.clone();
     let (code, lock) = runtime.block_on(async move {
         // Install the handlers before anything starts: a signal during startup must count.
         let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
@@ -150,7 +151,10 @@ pub(crate) fn supervise(
             }
         };
         let running =
-            match Supervisor::from_config(config).map(|s| s.with_kinds(crate::config_file::kinds())) {
+            match Supervisor::from_config(config).map(|s| {
+                s.with_kinds(crate::config_file::kinds())
+                    .with_logs(logs.clone())
+            }) {
                 Ok(supervisor) => {
                     if let Some(text) = previous {
                         clean_up_after(&text, &supervisor).await;
@@ -268,6 +272,8 @@ pub(crate) fn supervise(
     // waiting for it, as dropping the runtime does, once kept a stopped
     // Redis stand-in's process alive for 14 s after its report.
     runtime.shutdown_background();
+    // After the last component's last line.
+    files.close_files();
     // Last: until here, no second run of this config can start beside
     // what is left of this one.
     drop(lock);

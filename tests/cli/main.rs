@@ -18,6 +18,8 @@ mod example_configs;
 mod examples;
 mod k8s;
 mod live;
+mod log_files;
+mod logs;
 mod metrics;
 mod oneshot;
 mod pid1;

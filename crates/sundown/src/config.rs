@@ -24,6 +24,7 @@ mod env_file;
 mod exit_with;
 mod interpolate;
 mod kinds;
+mod log_settings;
 mod profiles;
 mod raw;
 mod resolve;
@@ -32,6 +33,10 @@ mod restart;
 mod validate;
 pub use depends::Condition;
 pub use exit_with::ExitWithError;
+pub use log_settings::{
+    DEFAULT_LOG_BACKUPS, DEFAULT_LOG_MAX_SIZE, LogFileSpec, LogSettings, MAX_LOG_BACKUPS,
+    parse_size,
+};
 pub use restart::{RestartPolicy, RestartSpec};
 
 /// Stop timeout of a component that does not set one (Docker's default).
@@ -158,6 +163,8 @@ pub struct ComponentSpec {
     pub exit_with: bool,
     /// The profiles it runs in (`profiles`); empty: always.
     pub profiles: Vec<String>,
+    /// Its log file and where its output goes (`log_file`, `log_stderr`, …).
+    pub log: LogSettings,
     /// What the component is.
     pub kind: KindSpec,
 }

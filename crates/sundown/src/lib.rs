@@ -19,6 +19,7 @@ pub mod graph;
 pub mod k8s;
 pub mod kind;
 pub mod kinds;
+pub mod log_file;
 pub mod logs;
 pub mod metrics;
 pub mod notify;

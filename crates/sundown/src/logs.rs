@@ -3,16 +3,23 @@
 //! new lines for followers.
 //!
 //! It is filled by a `tracing` layer ([`OutputLayer`]) that picks the
-//! components' forwarded output out of the log stream, so the components
-//! and the engine know nothing about it, and what `logs` shows is exactly
-//! what the log showed.
+//! components' forwarded output, and every message naming a component (the
+//! stand-ins' own, the engine's about it), out of the log stream, so the
+//! components and the engine know nothing about it, and what `logs` shows
+//! is exactly what the log showed. The same layer feeds each component's
+//! `log_file`.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
 
 use tokio::sync::broadcast;
-use tracing::field::{Field, Visit};
-use tracing_subscriber::layer::Context;
+
+use crate::config::{Config, LogFileSpec};
+use crate::log_file::LogFile;
+
+mod layer;
+pub use layer::{OutputLayer, QuietFilter};
 
 /// Lines kept per component unless `[supervisor] log_lines` says otherwise.
 pub const DEFAULT_LINES: usize = 1000;
@@ -20,12 +27,26 @@ pub const DEFAULT_LINES: usize = 1000;
 /// One line of a component's output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
+    /// When sundown read it.
+    pub time: SystemTime,
     /// The component.
     pub component: String,
-    /// `stdout`, `stderr` or `stop_command`.
+    /// `stdout`, `stderr` or `stop_command` for a program's output; the
+    /// level (`info`, `warn`, `error`) for a message.
     pub stream: String,
     /// The text, without the `name | ` prefix of the log line.
     pub text: String,
+}
+
+impl Line {
+    /// Whether it is a message about the component (its `stream` is a
+    /// level) rather than a program's output.
+    pub fn is_message(&self) -> bool {
+        matches!(
+            self.stream.as_str(),
+            "error" | "warn" | "info" | "debug" | "trace"
+        )
+    }
 }
 
 /// The rings, shared between the layer that fills them and the control
@@ -34,6 +55,18 @@ pub struct Line {
 pub struct LogStore {
     inner: Arc<Mutex<Inner>>,
     live: broadcast::Sender<Line>,
+    /// Per component of the running config: its file and whether its
+    /// output goes to stderr. Read at every line, written at a reload.
+    sinks: Arc<RwLock<HashMap<String, Sink>>>,
+}
+
+#[derive(Debug)]
+struct Sink {
+    file: Option<(LogFileSpec, Arc<LogFile>)>,
+    stderr: bool,
+    /// Not in the config any more: kept until the next reload, so that the
+    /// messages of its stop still reach its file.
+    removed: bool,
 }
 
 #[derive(Debug)]
@@ -58,6 +91,7 @@ impl LogStore {
             })),
             // A follower that falls this far behind is told it missed lines.
             live: broadcast::channel(1024).0,
+            sinks: Arc::default(),
         }
     }
 
@@ -77,8 +111,91 @@ impl LogStore {
         }
     }
 
-    /// Adds a line.
+    /// Takes the components and log files of `config` (at the start and
+    /// at each reload). A file whose settings are unchanged keeps its
+    /// writer; the others are closed and opened anew.
+    pub fn configure(&self, config: &Config) {
+        // Logged after the lock is released: the layer reads the sinks.
+        let mut failed = Vec::new();
+        {
+            let mut sinks = self.sinks.write().unwrap_or_else(|e| e.into_inner());
+            let mut old = std::mem::take(&mut *sinks);
+            for c in &config.components {
+                let kept = old
+                    .remove(&c.name)
+                    .and_then(|s| s.file)
+                    .filter(|(spec, _)| Some(spec) == c.log.file.as_ref());
+                let file = kept.or_else(|| {
+                    let spec = c.log.file.clone()?;
+                    match LogFile::start(&c.name, &spec) {
+                        Ok(f) => Some((spec, Arc::new(f))),
+                        Err(e) => {
+                            failed.push((c.name.clone(), spec.path, e));
+                            None
+                        }
+                    }
+                });
+                sinks.insert(
+                    c.name.clone(),
+                    Sink {
+                        file,
+                        stderr: c.log.stderr,
+                        removed: false,
+                    },
+                );
+            }
+            for (name, mut sink) in old.into_iter().filter(|(_, s)| !s.removed) {
+                sink.removed = true;
+                sinks.insert(name, sink);
+            }
+        }
+        for (name, path, e) in failed {
+            tracing::warn!(component = %name, "{name}: cannot start writing {}: {e}", path.display());
+        }
+    }
+
+    /// Writes what the log files have queued and closes them (at the end of
+    /// a run).
+    pub fn close_files(&self) {
+        let sinks = std::mem::take(&mut *self.sinks.write().unwrap_or_else(|e| e.into_inner()));
+        for (_, file) in sinks.into_values().filter_map(|s| s.file) {
+            file.close();
+        }
+    }
+
+    /// Whether `component` is one of the running config's.
+    pub fn knows(&self, component: &str) -> bool {
+        self.sinks
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(component)
+    }
+
+    /// Whether `component`'s output is kept off sundown's stderr (`log_stderr = false`).
+    pub fn quiet(&self, component: &str) -> bool {
+        self.sinks
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(component)
+            .is_some_and(|s| !s.stderr)
+    }
+
+    /// Adds a line, to the ring and to the component's log file.
     pub fn push(&self, line: Line) {
+        if let Some(s) = self
+            .sinks
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&line.component)
+            && let Some((_, file)) = &s.file
+        {
+            file.push(format!(
+                "{} {} | {}",
+                humantime::format_rfc3339_micros(line.time),
+                line.stream,
+                line.text
+            ));
+        }
         {
             let mut inner = self.lock();
             let capacity = inner.capacity;
@@ -103,64 +220,22 @@ impl LogStore {
             .unwrap_or_default()
     }
 
+    /// Every component's kept lines, in time order.
+    pub fn all_recent(&self) -> Vec<Line> {
+        let mut lines: Vec<Line> = self
+            .lock()
+            .rings
+            .values()
+            .flat_map(|r| r.iter().cloned())
+            .collect();
+        // Stable: lines of one component read at the same instant keep their order.
+        lines.sort_by_key(|l| l.time);
+        lines
+    }
+
     /// New lines of every component from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Line> {
         self.live.subscribe()
-    }
-}
-
-/// A `tracing` layer that copies the components' output into a [`LogStore`].
-#[derive(Debug, Clone)]
-pub struct OutputLayer(pub LogStore);
-
-#[derive(Default)]
-struct Fields {
-    message: Option<String>,
-    component: Option<String>,
-    stream: Option<String>,
-}
-
-impl Visit for Fields {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.record(field, value.to_string());
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.record(field, format!("{value:?}"));
-    }
-}
-
-impl Fields {
-    fn record(&mut self, field: &Field, value: String) {
-        match field.name() {
-            "message" => self.message = Some(value),
-            "component" => self.component = Some(value),
-            "stream" => self.stream = Some(value),
-            _ => {}
-        }
-    }
-}
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for OutputLayer {
-    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-        if event.metadata().target() != "sundown::output" {
-            return;
-        }
-        let mut f = Fields::default();
-        event.record(&mut f);
-        let (Some(message), Some(component)) = (f.message, f.component) else {
-            return;
-        };
-        // "db | text" or "db (stop command) | text".
-        let text = message
-            .split_once(" | ")
-            .map_or(message.as_str(), |(_, t)| t)
-            .to_string();
-        self.0.push(Line {
-            component,
-            stream: f.stream.unwrap_or_default(),
-            text,
-        });
     }
 }
 
@@ -170,6 +245,7 @@ mod tests {
 
     fn line(c: &str, t: &str) -> Line {
         Line {
+            time: SystemTime::now(),
             component: c.into(),
             stream: "stdout".into(),
             text: t.into(),
@@ -198,21 +274,25 @@ mod tests {
     }
 
     #[test]
-    fn the_layer_takes_only_forwarded_output() {
-        use tracing_subscriber::layer::SubscriberExt as _;
-        let store = LogStore::new(10);
-        let subscriber = tracing_subscriber::registry().with(OutputLayer(store.clone()));
-        tracing::subscriber::with_default(subscriber, || {
-            tracing::info!(target: "sundown::output", component = "db", stream = "stderr", "db | ready | really");
-            tracing::info!(component = "db", "db: stopped");
-        });
-        assert_eq!(
-            store.recent("db"),
-            [Line {
-                component: "db".into(),
-                stream: "stderr".into(),
-                text: "ready | really".into()
-            }]
+    fn a_removed_component_keeps_its_file_until_the_next_reload() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config =
+            |text: &str| crate::config::Config::parse(text, "t.toml", dir.path()).expect("config");
+        let both = config(
+            "[components.a]\nkind = \"sim\"\nlog_file = \"{name}.log\"\n[components.b]\nkind = \"sim\"\n",
         );
+        let only_b = config("[components.b]\nkind = \"sim\"\n");
+        let store = LogStore::new(10);
+        store.configure(&both);
+        store.configure(&only_b);
+        assert!(store.knows("a"));
+        store.push(line("a", "stopping"));
+        store.close_files();
+        let text = std::fs::read_to_string(dir.path().join("a.log")).expect("a.log");
+        assert!(text.ends_with(" stdout | stopping\n"), "{text}");
+        store.configure(&both);
+        store.configure(&only_b);
+        store.configure(&only_b);
+        assert!(!store.knows("a"));
     }
 }

@@ -43,6 +43,8 @@ pub struct Supervisor {
     components: Vec<Factory>,
     /// The kinds its config was read with, so that a reload reads the new one alike.
     kinds: Kinds,
+    /// Told the components' log settings at the start and at each reload.
+    logs: Option<crate::logs::LogStore>,
 }
 
 /// The supervisor did not get every component ready; the graph has already
@@ -82,6 +84,7 @@ impl Supervisor {
             plan: Arc::new(plan),
             components,
             kinds: crate::kinds::builtin(),
+            logs: None,
         })
     }
 
@@ -94,6 +97,14 @@ impl Supervisor {
     /// set here or by [`Supervisor::load_with`]).
     pub fn with_kinds(mut self, kinds: Kinds) -> Supervisor {
         self.kinds = kinds;
+        self
+    }
+
+    /// The store `sundown logs` reads: it is given each component's log
+    /// file and `log_stderr` when the run starts and when a reload is
+    /// accepted.
+    pub fn with_logs(mut self, logs: crate::logs::LogStore) -> Supervisor {
+        self.logs = Some(logs);
         self
     }
 
@@ -172,9 +183,17 @@ impl Supervisor {
     pub fn spawn(self) -> Running {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let kinds = self.kinds.clone();
+        let logs = self.logs.clone();
+        if let Some(logs) = &logs {
+            logs.configure(&self.config);
+        }
         let (engine, status) = Engine::new(self.into(), cmd_rx);
         Running {
-            handle: Handle { tx: cmd_tx, kinds },
+            handle: Handle {
+                tx: cmd_tx,
+                kinds,
+                logs,
+            },
             status,
             join: tokio::spawn(engine.drive()),
         }
@@ -263,6 +282,7 @@ impl Running {
 pub struct Handle {
     tx: mpsc::UnboundedSender<Command>,
     kinds: Kinds,
+    logs: Option<crate::logs::LogStore>,
 }
 
 impl Handle {
@@ -299,6 +319,11 @@ impl Handle {
             .map_err(|_| Refused::Gone)??;
         for w in &sup.config().warnings {
             tracing::warn!("{w}");
+        }
+        // Before the change: a changed component's new run writes where
+        // its new settings say.
+        if let Some(logs) = &self.logs {
+            logs.configure(sup.config());
         }
         Ok(self.change(Change::reload(sup)).await?)
     }

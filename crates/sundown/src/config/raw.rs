@@ -69,6 +69,11 @@ pub(crate) struct RawComponent {
     pub(super) exit_with: Option<Spanned<bool>>,
     // see `profiles.rs`
     pub(super) profiles: Option<Spanned<Vec<Spanned<String>>>>,
+    // see `log_settings.rs`
+    pub(super) log_file: Option<Spanned<String>>,
+    pub(super) log_max_size: Option<Spanned<String>>,
+    pub(super) log_backups: Option<Spanned<i64>>,
+    pub(super) log_stderr: Option<Spanned<bool>>,
     #[allow(
         dead_code,
         reason = "only the shape is checked here; resolve.rs reads the entries with their places"

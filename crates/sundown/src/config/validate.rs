@@ -150,6 +150,7 @@ impl<'a> Validator<'a> {
             let kind = self.kind(name, key.span(), c, &mut tables, stop_timeout);
             let restart = self.restart(name, c);
             let exit_with = self.exit_with(name, c, &restart, &mut exit_withs);
+            let log = self.log_settings(name, c);
             let oneshot = self.oneshot(name, c, restart.policy);
             if self.off.contains_key(name) {
                 // Checked like the others, then left out.
@@ -169,6 +170,7 @@ impl<'a> Validator<'a> {
                 restart,
                 exit_with,
                 profiles,
+                log,
                 // Never run: a config with an error is not returned.
                 kind: kind.unwrap_or_else(|| KindSpec::new("sim", crate::sim::SimSpec::default())),
             });
@@ -231,6 +233,12 @@ impl<'a> Validator<'a> {
             .keys()
             .map(|k| (k.get_ref().as_str(), k.span()))
             .collect();
+        let log_file_spans: HashMap<String, Range<usize>> = raw
+            .components
+            .iter()
+            .filter_map(|(k, c)| Some((k.get_ref().clone(), c.log_file.as_ref()?.span())))
+            .collect();
+        self.shared_log_files(&components, &log_file_spans);
         for (span, warning) in edges::unordered(&components, &tables, &name_spans) {
             self.warn(span, warning);
         }

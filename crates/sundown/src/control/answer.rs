@@ -14,6 +14,7 @@ use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::SocketTarget;
+use super::log_lines::{LogQuery, log_lines};
 use crate::event::Trigger;
 use crate::logs::LogStore;
 use crate::status::{Status, StatusView};
@@ -117,11 +118,11 @@ pub(super) async fn answer(
                     &error(&format!("there is no component `{name}`{hint}")),
                 );
             }
-            let follow = req
-                .uri()
-                .query()
-                .is_some_and(|q| q.split('&').any(|kv| kv == "follow=1" || kv == "follow"));
-            log_lines(name, logs, follow.then(|| ends.clone()))
+            let q = LogQuery::parse(Some(name), req.uri().query());
+            log_lines(q, logs, ends)
+        }
+        (&Method::GET, "/logs" | "/logs/") => {
+            log_lines(LogQuery::parse(None, req.uri().query()), logs, ends)
         }
         (_, "/status" | "/shutdown" | "/reload") => json(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -138,7 +139,7 @@ pub(super) async fn answer(
     }
 }
 
-const ENDPOINTS: &str = "there are GET /status, GET /wait?ready, GET /wait?completed=NAME, GET /logs/NAME, POST /shutdown, POST /stop/NAME, POST /start/NAME, POST /restart/NAME and POST /reload";
+const ENDPOINTS: &str = "there are GET /status, GET /wait?ready, GET /wait?completed=NAME, GET /logs[/NAME], POST /shutdown, POST /stop/NAME, POST /start/NAME, POST /restart/NAME and POST /reload";
 
 /// The change a `POST /stop/NAME` (`start`, `restart`) path asks for.
 fn change_of(path: &str) -> Option<crate::Change> {
@@ -196,62 +197,6 @@ pub(super) fn error(message: &str) -> serde_json::Value {
 }
 
 pub(super) type Body = BoxBody<Bytes, Infallible>;
-
-/// `name`'s kept lines as text, one per line; with `follow`, then its new
-/// lines until the run ends (`follow` is cancelled).
-fn log_lines(name: &str, logs: &LogStore, follow: Option<CancellationToken>) -> Response<Body> {
-    // Subscribe before reading the ring: a line between the two is not lost
-    // (it may show twice, which is the better mistake).
-    let live = follow.as_ref().map(|_| logs.subscribe());
-    let recent: Vec<Bytes> = logs
-        .recent(name)
-        .into_iter()
-        .map(|l| Bytes::from(format!("{}\n", l.text)))
-        .collect();
-    let head = futures::stream::iter(recent);
-    let body: Body = match (live, follow) {
-        (Some(live), Some(ends)) => {
-            let name = name.to_string();
-            let tail = futures::stream::unfold((live, ends), move |(mut live, ends)| {
-                let name = name.clone();
-                async move {
-                    loop {
-                        let next = tokio::select! {
-                            _ = ends.cancelled() => return None,
-                            n = live.recv() => n,
-                        };
-                        match next {
-                            Ok(l) if l.component == name => {
-                                return Some((Bytes::from(format!("{}\n", l.text)), (live, ends)));
-                            }
-                            Ok(_) => {}
-                            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                                let note = format!(
-                                    "[sundown: {n} line(s) of output missed here; this client read too slowly]\n"
-                                );
-                                return Some((Bytes::from(note), (live, ends)));
-                            }
-                            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-                        }
-                    }
-                }
-            });
-            http_body_util::BodyExt::boxed(StreamBody::new(
-                head.chain(tail)
-                    .map(|b| Ok::<_, Infallible>(Frame::data(b))),
-            ))
-        }
-        _ => http_body_util::BodyExt::boxed(StreamBody::new(
-            head.map(|b| Ok::<_, Infallible>(Frame::data(b))),
-        )),
-    };
-    let mut resp = Response::new(body);
-    resp.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    resp
-}
 
 pub(super) fn json(code: StatusCode, body: &impl serde::Serialize) -> Response<Body> {
     let body = serde_json::to_vec(body)

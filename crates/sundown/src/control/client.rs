@@ -123,17 +123,15 @@ pub async fn status(socket: &Path) -> Result<StatusView, ClientError> {
     })
 }
 
-/// `GET /logs/NAME` (with `follow`, until the run ends), each chunk of the
-/// answer handed to `out` as it arrives.
+/// `GET /logs[/NAME]` (with `follow`, until the run ends), each chunk of
+/// the answer handed to `out` as it arrives.
 pub async fn logs(
     socket: &Path,
-    name: &str,
-    follow: bool,
+    query: &super::LogQuery,
     mut out: impl FnMut(&[u8]),
 ) -> Result<(), ClientError> {
     // Names are identifiers; anything else is answered 404 by the server.
-    let uri = format!("/logs/{name}{}", if follow { "?follow=1" } else { "" });
-    let mut body = send(socket, Method::GET, &uri).await?.into_body();
+    let mut body = send(socket, Method::GET, &query.uri()).await?.into_body();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| broken(socket, format!("reading the log: {e}")))?;
         if let Some(data) = frame.data_ref() {

@@ -12,8 +12,9 @@
 //! /wait?ready` and `GET /wait?completed=NAME` (a long poll: one JSON line
 //! once every component is up, or NAME has completed, or that can no
 //! longer happen), `POST /shutdown`
-//! (the same as SIGTERM), `GET /logs/NAME[?follow=1]` (a component's
-//! recent output, then its new lines until the run ends), and the changes
+//! (the same as SIGTERM), `GET /logs[/NAME][?n=N&since=MS&follow=1]` (a
+//! component's recent lines, or every component's in time order, then the
+//! new ones until the run ends), and the changes
 //! `POST /stop/NAME`, `/start/NAME`, `/restart/NAME` and `/reload`, each
 //! answered with two JSON lines: what it will do at once, then how it
 //! ended once it has. The client side is [`client`].
@@ -27,6 +28,7 @@
 mod answer;
 pub mod client;
 mod clients;
+mod log_lines;
 mod path;
 mod socket;
 mod wait;
@@ -36,6 +38,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub(crate) use self::clients::{Clients, serve_one};
+pub use self::log_lines::LogQuery;
 pub use self::path::{SocketTarget, default_socket_path};
 pub use self::socket::{ControlSocket, Moves, RunLock};
 

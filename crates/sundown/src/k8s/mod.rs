@@ -294,6 +294,11 @@ fn pod_warnings(config: &Config, opts: &Options) -> Vec<String> {
         for (key, path) in &settings.k8s().data_paths {
             in_config_dir(&format!("{name}: {key}"), path, &mut w);
         }
+        // The pod's own log is its containers' stdout (`kubectl logs`); a
+        // file is only worth keeping on a volume.
+        if let Some(f) = &c.log.file {
+            in_config_dir(&format!("{name}: log_file"), &f.path, &mut w);
+        }
         let listen = settings.serves();
         if let Some(addr) = listen.filter(|a| a.ip().is_loopback()) {
             w.push(format!(

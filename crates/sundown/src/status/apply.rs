@@ -31,6 +31,10 @@ impl Status {
                     stop_asked_ms: None,
                     started_ms: None,
                     completed: None,
+                    log_file: config
+                        .index_of(graph.name(i))
+                        .and_then(|j| config.components[j].log.file.as_ref())
+                        .map(|f| f.path.clone()),
                 })
                 .collect(),
             phase_ms: vec![(None, None); plan.phases.len()],

@@ -132,6 +132,8 @@ pub struct ComponentStatus {
     started_ms: Option<f64>,
     /// A one-shot's last completed run: its exit code and how long it took.
     pub completed: Option<Completed>,
+    /// Where its lines are kept (`log_file`).
+    pub log_file: Option<std::path::PathBuf>,
 }
 
 /// How a one-shot's last run completed.

@@ -91,6 +91,9 @@ pub struct ComponentView {
     /// A one-shot's last completed run: exit code and duration.
     #[serde(default)]
     pub completed: Option<super::Completed>,
+    /// Where its lines are kept (`log_file`); `null` when nowhere.
+    #[serde(default)]
+    pub log_file: Option<std::path::PathBuf>,
 }
 
 /// A shutdown under way, in a [`StatusView`].
@@ -130,6 +133,7 @@ impl Status {
                     kill_in_ms: c.kill_at_ms.map(left),
                     detail: c.detail.clone(),
                     completed: c.completed,
+                    log_file: c.log_file.clone(),
                 })
                 .collect(),
             shutdown: self.shutdown.as_ref().map(|s| ShutdownView {

@@ -97,6 +97,7 @@ mod dependencies;
 mod env_files;
 mod exit_with;
 mod interpolation;
+mod log_files;
 mod oneshot;
 mod process;
 mod profiles;
