@@ -28,10 +28,11 @@ pub(crate) fn k8s(r: &Request<'_>) -> anyhow::Result<i32> {
         };
     let mut text = std::fs::read_to_string(r.config)
         .with_context(|| format!("cannot read {}", r.config.display()))?;
-    // The pod has neither the env files nor this machine's environment: it
-    // gets the config as resolved here. A config without either keeps its
-    // own text, comments included.
-    if text.contains("env_file") || text.contains("${") || text.contains("$$") {
+    // The pod has neither the included files, the env files nor this
+    // machine's environment: it gets the config as resolved here. A config
+    // without any of them keeps its own text, comments included.
+    let includes = toml::from_str::<toml::Table>(&text).is_ok_and(|t| t.contains_key("include"));
+    if includes || text.contains("env_file") || text.contains("${") || text.contains("$$") {
         text = resolved;
     }
     let file_name = r.config.file_name().map_or_else(

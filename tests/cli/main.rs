@@ -16,6 +16,7 @@ mod control_change;
 mod env;
 mod example_configs;
 mod examples;
+mod include;
 mod k8s;
 mod live;
 mod log_files;

@@ -41,6 +41,7 @@ fn assert_one_error(text: &str, line: usize, column: usize, message: &str) {
     assert_eq!(
         e.diagnostics,
         vec![Located {
+            file: None,
             line,
             column,
             message: message.to_string()

@@ -22,6 +22,7 @@ mod depends;
 mod edges;
 mod env_file;
 mod exit_with;
+mod include;
 mod interpolate;
 mod kinds;
 mod log_settings;
@@ -195,7 +196,16 @@ impl Config {
         base_dir: &Path,
         kinds: &Kinds,
     ) -> Result<Config, ConfigError> {
-        Config::parse_in(text, file, base_dir, kinds, &host_env).map(|(config, _)| config)
+        let combined = include::combine(text, file, base_dir)?;
+        Config::parse_in(
+            &combined.text,
+            file,
+            base_dir,
+            kinds,
+            &host_env,
+            &combined.segments,
+        )
+        .map(|(config, _)| config)
     }
 
     /// [`Config::parse_with`] with `host` as sundown's environment, and the
@@ -206,8 +216,13 @@ impl Config {
         base_dir: &Path,
         kinds: &Kinds,
         host: &dyn Fn(&str) -> Option<String>,
+        segments: &'t [crate::diagnostic::Segment],
     ) -> Result<(Config, toml::Spanned<toml::de::DeTable<'t>>), ConfigError> {
-        let source = Source { text, file };
+        let source = Source {
+            text,
+            file,
+            segments,
+        };
         let error = |mut diagnostics: Vec<Located>| {
             diagnostics.sort_by_key(|l| (l.line, l.column));
             ConfigError {
@@ -353,6 +368,7 @@ fn read(path: &Path) -> Result<(String, PathBuf), ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
         file: path.display().to_string(),
         diagnostics: vec![Located {
+            file: None,
             line: 0,
             column: 0,
             message: format!("cannot read the file: {e}"),

@@ -20,6 +20,9 @@ pub struct Located {
     pub column: usize,
     /// What is wrong, naming the component where there is one.
     pub message: String,
+    /// The file it is in when that is not the config itself but a file it
+    /// includes (`include = [...]`); `line` and `column` are then that file's.
+    pub file: Option<String>,
 }
 
 /// `file:line:col: severity: message`, or `file: severity: message` without a place.
@@ -29,6 +32,7 @@ pub(crate) fn render(
     d: &Located,
     severity: &str,
 ) -> fmt::Result {
+    let file = d.file.as_deref().unwrap_or(file);
     if d.line == 0 {
         write!(f, "{file}: {severity}: {}", d.message)
     } else {
@@ -40,11 +44,26 @@ pub(crate) fn render(
     }
 }
 
+/// Where an included file's text begins in the text being validated (the
+/// config followed by the files it includes), so that a place in it is
+/// told in that file's own lines.
+#[derive(Debug, Clone)]
+pub(crate) struct Segment {
+    /// Its first byte in the combined text.
+    pub(crate) start: usize,
+    /// The combined text's line (1-based) on which it begins.
+    pub(crate) first_line: usize,
+    /// The file, as it is named in messages.
+    pub(crate) file: String,
+}
+
 /// The text being validated, to turn byte spans into lines and columns.
 #[derive(Clone, Copy)]
 pub(crate) struct Source<'a> {
     pub(crate) text: &'a str,
     pub(crate) file: &'a str,
+    /// The included files' parts of `text`, in order; empty without includes.
+    pub(crate) segments: &'a [Segment],
 }
 
 impl Source<'_> {
@@ -54,10 +73,19 @@ impl Source<'_> {
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let column = before[line_start..].chars().count() + 1;
-        Located {
-            line,
-            column,
-            message: message.into(),
+        match self.segments.iter().rev().find(|s| s.start <= start) {
+            Some(s) => Located {
+                line: line + 1 - s.first_line,
+                column,
+                message: message.into(),
+                file: Some(s.file.clone()),
+            },
+            None => Located {
+                line,
+                column,
+                message: message.into(),
+                file: None,
+            },
         }
     }
 }

@@ -14,6 +14,7 @@ impl Config {
         let mut problems = Vec::new();
         let mut problem = |message: String| {
             problems.push(Located {
+                file: None,
                 line: 0,
                 column: 0,
                 message,

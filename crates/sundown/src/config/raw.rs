@@ -21,6 +21,8 @@ pub(super) struct RawConfig {
     pub(super) components: BTreeMap<Spanned<String>, RawComponent>,
     #[serde(default)]
     pub(super) phase_timeouts: BTreeMap<Spanned<String>, Spanned<String>>,
+    #[allow(dead_code, reason = "include.rs reads it, before this pass")]
+    pub(super) include: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default)]

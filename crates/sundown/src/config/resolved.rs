@@ -17,12 +17,21 @@ impl Config {
     pub fn load_resolved(path: &Path, kinds: &Kinds) -> Result<(Config, String), ConfigError> {
         let (text, base) = super::read(path)?;
         let file = path.display().to_string();
-        let (config, doc) = Config::parse_in(&text, &file, &base, kinds, &super::host_env)?;
+        let combined = super::include::combine(&text, &file, &base)?;
+        let (config, doc) = Config::parse_in(
+            &combined.text,
+            &file,
+            &base,
+            kinds,
+            &super::host_env,
+            &combined.segments,
+        )?;
         let mut table: toml::Table =
             serde::Deserialize::deserialize(toml::de::Deserializer::from(doc)).map_err(|e| {
                 ConfigError {
                     file: file.clone(),
                     diagnostics: vec![super::Located {
+                        file: None,
                         line: 0,
                         column: 0,
                         message: format!("cannot write the resolved config: {e}"),

@@ -47,6 +47,7 @@ db = "5s"
         e.diagnostics,
         vec![
             Located {
+                file: None,
                 line: 5,
                 column: 1,
                 message:
@@ -54,6 +55,7 @@ db = "5s"
                         .into()
             },
             Located {
+                file: None,
                 line: 6,
                 column: 1,
                 message: "[phase_timeouts] names `db`, which is not a component".into()
@@ -204,6 +206,7 @@ start_delay = "1s"
     let expected: Vec<Located> = expected
         .iter()
         .map(|&(line, column, message)| Located {
+            file: None,
             line,
             column,
             message: message.to_string(),

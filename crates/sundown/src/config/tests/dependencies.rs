@@ -114,11 +114,13 @@ depends_on = ["x"]
         e.diagnostics,
         vec![
             Located {
+                file: None,
                 line: 3,
                 column: 15,
                 message: "dependency cycle: a → b → a".into()
             },
             Located {
+                file: None,
                 line: 12,
                 column: 15,
                 message: "dependency cycle: x → y → z → x".into()
@@ -151,6 +153,7 @@ depends_on = ["x"]
     assert_eq!(
         e.diagnostics,
         vec![Located {
+            file: None,
             line: 3,
             column: 15,
             message: "dependency cycle: ok → x → ok".into()
@@ -165,11 +168,13 @@ fn columns_count_characters_not_bytes() {
         err("[components.web]\nkind = \"sim\"\ndepends_on = [\"café\", \"redsi\"]\n").diagnostics,
         vec![
             Located {
+                file: None,
                 line: 3,
                 column: 15,
                 message: "component `web` depends on `café`, which is not a component".into()
             },
             Located {
+                file: None,
                 line: 3,
                 column: 23,
                 message: "component `web` depends on `redsi`, which is not a component".into()

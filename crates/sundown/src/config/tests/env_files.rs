@@ -30,6 +30,7 @@ impl Dir {
             self.0.path(),
             &crate::kinds::builtin(),
             &no_host,
+            &[],
         )
         .map(|(config, _)| config)
     }

@@ -47,6 +47,7 @@ fn parse_host(text: &str) -> Result<Config, ConfigError> {
         Path::new("/base"),
         &crate::kinds::builtin(),
         &host,
+        &[],
     )
     .map(|(config, _)| config)
 }
@@ -58,6 +59,7 @@ fn assert_error_at(text: &str, line: usize, column: usize, message: &str) {
         Err(e) => assert_eq!(
             e.diagnostics,
             vec![Located {
+                file: None,
                 line,
                 column,
                 message: message.into()

@@ -39,6 +39,7 @@ fn assert_one_error(text: &str, line: usize, column: usize, message: &str) {
     assert_eq!(
         e.diagnostics,
         vec![Located {
+            file: None,
             line,
             column,
             message: message.to_string()
@@ -96,6 +97,7 @@ mod defaults;
 mod dependencies;
 mod env_files;
 mod exit_with;
+mod include;
 mod interpolation;
 mod log_files;
 mod oneshot;

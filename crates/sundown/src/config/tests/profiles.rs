@@ -12,6 +12,7 @@ fn with(text: &str, enabled: &str) -> Result<Config, ConfigError> {
         Path::new("/base"),
         &crate::kinds::builtin(),
         &host,
+        &[],
     )
     .map(|(config, _)| config)
 }
@@ -70,6 +71,7 @@ fn depending_on_a_component_that_is_off_is_an_error_naming_its_profile() {
     assert_eq!(
         e.diagnostics,
         vec![Located {
+            file: None,
             line: 23,
             column: 15,
             message: "component `api` depends on `seed`, which runs only with profile `seed`, which is not enabled (--profile seed, or SUNDOWN_PROFILES=seed)".into(),
