@@ -190,6 +190,15 @@ enum Command {
         #[command(flatten)]
         target: crate::client::Target,
     },
+    /// Run a component as N instances (NAME.1 … NAME.N): new ones start after their dependencies, removed ones stop; the file is not changed, so a later reload runs its `replicas` again.
+    Scale {
+        /// The component (as written in the config, without `.i`).
+        name: String,
+        /// How many instances (1 to 1000).
+        replicas: u32,
+        #[command(flatten)]
+        target: crate::client::Target,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -338,6 +347,11 @@ pub(crate) fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Start { name, target } => crate::client::change(&target, "start", Some(&name)),
         Command::Restart { name, target } => crate::client::change(&target, "restart", Some(&name)),
         Command::Reload { target } => crate::client::change(&target, "reload", None),
+        Command::Scale {
+            name,
+            replicas,
+            target,
+        } => crate::client::scale(&target, &name, replicas),
         Command::Logs {
             name,
             target,

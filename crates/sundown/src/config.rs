@@ -16,6 +16,7 @@ pub use crate::diagnostic::{Located, MAX_DURATION, Zero, did_you_mean, hint};
 pub use crate::kind::KindSpec;
 use crate::kind::Kinds;
 pub use profiles::PROFILES_ENV;
+pub use replicas::{MAX_REPLICAS, REPLICA_ENV};
 
 mod check;
 mod depends;
@@ -27,6 +28,7 @@ mod kinds;
 mod log_settings;
 mod profiles;
 mod raw;
+mod replicas;
 mod resolve;
 mod resolved;
 mod restart;
@@ -104,6 +106,9 @@ pub struct Config {
     /// The components left out because none of their `profiles` is
     /// enabled, with those profiles.
     pub skipped: BTreeMap<String, Vec<String>>,
+    /// The components run as several instances (`replicas`), with their
+    /// count: `NAME` is in [`Config::components`] as `NAME.1` … `NAME.N`.
+    pub replicas: BTreeMap<String, u32>,
 }
 
 /// `[supervisor]`.
@@ -207,6 +212,31 @@ impl Config {
         kinds: &Kinds,
         host: &dyn Fn(&str) -> Option<String>,
     ) -> Result<(Config, toml::Spanned<toml::de::DeTable<'t>>), ConfigError> {
+        Config::parse_scaled(text, file, base_dir, kinds, host, &BTreeMap::new())
+    }
+
+    /// Reads and validates a config file with the count of each component
+    /// in `scale` set as given, whatever its `replicas` says (what `sundown
+    /// scale` runs). A name in `scale` that is not a component is an error.
+    pub fn load_scaled(
+        path: &Path,
+        kinds: &Kinds,
+        scale: &BTreeMap<String, u32>,
+    ) -> Result<Config, ConfigError> {
+        let (text, base) = read(path)?;
+        let file = path.display().to_string();
+        Config::parse_scaled(&text, &file, &base, kinds, &host_env, scale).map(|(c, _)| c)
+    }
+
+    /// [`Config::parse_in`] with `scale` overriding counts.
+    fn parse_scaled<'t>(
+        text: &'t str,
+        file: &str,
+        base_dir: &Path,
+        kinds: &Kinds,
+        host: &dyn Fn(&str) -> Option<String>,
+        scale: &BTreeMap<String, u32>,
+    ) -> Result<(Config, toml::Spanned<toml::de::DeTable<'t>>), ConfigError> {
         let source = Source { text, file };
         let error = |mut diagnostics: Vec<Located>| {
             diagnostics.sort_by_key(|l| (l.line, l.column));
@@ -217,17 +247,38 @@ impl Config {
         };
         // The first pass checks the shape of the file and reads the env
         // files' names; values are read again once interpolated.
-        let _: raw::RawConfig = toml::from_str(text).map_err(|e| {
+        let first: raw::RawConfig = toml::from_str(text).map_err(|e| {
             error(vec![source.locate(
                 e.span().unwrap_or(0..0),
                 first_pass_message(text, &e),
             )])
         })?;
+        if let Some(name) = scale
+            .keys()
+            .find(|n| !first.components.keys().any(|k| k.get_ref() == *n))
+        {
+            let names: Vec<&str> = first
+                .components
+                .keys()
+                .map(|k| k.get_ref().as_str())
+                .collect();
+            return Err(error(vec![Located {
+                line: 0,
+                column: 0,
+                message: NoSuchComponent {
+                    name: name.clone(),
+                    did_you_mean: did_you_mean(name, &names).map(str::to_string),
+                }
+                .to_string(),
+            }]));
+        }
         let mut diagnostics = Diagnostics::new(source);
+        let groups = replicas::Groups::read(&first, scale, &mut diagnostics);
         let resolved = resolve::Resolver {
             text,
             base_dir,
             host,
+            groups: &groups,
             diagnostics: &mut diagnostics,
         }
         .resolve();
@@ -264,8 +315,18 @@ impl Config {
         if errors.is_empty() {
             let mut config = config;
             config.warnings = warnings;
+            config.replicas = groups.counts().clone();
             Ok((config, doc))
         } else {
+            let mut errors: Vec<Located> = errors
+                .into_iter()
+                .map(|mut e| {
+                    e.message = groups.ungroup(&e.message);
+                    e
+                })
+                .collect();
+            errors.sort_by_key(|l| (l.line, l.column));
+            errors.dedup();
             Err(error(errors))
         }
     }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::slot::Counts;
 use super::{Definition, Engine, Life, Slot};
-use crate::config::Config;
+use crate::config::{ComponentSpec, Config};
 use crate::graph::Graph;
 use crate::status::Status;
 
@@ -33,6 +33,11 @@ pub struct Diff {
     pub dependents: Vec<String>,
     /// Defined the same and not affected: left running.
     pub unchanged: Vec<String>,
+    /// Of `removed`, the instances a smaller `replicas` count leaves out
+    /// while their component stays: stopped without their dependents,
+    /// which depend on the component and keep its other instances.
+    #[serde(default)]
+    pub scaled_down: Vec<String>,
 }
 
 impl Diff {
@@ -76,24 +81,34 @@ pub(super) fn diff(old: &Config, graph: &Graph, new: &Config) -> Diff {
         changed: Vec::new(),
         dependents: Vec::new(),
         unchanged: Vec::new(),
+        scaled_down: Vec::new(),
     };
     for c in &new.components {
         match old.components.iter().find(|o| o.name == c.name) {
             None => d.added.push(c.name.clone()),
-            Some(o) if o != c => d.changed.push(c.name.clone()),
+            Some(o) if !same(old, o, new, c) => d.changed.push(c.name.clone()),
             Some(_) => {}
         }
     }
     for o in &old.components {
         if new.index_of(&o.name).is_none() {
             d.removed.push(o.name.clone());
+            if old
+                .group_of(&o.name)
+                .is_some_and(|g| new.replicas.contains_key(g))
+            {
+                d.scaled_down.push(o.name.clone());
+            }
         }
     }
     // Kept components above a removed or changed one, in the old graph.
     let mut touched = vec![false; graph.len()];
     for &i in graph.topological_order() {
         let name = graph.name(i);
-        touched[i] = d.removed.iter().chain(&d.changed).any(|n| n == name)
+        let removed =
+            d.removed.contains(&name.to_string()) && !d.scaled_down.contains(&name.to_string());
+        touched[i] = removed
+            || d.changed.iter().any(|n| n == name)
             || graph.deps(i).iter().any(|&j| touched[j]);
     }
     for o in &old.components {
@@ -108,6 +123,30 @@ pub(super) fn diff(old: &Config, graph: &Graph, new: &Config) -> Diff {
         }
     }
     d
+}
+
+/// Whether `o` (of `old`) and `c` (of `new`) are defined the same, a
+/// dependency on any instance of a component counting as one on the
+/// component: a dependent of `worker` is not changed by a new count of
+/// `worker`, as Docker Compose's `scale` leaves dependents running.
+fn same(old: &Config, o: &ComponentSpec, new: &Config, c: &ComponentSpec) -> bool {
+    if o == c {
+        return true;
+    }
+    let grouped = |config: &Config, spec: &ComponentSpec| {
+        let group = |n: &String| config.group_of(n).unwrap_or(n).to_string();
+        let mut spec = spec.clone();
+        spec.depends_on = spec.depends_on.iter().map(group).collect();
+        spec.depends_on.sort();
+        spec.depends_on.dedup();
+        spec.conditions = spec
+            .conditions
+            .iter()
+            .map(|(k, v)| (group(k), *v))
+            .collect();
+        spec
+    };
+    grouped(old, o) == grouped(new, c)
 }
 
 /// `[supervisor]` settings that belong to the process rather than the
