@@ -110,9 +110,19 @@ fn plan_and_check_show_the_instances() {
     let out = cli(&["plan", "--config", config.to_str().expect("utf-8")]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let plan = text(&out.stdout);
-    for name in ["worker.1", "worker.2"] {
-        assert!(plan.contains(name), "{plan}");
-    }
+    // Every instance starts together and stops in the component's phase.
+    assert!(plan.contains("  level 1: worker.1, worker.2\n"), "{plan}");
+    assert!(
+        plan.contains(": worker.1 (10s), worker.2 (10s)\n"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("replicas: `worker` runs as 2 instance(s), worker.1 … worker.2\n"),
+        "{plan}"
+    );
+    let out = cli(&["check", "--config", config.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("replicas: `worker` runs as 2 instance(s)"));
 }
 
 #[test]
