@@ -256,3 +256,49 @@ impl Engine {
         tracing::info!("reload: now running the new config ({n} component(s))");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn config(replicas: u32) -> Config {
+        let text = format!(
+            "[components.db]\ncommand = \"db\"\n[components.worker]\ncommand = \"w\"\nreplicas = {replicas}\ndepends_on = [\"db\"]\n[components.api]\ncommand = \"api\"\ndepends_on = [\"worker\"]\n[components.one]\ncommand = \"one\"\ndepends_on = [\"worker.1\"]\n"
+        );
+        Config::parse(&text, "s.toml", Path::new("/")).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn of(old: u32, new: u32) -> Diff {
+        let old = config(old);
+        diff(&old, &Graph::new(&old), &config(new))
+    }
+
+    #[test]
+    fn a_new_count_adds_instances_and_leaves_every_dependent_running() {
+        let d = of(2, 4);
+        assert_eq!(d.added, ["worker.3", "worker.4"]);
+        assert!(d.removed.is_empty() && d.changed.is_empty() && d.dependents.is_empty());
+        assert_eq!(d.unchanged, ["api", "db", "one", "worker.1", "worker.2"]);
+    }
+
+    #[test]
+    fn a_smaller_count_removes_instances_without_their_dependents() {
+        let d = of(4, 2);
+        assert_eq!(d.removed, ["worker.3", "worker.4"]);
+        assert_eq!(d.scaled_down, d.removed);
+        assert!(d.changed.is_empty() && d.dependents.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn an_instance_changed_takes_its_dependents_with_it() {
+        let old = config(2);
+        let mut new = config(2);
+        let w1 = new.index_of("worker.1").expect("worker.1");
+        new.components[w1].stop_timeout = std::time::Duration::from_secs(3);
+        let d = diff(&old, &Graph::new(&old), &new);
+        assert_eq!(d.changed, ["worker.1"]);
+        assert_eq!(d.dependents, ["api", "one"]);
+    }
+}
