@@ -126,27 +126,35 @@ pub(super) fn diff(old: &Config, graph: &Graph, new: &Config) -> Diff {
 }
 
 /// Whether `o` (of `old`) and `c` (of `new`) are defined the same, a
-/// dependency on any instance of a component counting as one on the
+/// dependency on every instance of a component counting as one on the
 /// component: a dependent of `worker` is not changed by a new count of
-/// `worker`, as Docker Compose's `scale` leaves dependents running.
+/// `worker`, as Docker Compose's `scale` leaves dependents running. One
+/// that names some instances only (`worker.3`) is compared by those.
 fn same(old: &Config, o: &ComponentSpec, new: &Config, c: &ComponentSpec) -> bool {
-    if o == c {
-        return true;
+    o == c || grouped(old, o) == grouped(new, c)
+}
+
+/// `spec` with its dependencies on all the instances of a component
+/// written as one on the component.
+fn grouped(config: &Config, spec: &ComponentSpec) -> ComponentSpec {
+    let mut spec = spec.clone();
+    for (group, &n) in &config.replicas {
+        let instances: Vec<String> = (1..=n).map(|i| format!("{group}.{i}")).collect();
+        if !instances.iter().all(|i| spec.depends_on.contains(i)) {
+            continue;
+        }
+        let condition = spec.conditions.remove(&instances[0]);
+        for i in &instances {
+            spec.conditions.remove(i);
+        }
+        if let Some(condition) = condition {
+            spec.conditions.insert(group.clone(), condition);
+        }
+        spec.depends_on.retain(|d| !instances.contains(d));
+        spec.depends_on.push(group.clone());
     }
-    let grouped = |config: &Config, spec: &ComponentSpec| {
-        let group = |n: &String| config.group_of(n).unwrap_or(n).to_string();
-        let mut spec = spec.clone();
-        spec.depends_on = spec.depends_on.iter().map(group).collect();
-        spec.depends_on.sort();
-        spec.depends_on.dedup();
-        spec.conditions = spec
-            .conditions
-            .iter()
-            .map(|(k, v)| (group(k), *v))
-            .collect();
-        spec
-    };
-    grouped(old, o) == grouped(new, c)
+    spec.depends_on.sort();
+    spec
 }
 
 /// `[supervisor]` settings that belong to the process rather than the
@@ -289,6 +297,18 @@ mod tests {
         assert_eq!(d.removed, ["worker.3", "worker.4"]);
         assert_eq!(d.scaled_down, d.removed);
         assert!(d.changed.is_empty() && d.dependents.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn a_dependent_of_one_instance_is_changed_when_it_names_another() {
+        let old = config(1);
+        let text = "[components.db]\ncommand = \"db\"\n[components.worker]\ncommand = \"w\"\nreplicas = 3\ndepends_on = [\"db\"]\n[components.api]\ncommand = \"api\"\ndepends_on = [\"worker.3\"]\n[components.one]\ncommand = \"one\"\ndepends_on = [\"worker.1\"]\n";
+        let new = Config::parse(text, "s.toml", Path::new("/")).unwrap_or_else(|e| panic!("{e}"));
+        let d = diff(&old, &Graph::new(&old), &new);
+        // api depended on all of worker (one instance), now on worker.3 only.
+        assert_eq!(d.changed, ["api"]);
+        assert_eq!(d.added, ["worker.2", "worker.3"]);
+        assert!(d.dependents.is_empty(), "{d:?}");
     }
 
     #[test]
