@@ -190,6 +190,15 @@ enum Command {
         #[command(flatten)]
         target: crate::client::Target,
     },
+    /// Run a component as N instances (NAME.1 … NAME.N): new ones start after their dependencies, removed ones stop; the file is not changed, so a later reload runs its `replicas` again.
+    Scale {
+        /// The component (as written in the config, without `.i`).
+        name: String,
+        /// How many instances (1 to 1000).
+        replicas: u32,
+        #[command(flatten)]
+        target: crate::client::Target,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -246,7 +255,7 @@ pub(crate) fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
             };
         }
     };
-    enable_profiles(&cli.profiles);
+    crate::startup::enable_profiles(&cli.profiles);
     let logging = crate::logging::init(cli.log_format);
     let live = logging.live.clone();
     let logs = logging.logs.clone();
@@ -259,7 +268,7 @@ pub(crate) fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         exit_with: None,
     });
     if !matches!(command, Command::Run { .. }) {
-        quiet_on_closed_stdout();
+        crate::startup::quiet_on_closed_stdout();
     }
     let result = match command {
         Command::Run {
@@ -338,6 +347,11 @@ pub(crate) fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Start { name, target } => crate::client::change(&target, "start", Some(&name)),
         Command::Restart { name, target } => crate::client::change(&target, "restart", Some(&name)),
         Command::Reload { target } => crate::client::change(&target, "reload", None),
+        Command::Scale {
+            name,
+            replicas,
+            target,
+        } => crate::client::scale(&target, &name, replicas),
         Command::Logs {
             name,
             target,
@@ -365,35 +379,4 @@ pub(crate) fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         );
     }
     code
-}
-
-/// `sundown status --json | head -c 10`: when the reader of stdout goes
-/// away, the command ends quietly, as Unix tools do (killed by SIGPIPE),
-/// instead of panicking on the failed write. Not for `run`: the supervisor
-/// must outlive whoever reads its output.
-fn quiet_on_closed_stdout() {
-    use nix::sys::signal::{SigHandler, Signal, signal};
-    // SAFETY: SIG_DFL runs no code of ours in a signal context; nothing
-    // else in this process depends on SIGPIPE being ignored before a
-    // client or offline command has begun.
-    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
-}
-
-/// `--profile` adds to `SUNDOWN_PROFILES`, which is where the config reads
-/// the enabled profiles: so a reload, which reads the file again, and the
-/// processes started (which inherit it) see the same ones.
-fn enable_profiles(profiles: &[String]) {
-    if profiles.is_empty() {
-        return;
-    }
-    let mut all: Vec<String> = std::env::var(sundown::config::PROFILES_ENV)
-        .unwrap_or_default()
-        .split([',', ' '])
-        .filter(|p| !p.is_empty())
-        .map(str::to_string)
-        .collect();
-    all.extend(profiles.iter().cloned());
-    // SAFETY: called from `main` before logging, the runtime or anything
-    // else has started a thread, so nothing reads the environment meanwhile.
-    unsafe { std::env::set_var(sundown::config::PROFILES_ENV, all.join(",")) };
 }

@@ -1,5 +1,5 @@
 //! The client commands (`status`, `shutdown`, `logs`, `stop`, `start`,
-//! `restart`, `reload`): they find the control socket of a running
+//! `restart`, `reload`, `scale`): they find the control socket of a running
 //! supervisor and print what it says.
 
 use std::path::PathBuf;
@@ -165,7 +165,27 @@ pub(crate) fn change(target: &Target, verb: &str, name: Option<&str>) -> anyhow:
         Some(n) => format!("/{verb}/{n}"),
         None => format!("/{verb}"),
     };
-    let ended = block_on(client::change(&socket, &path, |p| print!("{}", planned(p))))?;
+    send_change(&socket, verb, &path)
+}
+
+/// `scale NAME N`: a reload with `name` run as `n` instances.
+pub(crate) fn scale(target: &Target, name: &str, n: u32) -> anyhow::Result<i32> {
+    if !sundown::config::is_valid_name(name) {
+        eprintln!(
+            "error: there is no component `{name}`: a name is {}",
+            sundown::config::NAME_RULE
+        );
+        return Ok(ExitCode::Usage.code());
+    }
+    let socket = match socket(target) {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    send_change(&socket, "scale", &format!("/scale/{name}/{n}"))
+}
+
+fn send_change(socket: &std::path::Path, verb: &str, path: &str) -> anyhow::Result<i32> {
+    let ended = block_on(client::change(socket, path, |p| print!("{}", planned(p))))?;
     match ended {
         Ok(()) => {
             println!("done");

@@ -35,8 +35,12 @@ pub(crate) fn check(path: &Path) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// The components a profile left out, so that a missing one is explained.
+/// The components a profile left out, so that a missing one is explained,
+/// and those run as several instances, so that `worker.2` is too.
 fn print_skipped(config: &sundown::Config) {
+    for (name, n) in &config.replicas {
+        println!("replicas: `{name}` runs as {n} instance(s), {name}.1 … {name}.{n}");
+    }
     for (name, profiles) in &config.skipped {
         println!(
             "not run: `{name}` (profiles: {}; enable one with --profile)",

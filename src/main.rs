@@ -5,7 +5,7 @@
 //! (the commands that talk to a running one), `inspect` (the ones that only
 //! read files), `export` (Kubernetes), `completions` (shell completions and
 //! the man page), with `logging`, `status_line` (the live
-//! line on a terminal) and `config_file` (reading the config with this
+//! line on a terminal), `startup` (SIGPIPE, `--profile`) and `config_file` (reading the config with this
 //! build's kinds) beside them.
 
 mod cli;
@@ -15,6 +15,7 @@ mod config_file;
 mod export;
 mod inspect;
 mod logging;
+mod startup;
 mod status_line;
 mod supervise;
 mod wait;

@@ -286,6 +286,43 @@ fn one_shots_export_as_init_containers_that_must_complete_in_dependency_order() 
 }
 
 #[test]
+fn replicas_export_as_one_container_each_in_the_pod() {
+    let yaml = golden(
+        "tests/data/k8s/replicas.toml",
+        &["--name", "pool"],
+        "replicas-sidecars.yaml",
+    );
+    let pod = deployment(&yaml);
+    let init = pod.init_containers.as_deref().unwrap_or_default();
+    assert_eq!(names(init), ["db", "worker-1", "worker-2", "worker-3"]);
+    assert_eq!(names(&pod.containers), ["api"]);
+    for (i, c) in init[1..].iter().enumerate() {
+        let env: Vec<(String, String)> = c
+            .env
+            .iter()
+            .flatten()
+            .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
+            .collect();
+        let n = i + 1;
+        assert!(
+            env.contains(&("SUNDOWN_REPLICA".into(), n.to_string())),
+            "{env:?}"
+        );
+        assert!(env.contains(&("PORT".into(), format!("810{n}"))), "{env:?}");
+        assert!(
+            c.command
+                .as_deref()
+                .is_some_and(|c| c.join(" ").contains(&format!("--only worker.{n} "))),
+            "{:?}",
+            c.command
+        );
+    }
+    assert!(yaml.contains(
+        "# note: `worker` (replicas = 3) is 3 containers worker-1 … worker-3 in the pod"
+    ));
+}
+
+#[test]
 fn the_diamond_exports_as_one_container_keeping_the_dag() {
     let yaml = golden(
         "tests/data/k8s/diamond.toml",
@@ -386,7 +423,7 @@ fn every_exported_manifest_validates_against_the_kubernetes_schema() {
         .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
         .collect();
     files.sort();
-    assert_eq!(files.len(), 5, "{files:?}");
+    assert_eq!(files.len(), 6, "{files:?}");
     for version in ["1.30.0", "1.33.0"] {
         let out = python()
             .args(["--strict", "-k", version])
@@ -398,7 +435,7 @@ fn every_exported_manifest_validates_against_the_kubernetes_schema() {
         assert!(out.status.success(), "{version}: {text}");
         assert_eq!(
             text.matches(" passed for resource ").count(),
-            15,
+            18,
             "{version}: {text}"
         );
     }

@@ -29,6 +29,7 @@ mod probes;
 mod process;
 mod profiles;
 mod real_services;
+mod replicas;
 mod restart;
 mod robustness;
 mod signals;

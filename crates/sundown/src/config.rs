@@ -11,16 +11,18 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::diagnostic::{Diagnostics, Source, render};
+use crate::diagnostic::{Diagnostics, Source};
 pub use crate::diagnostic::{Located, MAX_DURATION, Zero, did_you_mean, hint};
 pub use crate::kind::KindSpec;
 use crate::kind::Kinds;
 pub use profiles::PROFILES_ENV;
+pub use replicas::{MAX_REPLICAS, REPLICA_ENV};
 
 mod check;
 mod depends;
 mod edges;
 mod env_file;
+mod errors;
 mod exit_with;
 mod include;
 mod interpolate;
@@ -28,11 +30,14 @@ mod kinds;
 mod log_settings;
 mod profiles;
 mod raw;
+mod replicas;
 mod resolve;
 mod resolved;
 mod restart;
 mod validate;
 pub use depends::Condition;
+pub use errors::{ConfigError, NoSuchComponent};
+use errors::{first_pass_message, read, toml_string};
 pub use exit_with::ExitWithError;
 pub use log_settings::{
     DEFAULT_LOG_BACKUPS, DEFAULT_LOG_MAX_SIZE, LogFileSpec, LogSettings, MAX_LOG_BACKUPS,
@@ -105,6 +110,9 @@ pub struct Config {
     /// The components left out because none of their `profiles` is
     /// enabled, with those profiles.
     pub skipped: BTreeMap<String, Vec<String>>,
+    /// The components run as several instances (`replicas`), with their
+    /// count: `NAME` is in [`Config::components`] as `NAME.1` … `NAME.N`.
+    pub replicas: BTreeMap<String, u32>,
 }
 
 /// `[supervisor]`.
@@ -218,6 +226,50 @@ impl Config {
         host: &dyn Fn(&str) -> Option<String>,
         segments: &'t [crate::diagnostic::Segment],
     ) -> Result<(Config, toml::Spanned<toml::de::DeTable<'t>>), ConfigError> {
+        Config::parse_scaled(
+            text,
+            file,
+            base_dir,
+            kinds,
+            host,
+            segments,
+            &BTreeMap::new(),
+        )
+    }
+
+    /// Reads and validates a config file with the count of each component
+    /// in `scale` set as given, whatever its `replicas` says (what `sundown
+    /// scale` runs). A name in `scale` that is not a component is an error.
+    pub fn load_scaled(
+        path: &Path,
+        kinds: &Kinds,
+        scale: &BTreeMap<String, u32>,
+    ) -> Result<Config, ConfigError> {
+        let (text, base) = read(path)?;
+        let file = path.display().to_string();
+        let combined = include::combine(&text, &file, &base)?;
+        Config::parse_scaled(
+            &combined.text,
+            &file,
+            &base,
+            kinds,
+            &host_env,
+            &combined.segments,
+            scale,
+        )
+        .map(|(c, _)| c)
+    }
+
+    /// [`Config::parse_in`] with `scale` overriding counts.
+    fn parse_scaled<'t>(
+        text: &'t str,
+        file: &str,
+        base_dir: &Path,
+        kinds: &Kinds,
+        host: &dyn Fn(&str) -> Option<String>,
+        segments: &'t [crate::diagnostic::Segment],
+        scale: &BTreeMap<String, u32>,
+    ) -> Result<(Config, toml::Spanned<toml::de::DeTable<'t>>), ConfigError> {
         let source = Source {
             text,
             file,
@@ -232,17 +284,39 @@ impl Config {
         };
         // The first pass checks the shape of the file and reads the env
         // files' names; values are read again once interpolated.
-        let _: raw::RawConfig = toml::from_str(text).map_err(|e| {
+        let first: raw::RawConfig = toml::from_str(text).map_err(|e| {
             error(vec![source.locate(
                 e.span().unwrap_or(0..0),
                 first_pass_message(text, &e),
             )])
         })?;
+        if let Some(name) = scale
+            .keys()
+            .find(|n| !first.components.keys().any(|k| k.get_ref() == *n))
+        {
+            let names: Vec<&str> = first
+                .components
+                .keys()
+                .map(|k| k.get_ref().as_str())
+                .collect();
+            return Err(error(vec![Located {
+                file: None,
+                line: 0,
+                column: 0,
+                message: NoSuchComponent {
+                    name: name.clone(),
+                    did_you_mean: did_you_mean(name, &names).map(str::to_string),
+                }
+                .to_string(),
+            }]));
+        }
         let mut diagnostics = Diagnostics::new(source);
+        let groups = replicas::Groups::read(&first, scale, &mut diagnostics);
         let resolved = resolve::Resolver {
             text,
             base_dir,
             host,
+            groups: &groups,
             diagnostics: &mut diagnostics,
         }
         .resolve();
@@ -279,8 +353,18 @@ impl Config {
         if errors.is_empty() {
             let mut config = config;
             config.warnings = warnings;
+            config.replicas = groups.counts().clone();
             Ok((config, doc))
         } else {
+            let mut errors: Vec<Located> = errors
+                .into_iter()
+                .map(|mut e| {
+                    e.message = groups.ungroup(&e.message);
+                    e
+                })
+                .collect();
+            errors.sort_by_key(|l| (l.line, l.column));
+            errors.dedup();
             Err(error(errors))
         }
     }
@@ -322,94 +406,10 @@ impl Config {
     }
 }
 
-/// A component name the config does not have.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("there is no component `{name}`{}", .did_you_mean.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
-pub struct NoSuchComponent {
-    /// The name asked for.
-    pub name: String,
-    /// The closest name the config has, when it is close enough to be a typo.
-    pub did_you_mean: Option<String>,
-}
-
-/// Everything wrong with a config file, each problem with its location.
-#[derive(Debug, Clone, thiserror::Error)]
-pub struct ConfigError {
-    /// The file, as given.
-    pub file: String,
-    /// One entry per problem, in file order.
-    pub diagnostics: Vec<Located>,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.diagnostics.len();
-        for (i, d) in self.diagnostics.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            render(f, &self.file, d, "error")?;
-        }
-        if n > 1 {
-            write!(f, "\n{n} errors in {}", self.file)?;
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests;
-
-/// A config file's text and the directory its relative paths are
-/// resolved against: absolute, so that the same file read again (a reload,
-/// from another working directory or by its absolute name) resolves to the
-/// same paths.
-fn read(path: &Path) -> Result<(String, PathBuf), ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        file: path.display().to_string(),
-        diagnostics: vec![Located {
-            file: None,
-            line: 0,
-            column: 0,
-            message: format!("cannot read the file: {e}"),
-        }],
-    })?;
-    let base = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let base = std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
-    Ok((text, base))
-}
-
-/// A serde error of the first pass, naming the component and key it is in.
-fn first_pass_message(text: &str, e: &toml::de::Error) -> String {
-    let message = e.message().trim_end();
-    match e.span().and_then(|s| raw::component_at(text, s.start)) {
-        Some(raw::Place {
-            component,
-            key: Some((key, string)),
-        }) => {
-            // The one list a newcomer writes as a string.
-            let fix = match (key.as_str(), string) {
-                ("depends_on", Some(s)) => {
-                    format!("; it is a list: depends_on = [{}]", toml_string(&s))
-                }
-                _ => String::new(),
-            };
-            format!("component `{component}`: {key}: {message}{fix}")
-        }
-        Some(place) => format!("component `{}`: {message}", place.component),
-        None => message.to_string(),
-    }
-}
 
 /// sundown's own environment; a variable that is not UTF-8 counts as unset.
 fn host_env(name: &str) -> Option<String> {
     std::env::var_os(name).and_then(|v| v.into_string().ok())
-}
-
-/// `s` as a TOML basic string, for a suggestion the user can paste.
-fn toml_string(s: &str) -> String {
-    toml::Value::String(s.to_string()).to_string()
 }

@@ -62,6 +62,9 @@ pub enum ReloadError {
     /// The engine refused the change.
     #[error("{0}")]
     Refused(#[from] Refused),
+    /// `scale` asked for a count out of range.
+    #[error("{0}")]
+    Scale(String),
 }
 
 /// No component of that name.
@@ -311,12 +314,41 @@ impl Handle {
     /// asks for a [`Change::Reload`] to it: what SIGHUP and `sundown
     /// reload` do.
     pub async fn reload(&self, path: &Path) -> Result<Accepted, ReloadError> {
+        self.reload_scaled(path, std::collections::BTreeMap::new())
+            .await
+    }
+
+    /// `sundown scale NAME N`: a reload of the config file with `name`
+    /// run as `n` instances, whatever its `replicas` says. As with Docker
+    /// Compose's `scale`, the file is not changed: a later reload runs
+    /// the file's count again.
+    pub async fn scale(&self, path: &Path, name: &str, n: u32) -> Result<Accepted, ReloadError> {
+        if !(1..=crate::config::MAX_REPLICAS).contains(&n) {
+            return Err(ReloadError::Scale(format!(
+                "cannot scale `{name}` to {n}: a count is 1 to {}",
+                crate::config::MAX_REPLICAS
+            )));
+        }
+        self.reload_scaled(path, [(name.to_string(), n)].into())
+            .await
+    }
+
+    async fn reload_scaled(
+        &self,
+        path: &Path,
+        scale: std::collections::BTreeMap<String, u32>,
+    ) -> Result<Accepted, ReloadError> {
         let path = path.to_path_buf();
         let kinds = self.kinds.clone();
         // Reading a file blocks; the engine's thread must not.
-        let sup = tokio::task::spawn_blocking(move || Supervisor::load_with(&path, &kinds))
-            .await
-            .map_err(|_| Refused::Gone)??;
+        let sup = tokio::task::spawn_blocking(move || {
+            let mut sup =
+                Config::load_scaled(&path, &kinds, &scale).and_then(Supervisor::from_config)?;
+            sup.kinds = kinds;
+            Ok::<_, ConfigError>(sup)
+        })
+        .await
+        .map_err(|_| Refused::Gone)??;
         for w in &sup.config().warnings {
             tracing::warn!("{w}");
         }

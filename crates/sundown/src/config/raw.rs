@@ -67,6 +67,8 @@ pub(crate) struct RawComponent {
     pub(super) restart_backoff: Option<Spanned<String>>,
     pub(super) restart_backoff_max: Option<Spanned<String>>,
     pub(super) restart_dependents: Option<Spanned<bool>>,
+    // see `replicas.rs`
+    pub(super) replicas: Option<Spanned<i64>>,
     // see `exit_with.rs`
     pub(super) exit_with: Option<Spanned<bool>>,
     // see `profiles.rs`

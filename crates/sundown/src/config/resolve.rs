@@ -31,12 +31,15 @@ pub(super) struct Resolver<'r, 'd, 't> {
     pub(super) text: &'t str,
     pub(super) base_dir: &'r Path,
     pub(super) host: &'r dyn Fn(&str) -> Option<String>,
+    /// The components to run as several instances (see `replicas.rs`).
+    pub(super) groups: &'r super::replicas::Groups,
     pub(super) diagnostics: &'r mut Diagnostics<'d>,
 }
 
 impl<'t> Resolver<'_, '_, 't> {
     pub(super) fn resolve(&mut self) -> Resolved<'t> {
         let (mut doc, _) = DeTable::parse_recoverable(self.text);
+        self.groups.expand(&mut doc);
         let list = |t: &DeTable<'_>| t.get("env_file").map(env_file::entries).unwrap_or_default();
         let supervisor = match doc.get_ref().get("supervisor").map(Spanned::get_ref) {
             Some(DeValue::Table(t)) => self.env_files(&list(t), &[], "[supervisor]"),
@@ -72,6 +75,8 @@ impl<'t> Resolver<'_, '_, 't> {
                 _ => {}
             }
         }
+        // Once interpolated: an entry may name a group through a variable.
+        self.groups.rewrite_edges(&mut doc);
         Resolved { doc, env_files }
     }
 
@@ -84,9 +89,17 @@ impl<'t> Resolver<'_, '_, 't> {
         supervisor: &BTreeMap<String, String>,
     ) {
         let what = |k: &str| format!("component `{name}`: {k}");
+        // An instance's number, for its `env` values: they see only the
+        // layers below `env`, and it is one.
+        let replica: BTreeMap<String, String> = self
+            .groups
+            .replica(name)
+            .map(|i| (super::replicas::REPLICA_ENV.to_string(), i.to_string()))
+            .into_iter()
+            .collect();
         let mut env = BTreeMap::new();
         if let Some(value) = table.get_mut("env") {
-            self.value(value, &[files, supervisor], &what("env"));
+            self.value(value, &[&replica, files, supervisor], &what("env"));
             if let DeValue::Table(t) = value.get_ref() {
                 for (k, v) in t {
                     if let DeValue::String(s) = v.get_ref() {

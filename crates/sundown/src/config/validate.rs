@@ -248,6 +248,7 @@ impl<'a> Validator<'a> {
             phase_timeouts,
             warnings: Vec::new(),
             skipped: std::mem::take(&mut self.off),
+            replicas: BTreeMap::new(),
         }
     }
 

@@ -79,17 +79,28 @@ pub(super) async fn answer(
                     ),
                 );
             };
-            match handle.reload(&target.config_path).await {
-                Ok(accepted) => {
-                    ctx.moves.notify_one();
-                    changing(accepted)
-                }
-                Err(crate::ReloadError::Config(e)) => {
-                    tracing::error!("reload refused, still running the old config: {e}");
-                    json(StatusCode::BAD_REQUEST, &error(&e.to_string()))
-                }
-                Err(crate::ReloadError::Refused(r)) => refused(&r),
-            }
+            reloaded(handle.reload(&target.config_path).await, ctx)
+        }
+        (&Method::POST, p) if p.starts_with("/scale/") => {
+            let Some(target) = &ctx.reload else {
+                return json(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &error("this run cannot scale: it runs one component (`run --only`)"),
+                );
+            };
+            let Some((name, n)) = p["/scale/".len()..].split_once('/') else {
+                return json(
+                    StatusCode::BAD_REQUEST,
+                    &error("use POST /scale/NAME/COUNT"),
+                );
+            };
+            let Ok(n) = n.parse::<u32>() else {
+                return json(
+                    StatusCode::BAD_REQUEST,
+                    &error(&format!("`{n}` is not a count of instances")),
+                );
+            };
+            reloaded(handle.scale(&target.config_path, name, n).await, ctx)
         }
         (&Method::POST, p) if change_of(p).is_some() => {
             let Some(change) = change_of(p) else {
@@ -139,7 +150,23 @@ pub(super) async fn answer(
     }
 }
 
-const ENDPOINTS: &str = "there are GET /status, GET /wait?ready, GET /wait?completed=NAME, GET /logs[/NAME], POST /shutdown, POST /stop/NAME, POST /start/NAME, POST /restart/NAME and POST /reload";
+const ENDPOINTS: &str = "there are GET /status, GET /wait?ready, GET /wait?completed=NAME, GET /logs[/NAME], POST /shutdown, POST /stop/NAME, POST /start/NAME, POST /restart/NAME, POST /reload and POST /scale/NAME/COUNT";
+
+/// The answer to a reload or a scale, which reads the config again.
+fn reloaded(result: Result<crate::Accepted, crate::ReloadError>, ctx: &Ctx) -> Response<Body> {
+    match result {
+        Ok(accepted) => {
+            ctx.moves.notify_one();
+            changing(accepted)
+        }
+        Err(crate::ReloadError::Config(e)) => {
+            tracing::error!("reload refused, still running the old config: {e}");
+            json(StatusCode::BAD_REQUEST, &error(&e.to_string()))
+        }
+        Err(crate::ReloadError::Scale(e)) => json(StatusCode::BAD_REQUEST, &error(&e)),
+        Err(crate::ReloadError::Refused(r)) => refused(&r),
+    }
+}
 
 /// The change a `POST /stop/NAME` (`start`, `restart`) path asks for.
 fn change_of(path: &str) -> Option<crate::Change> {

@@ -156,6 +156,13 @@ pub(super) struct Active {
 }
 
 impl Active {
+    /// Whether this change is a reload that scales `name` away.
+    pub(super) fn scales_down(&self, name: &str) -> bool {
+        self.reload
+            .as_ref()
+            .is_some_and(|(_, diff)| diff.scaled_down.iter().any(|n| n == name))
+    }
+
     /// Whether this change takes `i` down.
     pub(super) fn stops(&self, i: usize) -> bool {
         self.stopping && self.stop.contains(&i)

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::slot::Counts;
 use super::{Definition, Engine, Life, Slot};
-use crate::config::Config;
+use crate::config::{ComponentSpec, Config};
 use crate::graph::Graph;
 use crate::status::Status;
 
@@ -33,6 +33,11 @@ pub struct Diff {
     pub dependents: Vec<String>,
     /// Defined the same and not affected: left running.
     pub unchanged: Vec<String>,
+    /// Of `removed`, the instances a smaller `replicas` count leaves out
+    /// while their component stays: stopped without their dependents,
+    /// which depend on the component and keep its other instances.
+    #[serde(default)]
+    pub scaled_down: Vec<String>,
 }
 
 impl Diff {
@@ -76,24 +81,34 @@ pub(super) fn diff(old: &Config, graph: &Graph, new: &Config) -> Diff {
         changed: Vec::new(),
         dependents: Vec::new(),
         unchanged: Vec::new(),
+        scaled_down: Vec::new(),
     };
     for c in &new.components {
         match old.components.iter().find(|o| o.name == c.name) {
             None => d.added.push(c.name.clone()),
-            Some(o) if o != c => d.changed.push(c.name.clone()),
+            Some(o) if !same(old, o, new, c) => d.changed.push(c.name.clone()),
             Some(_) => {}
         }
     }
     for o in &old.components {
         if new.index_of(&o.name).is_none() {
             d.removed.push(o.name.clone());
+            if old
+                .group_of(&o.name)
+                .is_some_and(|g| new.replicas.contains_key(g))
+            {
+                d.scaled_down.push(o.name.clone());
+            }
         }
     }
     // Kept components above a removed or changed one, in the old graph.
     let mut touched = vec![false; graph.len()];
     for &i in graph.topological_order() {
         let name = graph.name(i);
-        touched[i] = d.removed.iter().chain(&d.changed).any(|n| n == name)
+        let removed =
+            d.removed.contains(&name.to_string()) && !d.scaled_down.contains(&name.to_string());
+        touched[i] = removed
+            || d.changed.iter().any(|n| n == name)
             || graph.deps(i).iter().any(|&j| touched[j]);
     }
     for o in &old.components {
@@ -108,6 +123,38 @@ pub(super) fn diff(old: &Config, graph: &Graph, new: &Config) -> Diff {
         }
     }
     d
+}
+
+/// Whether `o` (of `old`) and `c` (of `new`) are defined the same, a
+/// dependency on every instance of a component counting as one on the
+/// component: a dependent of `worker` is not changed by a new count of
+/// `worker`, as Docker Compose's `scale` leaves dependents running. One
+/// that names some instances only (`worker.3`) is compared by those.
+fn same(old: &Config, o: &ComponentSpec, new: &Config, c: &ComponentSpec) -> bool {
+    o == c || grouped(old, o) == grouped(new, c)
+}
+
+/// `spec` with its dependencies on all the instances of a component
+/// written as one on the component.
+fn grouped(config: &Config, spec: &ComponentSpec) -> ComponentSpec {
+    let mut spec = spec.clone();
+    for (group, &n) in &config.replicas {
+        let instances: Vec<String> = (1..=n).map(|i| format!("{group}.{i}")).collect();
+        if !instances.iter().all(|i| spec.depends_on.contains(i)) {
+            continue;
+        }
+        let condition = spec.conditions.remove(&instances[0]);
+        for i in &instances {
+            spec.conditions.remove(i);
+        }
+        if let Some(condition) = condition {
+            spec.conditions.insert(group.clone(), condition);
+        }
+        spec.depends_on.retain(|d| !instances.contains(d));
+        spec.depends_on.push(group.clone());
+    }
+    spec.depends_on.sort();
+    spec
 }
 
 /// `[supervisor]` settings that belong to the process rather than the
@@ -215,5 +262,63 @@ impl Engine {
         self.graph = graph;
         self.plan = plan;
         tracing::info!("reload: now running the new config ({n} component(s))");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn config(replicas: u32) -> Config {
+        let text = format!(
+            "[components.db]\ncommand = \"db\"\n[components.worker]\ncommand = \"w\"\nreplicas = {replicas}\ndepends_on = [\"db\"]\n[components.api]\ncommand = \"api\"\ndepends_on = [\"worker\"]\n[components.one]\ncommand = \"one\"\ndepends_on = [\"worker.1\"]\n"
+        );
+        Config::parse(&text, "s.toml", Path::new("/")).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn of(old: u32, new: u32) -> Diff {
+        let old = config(old);
+        diff(&old, &Graph::new(&old), &config(new))
+    }
+
+    #[test]
+    fn a_new_count_adds_instances_and_leaves_every_dependent_running() {
+        let d = of(2, 4);
+        assert_eq!(d.added, ["worker.3", "worker.4"]);
+        assert!(d.removed.is_empty() && d.changed.is_empty() && d.dependents.is_empty());
+        assert_eq!(d.unchanged, ["api", "db", "one", "worker.1", "worker.2"]);
+    }
+
+    #[test]
+    fn a_smaller_count_removes_instances_without_their_dependents() {
+        let d = of(4, 2);
+        assert_eq!(d.removed, ["worker.3", "worker.4"]);
+        assert_eq!(d.scaled_down, d.removed);
+        assert!(d.changed.is_empty() && d.dependents.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn a_dependent_of_one_instance_is_changed_when_it_names_another() {
+        let old = config(1);
+        let text = "[components.db]\ncommand = \"db\"\n[components.worker]\ncommand = \"w\"\nreplicas = 3\ndepends_on = [\"db\"]\n[components.api]\ncommand = \"api\"\ndepends_on = [\"worker.3\"]\n[components.one]\ncommand = \"one\"\ndepends_on = [\"worker.1\"]\n";
+        let new = Config::parse(text, "s.toml", Path::new("/")).unwrap_or_else(|e| panic!("{e}"));
+        let d = diff(&old, &Graph::new(&old), &new);
+        // api depended on all of worker (one instance), now on worker.3 only.
+        assert_eq!(d.changed, ["api"]);
+        assert_eq!(d.added, ["worker.2", "worker.3"]);
+        assert!(d.dependents.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn an_instance_changed_takes_its_dependents_with_it() {
+        let old = config(2);
+        let mut new = config(2);
+        let w1 = new.index_of("worker.1").expect("worker.1");
+        new.components[w1].stop_timeout = std::time::Duration::from_secs(3);
+        let d = diff(&old, &Graph::new(&old), &new);
+        assert_eq!(d.changed, ["worker.1"]);
+        assert_eq!(d.dependents, ["api", "one"]);
     }
 }

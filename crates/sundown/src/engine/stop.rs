@@ -82,12 +82,21 @@ impl Engine {
                 .graph
                 .dependents(d)
                 .iter()
-                .any(|&e| self.slots[e].life.is_running());
+                .any(|&e| self.slots[e].life.is_running())
+                && !self.scaled_down(d);
             if !blocked {
                 let own = now + self.plan.stop_timeouts[d];
                 self.request_stop(d, now, (own, KillReason::StopTimeout));
             }
         }
+    }
+
+    /// Whether `d` is an instance the reload under way scales away: its
+    /// dependents run on with the component's other instances.
+    fn scaled_down(&self, d: usize) -> bool {
+        self.change
+            .as_ref()
+            .is_some_and(|c| c.scales_down(self.name(d)))
     }
 
     /// Marks running `i` to go down while the graph runs on, for `hold`.

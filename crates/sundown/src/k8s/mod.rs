@@ -115,6 +115,27 @@ pub struct Export {
     pub grace_seconds: i64,
 }
 
+/// What each component with `replicas` became: instances inside the one
+/// pod, not pod replicas, since the Deployment's `replicas` would copy the
+/// whole graph.
+fn replica_notes(config: &Config, mode: Mode) -> Vec<String> {
+    config
+        .replicas
+        .iter()
+        .map(|(name, n)| {
+            let k = kube_name(name).unwrap_or_else(|_| name.clone());
+            match mode {
+                Mode::Sidecars => format!(
+                    "`{name}` (replicas = {n}) is {n} containers {k}-1 … {k}-{n} in the pod, each `sundown run --only {name}.i` with SUNDOWN_REPLICA=i; the Deployment keeps 1 replica, since more would copy the whole graph"
+                ),
+                Mode::Single => format!(
+                    "`{name}` (replicas = {n}) runs as {n} processes {name}.1 … {name}.{n} inside the container; the Deployment keeps 1 replica, since more would copy the whole graph"
+                ),
+            }
+        })
+        .collect()
+}
+
 /// `name` as a DNS-1123 label, as container, object and port names must be.
 pub fn kube_name(name: &str) -> Result<String, ExportError> {
     let n: String = name
@@ -171,9 +192,10 @@ pub fn export(config: &Config, graph: &Graph, opts: &Options) -> Result<Export, 
     };
     let pod::Builder {
         mut warnings,
-        notes,
+        mut notes,
         ..
     } = b;
+    notes.extend(replica_notes(config, opts.mode));
     // In one container sundown's own budget bounds the stop, and the grace
     // period is that plus a margin by construction.
     if opts.mode == Mode::Sidecars && grace > secs_up(config.supervisor.shutdown_timeout) {

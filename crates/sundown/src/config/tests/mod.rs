@@ -103,6 +103,7 @@ mod log_files;
 mod oneshot;
 mod process;
 mod profiles;
+mod replicas;
 mod restart;
 mod syntax;
 mod values;

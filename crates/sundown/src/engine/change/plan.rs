@@ -176,10 +176,20 @@ impl Engine {
                 let touched: Vec<usize> = diff
                     .removed
                     .iter()
+                    .filter(|n| !diff.scaled_down.contains(n))
                     .chain(&diff.changed)
                     .filter_map(|n| self.config.index_of(n))
                     .collect();
-                let stop = self.in_stop_order(&self.with_dependents(&touched), |l| {
+                // Instances scaled away go alone: their dependents keep the others.
+                let mut members = self.with_dependents(&touched);
+                members.extend(
+                    diff.scaled_down
+                        .iter()
+                        .filter_map(|n| self.config.index_of(n)),
+                );
+                members.sort_unstable();
+                members.dedup();
+                let stop = self.in_stop_order(&members, |l| {
                     !matches!(l, Life::Done { .. } | Life::Stopped { .. })
                 });
                 // What was stopped by hand stays stopped, as defined now.
