@@ -115,6 +115,10 @@ pub struct Config {
     pub replicas: BTreeMap<String, u32>,
 }
 
+/// Lines of output kept per component for `sundown logs` unless
+/// `[supervisor] log_lines` says otherwise.
+pub const DEFAULT_LOG_LINES: usize = 1000;
+
 /// `[supervisor]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SupervisorSettings {
@@ -144,7 +148,7 @@ impl Default for SupervisorSettings {
             report: None,
             control_socket: None,
             metrics: None,
-            log_lines: crate::logs::DEFAULT_LINES,
+            log_lines: DEFAULT_LOG_LINES,
         }
     }
 }

@@ -22,7 +22,7 @@ mod layer;
 pub use layer::{OutputLayer, QuietFilter};
 
 /// Lines kept per component unless `[supervisor] log_lines` says otherwise.
-pub const DEFAULT_LINES: usize = 1000;
+pub use crate::config::DEFAULT_LOG_LINES as DEFAULT_LINES;
 
 /// One line of a component's output.
 #[derive(Debug, Clone, PartialEq, Eq)]

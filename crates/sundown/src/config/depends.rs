@@ -8,11 +8,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::ops::Range;
 
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use toml::Spanned;
 
 use super::RestartPolicy;
-use super::raw::RawComponent;
+use super::raw::{RawComponent, RawDep};
 use super::validate::Validator;
 use crate::diagnostic::hint;
 
@@ -46,56 +45,6 @@ impl Condition {
 impl fmt::Display for Condition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// One `depends_on` entry as written.
-pub(crate) enum RawDep {
-    Name(String),
-    Table {
-        name: Spanned<String>,
-        condition: Option<Spanned<String>>,
-    },
-}
-
-impl RawDep {
-    fn name(&self) -> &str {
-        match self {
-            RawDep::Name(n) => n,
-            RawDep::Table { name, .. } => name.get_ref(),
-        }
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for RawDep {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawDep;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(
-                    "a component name or a table like { name = \"migrate\", condition = \"completed\" }",
-                )
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<RawDep, E> {
-                Ok(RawDep::Name(s.to_string()))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawDep, A::Error> {
-                let (mut name, mut condition) = (None, None);
-                while let Some(key) = map.next_key::<String>()? {
-                    match key.as_str() {
-                        "name" => name = Some(map.next_value::<Spanned<String>>()?),
-                        "condition" => condition = Some(map.next_value::<Spanned<String>>()?),
-                        other => {
-                            return Err(de::Error::unknown_field(other, &["name", "condition"]));
-                        }
-                    }
-                }
-                let name = name.ok_or_else(|| de::Error::missing_field("name"))?;
-                Ok(RawDep::Table { name, condition })
-            }
-        }
-        d.deserialize_any(V)
     }
 }
 

@@ -56,7 +56,7 @@ pub(super) struct RawMetrics {
 pub(crate) struct RawComponent {
     pub(crate) kind: Option<Spanned<String>>,
     #[serde(default)]
-    pub(super) depends_on: Vec<Spanned<super::depends::RawDep>>,
+    pub(super) depends_on: Vec<Spanned<RawDep>>,
     // see `depends.rs`
     pub(super) oneshot: Option<Spanned<bool>>,
     pub(super) stop_timeout: Option<Spanned<String>>,
@@ -176,4 +176,60 @@ pub(super) fn component_tables(doc: Spanned<DeTable<'_>>) -> Tables<'_> {
         }
     }
     Tables { tables, keys }
+}
+
+/// One `depends_on` entry as written.
+pub(crate) enum RawDep {
+    Name(String),
+    Table {
+        name: Spanned<String>,
+        condition: Option<Spanned<String>>,
+    },
+}
+
+impl RawDep {
+    pub(super) fn name(&self) -> &str {
+        match self {
+            RawDep::Name(n) => n,
+            RawDep::Table { name, .. } => name.get_ref(),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RawDep {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawDep;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "a component name or a table like { name = \"migrate\", condition = \"completed\" }",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<RawDep, E> {
+                Ok(RawDep::Name(s.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawDep, A::Error> {
+                let (mut name, mut condition) = (None, None);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "name" => name = Some(map.next_value::<Spanned<String>>()?),
+                        "condition" => condition = Some(map.next_value::<Spanned<String>>()?),
+                        other => {
+                            return Err(serde::de::Error::unknown_field(
+                                other,
+                                &["name", "condition"],
+                            ));
+                        }
+                    }
+                }
+                let name = name.ok_or_else(|| serde::de::Error::missing_field("name"))?;
+                Ok(RawDep::Table { name, condition })
+            }
+        }
+        d.deserialize_any(V)
+    }
 }

@@ -100,7 +100,7 @@ impl<'a> Validator<'a> {
             report: s.report.as_ref().map(|p| self.base_dir.join(p)),
             control_socket: s.control_socket.as_ref().map(|p| self.base_dir.join(p)),
             metrics,
-            log_lines: s.log_lines.unwrap_or(crate::logs::DEFAULT_LINES),
+            log_lines: s.log_lines.unwrap_or(super::DEFAULT_LOG_LINES),
         };
 
         let names: Vec<&str> = raw

@@ -3,8 +3,7 @@
 
 use bytes::Bytes;
 use futures::StreamExt as _;
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt as _, Full, StreamBody};
+use http_body_util::StreamBody;
 use hyper::body::Frame;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
@@ -15,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::SocketTarget;
 use super::log_lines::{LogQuery, log_lines};
+use super::reply::{Body, error, json};
 use crate::event::Trigger;
 use crate::logs::LogStore;
 use crate::status::{Status, StatusView};
@@ -215,25 +215,6 @@ fn changing(accepted: crate::Accepted) -> Response<Body> {
     resp.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static("application/x-ndjson"),
-    );
-    resp
-}
-
-pub(super) fn error(message: &str) -> serde_json::Value {
-    serde_json::json!({ "error": message })
-}
-
-pub(super) type Body = BoxBody<Bytes, Infallible>;
-
-pub(super) fn json(code: StatusCode, body: &impl serde::Serialize) -> Response<Body> {
-    let body = serde_json::to_vec(body)
-        .or_else(|e| serde_json::to_vec(&error(&e.to_string())))
-        .unwrap_or_default();
-    let mut resp = Response::new(Full::new(Bytes::from(body)).boxed());
-    *resp.status_mut() = code;
-    resp.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("application/json"),
     );
     resp
 }

@@ -11,7 +11,7 @@ use hyper::Response;
 use hyper::body::Frame;
 use tokio_util::sync::CancellationToken;
 
-use super::answer::Body;
+use super::reply::Body;
 use crate::logs::{Line, LogStore};
 
 /// Which lines `sundown logs` asks for.

@@ -30,6 +30,7 @@ pub mod client;
 mod clients;
 mod log_lines;
 mod path;
+mod reply;
 mod socket;
 mod wait;
 

@@ -17,7 +17,7 @@ use hyper::{Response, StatusCode};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::answer::{Body, error, json};
+use super::reply::{Body, error, json};
 use crate::status::{ComponentState, Status};
 
 /// What a client waits for.
