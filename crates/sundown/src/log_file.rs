@@ -243,6 +243,12 @@ impl Writer {
             f.flush()?;
         }
         let path = &self.spec.path;
+        // Gone (deleted or moved away by someone else): nothing to rotate,
+        // and the backups must not shift again on every batch.
+        if std::fs::symlink_metadata(path).is_err() {
+            self.size = 0;
+            return Ok(());
+        }
         if self.spec.backups == 0 {
             ignore_missing(std::fs::remove_file(path))?;
         } else {
@@ -304,6 +310,35 @@ mod tests {
             assert!(read(&p).len() <= 100, "{}", read(&p));
         }
         assert!(read(&spec.path).ends_with("line 0099 .........\n"));
+    }
+
+    /// A file removed by someone else while it is open: the next rotation
+    /// finds nothing to move, starts a new file, and keeps the backups (it
+    /// used to fail on every batch, shifting the backups each time and
+    /// dropping every line).
+    #[test]
+    fn a_file_removed_under_the_writer_is_started_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spec = spec(dir.path(), 100, 2);
+        let mut w = Writer {
+            component: "x".into(),
+            spec: spec.clone(),
+            file: None,
+            size: 0,
+            rotates: false,
+            failing: None,
+        };
+        let lines = |from: usize| -> VecDeque<String> {
+            (from..from + 3).map(|i| format!("line {i:04} .........")).collect()
+        };
+        w.try_write(&lines(0)).expect("first lines");
+        std::fs::remove_file(&spec.path).expect("someone removes it");
+        for batch in 1..4 {
+            w.try_write(&lines(batch * 3)).expect("written after the removal");
+        }
+        let text = std::fs::read_to_string(&spec.path).expect("started again");
+        assert!(text.ends_with("line 0011 .........\n"), "{text}");
+        assert!(!backup(&spec.path, 3).exists());
     }
 
     #[test]
