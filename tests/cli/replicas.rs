@@ -270,3 +270,31 @@ fn scaling_up_to_ten_instances_is_quick() {
     assert!(took < Duration::from_secs(10), "{took:?}");
     end(sd);
 }
+
+/// A scale of one component keeps the counts other scales set (Compose's
+/// `scale`), until a plain reload runs the file's counts again.
+#[test]
+fn a_scale_keeps_the_counts_of_earlier_scales() {
+    let sb = Sandbox::new();
+    sb.config(&graph(&sb, 2));
+    let sd = sb.run();
+    sd.wait_ready(4);
+    let out = sb.client(&["scale", "worker", "3"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = sb.client(&["scale", "api", "2"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("unchanged, left running: db, worker.1, worker.2, worker.3\n"),
+        "worker keeps its 3: {said}"
+    );
+    let v = sb.status();
+    assert_eq!(
+        names(&v),
+        ["api.1", "api.2", "db", "worker.1", "worker.2", "worker.3"]
+    );
+    let out = sb.client(&["reload"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(names(&sb.status()), ["api", "db", "worker.1", "worker.2"]);
+    end(sd);
+}

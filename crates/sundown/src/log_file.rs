@@ -329,12 +329,15 @@ mod tests {
             failing: None,
         };
         let lines = |from: usize| -> VecDeque<String> {
-            (from..from + 3).map(|i| format!("line {i:04} .........")).collect()
+            (from..from + 3)
+                .map(|i| format!("line {i:04} ........."))
+                .collect()
         };
         w.try_write(&lines(0)).expect("first lines");
         std::fs::remove_file(&spec.path).expect("someone removes it");
         for batch in 1..4 {
-            w.try_write(&lines(batch * 3)).expect("written after the removal");
+            w.try_write(&lines(batch * 3))
+                .expect("written after the removal");
         }
         let text = std::fs::read_to_string(&spec.path).expect("started again");
         assert!(text.ends_with("line 0011 .........\n"), "{text}");

@@ -196,6 +196,7 @@ impl Supervisor {
                 tx: cmd_tx,
                 kinds,
                 logs,
+                scaled: Default::default(),
             },
             status,
             join: tokio::spawn(engine.drive()),
@@ -286,6 +287,9 @@ pub struct Handle {
     tx: mpsc::UnboundedSender<Command>,
     kinds: Kinds,
     logs: Option<crate::logs::LogStore>,
+    /// The counts `scale` set since the last plain reload, shared by every
+    /// handle: a scale of one component keeps the others' (as Compose's).
+    scaled: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, u32>>>,
 }
 
 impl Handle {
@@ -314,8 +318,16 @@ impl Handle {
     /// asks for a [`Change::Reload`] to it: what SIGHUP and `sundown
     /// reload` do.
     pub async fn reload(&self, path: &Path) -> Result<Accepted, ReloadError> {
-        self.reload_scaled(path, std::collections::BTreeMap::new())
-            .await
+        let accepted = self
+            .reload_scaled(path, std::collections::BTreeMap::new())
+            .await?;
+        self.scales().clear();
+        Ok(accepted)
+    }
+
+    fn scales(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, u32>> {
+        // A map of counts: a panic elsewhere cannot leave it half-written.
+        self.scaled.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// `sundown scale NAME N`: a reload of the config file with `name`
@@ -329,8 +341,11 @@ impl Handle {
                 crate::config::MAX_REPLICAS
             )));
         }
-        self.reload_scaled(path, [(name.to_string(), n)].into())
-            .await
+        let mut counts = self.scales().clone();
+        counts.insert(name.to_string(), n);
+        let accepted = self.reload_scaled(path, counts.clone()).await?;
+        *self.scales() = counts;
+        Ok(accepted)
     }
 
     async fn reload_scaled(
@@ -352,11 +367,13 @@ impl Handle {
         for w in &sup.config().warnings {
             tracing::warn!("{w}");
         }
-        // Before the change: a changed component's new run writes where
-        // its new settings say.
-        if let Some(logs) = &self.logs {
-            logs.configure(sup.config());
+        // Once the engine has taken the change (a refused one must leave
+        // the files as they were), before its first new run has started.
+        let config = self.logs.as_ref().map(|_| sup.config().clone());
+        let accepted = self.change(Change::reload(sup)).await?;
+        if let (Some(logs), Some(config)) = (&self.logs, &config) {
+            logs.configure(config);
         }
-        Ok(self.change(Change::reload(sup)).await?)
+        Ok(accepted)
     }
 }
