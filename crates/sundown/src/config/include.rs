@@ -142,6 +142,27 @@ fn check_tables(text: &str, source: &Source<'_>) -> Result<(), Vec<Located>> {
         vec![source.locate(e.span().unwrap_or(0..0), e.message().trim_end().to_string())]
     })?;
     let mut problems = Vec::new();
+    // Appended after the config's last table, a key before the first
+    // header would land in that table: every line of the file must be in
+    // a table of its own.
+    if let Some((at, line)) = text
+        .lines()
+        .scan(0, |at, l| {
+            let start = *at;
+            *at += l.len() + 1;
+            Some((start, l))
+        })
+        .find(|(_, l)| {
+            let t = l.trim_start();
+            !t.is_empty() && !t.starts_with('#')
+        })
+        && !line.trim_start().starts_with('[')
+    {
+        problems.push(source.locate(
+            at..at,
+            "an included file begins with a table header ([components.NAME] or [phase_timeouts]), not with a key",
+        ));
+    }
     for (key, _) in doc.get_ref() {
         let k = key.get_ref().as_ref();
         if k == "include" {

@@ -138,3 +138,25 @@ fn what_an_included_file_cannot_hold_or_be() {
     let e = load(&d).expect_err("not a list");
     assert_eq!(e.diagnostics[0].line, 1, "{e}");
 }
+
+#[test]
+fn an_included_file_begins_with_a_table_header() {
+    let d = dir(&[
+        (
+            "main.toml",
+            "include = [\"base.toml\"]\n\n[components.web]\nkind = \"sim\"\n",
+        ),
+        (
+            "base.toml",
+            "# the data tier\ncomponents.db.kind = \"sim\"\n",
+        ),
+    ]);
+    let e = load(&d).expect_err("a dotted key would land in web's table");
+    let base = d.path().join("base.toml").display().to_string();
+    assert!(
+        e.to_string().starts_with(&format!(
+            "{base}:2:1: error: an included file begins with a table header"
+        )),
+        "{e}"
+    );
+}
