@@ -298,3 +298,25 @@ fn a_scale_keeps_the_counts_of_earlier_scales() {
     assert_eq!(names(&sb.status()), ["api", "db", "worker.1", "worker.2"]);
     end(sd);
 }
+
+/// A dependent still waiting for an instance that a scale takes away is
+/// started once nothing it waits for is left (it used to wait forever).
+#[test]
+fn a_dependent_waiting_for_a_removed_instance_starts() {
+    let sb = Sandbox::new();
+    // worker.3 never becomes ready; the others do at once.
+    let script =
+        "if [ \"$SUNDOWN_REPLICA\" = 3 ]; then exec sleep 1000; fi; echo up; exec sleep 1000";
+    sb.config(&format!(
+        "[components.worker]\ncommand = [\"/bin/sh\", \"-c\", {}]\nreplicas = 3\nready = {{ log = \"up\" }}\n\n{}",
+        toml_str(script),
+        sb.service("api", "depends_on = [\"worker\"]"),
+    ));
+    let sd = sb.run();
+    sd.wait_for("worker.2: ready");
+    let out = sb.client(&["scale", "worker", "2"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    sd.wait_ready(3);
+    sb.wait_for_log("start api");
+    end(sd);
+}

@@ -95,6 +95,7 @@ impl Engine {
                     c.stop.clear();
                     c.start = start;
                 }
+                self.release_unblocked();
             }
             let start = self
                 .change
@@ -143,6 +144,31 @@ impl Engine {
     pub(in crate::engine) fn interrupt_change(&mut self, trigger: &Trigger) {
         if self.change.is_some() {
             self.finish_change(Err(NotCompleted::Interrupted(trigger.clone())));
+        }
+    }
+}
+
+impl Engine {
+    /// Starts what waited only on components a reload removed (a
+    /// dependent of `worker` still starting when `worker.3` is scaled
+    /// away): nothing else would ever start it.
+    fn release_unblocked(&mut self) {
+        if self.shutdown.is_some() {
+            return;
+        }
+        let changing = self
+            .change
+            .as_ref()
+            .map(|c| c.start.clone())
+            .unwrap_or_default();
+        for d in 0..self.slots.len() {
+            if !changing.contains(&d)
+                && matches!(self.slots[d].life, Life::Pending { .. })
+                && self.slots[d].holding.is_empty()
+                && self.deps_met(d)
+            {
+                self.start(d);
+            }
         }
     }
 }
