@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::SocketTarget;
 use super::log_lines::{LogQuery, log_lines};
-use super::reply::{Body, error, json};
+use super::reply::{Body, error, json, unknown_component};
 use crate::event::Trigger;
 use crate::logs::LogStore;
 use crate::status::{Status, StatusView};
@@ -113,21 +113,8 @@ pub(super) async fn answer(
         }
         (&Method::GET, p) if p.starts_with("/logs/") => {
             let name = &p["/logs/".len()..];
-            let names: Vec<String> = status
-                .borrow()
-                .components
-                .iter()
-                .map(|c| c.name.clone())
-                .collect();
-            if !names.iter().any(|n| n == name) {
-                let known: Vec<&str> = names.iter().map(String::as_str).collect();
-                let hint = crate::config::did_you_mean(name, &known)
-                    .map(|n| format!("; did you mean `{n}`?"))
-                    .unwrap_or_default();
-                return json(
-                    StatusCode::NOT_FOUND,
-                    &error(&format!("there is no component `{name}`{hint}")),
-                );
+            if let Some(missing) = unknown_component(&status.borrow(), name) {
+                return missing;
             }
             let q = LogQuery::parse(Some(name), req.uri().query());
             log_lines(q, logs, ends)

@@ -8,6 +8,8 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt as _, Full};
 use hyper::{Response, StatusCode};
 
+use crate::status::Status;
+
 pub(super) fn error(message: &str) -> serde_json::Value {
     serde_json::json!({ "error": message })
 }
@@ -25,4 +27,18 @@ pub(super) fn json(code: StatusCode, body: &impl serde::Serialize) -> Response<B
         hyper::header::HeaderValue::from_static("application/json"),
     );
     resp
+}
+
+/// A 404 naming the closest component when `name` is none of `status`'s;
+/// `None` when it is one. Worded as the engine's own refusal.
+pub(super) fn unknown_component(status: &Status, name: &str) -> Option<Response<Body>> {
+    let known: Vec<&str> = status.components.iter().map(|c| c.name.as_str()).collect();
+    if known.contains(&name) {
+        return None;
+    }
+    let refused = crate::Refused::Unknown {
+        name: name.to_string(),
+        hint: crate::config::did_you_mean(name, &known).map(str::to_string),
+    };
+    Some(json(StatusCode::NOT_FOUND, &error(&refused.to_string())))
 }

@@ -12,12 +12,12 @@ use std::convert::Infallible;
 use bytes::Bytes;
 use futures::StreamExt as _;
 use http_body_util::StreamBody;
+use hyper::Response;
 use hyper::body::Frame;
-use hyper::{Response, StatusCode};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::reply::{Body, error, json};
+use super::reply::{Body, unknown_component};
 use crate::status::{ComponentState, Status};
 
 /// What a client waits for.
@@ -87,23 +87,10 @@ pub(super) fn answer(
     mut status: watch::Receiver<Status>,
     ends: CancellationToken,
 ) -> Response<Body> {
-    if let Condition::Completed(name) = &condition {
-        let names: Vec<String> = status
-            .borrow()
-            .components
-            .iter()
-            .map(|c| c.name.clone())
-            .collect();
-        if !names.iter().any(|n| n == name) {
-            let known: Vec<&str> = names.iter().map(String::as_str).collect();
-            let hint = crate::config::did_you_mean(name, &known)
-                .map(|n| format!("; did you mean `{n}`?"))
-                .unwrap_or_default();
-            return json(
-                StatusCode::NOT_FOUND,
-                &error(&format!("there is no component `{name}`{hint}")),
-            );
-        }
+    if let Condition::Completed(name) = &condition
+        && let Some(missing) = unknown_component(&status.borrow(), name)
+    {
+        return missing;
     }
     let line = futures::stream::once(async move {
         let mut end = None;
