@@ -118,13 +118,8 @@ pub(crate) fn logs(target: &Target, query: sundown::control::LogQuery) -> anyhow
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
-    if let Some(name) = &query.name
-        && !sundown::config::is_valid_name(name)
-    {
-        eprintln!(
-            "error: there is no component `{name}`: a name is {}",
-            sundown::config::NAME_RULE
-        );
+    if let Some(why) = query.name.as_deref().and_then(invalid_name) {
+        eprintln!("error: {why}");
         return Ok(ExitCode::Usage.code());
     }
     let mut stdout = std::io::stdout();
@@ -155,11 +150,8 @@ pub(crate) fn change(target: &Target, verb: &str, name: Option<&str>) -> anyhow:
     };
     let path = match name {
         // The config allows no other name, so a valid one goes into the path as it is.
-        Some(n) if !sundown::config::is_valid_name(n) => {
-            eprintln!(
-                "error: there is no component `{n}`: a name is {}",
-                sundown::config::NAME_RULE
-            );
+        Some(n) if let Some(why) = invalid_name(n) => {
+            eprintln!("error: {why}");
             return Ok(ExitCode::Usage.code());
         }
         Some(n) => format!("/{verb}/{n}"),
@@ -170,11 +162,8 @@ pub(crate) fn change(target: &Target, verb: &str, name: Option<&str>) -> anyhow:
 
 /// `scale NAME N`: a reload with `name` run as `n` instances.
 pub(crate) fn scale(target: &Target, name: &str, n: u32) -> anyhow::Result<i32> {
-    if !sundown::config::is_valid_name(name) {
-        eprintln!(
-            "error: there is no component `{name}`: a name is {}",
-            sundown::config::NAME_RULE
-        );
+    if let Some(why) = invalid_name(name) {
+        eprintln!("error: {why}");
         return Ok(ExitCode::Usage.code());
     }
     let socket = match socket(target) {
@@ -303,4 +292,16 @@ fn render(v: &StatusView) -> String {
         ));
     }
     out
+}
+
+/// Why `name` cannot be a component's, when it breaks the name rule: such
+/// a name is refused here rather than sent (it could not be in the config,
+/// and it goes into a request path as it is).
+pub(crate) fn invalid_name(name: &str) -> Option<String> {
+    (!sundown::config::is_valid_name(name)).then(|| {
+        format!(
+            "there is no component `{name}`: a name is {}",
+            sundown::config::NAME_RULE
+        )
+    })
 }

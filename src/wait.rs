@@ -71,11 +71,8 @@ pub(crate) fn wait(
 /// Why `name` cannot be waited for, from the config, when the config can
 /// be read (else the supervisor's answer says so).
 fn unknown(target: &Target, name: &str) -> Option<String> {
-    if !sundown::config::is_valid_name(name) {
-        return Some(format!(
-            "there is no component `{name}`: a name is {}",
-            sundown::config::NAME_RULE
-        ));
+    if let Some(why) = crate::client::invalid_name(name) {
+        return Some(why);
     }
     let mut config = Config::load_with(&target.config, &crate::config_file::kinds()).ok()?;
     if let Some(only) = &target.only {
