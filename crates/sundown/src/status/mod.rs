@@ -18,7 +18,7 @@ use crate::report::ms;
 mod apply;
 mod view;
 
-pub use self::view::{ComponentView, ShutdownView, StatusView};
+pub use self::view::{ComponentView, ShutdownView, StatusView, Usage};
 
 /// The supervisor's overall state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

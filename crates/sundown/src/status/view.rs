@@ -94,6 +94,33 @@ pub struct ComponentView {
     /// Where its lines are kept (`log_file`); `null` when nowhere.
     #[serde(default)]
     pub log_file: Option<std::path::PathBuf>,
+    /// What it uses of the machine, last sampled; `null` while nothing of it runs.
+    #[serde(default)]
+    pub usage: Option<Usage>,
+}
+
+/// CPU and memory of one component, in a [`ComponentView`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "scope", rename_all = "snake_case")]
+pub enum Usage {
+    /// Measured over the component's cgroup.
+    Cgroup {
+        /// CPU time used by every process that was ever in the cgroup, in seconds.
+        cpu_seconds: f64,
+        /// Resident memory of the cgroup now, in bytes.
+        memory_bytes: u64,
+    },
+    /// Measured over the component's tracked process tree.
+    Processes {
+        /// CPU time of the live processes of the tree (and the children they reaped), in seconds.
+        cpu_seconds: f64,
+        /// Resident memory summed over the live processes of the tree, in bytes.
+        memory_bytes: u64,
+        /// How many processes were counted.
+        count: u32,
+    },
+    /// An in-process kind: it shares the supervisor's own process, so it has no usage of its own.
+    Supervisor,
 }
 
 /// A shutdown under way, in a [`StatusView`].
@@ -134,6 +161,7 @@ impl Status {
                     detail: c.detail.clone(),
                     completed: c.completed,
                     log_file: c.log_file.clone(),
+                    usage: None,
                 })
                 .collect(),
             shutdown: self.shutdown.as_ref().map(|s| ShutdownView {
