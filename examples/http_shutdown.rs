@@ -4,11 +4,12 @@
 //! process at once (exit 4, as sundown does): someone pressing Ctrl-C twice
 //! means "now", and a server that ignores it gets `kill -9`ed with no report.
 //!
-//! Try `cargo run --example http_shutdown`, then `curl localhost:7003/slow`
-//! (takes 2 s) and Ctrl-C while it runs: watch `shutting down`, then
-//! `GET /slow: done`; curl still gets its reply, and the exit code is 0.
-//! Ctrl-C twice: exit 4 at once, and curl gets no reply. With `-- --grace 500`
-//! the drain gives up after 500 ms and the exit code is 1.
+//! `cargo run --example http_shutdown -- --demo` runs this program as a child
+//! server three times, each with a `GET /slow` (2 s) in flight when the
+//! signal comes, and prints what the client got and the exit code: one
+//! signal (the reply arrives, exit 0), two signals (exit 4 at once, no
+//! reply), one signal with `--grace 500` (exit 1 after 500 ms, no reply).
+//! `docs/guide.md` gives the same steps by hand, with curl and Ctrl-C.
 
 use std::io;
 use std::net::SocketAddr;
@@ -19,9 +20,14 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use clap::Parser;
-use tokio::net::TcpListener;
+use nix::sys::signal::Signal as Sig;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio_util::sync::CancellationToken;
+
+#[path = "support/child.rs"]
+mod child;
 
 /// How long `GET /slow` takes: long enough to watch the drain wait for it.
 const SLOW: Duration = Duration::from_secs(2);
@@ -35,6 +41,9 @@ struct Args {
     /// How long in-flight requests get to finish after the first signal, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 5000)]
     grace: u64,
+    /// Run the server three times against a scripted client, and print what each gave.
+    #[arg(long)]
+    demo: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +62,17 @@ enum Error {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(Args::parse()).await {
+    let args = Args::parse();
+    if args.demo {
+        return match demo().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("http_shutdown --demo: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("http_shutdown: {e}");
@@ -140,4 +159,67 @@ impl Signals {
             _ = self.term.recv() => {}
         }
     }
+}
+
+// ------------------------------------------------------------------ the demo
+
+/// The three endings, each checked against what the lesson promises.
+async fn demo() -> io::Result<()> {
+    let mut summary = Vec::new();
+    for (case, grace, signals, want) in [
+        ("one signal", "10000", 1, 0),
+        ("two signals", "10000", 2, 4),
+        ("one signal, 500 ms grace", "500", 1, 1),
+    ] {
+        println!("--- {case} while GET /slow runs ---");
+        let mut server = child::Server::start(&["--addr", "127.0.0.1:0", "--grace", grace])?;
+        let addr = server.wait_for("listening on ").await?;
+        let reply = tokio::spawn(http_get(addr, "/slow"));
+        server.wait_for("GET /slow: started").await?;
+        server.signal(Sig::SIGTERM)?;
+        if signals == 2 {
+            // Only once the first is handled: two signals sent back to back can arrive as one.
+            server.wait_for("shutting down").await?;
+            server.signal(Sig::SIGTERM)?;
+        }
+        let (status, after) = server.exit().await?;
+        let reply = reply.await.map_err(io::Error::other)?;
+        let got = match reply {
+            Ok(response) if response.ends_with("slow reply\n") => {
+                "the client got its reply".to_owned()
+            }
+            Ok(_) | Err(_) => "the client got no reply".to_owned(),
+        };
+        let code = status
+            .code()
+            .map_or_else(|| status.to_string(), |c| c.to_string());
+        let line = format!(
+            "{case}: {got}; exit {code}, {} ms after {}",
+            after.unwrap_or(0),
+            if signals == 2 {
+                "the second signal"
+            } else {
+                "the signal"
+            }
+        );
+        if status.code() != Some(want) {
+            return Err(io::Error::other(format!("{line}; expected exit {want}")));
+        }
+        summary.push(line);
+    }
+    println!();
+    for line in summary {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// A bare HTTP/1.1 GET: the whole response, or the error that ended it.
+async fn http_get(addr: String, path: &'static str) -> io::Result<String> {
+    let mut stream = TcpStream::connect(addr).await?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    Ok(response)
 }

@@ -5,10 +5,11 @@
 //! Every failure is then a `?` away from the exit code, never a log line
 //! followed by a cheerful exit 0.
 //!
-//! Try `cargo run --example run_pattern` and Ctrl-C it (`echo $?`: 0). Run a
-//! second copy while the first is up: it prints `cannot listen on
-//! 127.0.0.1:7002: Address already in use` and exits 1. With `-- --slow-shutdown
-//! --shutdown-timeout 200`, Ctrl-C gives up after 200 ms and exits 1.
+//! `cargo run --example run_pattern -- --demo` runs this program as a child
+//! server three ways and prints the exit code of each: Ctrl-C after serving
+//! a client (0), a second copy on an address already taken (1, naming the
+//! address), and a shutdown held up by a task that ignores cancellation (1,
+//! once the deadline passes). `docs/guide.md` gives the same steps by hand.
 
 use std::io;
 use std::net::SocketAddr;
@@ -16,10 +17,15 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use nix::sys::signal::Signal;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+#[path = "support/child.rs"]
+mod child;
 
 /// An echo server whose every way of ending has an exit code.
 #[derive(Parser)]
@@ -33,6 +39,9 @@ struct Args {
     /// How long the shutdown may take, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 5000)]
     shutdown_timeout: u64,
+    /// Run the server three ways against a scripted client, and print each exit code.
+    #[arg(long)]
+    demo: bool,
 }
 
 /// Every way `run` can fail. Each message says what failed and where, since
@@ -53,6 +62,15 @@ enum Error {
 async fn main() -> ExitCode {
     // A bad flag never reaches `run`: clap prints the usage and exits 2.
     let args = Args::parse();
+    if args.demo {
+        return match demo().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("run_pattern --demo: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -136,5 +154,70 @@ async fn echo(mut stream: TcpStream, shutdown: CancellationToken) {
         _ = tokio::io::copy(&mut reader, &mut writer) => {}
         // An idle echo client would otherwise hold the shutdown until the deadline.
         () = shutdown.cancelled() => {}
+    }
+}
+
+// ------------------------------------------------------------------ the demo
+
+/// Each way of ending, with the exit code it must give; fails if one differs.
+async fn demo() -> io::Result<()> {
+    let mut summary = Vec::new();
+
+    println!("--- 1. serve a client, then Ctrl-C ---");
+    let mut server = child::Server::start(&["--addr", "127.0.0.1:0"])?;
+    let addr = server.wait_for("listening on ").await?;
+    let mut client = TcpStream::connect(&addr).await?;
+    client.write_all(b"hello\n").await?;
+    let mut echoed = [0; 6];
+    client.read_exact(&mut echoed).await?;
+    println!(
+        "demo: the server echoed {:?}",
+        String::from_utf8_lossy(&echoed)
+    );
+
+    // While it runs, a second copy wants the same address.
+    println!("--- 2. a second copy on {addr}, which is taken ---");
+    let second = child::Server::start(&["--addr", &addr])?;
+    let (status, _) = second.exit().await?;
+    summary.push(expect("address in use", status.code(), 1, None)?);
+
+    println!("--- back to the first server: Ctrl-C ---");
+    server.signal(Signal::SIGINT)?;
+    let (status, after) = server.exit().await?;
+    summary.push(expect("Ctrl-C after serving", status.code(), 0, after)?);
+
+    println!("--- 3. a task that ignores the shutdown, deadline 200 ms ---");
+    let mut server = child::Server::start(&[
+        "--addr",
+        "127.0.0.1:0",
+        "--slow-shutdown",
+        "--shutdown-timeout",
+        "200",
+    ])?;
+    server.wait_for("listening on ").await?;
+    server.signal(Signal::SIGTERM)?;
+    let (status, after) = server.exit().await?;
+    summary.push(expect(
+        "shutdown over its deadline",
+        status.code(),
+        1,
+        after,
+    )?);
+
+    println!();
+    for line in summary {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// One summary line, or an error when the exit code is not the one the lesson promises.
+fn expect(case: &str, code: Option<i32>, want: i32, after_ms: Option<u128>) -> io::Result<String> {
+    let after = after_ms.map_or_else(String::new, |ms| format!(", {ms} ms after the signal"));
+    match code {
+        Some(code) if code == want => Ok(format!("{case}: exit {code}{after}")),
+        _ => Err(io::Error::other(format!(
+            "{case}: exit {code:?}, expected {want}"
+        ))),
     }
 }

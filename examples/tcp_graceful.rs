@@ -17,18 +17,19 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::process::{ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+#[path = "support/child.rs"]
+mod child;
 
 /// How long a request starting with `slow` takes: long enough to be caught mid-request.
 const SLOW_WORK: Duration = Duration::from_secs(1);
@@ -213,14 +214,10 @@ async fn connect(addr: &str) -> io::Result<Client> {
 async fn demo_one(naive: bool) -> io::Result<String> {
     let mode = if naive { "naive" } else { "graceful" };
     println!("--- {mode} server ---");
-    let mut server = tokio::process::Command::new(std::env::current_exe()?)
-        .args(["--addr", "127.0.0.1:0"])
-        .args(naive.then_some("--naive"))
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let mut output = forward_output(&mut server)?;
-    let addr = wait_for(&mut output, "listening on ").await?;
+    let mut args = vec!["--addr", "127.0.0.1:0"];
+    args.extend(naive.then_some("--naive"));
+    let mut server = child::Server::start(&args)?;
+    let addr = server.wait_for("listening on ").await?;
 
     let mut idle = connect(&addr).await?;
     let mut busy = Vec::new();
@@ -230,15 +227,11 @@ async fn demo_one(naive: bool) -> io::Result<String> {
         busy.push(client);
     }
 
-    let pid = server
-        .id()
-        .ok_or_else(|| io::Error::other("server already exited"))?;
-    kill(Pid::from_raw(pid as i32), Signal::SIGTERM)?;
-    let signalled = Instant::now();
-    println!("demo: sent SIGTERM with 3 requests in flight and 1 idle connection");
+    println!("demo: 3 requests in flight and 1 idle connection");
+    server.signal(Signal::SIGTERM)?;
 
     if !naive {
-        wait_for(&mut output, "shutdown: listener closed").await?;
+        server.wait_for("shutdown: listener closed").await?;
         let late = match TcpStream::connect(&addr).await {
             Ok(_) => "accepted".to_owned(),
             Err(e) => format!("{e}"),
@@ -266,9 +259,8 @@ async fn demo_one(naive: bool) -> io::Result<String> {
         delivered += usize::from(wait.await.map_err(io::Error::other)?);
     }
 
-    let status = server.wait().await?;
-    let exited_after = signalled.elapsed().as_millis();
-    while output.recv().await.is_some() {} // the rest of its output, printed by the forwarder
+    let (status, exited_after) = server.exit().await?;
+    let exited_after = exited_after.unwrap_or_default();
     if !status.success() {
         return Err(io::Error::other(format!("{mode} server: {status}")));
     }
@@ -286,39 +278,4 @@ fn describe(got: &io::Result<Option<String>>) -> String {
         Ok(None) => "connection closed by the server, no reply".to_owned(),
         Err(e) => format!("no reply: {e}"),
     }
-}
-
-/// Prints the server's stdout as it comes, and hands each line to `wait_for`.
-fn forward_output(
-    server: &mut tokio::process::Child,
-) -> io::Result<mpsc::UnboundedReceiver<String>> {
-    let stdout = server
-        .stdout
-        .take()
-        .ok_or_else(|| io::Error::other("server stdout is not piped"))?;
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(stdout).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            println!("  server | {line}");
-            // Nobody may be listening any more; the line is printed anyway.
-            let _ = tx.send(line);
-        }
-    });
-    Ok(rx)
-}
-
-/// Waits for the server line starting with `prefix` and returns the rest of it.
-async fn wait_for(
-    output: &mut mpsc::UnboundedReceiver<String>,
-    prefix: &str,
-) -> io::Result<String> {
-    while let Some(line) = output.recv().await {
-        if let Some(rest) = line.strip_prefix(prefix) {
-            return Ok(rest.to_owned());
-        }
-    }
-    Err(io::Error::other(format!(
-        "server exited before printing {prefix:?}"
-    )))
 }

@@ -381,6 +381,34 @@ fn run_pattern_exits_1_when_the_shutdown_overruns_its_deadline() {
     );
 }
 
+#[test]
+fn run_pattern_demo_shows_each_ending_with_its_exit_code() {
+    let mut demo = Running::start("run_pattern", &["--demo"]);
+    assert_eq!(demo.exit_code(), 0, "{}", demo.output());
+    let line = |prefix: &str| {
+        demo.stdout_line(prefix)
+            .unwrap_or_else(|| panic!("no {prefix:?}\n{}", demo.output()))
+            .to_owned()
+    };
+    assert_eq!(line("address in use: "), "exit 1");
+    assert!(line("Ctrl-C after serving: ").starts_with("exit 0, "));
+    let overran = line("shutdown over its deadline: ");
+    let ms = millis_in(
+        overran
+            .strip_prefix("exit 1, ")
+            .unwrap_or_else(|| panic!("{overran}")),
+    );
+    assert!((200.0..3000.0).contains(&ms), "{overran}");
+    // The address-in-use copy said which address, as the lesson promises.
+    assert!(
+        demo.stdout
+            .iter()
+            .any(|l| l.contains("cannot listen on 127.0.0.1:") && l.contains("in use")),
+        "{}",
+        demo.output()
+    );
+}
+
 // ------------------------------------------------------------------ http_shutdown
 
 /// Starts the server, and a `GET /slow` that the server has begun handling.
@@ -540,4 +568,33 @@ fn wrong_order_loses_jobs_the_right_order_keeps() {
     assert!(lost > 0, "the lesson must show loss:\n{stdout}");
     assert_eq!(accepted, committed + queued + lost, "{stdout}");
     assert!(stdout.contains("accepted job(s) lost"), "{stdout}");
+}
+
+#[test]
+fn http_shutdown_demo_shows_the_three_endings() {
+    let mut demo = Running::start("http_shutdown", &["--demo"]);
+    assert_eq!(demo.exit_code(), 0, "{}", demo.output());
+    let line = |prefix: &str| {
+        demo.stdout_line(prefix)
+            .unwrap_or_else(|| panic!("no {prefix:?}\n{}", demo.output()))
+            .to_owned()
+    };
+    assert!(
+        line("one signal: ").starts_with("the client got its reply; exit 0, "),
+        "{}",
+        demo.output()
+    );
+    assert!(
+        line("two signals: ").starts_with("the client got no reply; exit 4, "),
+        "{}",
+        demo.output()
+    );
+    let grace = line("one signal, 500 ms grace: ");
+    assert!(
+        grace.starts_with("the client got no reply; exit 1, "),
+        "{}",
+        demo.output()
+    );
+    let ms = millis_in(&grace["the client got no reply; exit 1, ".len()..]);
+    assert!((500.0..3000.0).contains(&ms), "{grace}");
 }
