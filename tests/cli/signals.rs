@@ -307,7 +307,7 @@ fn sigkill_of_the_supervisor_leaves_no_child_alive() {
 }
 
 /// `web → db` plus an unrelated `metrics` that takes 600 ms to stop, all
-/// three in phase 0 or 1; returns the report after a SIGTERM.
+/// three in phase 1 or 2; returns the report after a SIGTERM.
 fn slow_sibling(strategy: &str) -> sundown::ShutdownReport {
     let sb = Sandbox::new();
     let mut toml =
@@ -352,7 +352,7 @@ fn phased_waits_for_the_whole_phase_before_the_next() {
         .expect("db asked");
     assert!(
         metrics_down <= db_asked,
-        "phased: db (phase 1) asked at {db_asked} ms before metrics (phase 0) was down at {metrics_down} ms"
+        "phased: db (phase 2) asked at {db_asked} ms before metrics (phase 1) was down at {metrics_down} ms"
     );
 }
 
