@@ -273,7 +273,20 @@ fn render(v: &StatusView) -> String {
             note.join("; ")
         ));
     }
-    if let Some(s) = &v.shutdown {
+    if let Some(s) = &v.shutdown
+        && let Some(reason) = s.forced
+    {
+        let waiting = if s.waiting_on.is_empty() {
+            String::new()
+        } else {
+            format!(", waiting on {} to end", s.waiting_on.join(", "))
+        };
+        out.push_str(&format!(
+            "shutting down ({}), forced: killing everything ({}){waiting}\n",
+            s.trigger,
+            reason.phrase()
+        ));
+    } else if let Some(s) = &v.shutdown {
         let phase = s
             .phase
             .map_or_else(String::new, |p| format!(", phase {p}/{}", s.phases));
