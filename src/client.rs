@@ -133,7 +133,7 @@ pub(crate) fn logs(target: &Target, query: sundown::control::LogQuery) -> anyhow
         Err(e @ client::ClientError::Refused { status, .. })
             if status == hyper::StatusCode::NOT_FOUND =>
         {
-            eprintln!("error: {e}");
+            say(&e);
             Ok(ExitCode::Usage.code())
         }
         Err(e) => Ok(failed(&e)),
@@ -187,7 +187,7 @@ fn send_change(socket: &std::path::Path, verb: &str, path: &str) -> anyhow::Resu
         Err(client::ChangeError::Client(e @ client::ClientError::Refused { status, .. }))
             if matches!(status.as_u16(), 400 | 404 | 409) =>
         {
-            eprintln!("error: {e}");
+            say(&e);
             Ok(ExitCode::Usage.code())
         }
         Err(client::ChangeError::Client(e)) => Ok(failed(&e)),
@@ -223,8 +223,20 @@ fn planned(p: &client::Planned) -> String {
 }
 
 pub(crate) fn failed(e: &client::ClientError) -> i32 {
-    eprintln!("error: {e}");
+    say(e);
     1
+}
+
+/// Prints what went wrong: the supervisor's own words after `error: `,
+/// or as they are when they already say it (a config's problems, each
+/// `file:line:col: error: …`).
+pub(crate) fn say(e: &client::ClientError) {
+    let text = e.to_string();
+    if text.lines().next().is_some_and(|l| l.contains(": error: ")) {
+        eprintln!("{text}");
+    } else {
+        eprintln!("error: {text}");
+    }
 }
 
 fn secs(ms: f64) -> String {

@@ -228,10 +228,9 @@ fn wait_completed_waits_for_a_successful_end() {
     // A typo is a usage error with a suggestion; a running one has not completed.
     let out = sb.client(&["wait", "--completed", "migrat"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("did you mean `migrate`?"),
-        "{}",
-        text(&out.stderr)
+    assert_eq!(
+        text(&out.stderr),
+        "error: there is no component `migrat` (did you mean `migrate`?)\n"
     );
     let out = sb.client(&["wait", "--completed", "db", "--timeout", "200ms"]);
     assert_eq!(out.status.code(), Some(3));
