@@ -330,3 +330,44 @@ pub(crate) fn invalid_name(name: &str) -> Option<String> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(shutdown: &str) -> StatusView {
+        let json = format!(
+            r#"{{"schema": 1, "now_ms": 2000.0, "state": "stopping",
+                "components": [{{"name": "http", "state": "killing", "pid": 7, "since_ms": 1810.0,
+                                 "restarts": 0, "kill_in_ms": null, "detail": null}}],
+                "shutdown": {shutdown}}}"#
+        );
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"))
+    }
+
+    #[test]
+    fn the_table_counts_down_until_the_run_is_forced() {
+        let counting = view(
+            r#"{"trigger": {"signal": "SIGTERM"}, "phase": 1, "phases": 3, "waiting_on": ["http"],
+                "time_left_ms": 2700.0, "budget_left_ms": 20000.0}"#,
+        );
+        assert!(
+            render(&counting).ends_with(
+                "shutting down (SIGTERM), phase 1/3, waiting on http, next kill in 2.7s; budget: 20.0s left\n"
+            ),
+            "{}",
+            render(&counting)
+        );
+        let forced = view(
+            r#"{"trigger": {"signal": "SIGTERM"}, "phase": 1, "phases": 3, "waiting_on": ["http"],
+                "time_left_ms": null, "budget_left_ms": 20000.0, "forced": "second_signal"}"#,
+        );
+        assert!(
+            render(&forced).ends_with(
+                "shutting down (SIGTERM), forced: killing everything (the second signal), waiting on http to end\n"
+            ),
+            "{}",
+            render(&forced)
+        );
+    }
+}
