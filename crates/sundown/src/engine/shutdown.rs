@@ -205,7 +205,10 @@ impl Engine {
         let names: Vec<&str> = doomed.iter().map(|&i| self.name(i)).collect();
         let why = match reason {
             KillReason::ShutdownTimeout => {
-                format!("shutdown_timeout ({:?}) passed", self.plan.shutdown_timeout)
+                format!(
+                    "shutdown_timeout of {:?} passed",
+                    self.plan.shutdown_timeout
+                )
             }
             _ => reason.phrase().to_string(),
         };
