@@ -133,7 +133,7 @@ pub(crate) fn logs(target: &Target, query: sundown::control::LogQuery) -> anyhow
         Err(e @ client::ClientError::Refused { status, .. })
             if status == hyper::StatusCode::NOT_FOUND =>
         {
-            eprintln!("error: {e}");
+            say(&e);
             Ok(ExitCode::Usage.code())
         }
         Err(e) => Ok(failed(&e)),
@@ -187,7 +187,7 @@ fn send_change(socket: &std::path::Path, verb: &str, path: &str) -> anyhow::Resu
         Err(client::ChangeError::Client(e @ client::ClientError::Refused { status, .. }))
             if matches!(status.as_u16(), 400 | 404 | 409) =>
         {
-            eprintln!("error: {e}");
+            say(&e);
             Ok(ExitCode::Usage.code())
         }
         Err(client::ChangeError::Client(e)) => Ok(failed(&e)),
@@ -223,8 +223,20 @@ fn planned(p: &client::Planned) -> String {
 }
 
 pub(crate) fn failed(e: &client::ClientError) -> i32 {
-    eprintln!("error: {e}");
+    say(e);
     1
+}
+
+/// Prints what went wrong: the supervisor's own words after `error: `,
+/// or as they are when they already say it (a config's problems, each
+/// `file:line:col: error: …`).
+pub(crate) fn say(e: &client::ClientError) {
+    let text = e.to_string();
+    if text.lines().next().is_some_and(|l| l.contains(": error: ")) {
+        eprintln!("{text}");
+    } else {
+        eprintln!("error: {text}");
+    }
 }
 
 fn secs(ms: f64) -> String {
@@ -273,7 +285,20 @@ fn render(v: &StatusView) -> String {
             note.join("; ")
         ));
     }
-    if let Some(s) = &v.shutdown {
+    if let Some(s) = &v.shutdown
+        && let Some(reason) = s.forced
+    {
+        let waiting = if s.waiting_on.is_empty() {
+            String::new()
+        } else {
+            format!(", waiting on {} to end", s.waiting_on.join(", "))
+        };
+        out.push_str(&format!(
+            "shutting down ({}), forced: killing everything ({}){waiting}\n",
+            s.trigger,
+            reason.phrase()
+        ));
+    } else if let Some(s) = &v.shutdown {
         let phase = s
             .phase
             .map_or_else(String::new, |p| format!(", phase {p}/{}", s.phases));
@@ -304,4 +329,45 @@ pub(crate) fn invalid_name(name: &str) -> Option<String> {
             sundown::config::NAME_RULE
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(shutdown: &str) -> StatusView {
+        let json = format!(
+            r#"{{"schema": 1, "now_ms": 2000.0, "state": "stopping",
+                "components": [{{"name": "http", "state": "killing", "pid": 7, "since_ms": 1810.0,
+                                 "restarts": 0, "kill_in_ms": null, "detail": null}}],
+                "shutdown": {shutdown}}}"#
+        );
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"))
+    }
+
+    #[test]
+    fn the_table_counts_down_until_the_run_is_forced() {
+        let counting = view(
+            r#"{"trigger": {"signal": "SIGTERM"}, "phase": 1, "phases": 3, "waiting_on": ["http"],
+                "time_left_ms": 2700.0, "budget_left_ms": 20000.0}"#,
+        );
+        assert!(
+            render(&counting).ends_with(
+                "shutting down (SIGTERM), phase 1/3, waiting on http, next kill in 2.7s; budget: 20.0s left\n"
+            ),
+            "{}",
+            render(&counting)
+        );
+        let forced = view(
+            r#"{"trigger": {"signal": "SIGTERM"}, "phase": 1, "phases": 3, "waiting_on": ["http"],
+                "time_left_ms": null, "budget_left_ms": 20000.0, "forced": "second_signal"}"#,
+        );
+        assert!(
+            render(&forced).ends_with(
+                "shutting down (SIGTERM), forced: killing everything (the second signal), waiting on http to end\n"
+            ),
+            "{}",
+            render(&forced)
+        );
+    }
 }

@@ -121,6 +121,7 @@ pub(crate) async fn follow(mut status: watch::Receiver<Status>, line: Option<Sta
     let mut last_render = tokio::time::Instant::now() - REDRAW_MIN;
     // A change seen too soon after the last redraw, to be drawn at `last_render + REDRAW_MIN`.
     let mut pending = false;
+    let mut forced = false;
     loop {
         let due = tokio::select! {
             changed = status.changed() => {
@@ -128,7 +129,17 @@ pub(crate) async fn follow(mut status: watch::Receiver<Status>, line: Option<Sta
                     break;
                 }
                 pending = line.is_some();
-                false
+                // The kill of everything is drawn at once: the log lines it
+                // brings must not carry the countdowns it made void.
+                let now_forced = status
+                    .borrow()
+                    .shutdown
+                    .as_ref()
+                    .is_some_and(|s| s.forced.is_some());
+                let first = now_forced && !forced;
+                forced = now_forced;
+                // A log already has the engine's line about it.
+                first && line.is_some()
             }
             _ = tokio::time::sleep_until(last_render + REDRAW_MIN), if pending => true,
             _ = tick.tick() => true,

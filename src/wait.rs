@@ -8,7 +8,7 @@ use std::time::Duration;
 use sundown::control::client::{self, ClientError};
 use sundown::{Config, ExitCode};
 
-use crate::client::{Target, block_on, failed, socket};
+use crate::client::{Target, block_on, failed, say, socket};
 
 /// While no supervisor answers yet (`sundown run &` has not bound its
 /// socket), try again this often until the timeout.
@@ -53,7 +53,7 @@ pub(crate) fn wait(
         Ok(Err(e @ ClientError::Refused { status, .. }))
             if status == hyper::StatusCode::NOT_FOUND =>
         {
-            eprintln!("error: {e}");
+            say(&e);
             ExitCode::Usage.code()
         }
         Ok(Err(e)) => failed(&e),

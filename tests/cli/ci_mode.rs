@@ -183,6 +183,13 @@ fn wait_ready_returns_once_every_component_is_ready() {
     assert!(sb.status().components.iter().all(|c| c.state.is_up()));
     let out = sb.client(&["wait", "--ready"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    // The probe: a yes says nothing.
+    let out = sb.client(&["status", "--ready"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        (text(&out.stdout), text(&out.stderr)),
+        (String::new(), String::new())
+    );
     sd.signal(Signal::SIGTERM);
     assert_eq!(sd.exit_code(), 0);
 }
@@ -206,6 +213,13 @@ fn wait_times_out_naming_what_is_not_ready() {
         err.contains("timed out after 200ms: not ready: slow (starting)"),
         "{err}"
     );
+    // The probe's no names the others on stderr, as the README says.
+    let out = sb.client(&["status", "--ready"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        (text(&out.stdout), text(&out.stderr)),
+        (String::new(), "not ready: slow\n".to_string())
+    );
     sd.signal(Signal::SIGTERM);
     assert_eq!(sd.exit_code(), 0);
 }
@@ -228,10 +242,9 @@ fn wait_completed_waits_for_a_successful_end() {
     // A typo is a usage error with a suggestion; a running one has not completed.
     let out = sb.client(&["wait", "--completed", "migrat"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("did you mean `migrate`?"),
-        "{}",
-        text(&out.stderr)
+    assert_eq!(
+        text(&out.stderr),
+        "error: there is no component `migrat` (did you mean `migrate`?)\n"
     );
     let out = sb.client(&["wait", "--completed", "db", "--timeout", "200ms"]);
     assert_eq!(out.status.code(), Some(3));

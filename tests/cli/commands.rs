@@ -263,9 +263,9 @@ fn check_plan_and_graph_on_the_repo_config() {
         "  level 1: workers",
         "  level 2: http",
         "stop: strategy phased, 3 phase(s), dependents first",
-        "  phase 0: timeout 3s (set in [phase_timeouts]): http (5s)",
-        "  phase 1: timeout 10s (largest member): workers (10s)",
-        "  phase 2: timeout 5s (largest member): postgres (5s), redis (5s)",
+        "  phase 1: timeout 3s (set in [phase_timeouts]): http (5s)",
+        "  phase 2: timeout 10s (largest member): workers (10s)",
+        "  phase 3: timeout 5s (largest member): postgres (5s), redis (5s)",
         "worst case: 18s (sum of phase timeouts); shutdown_timeout: 25s",
     ];
     let mut from = 0;

@@ -152,10 +152,10 @@ fn an_unknown_name_is_refused_with_a_suggestion_and_exit_2() {
     for verb in ["stop", "start", "restart"] {
         let out = sb.client(&[verb, "api2"]);
         assert_eq!(out.status.code(), Some(2), "{verb}");
-        let err = text(&out.stderr);
-        assert!(
-            err.contains("there is no component `api2`; did you mean `api`?"),
-            "{err}"
+        // The supervisor's words alone: no socket path, no HTTP status.
+        assert_eq!(
+            text(&out.stderr),
+            "error: there is no component `api2` (did you mean `api`?)\n"
         );
     }
     // Not a name at all: nothing is sent.
@@ -171,6 +171,27 @@ fn an_unknown_name_is_refused_with_a_suggestion_and_exit_2() {
         assert_eq!(state(&after, &c.name), (c.state, c.pid), "{}", c.name);
     }
     end(sd);
+}
+
+/// A change the graph cannot take now is refused in sundown's words, exit 2.
+#[test]
+fn a_change_while_the_graph_starts_is_refused_in_words_with_exit_2() {
+    let sb = Sandbox::new();
+    sb.config(&format!(
+        "{}{}",
+        sb.service("db", "ready_after = \"30s\""),
+        sb.service("api", "depends_on = [\"db\"]")
+    ));
+    let mut sd = sb.run();
+    sd.wait_for("db: starting");
+    let out = sb.client(&["stop", "db"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert_eq!(
+        text(&out.stderr),
+        "error: the graph is still starting; ask again once every component is ready (a reload is taken now)\n"
+    );
+    sd.signal(Signal::SIGTERM);
+    assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
 }
 
 #[test]
@@ -192,6 +213,10 @@ fn reload_with_a_cycle_is_refused_with_the_cycle_and_nothing_restarts() {
         "names the file and line: {err}"
     );
     assert!(err.contains("dependency cycle"), "{err}");
+    assert!(
+        err.starts_with(&format!("{}:", sb.path("supervisor.toml").display())),
+        "the config's diagnostic as it is, no `error:` before it: {err}"
+    );
     assert!(
         err.contains("db → web → api → db")
             || err.contains("api → db → web → api")

@@ -183,10 +183,13 @@ fn scale_up_starts_new_instances_and_scale_down_stops_them_leaving_the_rest() {
     // Bad requests change nothing.
     let out = sb.client(&["scale", "wroker", "3"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("there is no component `wroker` (did you mean `worker`?)"),
-        "{}",
-        text(&out.stderr)
+    // The config's own diagnostic, as `check` words it: no `error:` twice.
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "{}: error: there is no component `wroker` (did you mean `worker`?)\n",
+            sb.path("supervisor.toml").display()
+        )
     );
     let out = sb.client(&["scale", "worker", "0"]);
     assert_eq!(out.status.code(), Some(2));

@@ -209,6 +209,41 @@ fn second_signal_forces_the_shutdown() {
         wait_dead(grandchild, Duration::from_secs(5)),
         "grandchild {grandchild} survived"
     );
+
+    // The log says it once, then no phase takes its turn; each end is
+    // measured from the kill, the kill from the request.
+    let lines = sd.stderr_lines();
+    let forced = lines
+        .iter()
+        .position(|l| {
+            l.contains("forced (the second signal): killing everything still running: db, stubborn")
+        })
+        .unwrap_or_else(|| panic!("no forced line:\n{}", lines.join("\n")));
+    let after = &lines[forced..];
+    for l in after {
+        assert!(
+            !l.contains("phase 2/2"),
+            "a phase announced after the force: {l}"
+        );
+        assert!(!l.contains("killing it"), "one line says it for all: {l}");
+    }
+    let has = |a: &str, b: &str| after.iter().any(|l| l.contains(a) && l.contains(b));
+    assert!(
+        has(
+            "stubborn: killed by the second signal ",
+            " after it was asked to stop; down "
+        ),
+        "{}",
+        after.join("\n")
+    );
+    assert!(
+        has(
+            "db: killed by the second signal before its turn to stop; down ",
+            " after the kill (killed by SIGKILL)"
+        ),
+        "{}",
+        after.join("\n")
+    );
 }
 
 #[test]
@@ -307,7 +342,7 @@ fn sigkill_of_the_supervisor_leaves_no_child_alive() {
 }
 
 /// `web → db` plus an unrelated `metrics` that takes 600 ms to stop, all
-/// three in phase 0 or 1; returns the report after a SIGTERM.
+/// three in phase 1 or 2; returns the report after a SIGTERM.
 fn slow_sibling(strategy: &str) -> sundown::ShutdownReport {
     let sb = Sandbox::new();
     let mut toml =
@@ -352,7 +387,7 @@ fn phased_waits_for_the_whole_phase_before_the_next() {
         .expect("db asked");
     assert!(
         metrics_down <= db_asked,
-        "phased: db (phase 1) asked at {db_asked} ms before metrics (phase 0) was down at {metrics_down} ms"
+        "phased: db (phase 2) asked at {db_asked} ms before metrics (phase 1) was down at {metrics_down} ms"
     );
 }
 

@@ -67,6 +67,17 @@ impl KillReason {
             KillReason::SecondSignal => "second_signal",
         }
     }
+
+    /// The deadline in a few words, for sentences: `"its stop_timeout"`,
+    /// `"the second signal"`.
+    pub fn phrase(self) -> &'static str {
+        match self {
+            KillReason::StopTimeout => "its stop_timeout",
+            KillReason::PhaseTimeout => "its phase's timeout",
+            KillReason::ShutdownTimeout => "shutdown_timeout",
+            KillReason::SecondSignal => "the second signal",
+        }
+    }
 }
 
 /// How a component's run ended, as the report shows it.

@@ -27,7 +27,7 @@ pub struct Plan {
 /// One stop phase.
 #[derive(Debug, Clone)]
 pub struct Phase {
-    /// 0 is the first phase to stop.
+    /// 0 is the first phase to stop; texts show `index + 1`.
     pub index: usize,
     /// Component indices, sorted by name.
     pub members: Vec<usize>,
@@ -194,7 +194,8 @@ impl fmt::Display for PlanDisplay<'_> {
             writeln!(
                 f,
                 "  phase {}: timeout {} ({source}): {}",
-                phase.index,
+                // Humans count from 1; `index` stays the position in `phases`.
+                phase.index + 1,
                 secs(phase.timeout),
                 members.join(", ")
             )?;

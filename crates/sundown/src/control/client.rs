@@ -29,14 +29,16 @@ pub enum ClientError {
         /// What connecting said.
         source: io::Error,
     },
-    /// The supervisor refused or failed the request.
-    #[error("{path}: {status}: {message}")]
+    /// The supervisor refused or failed the request. Shown as the
+    /// supervisor's own words: the HTTP status only picks the exit code,
+    /// and the socket was reached, so its path says nothing new.
+    #[error("{message}")]
     Refused {
         /// The socket's path.
         path: PathBuf,
         /// The HTTP status.
         status: StatusCode,
-        /// The supervisor's `error` text.
+        /// The supervisor's `error` text (or, without one, what it answered).
         message: String,
     },
     /// The exchange itself broke.
@@ -91,7 +93,15 @@ async fn send(
     let message = serde_json::from_str::<serde_json::Value>(&text)
         .ok()
         .and_then(|v| v.get("error")?.as_str().map(str::to_owned))
-        .unwrap_or(text);
+        .unwrap_or_else(|| {
+            // Not sundown's word: say what came back, status included.
+            let text = text.trim();
+            if text.is_empty() {
+                format!("the supervisor answered {status}")
+            } else {
+                format!("the supervisor answered {status}: {text}")
+            }
+        });
     Err(ClientError::Refused {
         path: socket.to_path_buf(),
         status,

@@ -111,7 +111,7 @@ pub enum NotCompleted {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refused {
     /// No component has that name.
-    #[error("there is no component `{name}`{}", .hint.as_ref().map(|h| format!("; did you mean `{h}`?")).unwrap_or_default())]
+    #[error("there is no component `{name}`{}", .hint.as_ref().map(|h| format!(" (did you mean `{h}`?)")).unwrap_or_default())]
     Unknown {
         /// The name asked for.
         name: String,

@@ -114,9 +114,7 @@ impl Engine {
             && s.deadline <= now
         {
             s.deadline_passed = true;
-            for i in 0..self.slots.len() {
-                self.kill(i, KillReason::ShutdownTimeout);
-            }
+            self.kill_everything(KillReason::ShutdownTimeout);
         }
         // Each is taken off before it is acted on; a kill sets the next one.
         while let Some((i, due)) = self.deadlines.take_due(now) {

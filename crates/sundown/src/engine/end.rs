@@ -14,7 +14,7 @@ impl Engine {
         };
         let oneshot = self.config.components[i].oneshot;
         let (outcome, held) = (run.outcome(&exit, oneshot), run.held().is_some());
-        let (ready, began) = (self.slots[i].life.is_ready(), run.stop_began());
+        let (ready, began, kill) = (self.slots[i].life.is_ready(), run.stop_began(), run.kill());
         if self.shutdown.is_none() && held {
             self.park(i, &exit);
             return;
@@ -61,9 +61,27 @@ impl Engine {
             Outcome::Stopped => {
                 tracing::info!(component = %name, "{name}: stopped in {took:.1?} ({exit})")
             }
-            _ => {
-                tracing::warn!(component = %name, "{name}: down {took:.1?} after the stop began, by force ({exit})")
-            }
+            // Each span from the event it names: a kill long after the
+            // request and an end just after the kill are two facts.
+            _ => match kill {
+                Some((killed, reason)) => {
+                    let asked = match began {
+                        Some(asked) if asked < killed => {
+                            format!("{:.1?} after it was asked to stop", killed - asked)
+                        }
+                        _ => "before its turn to stop".to_string(),
+                    };
+                    tracing::warn!(
+                        component = %name,
+                        "{name}: killed by {} {asked}; down {:.1?} after the kill ({exit})",
+                        reason.phrase(),
+                        killed.elapsed()
+                    )
+                }
+                None => {
+                    tracing::warn!(component = %name, "{name}: down {took:.1?} after the stop began ({exit})")
+                }
+            },
         }
         self.end(i, outcome, Some(exit));
         if outcome == Outcome::Failed {

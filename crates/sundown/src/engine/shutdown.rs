@@ -150,7 +150,13 @@ impl Engine {
             .filter(|&&m| self.slots[m].life.is_running())
             .map(|&m| self.name(m))
             .collect();
-        if !live.is_empty() {
+        // Once everything is being killed, a phase's turn asks nothing of
+        // anyone: announcing it would contradict the kill just logged.
+        let forced = self
+            .shutdown
+            .as_ref()
+            .is_some_and(|s| s.forced || s.deadline_passed);
+        if !live.is_empty() && !forced {
             tracing::info!(
                 "phase {}/{of}: stopping {} (timeout {:?})",
                 phase.index + 1,
@@ -184,11 +190,38 @@ impl Engine {
             return;
         }
         s.forced = true;
-        tracing::warn!("forcing: killing every component still running");
         self.record(EventKind::Forced);
+        self.kill_everything(KillReason::SecondSignal);
+    }
+
+    /// Kills every component still running, for `reason` (a second signal,
+    /// or the end of the budget), saying so in one line: from here on no
+    /// phase is announced and no countdown shown.
+    pub(super) fn kill_everything(&mut self, reason: KillReason) {
         // A component already killed for a timeout keeps that reason.
-        for i in 0..self.slots.len() {
-            self.kill(i, KillReason::SecondSignal);
+        let doomed: Vec<usize> = (0..self.slots.len())
+            .filter(|&i| self.slots[i].life.run().is_some_and(|r| !r.killed()))
+            .collect();
+        let names: Vec<&str> = doomed.iter().map(|&i| self.name(i)).collect();
+        let why = match reason {
+            KillReason::ShutdownTimeout => {
+                format!(
+                    "shutdown_timeout of {:?} passed",
+                    self.plan.shutdown_timeout
+                )
+            }
+            _ => reason.phrase().to_string(),
+        };
+        if names.is_empty() {
+            tracing::warn!("forced ({why}): nothing left to kill, waiting for the killed to end");
+        } else {
+            tracing::warn!(
+                "forced ({why}): killing everything still running: {}",
+                names.join(", ")
+            );
+        }
+        for i in doomed {
+            self.kill(i, reason);
         }
     }
 }

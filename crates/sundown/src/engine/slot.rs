@@ -133,7 +133,16 @@ impl Run {
     pub(super) fn stop_began(&self) -> Option<Instant> {
         match self.stopping {
             Stopping::NotAsked => None,
-            Stopping::Asked { at } | Stopping::Killed { at, .. } => Some(at),
+            Stopping::Asked { at } => Some(at),
+            Stopping::Killed { at, asked, .. } => Some(asked.unwrap_or(at)),
+        }
+    }
+
+    /// When it was killed and why, if it was.
+    pub(super) fn kill(&self) -> Option<(Instant, KillReason)> {
+        match self.stopping {
+            Stopping::Killed { at, reason, .. } => Some((at, reason)),
+            Stopping::NotAsked | Stopping::Asked { .. } => None,
         }
     }
 
@@ -150,8 +159,8 @@ impl Run {
                 reason: KillReason::SecondSignal,
                 ..
             }
-            | Stopping::Killed { asked: false, .. } => Outcome::Forced,
-            Stopping::Killed { asked: true, .. } => Outcome::TimedOutKilled,
+            | Stopping::Killed { asked: None, .. } => Outcome::Forced,
+            Stopping::Killed { asked: Some(_), .. } => Outcome::TimedOutKilled,
             Stopping::Asked { .. } => Outcome::Stopped,
             Stopping::NotAsked if oneshot && exit.is_success() => Outcome::Completed,
             Stopping::NotAsked if self.up == Up::Ready && exit.is_success() => Outcome::ExitedEarly,
@@ -189,12 +198,12 @@ pub(super) enum Stopping {
     NotAsked,
     /// Asked to stop gracefully at `at`.
     Asked { at: Instant },
-    /// Killed, for `reason`. The stop began at `at`: the graceful request
-    /// when there was one (`asked`), else the kill.
+    /// Killed at `at`, for `reason`, after a graceful request at `asked`
+    /// when there was one: its stop began at the request, else at the kill.
     Killed {
         reason: KillReason,
         at: Instant,
-        asked: bool,
+        asked: Option<Instant>,
     },
 }
 

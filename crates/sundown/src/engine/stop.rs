@@ -41,28 +41,36 @@ impl Engine {
             Stopping::Killed { .. } => return,
             Stopping::Asked { at } => Stopping::Killed {
                 reason,
-                at,
-                asked: true,
+                at: Instant::now(),
+                asked: Some(at),
             },
             Stopping::NotAsked => Stopping::Killed {
                 reason,
                 at: Instant::now(),
-                asked: false,
+                asked: None,
             },
         };
         run.kill.cancel();
         self.record(EventKind::KillSent(i, reason));
-        let why = match reason {
-            KillReason::StopTimeout => "its stop_timeout passed",
-            KillReason::PhaseTimeout => "its phase's timeout passed",
-            KillReason::ShutdownTimeout => "shutdown_timeout passed",
-            KillReason::SecondSignal => "a second signal forces the shutdown",
-        };
-        tracing::warn!(
-            component = self.name(i),
-            "{}: killing it: {why}",
-            self.name(i)
-        );
+        let name = self.name(i);
+        match reason {
+            KillReason::StopTimeout => {
+                tracing::warn!(
+                    component = name,
+                    "{name}: killing it: its stop_timeout passed"
+                )
+            }
+            KillReason::PhaseTimeout => {
+                tracing::warn!(
+                    component = name,
+                    "{name}: killing it: its phase's timeout passed"
+                )
+            }
+            // `kill_everything` said it once for all of them.
+            KillReason::ShutdownTimeout | KillReason::SecondSignal => {
+                tracing::debug!(component = name, "{name}: killing it: {}", reason.phrase())
+            }
+        }
         // The same reason again, later, means "it ignored the kill": abandon it.
         self.deadlines
             .set(i, (Instant::now() + KILL_GRACE, Due::Kill(reason)));

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use super::{Completed, ComponentState, ComponentStatus, ShutdownStatus, State, Status};
 use crate::component::Exit;
 use crate::config::Config;
-use crate::event::{Event, EventKind, Outcome};
+use crate::event::{Event, EventKind, KillReason, Outcome};
 use crate::graph::Graph;
 use crate::plan::Plan;
 use crate::report::ms;
@@ -72,10 +72,15 @@ impl Status {
                     phase: None,
                     phases,
                     deadline_ms: at + ms(self.shutdown_timeout),
+                    forced: None,
                 });
             }
             EventKind::PhaseStarted(p) => {
-                if let Some(s) = &mut self.shutdown {
+                // A phase that begins after everything was killed asks
+                // nothing of anyone: the status stays on the one forced.
+                if let Some(s) = &mut self.shutdown
+                    && s.forced.is_none()
+                {
                     s.phase = Some(*p);
                 }
                 if let Some(ph) = self.phase_ms.get_mut(*p) {
@@ -87,7 +92,11 @@ impl Status {
                     ph.1 = Some(at);
                 }
             }
-            EventKind::Forced => {}
+            EventKind::Forced => {
+                if let Some(s) = &mut self.shutdown {
+                    s.forced.get_or_insert(KillReason::SecondSignal);
+                }
+            }
             // A stop that runs a command shows which step holds it up.
             EventKind::StopStep(i, step, detail) => {
                 self.components[*i].detail =
@@ -98,7 +107,14 @@ impl Status {
                 self.components[*i].kill_at_ms = Some(ms(*kill_at));
                 self.components[*i].stop_asked_ms = Some(at);
             }
-            EventKind::KillSent(i, _) => {
+            EventKind::KillSent(i, reason) => {
+                // The budget's deadline is every component's last one: a
+                // kill for it is the sweep that kills everything.
+                if *reason == KillReason::ShutdownTimeout
+                    && let Some(s) = &mut self.shutdown
+                {
+                    s.forced.get_or_insert(KillReason::ShutdownTimeout);
+                }
                 set(*i, ComponentState::Killing);
                 let c = &mut self.components[*i];
                 c.kill_at_ms = None;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use crate::event::Trigger;
+use crate::event::{KillReason, Trigger};
 use crate::report::ms;
 
 mod apply;
@@ -156,6 +156,10 @@ pub struct ShutdownStatus {
     pub phases: usize,
     /// When the global budget runs out, ms since the supervisor started.
     pub deadline_ms: f64,
+    /// Set once everything still running is being killed: by a second
+    /// signal, or because the budget (`shutdown_timeout`) ran out. From
+    /// then on no phase takes its turn and no countdown applies.
+    pub forced: Option<KillReason>,
 }
 
 /// A snapshot of the whole supervisor.

@@ -6,15 +6,29 @@
 use serde::{Deserialize, Serialize};
 
 use super::{ComponentState, State, Status};
-use crate::event::Trigger;
+use crate::event::{KillReason, Trigger};
 
 impl Status {
     /// One line saying what the shutdown waits on and how long until the
     /// next forced kill and the end of the budget, e.g.
     /// `phase 2/3: waiting on workers (3 jobs in flight; killed in 41.0s); budget: 50.2s left`.
+    /// Once everything is being killed, it says so instead, without phase
+    /// or countdowns: `forced: killing everything (the second signal); waiting on http to end`.
     /// `None` when no shutdown is under way. `now_ms` is on the supervisor's clock.
     pub fn waiting_line(&self, now_ms: f64) -> Option<String> {
         let s = self.shutdown.as_ref()?;
+        if let Some(reason) = s.forced {
+            let names: Vec<&str> = self.waiting_on().map(|c| c.name.as_str()).collect();
+            let left = if names.is_empty() {
+                String::new()
+            } else {
+                format!("; waiting on {} to end", names.join(", "))
+            };
+            return Some(format!(
+                "forced: killing everything ({}){left}",
+                reason.phrase()
+            ));
+        }
         let left = |at: f64| format!("{:.1}s", ((at - now_ms) / 1000.0).max(0.0));
         let waiting: Vec<String> = self
             .waiting_on()
@@ -138,6 +152,12 @@ pub struct ShutdownView {
     pub time_left_ms: Option<f64>,
     /// ms until the global budget runs out and everything is killed.
     pub budget_left_ms: f64,
+    /// Once everything still running is being killed, why:
+    /// `"second_signal"` or `"shutdown_timeout"` (the budget ran out);
+    /// `null` before. When set, `time_left_ms` is `null`: no deadline is
+    /// left to count down to.
+    #[serde(default)]
+    pub forced: Option<KillReason>,
 }
 
 impl Status {
@@ -173,8 +193,10 @@ impl Status {
                     .waiting_on()
                     .filter_map(|c| c.kill_at_ms)
                     .map(left)
-                    .reduce(f64::min),
+                    .reduce(f64::min)
+                    .filter(|_| s.forced.is_none()),
                 budget_left_ms: left(s.deadline_ms),
+                forced: s.forced,
             }),
             exit_with: self.exit_with.clone(),
         }

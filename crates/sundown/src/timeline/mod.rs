@@ -147,25 +147,41 @@ fn short_note(c: &ComponentReport) -> String {
     }
 }
 
-/// One sentence about a flagged component.
+/// One sentence about a flagged component: each time measured from the
+/// event it names (the request, the kill), never a kill's end from the
+/// request.
 fn long_note(c: &ComponentReport) -> String {
-    let mut s = match c.outcome {
-        Outcome::TimedOutKilled => format!(
-            "timed out: asked to stop at {}, killed by {} at {}",
-            opt_ms(c.stop_requested),
-            killed_by(c),
+    // "the second signal" reads as words; the deadlines keep their config names.
+    let by = match c.killed_by {
+        Some(KillReason::SecondSignal) => KillReason::SecondSignal.phrase(),
+        _ => killed_by(c),
+    };
+    let mut s = match (c.outcome, c.stop_requested) {
+        (Outcome::TimedOutKilled | Outcome::Forced, Some(asked)) => format!(
+            "{}: asked to stop at {}, killed by {by} at {}",
+            if c.outcome == Outcome::Forced {
+                "forced"
+            } else {
+                "timed out"
+            },
+            ms(asked),
             opt_ms(c.killed_at)
         ),
-        Outcome::Forced => format!(
-            "forced: killed by {} at {} without a graceful turn",
-            killed_by(c),
+        (Outcome::TimedOutKilled | Outcome::Forced, None) => format!(
+            "forced: killed by {by} at {} before its turn to stop",
             opt_ms(c.killed_at)
         ),
-        Outcome::Failed => format!("failed at {}", opt_ms(c.stopped_at)),
+        (Outcome::Failed, _) => format!("failed at {}", opt_ms(c.stopped_at)),
         _ => short_note(c),
     };
-    if let Some(d) = c.stop_ms {
-        let _ = write!(s, ", down {} later", ms(d));
+    match (c.killed_at, c.stopped_at, c.stop_ms) {
+        (Some(kill), Some(down), _) => {
+            let _ = write!(s, ", down {} after the kill", ms(down - kill));
+        }
+        (None, _, Some(d)) => {
+            let _ = write!(s, ", down {} after it was asked to stop", ms(d));
+        }
+        _ => {}
     }
     let exit = exit_text(c);
     if exit != "-" {

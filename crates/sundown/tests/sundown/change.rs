@@ -146,7 +146,7 @@ async fn refused_requests_say_why_and_touch_nothing() {
         .expect_err("unknown");
     assert_eq!(
         e.to_string(),
-        "there is no component `dbb`; did you mean `db`?"
+        "there is no component `dbb` (did you mean `db`?)"
     );
     // One change at a time.
     let first = change(&r, Change::Stop("db".into())).await;

@@ -9,6 +9,7 @@ mod common;
 mod change;
 mod control;
 mod engine;
+mod forced;
 mod oneshot;
 mod proptest_order;
 mod report_schema;
