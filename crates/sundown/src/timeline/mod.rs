@@ -36,6 +36,7 @@ use crate::report::{ComponentReport, PhaseReport, ShutdownReport};
 mod axis;
 mod bars;
 mod html;
+mod moments;
 mod svg;
 mod terminal;
 #[cfg(test)]
@@ -49,6 +50,7 @@ pub use terminal::render_terminal;
 // what they share.
 use self::axis::{Axis, tick_label};
 use self::bars::{Bars, Segment};
+use self::moments::{DeadlineKind, Moments};
 // The tests check that no axis gets more ticks than this.
 #[cfg(test)]
 use self::axis::MAX_TICKS;
@@ -90,6 +92,12 @@ fn milestones(r: &ShutdownReport) -> Vec<(String, bool)> {
     }
     out.push((format!("last down at {}", ms(r.ended_at)), false));
     out
+}
+
+/// `phase 1` for the phase at index 0: people count phases from 1 (the
+/// report's JSON keeps the 0-based index).
+fn phase_name(index: usize) -> String {
+    format!("phase {}", index.saturating_add(1))
 }
 
 /// How long a phase took, when it both began and ended.
@@ -209,7 +217,7 @@ fn name_width(rows: &[&ComponentReport], max: usize) -> usize {
 /// What an axis break (the [`Axis`] gap, `(from, to)` in ms) stands for.
 fn break_note((from, to): (f64, f64)) -> String {
     format!(
-        "axis break: {} of steady running ({} → {}) drawn compressed",
+        "axis break: {} in which nothing happened ({} → {}) drawn compressed",
         ms(to - from),
         ms(from),
         ms(to)
