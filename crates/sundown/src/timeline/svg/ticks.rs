@@ -70,9 +70,9 @@ pub(super) fn draw_ticks(s: &mut String, l: &Layout, c: &ComponentReport, m: &Mo
             // Past the end: an arrow at the plot's edge says "later".
             let _ = writeln!(
                 s,
-                r#"<path class="deadline later {kind}" d="M {:.1} {:.1} l 5 4 l -5 4 z" fill="{color}"><title>{}</title></path>"#,
+                r#"<path class="deadline later {kind}" d="M {:.1} {:.1} l 4 3 l -4 3 z" fill="{color}" opacity="0.5"><title>{}</title></path>"#,
                 l.x1 + 2.0,
-                mid - 4.0,
+                mid - 3.0,
                 xml_escape(&format!("{what}, after everything was down")),
                 kind = kind_class(d.kind),
             );

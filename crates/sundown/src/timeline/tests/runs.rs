@@ -377,3 +377,57 @@ async fn write_pictures() {
         .expect("write");
     }
 }
+
+#[test]
+fn stop_steps_and_a_failure_are_ticks_on_their_rows() {
+    use crate::component::StopStep;
+    use crate::report::StopStepReport;
+    let mut r = fixture();
+    let step = |at: f64, step: StopStep, detail: &str| StopStepReport {
+        at,
+        step,
+        detail: detail.to_string(),
+    };
+    // workers: a stop command, then its stop signal, then the kill.
+    let workers = r
+        .components
+        .iter_mut()
+        .find(|c| c.name == "workers")
+        .expect("workers");
+    workers.stop_timeout_ms = Some(1500.0);
+    workers.stop_steps = vec![
+        step(1900.0, StopStep::StopCommand, "`drain` started"),
+        step(2400.0, StopStep::Signal, "SIGTERM to the group"),
+        step(3900.0, StopStep::Kill, "SIGKILL to the group"),
+    ];
+    let pg = r
+        .components
+        .iter_mut()
+        .find(|c| c.name == "postgres")
+        .expect("postgres");
+    pg.outcome = Outcome::Failed;
+    let svg = render_svg(&r);
+    let doc = roxmltree::Document::parse(&svg).expect("parses");
+    let steps = titles_of(&doc, "workers", "step");
+    assert_eq!(steps.len(), 3, "{steps:?}");
+    assert!(
+        steps[0].contains("stop command at 1900 ms: `drain` started"),
+        "{steps:?}"
+    );
+    assert!(steps[1].contains("stop signal at 2400 ms"), "{steps:?}");
+    assert!(steps[2].contains("SIGKILL at 3900 ms"), "{steps:?}");
+    let deadlines = titles_of(&doc, "workers", "deadline");
+    for want in [
+        "stop timeout deadline at 3400 ms",
+        "phase cap deadline at 3900 ms",
+        "global budget deadline at 5500 ms",
+    ] {
+        assert!(
+            deadlines.iter().any(|d| d.contains(want)),
+            "{want} in {deadlines:?}"
+        );
+    }
+    let failed = titles_of(&doc, "postgres", "failure");
+    assert_eq!(failed, ["postgres: failed at 4120 ms"]);
+    assert_no_label_overlaps(&svg);
+}
