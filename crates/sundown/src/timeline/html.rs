@@ -76,6 +76,7 @@ figure svg {{ max-width: 100%; height: auto; border: 1px solid #e3e6ea; }}
 table {{ border-collapse: collapse; font-size: 13px; }}
 th, td {{ border-bottom: 1px solid #e3e6ea; padding: 4px 10px; text-align: left; vertical-align: top; }}
 th {{ background: #f6f8fa; white-space: nowrap; }}
+td.phase {{ white-space: nowrap; }}
 td.num {{ text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }}
 tr.flagged td {{ background: #fdeceb; color: {C_KILLED}; font-weight: bold; }}
 code {{ font-family: {FONT}; }}
@@ -134,7 +135,7 @@ code {{ font-family: {FONT}; }}
         };
         let _ = writeln!(
             h,
-            r#"<tr{}><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td><td>{}</td><td class="restarts">{}</td></tr>"#,
+            r#"<tr{}><td><code>{}</code></td><td>{}</td><td class="phase">{}</td><td>{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td><td>{}</td><td class="restarts">{}</td></tr>"#,
             if flagged(c) {
                 r#" class="flagged""#
             } else {
