@@ -1,14 +1,18 @@
 //! `sundown report` on a report written by a real run of the built binary:
 //! three `sim` components, one of which ignores the stop request and is
 //! killed at its `stop_timeout`; the timeline on stdout, the SVG and HTML
-//! files, the width from `--width` and `$COLUMNS`, and errors.
+//! files, the width from `--width` and `$COLUMNS`, and errors. Then a
+//! stored report of a run with restarts, a stop on request, a reload, a
+//! timeout and a second signal, drawn in the terminal and laid out by
+//! headless Chromium, whose own measures of every label and bar are checked.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::sys::signal::Signal;
 use sundown::{KillReason, Outcome};
 
 use crate::common::{Sandbox, cli, command, text};
+use crate::shared::REQUIRE_ENV;
 
 const CONFIG: &str = r#"
 [supervisor]
@@ -91,16 +95,15 @@ fn report_draws_a_real_run_and_writes_svg_and_html() {
     assert_eq!(rows.len(), 3, "a row per component:\n{stdout}");
     let marks = stdout
         .lines()
-        .take_while(|l| l.matches('│').count() != 2)
-        .last()
+        .find(|l| l.starts_with("phases "))
         .expect("the phase marks above the rows");
-    let (p0, p1) = (marks.find("P0"), marks.find("P1"));
-    assert!(p0.is_some() && p1.is_some() && p0 < p1, "{stdout}");
-    // Phase 0 (app, stuck) above phase 1 (db).
-    assert!(
-        rows[0].starts_with("P0 ") && rows[2].starts_with("P1 "),
-        "{stdout}"
-    );
+    let (p1, p2) = (marks.find('1'), marks.find('2'));
+    assert!(p1.is_some() && p2.is_some() && p1 < p2, "{stdout}");
+    // Phase 1 (app, stuck) above phase 2 (db), each under its name.
+    let lines: Vec<&str> = stdout.lines().collect();
+    let above = |row: &str| lines[lines.iter().position(|l| *l == row).expect("row") - 1];
+    assert_eq!(above(rows[0]), "phase 1", "{stdout}");
+    assert_eq!(above(rows[2]), "phase 2", "{stdout}");
     assert!(rows[2].contains(" db ") && rows[2].contains("stopped"));
     let stuck = rows
         .iter()
@@ -112,17 +115,17 @@ fn report_draws_a_real_run_and_writes_svg_and_html() {
     assert!(!app.contains('!') && app.contains("stopped"), "{app}");
     let phases: Vec<&str> = stdout
         .lines()
-        .skip_while(|l| !l.starts_with("phase  timeout"))
+        .skip_while(|l| !(l.starts_with("phase ") && l.contains(" timeout ")))
         .skip(1)
         .take(2)
         .collect();
     assert!(
-        phases[0].starts_with("P0") && phases[0].contains("YES"),
+        phases[0].starts_with("phase 1 ") && phases[0].contains("YES"),
         "{phases:?}"
     );
     assert!(phases[0].ends_with("app, stuck"), "{phases:?}");
     assert!(
-        phases[1].starts_with("P1") && phases[1].contains("no"),
+        phases[1].starts_with("phase 2 ") && phases[1].contains("no"),
         "{phases:?}"
     );
 
@@ -186,4 +189,133 @@ fn report_width_comes_from_columns_and_errors_are_usage_errors() {
         "5".as_ref(),
     ]);
     assert_eq!(narrow.status.code(), Some(2), "--width below 20 is refused");
+}
+
+/// The stored report of a library run (paused clock) in which redis
+/// crashed and restarted twice, api was stopped on request and later
+/// restarted by request, a reload added cache at 21.1 s, http was killed
+/// at its stop_timeout and a second signal forced the rest.
+fn restarts_report() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/report-restarts.json")
+}
+
+#[test]
+fn report_draws_every_run_in_the_terminal() {
+    let out = cli(&[
+        "report".as_ref(),
+        restarts_report().as_os_str(),
+        "--width".as_ref(),
+        "100".as_ref(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "stderr:\n{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let row = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.matches('│').count() == 2 && l[1..].starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} row in:\n{stdout}"))
+    };
+    // redis: two restarts, each followed by a new run.
+    let redis = row("redis");
+    assert_eq!(redis.matches('↻').count(), 2, "{redis}");
+    // api: stopped on request, a gap, started again, restarted by request.
+    let api = row("api");
+    let (parked, restart) = (api.find('∥').expect("∥"), api.find('↻').expect("↻"));
+    assert!(parked < restart, "{api}");
+    assert!(
+        api[parked..restart].contains("  "),
+        "a gap while it was stopped: {api}"
+    );
+    // cache, added by the reload at 21.1 s, starts right of the start-up.
+    let cache = row("cache");
+    let first_bar = |l: &str| l.chars().skip_while(|&c| c != '│').position(|c| c == '░');
+    assert!(
+        first_bar(cache) > first_bar(row("db")).map(|c| c + 20),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("phase 1\n") && stdout.contains("phase 2\n"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("P0"), "{stdout}");
+}
+
+/// `chromium-headless-shell` or `chromium`, or `None` after saying the
+/// test is skipped (a failure under `SUNDOWN_REQUIRE_TOOLS`).
+fn chromium() -> Option<PathBuf> {
+    let found = ["chromium-headless-shell", "chromium"]
+        .iter()
+        .find_map(|name| {
+            std::env::split_paths(&std::env::var_os("PATH")?)
+                .map(|dir| dir.join(name))
+                .find(|p| p.is_file())
+        });
+    if found.is_none() {
+        assert!(
+            std::env::var_os(REQUIRE_ENV).is_none(),
+            "neither chromium-headless-shell nor chromium is installed, and {REQUIRE_ENV} makes that a failure"
+        );
+        eprintln!(
+            "skipped: no chromium-headless-shell or chromium (CI sets {REQUIRE_ENV} to require it)"
+        );
+    }
+    found
+}
+
+#[test]
+fn a_browser_lays_out_the_page_with_no_overlapping_labels() {
+    let Some(chromium) = chromium() else { return };
+    let sb = Sandbox::new();
+    for (what, report) in [
+        ("restarts", restarts_report()),
+        ("real", real_run_report(&sb)),
+    ] {
+        let page = sb.path(&format!("{what}.html"));
+        let out = cli(&[
+            "report".as_ref(),
+            report.as_os_str(),
+            "--html".as_ref(),
+            page.as_os_str(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "stderr:\n{}", text(&out.stderr));
+        let html = std::fs::read_to_string(&page).expect("the page");
+        let script = include_str!("../data/timeline-layout.js");
+        let html = html.replace("</body>", &format!("<script>{script}</script>\n</body>"));
+        std::fs::write(&page, html).expect("write the page");
+        let out = std::process::Command::new(&chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--window-size=1400,1000",
+                "--virtual-time-budget=5000",
+                "--dump-dom",
+            ])
+            .arg(format!("file://{}", page.display()))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run chromium");
+        let dom = text(&out.stdout);
+        let verdict = dom
+            .rsplit(r#"<pre id="verdict">"#)
+            .next()
+            .filter(|_| dom.contains(r#"<pre id="verdict">"#))
+            .and_then(|v| v.split("</pre>").next())
+            .unwrap_or_else(|| {
+                panic!(
+                    "{what}: no verdict in the page; stderr:\n{}",
+                    text(&out.stderr)
+                )
+            });
+        assert!(verdict.starts_with("ok"), "{what}: {verdict}");
+        eprintln!("{what}: {verdict}");
+    }
+}
+
+/// A report of a real run of the binary (the first test's), in `sb`.
+fn real_run_report(sb: &Sandbox) -> PathBuf {
+    let real = real_report();
+    let path = sb.path("real.json");
+    std::fs::copy(real.report_path(), &path).expect("copy the report");
+    path
 }

@@ -6,8 +6,8 @@ use std::time::SystemTime;
 
 use super::json::SCHEMA;
 use super::{
-    ComponentReport, PhaseReport, RESTART_HISTORY, RestartReport, ShutdownReport, StopStepReport,
-    Totals, ms,
+    ComponentReport, PhaseReport, RESTART_HISTORY, RestartReport, RunEnd, RunReport,
+    ShutdownReport, StopStepReport, Totals, ms,
 };
 use crate::component::Exit;
 use crate::config::{Condition, Config, Strategy};
@@ -75,8 +75,14 @@ impl ShutdownReport {
                 restart_count: 0,
                 restarts: Vec::new(),
                 stop_steps: Vec::new(),
+                stop_timeout_ms: plan.stop_timeouts.get(i).map(|&t| ms(t)),
+                earlier_runs: Vec::new(),
             })
             .collect();
+        // A run that went down to be started again, until it is: a
+        // component waiting to restart when the shutdown came is described
+        // by its last run's fields, not as an earlier run.
+        let mut ended_runs: Vec<Option<RunReport>> = vec![None; components.len()];
         let mut phases: Vec<PhaseReport> = plan
             .phases
             .iter()
@@ -102,6 +108,9 @@ impl ShutdownReport {
                 EventKind::StartRequested(i) => {
                     // The per-run fields describe the last run.
                     let c = &mut components[*i];
+                    if let Some(run) = ended_runs[*i].take() {
+                        c.earlier_runs.push(run);
+                    }
                     c.start_requested = Some(at);
                     c.ready_at = None;
                     c.stop_requested = None;
@@ -121,21 +130,19 @@ impl ShutdownReport {
                         detail: detail.clone(),
                     })
                 }
-                EventKind::Restarting(i, _, _) | EventKind::Parked(i, _) => {
+                EventKind::Restarting(i, reason, delay) => {
                     let c = &mut components[*i];
-                    c.stopped_at = Some(at);
-                    c.stop_ms = c
-                        .stop_requested
-                        .or(c.killed_at)
-                        .map(|from| ((at - from) * 1000.0).round() / 1000.0);
-                    if let EventKind::Restarting(_, reason, delay) = &e.kind {
-                        c.restart_count = c.restart_count.saturating_add(1);
-                        c.restarts.push(RestartReport {
-                            at,
-                            reason: reason.clone(),
-                            delay_ms: delay.map(ms),
-                        });
-                    }
+                    ended_runs[*i] = went_down(c, at, RunEnd::Restart, reason);
+                    c.restart_count = c.restart_count.saturating_add(1);
+                    c.restarts.push(RestartReport {
+                        at,
+                        reason: reason.clone(),
+                        delay_ms: delay.map(ms),
+                    });
+                }
+                EventKind::Parked(i, reason) => {
+                    ended_runs[*i] =
+                        went_down(&mut components[*i], at, RunEnd::StopRequest, reason);
                 }
                 EventKind::RestartsForgotten(i, n) => {
                     let c = &mut components[*i];
@@ -186,6 +193,8 @@ impl ShutdownReport {
         for c in &mut components {
             let over = c.restarts.len().saturating_sub(RESTART_HISTORY);
             c.restarts.drain(..over);
+            let over = c.earlier_runs.len().saturating_sub(RESTART_HISTORY);
+            c.earlier_runs.drain(..over);
         }
         for p in &mut phases {
             // Components are sorted by name, as the config lists them.
@@ -237,6 +246,25 @@ impl ShutdownReport {
         report.exit_code = report.process_exit_code();
         report
     }
+}
+
+/// Records that `c`'s run went down at `at` to be started again later,
+/// and returns that run, for `earlier_runs` once the next one starts.
+fn went_down(c: &mut ComponentReport, at: f64, ended: RunEnd, reason: &str) -> Option<RunReport> {
+    c.stopped_at = Some(at);
+    c.stop_ms = c
+        .stop_requested
+        .or(c.killed_at)
+        .map(|from| ((at - from) * 1000.0).round() / 1000.0);
+    c.start_requested.map(|started_at| RunReport {
+        started_at,
+        ready_at: c.ready_at,
+        stop_requested: c.stop_requested,
+        killed_at: c.killed_at,
+        down_at: at,
+        ended,
+        reason: reason.to_string(),
+    })
 }
 
 /// Why component `i` never started: the first dependency it waited for that

@@ -156,6 +156,48 @@ pub struct ComponentReport {
     /// signal, kill, in the order taken.
     #[serde(default)]
     pub stop_steps: Vec<StopStepReport>,
+    /// Its own stop timeout, ms: the deadline of a graceful stop, unless
+    /// its phase's timeout or the global budget comes first. `None` in
+    /// reports of sundown before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout_ms: Option<f64>,
+    /// Its runs before the last one (which the other fields describe),
+    /// oldest first, each ended by a restart or a stop on request; the last
+    /// [`RESTART_HISTORY`] of them. Empty when it ran once, and in reports
+    /// of sundown before it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_runs: Vec<RunReport>,
+}
+
+/// One run of a component that was started again after it: from its
+/// launch to its going down.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// When it was launched.
+    pub started_at: f64,
+    /// When it became ready, if it did.
+    pub ready_at: Option<f64>,
+    /// When it was asked to stop, if it was.
+    pub stop_requested: Option<f64>,
+    /// When it was told to die, if it was.
+    pub killed_at: Option<f64>,
+    /// When it was down.
+    pub down_at: f64,
+    /// Why the run ended: a restart, or a stop on request.
+    pub ended: RunEnd,
+    /// The restart's reason, or who asked it to stop.
+    pub reason: String,
+}
+
+/// How a run that was not a component's last one ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunEnd {
+    /// It went down and was started again (one of `restarts[]`).
+    Restart,
+    /// It was stopped on request (`sundown stop`, a reload) and stayed
+    /// down until it was asked to start again.
+    StopRequest,
 }
 
 /// One step of a component's stop sequence.

@@ -1,7 +1,8 @@
-//! What a row draws for one component: its bars (starting, running,
-//! stopping) and the kind of each segment, as the legends name them.
+//! What a row draws for one component: the bars of each of its runs
+//! (starting, running, stopping), and the kind of each segment, as the
+//! legends name them.
 
-use crate::report::ComponentReport;
+use crate::report::{ComponentReport, RunReport};
 
 /// What a row draws for one component, in ms.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -51,24 +52,64 @@ impl Segment {
 }
 
 impl Bars {
-    /// `None` for a component that never started.
-    pub(super) fn of(c: &ComponentReport, end: f64) -> Option<Bars> {
-        let start = c.start_requested?;
-        let down = c.stopped_at.unwrap_or(end).max(start);
-        let stop_from = c.stop_requested.or(c.killed_at).map(|s| s.max(start));
-        let starting_end = [c.ready_at, stop_from]
+    /// The bars of a run launched at `start`, ready at `ready`, asked to
+    /// stop (or killed first) at `stop_from`, down at `down`.
+    fn new(
+        start: f64,
+        ready: Option<f64>,
+        stop_from: Option<f64>,
+        down: f64,
+        kill: Option<f64>,
+    ) -> Bars {
+        let down = down.max(start);
+        let stop_from = stop_from.map(|s| s.max(start));
+        let starting_end = [ready, stop_from]
             .into_iter()
             .flatten()
             .fold(down, f64::min);
-        Some(Bars {
+        Bars {
             starting: (start, starting_end.max(start)),
-            running: c
-                .ready_at
+            running: ready
                 .map(|r| (r, stop_from.unwrap_or(down).max(r)))
                 .filter(|(a, b)| b > a),
             stopping: stop_from.map(|s| (s, down.max(s))),
-            kill: c.killed_at,
-        })
+            kill,
+        }
+    }
+
+    /// The bars of `c`'s last run (the one its fields describe); `None`
+    /// for a component that never started.
+    pub(super) fn of(c: &ComponentReport, end: f64) -> Option<Bars> {
+        let start = c.start_requested?;
+        Some(Bars::new(
+            start,
+            c.ready_at,
+            c.stop_requested.or(c.killed_at),
+            c.stopped_at.unwrap_or(end),
+            c.killed_at,
+        ))
+    }
+
+    /// The bars of an earlier run.
+    fn of_run(run: &RunReport) -> Bars {
+        Bars::new(
+            run.started_at,
+            run.ready_at,
+            run.stop_requested.or(run.killed_at),
+            run.down_at,
+            run.killed_at,
+        )
+    }
+
+    /// The bars of every run of `c` the report holds, oldest first: each
+    /// its own, with the gaps between them (a restart's backoff, a stop on
+    /// request) left empty.
+    pub(super) fn runs(c: &ComponentReport, end: f64) -> Vec<Bars> {
+        c.earlier_runs
+            .iter()
+            .map(Bars::of_run)
+            .chain(Bars::of(c, end))
+            .collect()
     }
 
     /// The segments in drawing order, the stop as [`Segment::Killed`] when

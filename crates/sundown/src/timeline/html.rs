@@ -6,15 +6,44 @@ use std::fmt::Write as _;
 
 use super::svg::{C_KILLED, C_MUTED, C_TEXT, FONT};
 use super::{
-    exit_label, exit_text, flagged, ms, num, phase_took, render_svg, rows, trigger_text, xml_escape,
+    exit_label, exit_text, flagged, ms, num, phase_name, phase_took, render_svg, rows,
+    trigger_text, xml_escape,
 };
-use crate::report::ShutdownReport;
+use crate::report::{ComponentReport, RunEnd, ShutdownReport};
+
+/// The restarts column: how many, and the last few with their reasons and
+/// the stops on request.
+fn restarts_cell(c: &ComponentReport) -> String {
+    if c.restart_count == 0 && c.earlier_runs.is_empty() {
+        return "0".to_string();
+    }
+    let mut parts = vec![c.restart_count.to_string()];
+    for x in c.restarts.iter().rev().take(3).rev() {
+        parts.push(format!("at {}: {}", ms(x.at), x.reason));
+    }
+    if c.restarts.len() > 3 {
+        parts.insert(1, format!("(last 3 of {})", c.restarts.len()));
+    }
+    for run in c
+        .earlier_runs
+        .iter()
+        .filter(|r| r.ended == RunEnd::StopRequest)
+    {
+        parts.push(format!(
+            "stopped on request at {} ({})",
+            ms(run.down_at),
+            run.reason
+        ));
+    }
+    parts.join("; ")
+}
 
 /// An HTML page (well-formed XHTML syntax, so XML tools read it too) with a
 /// heading, the [`render_svg`] picture inline, a table of the stop phases
-/// (index, members, timeout, start, end, duration, timed out) and a table of
-/// the components (name, kind, phase, depends on, outcome, times, stop_ms,
-/// killed_by, exit status / signal / error); components killed at a
+/// (numbered from 1; members, timeout, start, end, duration, timed out) and
+/// a table of the components (name, kind, phase, depends on, outcome, times
+/// of its last run, stop_ms, killed_by, exit status / signal / error,
+/// restarts with their reasons); components killed at a
 /// deadline, forced or failed, and phases that timed out, are highlighted
 /// in red.
 pub fn render_html(report: &ShutdownReport) -> String {
@@ -47,6 +76,7 @@ figure svg {{ max-width: 100%; height: auto; border: 1px solid #e3e6ea; }}
 table {{ border-collapse: collapse; font-size: 13px; }}
 th, td {{ border-bottom: 1px solid #e3e6ea; padding: 4px 10px; text-align: left; vertical-align: top; }}
 th {{ background: #f6f8fa; white-space: nowrap; }}
+td.phase {{ white-space: nowrap; }}
 td.num {{ text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }}
 tr.flagged td {{ background: #fdeceb; color: {C_KILLED}; font-weight: bold; }}
 code {{ font-family: {FONT}; }}
@@ -75,13 +105,13 @@ code {{ font-family: {FONT}; }}
         let took = phase_took(p).map_or_else(|| "-".to_string(), num);
         let _ = writeln!(
             h,
-            r#"<tr{}><td>P{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td></tr>"#,
+            r#"<tr{}><td>{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td></tr>"#,
             if p.timed_out {
                 r#" class="flagged""#
             } else {
                 ""
             },
-            p.index,
+            phase_name(p.index),
             e(&p.members.join(", ")),
             num(p.timeout_ms),
             n(p.started_at),
@@ -95,7 +125,7 @@ code {{ font-family: {FONT}; }}
     let _ = writeln!(h, "<h2>Components</h2>");
     let _ = writeln!(
         h,
-        "<table class=\"components\">\n<tr><th>name</th><th>kind</th><th>phase</th><th>depends on</th><th>outcome</th><th>started</th><th>ready</th><th>asked to stop</th><th>down</th><th>stop_ms</th><th>killed_by</th><th>exit</th></tr>"
+        "<table class=\"components\">\n<tr><th>name</th><th>kind</th><th>phase</th><th>depends on</th><th>outcome</th><th>started</th><th>ready</th><th>asked to stop</th><th>down</th><th>stop_ms</th><th>killed_by</th><th>exit</th><th>restarts</th></tr>"
     );
     for c in rows(r) {
         let killed = match (c.killed_by, c.killed_at) {
@@ -105,7 +135,7 @@ code {{ font-family: {FONT}; }}
         };
         let _ = writeln!(
             h,
-            r#"<tr{}><td><code>{}</code></td><td>{}</td><td>P{}</td><td>{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td><td>{}</td></tr>"#,
+            r#"<tr{}><td><code>{}</code></td><td>{}</td><td class="phase">{}</td><td>{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td><td>{}</td><td class="restarts">{}</td></tr>"#,
             if flagged(c) {
                 r#" class="flagged""#
             } else {
@@ -113,7 +143,7 @@ code {{ font-family: {FONT}; }}
             },
             e(&c.name),
             e(&c.kind),
-            c.phase,
+            phase_name(c.phase),
             e(&if c.depends_on.is_empty() {
                 "-".to_string()
             } else {
@@ -127,6 +157,7 @@ code {{ font-family: {FONT}; }}
             n(c.stop_ms),
             e(&killed),
             e(&exit_text(c)),
+            e(&restarts_cell(c)),
         );
     }
     let _ = writeln!(h, "</table>");

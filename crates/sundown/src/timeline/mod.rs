@@ -7,24 +7,32 @@
 //! environment, no terminal queries. The caller chooses the width and
 //! whether to colour.
 //!
-//! The picture has one row per component, grouped by stop phase (phase 0,
-//! which stops first, on top) and, within a phase, by start time; so the
-//! stops read as a staircase going down and to the right. The time axis is
-//! milliseconds since the supervisor started. A row shows the component
-//! *starting* (launched → ready), *running* (ready → asked to stop) and
-//! *stopping* (asked to stop, or killed first, → down), with a marker where
-//! a kill was sent. Components killed at a deadline, forced, or failed are
+//! The picture has one row per component, grouped by stop phase (phase 1,
+//! which stops first, on top: people count phases from 1, the JSON keeps
+//! 0-based indices) and, within a phase, by start time; so the stops read
+//! as a staircase going down and to the right. The time axis is
+//! milliseconds since the supervisor started. A row shows each run of the
+//! component (its earlier runs from `earlier_runs`, its last from its own
+//! fields), each *starting* (launched → ready), *running* (ready → asked to
+//! stop) and *stopping* (asked to stop, or killed first, → down), with a
+//! marker where a kill was sent, a gap while it was down, a mark where it
+//! went down to restart (with the reason) or was stopped on request; and
+//! the steps and the deadlines of its last stop, and the moment it failed
+//! (`moments`). Components killed at a deadline, forced, or failed are
 //! flagged (`!`, red) with the reason.
 //!
-//! When the steady running between "all ready" and the shutdown lasted more
-//! than twice as long as the startup and the shutdown together, that stretch
-//! is drawn compressed and marked as an axis break (`≈`), so the report of a
-//! run that lasted a week still shows its startup and its shutdown legibly.
+//! Wherever nothing happened for long (a day of steady running, a slow
+//! start, the quiet before a restart), the axis is broken (`≈`) and that
+//! stretch drawn compressed, never inside the shutdown or any stop; each
+//! busy stretch keeps a share of the width, so the report of a run that
+//! lasted a week still shows its start-up, its restarts and reloads, and
+//! its shutdown legibly.
 //!
 //! This module holds what the renderers share, so that they agree on what
 //! they draw: the row order and the wording of times, outcomes and notes
-//! (here), the bars of a row (`bars`), the time axis with its break and
-//! ticks (`axis`), and XML escaping. The renderers themselves are in
+//! (here), the bars of each run (`bars`), the marks of a row (`moments`),
+//! the time axis with its breaks and ticks (`axis`), and XML escaping. The
+//! renderers themselves are in
 //! `terminal`, `svg` and `html` (the page embeds the SVG).
 
 use std::fmt::Write as _;
@@ -36,6 +44,7 @@ use crate::report::{ComponentReport, PhaseReport, ShutdownReport};
 mod axis;
 mod bars;
 mod html;
+mod moments;
 mod svg;
 mod terminal;
 #[cfg(test)]
@@ -49,6 +58,7 @@ pub use terminal::render_terminal;
 // what they share.
 use self::axis::{Axis, tick_label};
 use self::bars::{Bars, Segment};
+use self::moments::{DeadlineKind, Moments};
 // The tests check that no axis gets more ticks than this.
 #[cfg(test)]
 use self::axis::MAX_TICKS;
@@ -90,6 +100,12 @@ fn milestones(r: &ShutdownReport) -> Vec<(String, bool)> {
     }
     out.push((format!("last down at {}", ms(r.ended_at)), false));
     out
+}
+
+/// `phase 1` for the phase at index 0: people count phases from 1 (the
+/// report's JSON keeps the 0-based index).
+fn phase_name(index: usize) -> String {
+    format!("phase {}", index.saturating_add(1))
 }
 
 /// How long a phase took, when it both began and ended.
@@ -225,7 +241,7 @@ fn name_width(rows: &[&ComponentReport], max: usize) -> usize {
 /// What an axis break (the [`Axis`] gap, `(from, to)` in ms) stands for.
 fn break_note((from, to): (f64, f64)) -> String {
     format!(
-        "axis break: {} of steady running ({} → {}) drawn compressed",
+        "axis break: {} in which nothing happened ({} → {}) drawn compressed",
         ms(to - from),
         ms(from),
         ms(to)

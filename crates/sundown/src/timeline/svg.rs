@@ -7,15 +7,20 @@
 //! segment is drawn) and its [`Layout`]; the parts that draw with them are
 //! `render` (the whole picture, top to bottom), `plot` (phase bands, grid
 //! and time axis), `marks` (the labelled vertical lines), `row` (one
-//! component) and `legend`.
+//! component's bars), `ticks` (the marks on a row: restarts, stop steps,
+//! deadlines, failure) and `legend` (the phases' and the symbols', laid
+//! out in rows that wrap).
 
 mod legend;
 mod marks;
 mod plot;
 mod render;
 mod row;
+mod ticks;
 
 pub use self::render::render_svg;
+#[cfg(test)]
+pub(super) use self::render::x_for_test;
 
 use super::{Axis, Segment};
 
@@ -27,6 +32,12 @@ const ROW_H: f64 = 24.0;
 const BAR_H: f64 = 12.0;
 const PLOT_W: f64 = 700.0;
 const LABEL_H: f64 = 16.0;
+/// The strip above the rows where each phase's number sits.
+const PHASE_STRIP_H: f64 = 14.0;
+/// The narrowest a stop is drawn, however short it was.
+pub(super) const MIN_STOP_W: f64 = 4.0;
+/// Character width at 11 px (labels, legend, axis).
+const CW11: f64 = CW * 11.0 / 12.0;
 
 const C_STARTING: &str = "#f0b429";
 const C_RUNNING: &str = "#8cc084";
@@ -50,8 +61,9 @@ fn look(segment: Segment) -> (&'static str, &'static str, f64) {
 /// every part of the picture.
 struct Layout {
     axis: Axis,
-    /// Width of the phase tag column.
+    /// Width of the phase tag column, and the most characters in it.
     tag_w: f64,
+    tag_chars: usize,
     /// Longest name shown, in characters.
     name_chars: usize,
     /// The plot's left and right edges.
@@ -59,14 +71,13 @@ struct Layout {
     x1: f64,
     note_x: f64,
     width: f64,
-    /// Top of the mark labels above the plot.
-    labels_top: f64,
+    /// Baseline of the phase numbers, above the rows.
+    strip_y: f64,
     /// The plot's top and bottom edges.
     y0: f64,
     y1: f64,
     plot_h: f64,
     axis_y: f64,
-    legend_y: f64,
 }
 
 impl Layout {

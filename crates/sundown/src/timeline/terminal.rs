@@ -29,6 +29,10 @@ pub(super) const GLYPH_KILLED: char = '▓';
 pub(super) const GLYPH_KILL: char = '✕';
 pub(super) const GLYPH_PHASE: char = '┊';
 pub(super) const GLYPH_GAP: char = '≈';
+pub(super) const GLYPH_RESTART: char = '↻';
+pub(super) const GLYPH_PARKED: char = '∥';
+pub(super) const GLYPH_DEADLINE: char = '╎';
+pub(super) const GLYPH_FAILED: char = '●';
 
 /// How a bar segment is drawn, in the rows and in the legend.
 fn look(segment: Segment) -> (char, Style) {

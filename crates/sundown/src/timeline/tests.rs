@@ -9,6 +9,7 @@ use crate::config::Strategy;
 mod fuzz;
 mod html;
 mod robustness;
+mod runs;
 mod svg;
 mod terminal;
 
@@ -45,6 +46,8 @@ fn comp(
         restart_count: 0,
         restarts: Vec::new(),
         stop_steps: Vec::new(),
+        stop_timeout_ms: None,
+        earlier_runs: Vec::new(),
     }
 }
 
@@ -223,7 +226,7 @@ fn a_long_idle_run_is_drawn_with_an_axis_break() {
     let ruler = text.lines().find(|l| l.contains('└')).expect("ruler");
     assert!(ruler.contains(GLYPH_GAP), "{ruler}");
     assert!(
-        text.contains("axis break: 3601080 ms of steady running"),
+        text.contains("axis break: 3601080 ms in which nothing happened"),
         "{text}"
     );
     // The shutdown still gets most of the width.
@@ -240,7 +243,7 @@ fn a_long_idle_run_is_drawn_with_an_axis_break() {
 fn eager_reports_say_phase_timeouts_do_not_apply() {
     let text = render_terminal(&eager(), 100, false);
     assert!(text.contains("strategy eager"));
-    assert!(text.contains("P0     n/a"), "{text}");
+    assert!(text.contains("phase 1  n/a"), "{text}");
     assert!(text.contains("eager: phase timeouts do not apply"));
     assert!(!render_svg(&eager()).contains("(limit"));
 }

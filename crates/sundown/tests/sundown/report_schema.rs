@@ -45,6 +45,18 @@ fn the_stored_example_matches_the_schema_and_round_trips() {
     report.assert_respects_graph();
 }
 
+#[test]
+fn the_stored_report_with_restarts_and_earlier_runs_matches_the_schema() {
+    // Written by the timeline's tests from a run with restarts, a stop on
+    // request and a reload; `sundown report` tests draw it.
+    let stored = json("tests/data/report-restarts.json");
+    assert_valid(&stored);
+    let report: ShutdownReport = serde_json::from_value(stored.clone()).expect("reads");
+    assert_eq!(serde_json::to_value(&report).expect("serialize"), stored);
+    let api = report.component("api").expect("api");
+    assert_eq!(api.earlier_runs.len(), 2);
+}
+
 #[tokio::test(start_paused = true)]
 async fn reports_written_today_match_the_schema_for_every_outcome() {
     // stopped, timed_out_killed, failed, exited_early, completed,

@@ -1,17 +1,14 @@
-//! The labelled vertical lines of the SVG picture: where each stop phase
-//! began, when everything was ready, when the shutdown began and when it was
-//! forced. Their labels sit above the plot, staggered over as many text
-//! lines as it takes for no label to overlap another or be crossed by a
-//! line.
+//! The labelled vertical lines of the SVG picture: when everything was
+//! ready, when the shutdown began and when it was forced (each stop phase
+//! is a band, numbered, with its words in the legend). Their labels sit
+//! above the plot, staggered over as many text lines as it takes for no
+//! label to overlap another or be crossed by a line.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use super::{C_KILLED, C_MUTED, C_TEXT, CW, LABEL_H, MARGIN};
-use crate::config::Strategy;
-use crate::event::Outcome;
+use super::{C_KILLED, C_MUTED, C_TEXT, CW11, LABEL_H, MARGIN};
 use crate::report::ShutdownReport;
-use crate::timeline::{cut, ms, phase_took, trigger_text, xml_escape};
+use crate::timeline::{cut, ms, trigger_text, xml_escape};
 
 /// The most text lines the labels take: past it, a label goes on the last
 /// line even if it overlaps another there (only a report with dozens of
@@ -41,55 +38,6 @@ impl Marks {
     /// The marks of `r`, each at `x(time)`, for a picture `width` wide.
     pub(super) fn new(r: &ShutdownReport, x: impl Fn(f64) -> f64, width: f64) -> Marks {
         let mut marks: Vec<Mark> = Vec::new();
-        // Each name's outcome, as `r.component` finds it (the first of the
-        // name), without a scan of the components per member.
-        let mut outcomes: HashMap<&str, Outcome> = HashMap::new();
-        for c in &r.components {
-            outcomes.entry(c.name.as_str()).or_insert(c.outcome);
-        }
-        for p in &r.phases {
-            let Some(start) = p.started_at else { continue };
-            let took = phase_took(p).map(ms);
-            let mut text = format!("P{}", p.index);
-            if let Some(t) = &took {
-                let _ = write!(text, " {t}");
-            }
-            if r.strategy != Strategy::Eager {
-                let _ = write!(text, " (limit {:.0})", p.timeout_ms);
-            }
-            if p.timed_out {
-                // `timed_out` means a member was killed at a deadline: name it.
-                let killed: Vec<&str> = p
-                    .members
-                    .iter()
-                    .filter(|m| outcomes.get(m.as_str()) == Some(&Outcome::TimedOutKilled))
-                    .map(String::as_str)
-                    .collect();
-                match killed.as_slice() {
-                    [] => text.push_str(" timed out"),
-                    [one] => {
-                        let _ = write!(text, ": {} timed out", cut(one, 24));
-                    }
-                    [one, rest @ ..] => {
-                        let _ = write!(text, ": {} +{} timed out", cut(one, 24), rest.len());
-                    }
-                }
-            }
-            marks.push(Mark {
-                x: x(start),
-                tip: format!(
-                    "stop phase {}: {}; timeout {}; took {}{}",
-                    p.index,
-                    p.members.join(", "),
-                    ms(p.timeout_ms),
-                    took.unwrap_or_else(|| "-".to_string()),
-                    if p.timed_out { "; timed out" } else { "" }
-                ),
-                text,
-                color: if p.timed_out { C_KILLED } else { C_TEXT },
-                line: ("#7d8ca3", "3 2", 1.0),
-            });
-        }
         if let Some(t) = r.shutdown_started_at {
             marks.push(Mark {
                 x: x(t),
@@ -128,7 +76,7 @@ impl Marks {
                 .map(|m| (m.x, m.text.chars().count()))
                 .collect::<Vec<_>>(),
             3.0,
-            CW * 11.0 / 12.0,
+            CW11,
             width - MARGIN,
         );
         Marks { marks, placed }

@@ -1,41 +1,60 @@
 //! The plot's frame, behind and under the rows: the stop phases as shaded
-//! bands, grid lines at the ticks, the axis break's shading, and the time
-//! axis beneath with its labels and its break.
+//! bands with their numbers, grid lines at the ticks, the axis breaks'
+//! shading, and the time axis beneath with its labels and its breaks.
 
 use std::fmt::Write as _;
 
-use super::{C_MUTED, C_TEXT, CW, Layout};
-use crate::report::ShutdownReport;
-use crate::timeline::{break_note, ms, opt_ms, tick_label, xml_escape};
+use super::{C_MUTED, C_TEXT, CW11, Layout};
+use crate::report::{PhaseReport, ShutdownReport};
+use crate::timeline::{break_note, ms, opt_ms, phase_name, tick_label, xml_escape};
 
-/// The stop phases as shaded bands, behind everything.
+/// A phase band's fill: red when a member timed out, else alternating blues.
+pub(super) fn band_fill(p: &PhaseReport) -> &'static str {
+    if p.timed_out {
+        "#fbe3e1"
+    } else if p.index.is_multiple_of(2) {
+        "#e8eef8"
+    } else {
+        "#f1f4f9"
+    }
+}
+
+/// The stop phases as shaded bands, behind everything, each numbered in
+/// the strip above the rows when its number fits in it without touching
+/// the previous one.
 pub(super) fn draw_phase_bands(s: &mut String, r: &ShutdownReport, l: &Layout) {
     let _ = writeln!(s, r#"<g class="phases">"#);
+    let mut label_end = f64::NEG_INFINITY;
     for p in &r.phases {
         let (Some(a), Some(b)) = (p.started_at, p.ended_at.or(Some(l.axis.end))) else {
             continue;
         };
-        let fill = if p.timed_out {
-            "#fbe3e1"
-        } else if p.index % 2 == 0 {
-            "#e8eef8"
-        } else {
-            "#f1f4f9"
-        };
+        let fill = band_fill(p);
         let (xa, xb) = (l.x(a), l.x(b).max(l.x(a) + 1.0));
         let _ = writeln!(
             s,
             r#"<rect class="phase" x="{xa:.1}" y="{top:.1}" width="{w:.1}" height="{h:.1}" fill="{fill}"><title>{tip}</title></rect>"#,
-            top = l.labels_top - 2.0,
+            top = l.strip_y - 11.0,
             w = xb - xa,
-            h = l.y1 - l.labels_top + 2.0,
+            h = l.y1 - l.strip_y + 11.0,
             tip = xml_escape(&format!(
-                "stop phase {}: {} → {}",
-                p.index,
+                "stop {}: {} → {}",
+                phase_name(p.index),
                 ms(a),
                 opt_ms(p.ended_at)
             )),
         );
+        let number = p.index.saturating_add(1).to_string();
+        let w = number.chars().count() as f64 * CW11;
+        if xa + 2.0 > label_end + CW11 && xa + 2.0 + w <= l.x1 {
+            label_end = xa + 2.0 + w;
+            let _ = writeln!(
+                s,
+                r#"<text class="phase-number" x="{:.1}" y="{:.1}" font-size="11" fill="{C_MUTED}">{number}</text>"#,
+                xa + 2.0,
+                l.strip_y,
+            );
+        }
     }
     let _ = writeln!(s, "</g>");
 }
@@ -53,7 +72,7 @@ pub(super) fn draw_grid(s: &mut String, l: &Layout, ticks: &[f64]) {
     }
     let _ = writeln!(s, "</g>");
 
-    if let Some((from, to)) = l.axis.gap {
+    for (from, to) in l.axis.breaks() {
         let (xa, xb) = (l.x(from), l.x(to));
         let _ = writeln!(
             s,
@@ -77,28 +96,31 @@ pub(super) fn draw_axis(s: &mut String, l: &Layout, ticks: &[f64]) {
     for &t in ticks {
         let xt = l.x(t);
         let text = tick_label(t);
-        let w = text.chars().count() as f64 * CW * 11.0 / 12.0;
+        let w = text.chars().count() as f64 * CW11;
         let _ = writeln!(
             s,
             r#"<line x1="{xt:.1}" y1="{axis_y:.1}" x2="{xt:.1}" y2="{:.1}" stroke="{C_TEXT}"/>"#,
             axis_y + 5.0
         );
-        if xt - w / 2.0 < label_end + CW {
+        if xt - w / 2.0 < label_end + CW11 {
             continue;
         }
         label_end = xt + w / 2.0;
         let _ = writeln!(
             s,
-            r#"<text x="{xt:.1}" y="{:.1}" font-size="11" text-anchor="middle">{text}</text>"#,
+            r#"<text class="tick" x="{xt:.1}" y="{:.1}" font-size="11" text-anchor="middle">{text}</text>"#,
             axis_y + 18.0
         );
     }
+    // Left of the plot, under the names: clear of every tick and break label.
     let _ = writeln!(
         s,
-        r#"<text x="{x1:.1}" y="{:.1}" font-size="11" text-anchor="end" fill="{C_MUTED}">ms since start</text>"#,
-        axis_y + 32.0
+        r#"<text class="unit" x="{:.1}" y="{:.1}" font-size="11" text-anchor="end" fill="{C_MUTED}">ms since start</text>"#,
+        x0 - 14.0,
+        axis_y + 18.0
     );
-    if let Some((from, to)) = l.axis.gap {
+    let mut label_end = f64::NEG_INFINITY;
+    for (from, to) in l.axis.breaks() {
         let (xa, xb) = (l.x(from), l.x(to));
         let _ = writeln!(
             s,
@@ -117,12 +139,22 @@ pub(super) fn draw_axis(s: &mut String, l: &Layout, ticks: &[f64]) {
                 axis_y - 5.0
             );
         }
+        let text = format!("≈ {}", ms(to - from));
+        let w = text.chars().count() as f64 * CW11;
+        if w > x1 - x0 {
+            continue;
+        }
+        let mid = ((xa + xb) / 2.0).clamp(x0 + w / 2.0, x1 - w / 2.0);
+        if mid - w / 2.0 < label_end + CW11 {
+            continue;
+        }
+        label_end = mid + w / 2.0;
         let _ = writeln!(
             s,
-            r#"<text x="{:.1}" y="{:.1}" font-size="11" text-anchor="middle" fill="{C_MUTED}">≈ {}</text>"#,
-            (xa + xb) / 2.0,
-            axis_y + 30.0,
-            xml_escape(&ms(to - from))
+            r#"<text class="break-label" x="{mid:.1}" y="{:.1}" font-size="11" text-anchor="middle" fill="{C_MUTED}">{}<title>{}</title></text>"#,
+            axis_y + 32.0,
+            xml_escape(&text),
+            xml_escape(&break_note((from, to))),
         );
     }
     let _ = writeln!(s, "</g>");

@@ -4,16 +4,18 @@
 
 use std::fmt::Write as _;
 
-use super::legend::draw_legend;
+use super::legend::{self, LEGEND_LINE_H};
 use super::marks::Marks;
 use super::plot::{draw_axis, draw_grid, draw_phase_bands};
 use super::row::draw_row;
-use super::{C_MUTED, C_TEXT, CW, FONT, LABEL_H, Layout, MARGIN, PLOT_W, ROW_H, plot_x};
+use super::{
+    C_MUTED, C_TEXT, CW, FONT, LABEL_H, Layout, MARGIN, PHASE_STRIP_H, PLOT_W, ROW_H, plot_x,
+};
 use crate::event::Outcome;
 use crate::report::{ComponentReport, ShutdownReport};
 use crate::timeline::{
     Axis, cut, exit_label, exit_text, killed_by, milestones, ms, name_width, opens_phase, opt_ms,
-    rows, trigger_text, xml_escape,
+    phase_name, rows, trigger_text, xml_escape,
 };
 
 /// The SVG note after a row.
@@ -29,18 +31,42 @@ fn svg_note(c: &ComponentReport) -> String {
     }
 }
 
+/// The most characters of the phase tags, and the plot's left edge.
+fn plot_left(rows: &[&ComponentReport], name_chars: usize) -> (usize, f64) {
+    let tag_chars = rows
+        .iter()
+        .map(|c| phase_name(c.phase).chars().count())
+        .max()
+        .unwrap_or(7)
+        .min(12);
+    let x0 = MARGIN + tag_chars as f64 * CW + 8.0 + name_chars as f64 * CW + 14.0;
+    (tag_chars, x0)
+}
+
+/// The x of time `t` in [`render_svg`]'s picture of `r`.
+#[cfg(test)]
+pub(in crate::timeline) fn x_for_test(r: &ShutdownReport, t: f64) -> f64 {
+    let rows = rows(r);
+    let (_, x0) = plot_left(&rows, name_width(&rows, 32));
+    plot_x(&Axis::new(r), x0, t)
+}
+
 /// Draws the report as a standalone SVG picture: a title line (trigger,
 /// strategy, exit code, shutdown time) and the milestones; one row per
-/// component, grouped by stop phase, with its name and bars for starting,
-/// running and stopping on a time axis in ms with tick labels; each stop
-/// phase as a shaded band with a label (duration, timeout, whether it timed
-/// out); the shutdown's start (and a forced stop) as vertical lines; a ✕
-/// where a kill was sent; components killed at a deadline, forced or failed
-/// in red with the reason; a legend.
+/// component, grouped by stop phase, with its name and, for each of its
+/// runs, bars for starting, running and stopping on a time axis in ms with
+/// tick labels and breaks where nothing happened for long; a triangle
+/// where a run went down to restart (the reason in its tooltip) or was
+/// stopped on request; ticks for the steps of its last stop, dashed lines
+/// at that stop's deadlines, a ✕ where a kill was sent and a dot where it
+/// failed; each stop phase as a shaded band, numbered from 1, with its
+/// words (duration, timeout, who timed out) in a legend row; the shutdown's
+/// start (and a forced stop) as vertical lines; components killed at a
+/// deadline, forced or failed in red with the reason; a legend.
 ///
-/// Each started component's bar is one `<g class="bar">` element. Names
-/// and every other text are XML-escaped; every element has a `<title>` for
-/// a tooltip.
+/// Each started component's bars are one `<g class="bar">` element, each
+/// segment with its run's number in `data-run`. Names and every other text
+/// are XML-escaped; every element has a `<title>` for a tooltip.
 pub fn render_svg(report: &ShutdownReport) -> String {
     let r = report;
     let rows = rows(r);
@@ -49,8 +75,8 @@ pub fn render_svg(report: &ShutdownReport) -> String {
     let name_chars = name_width(&rows, 32);
     let notes: Vec<String> = rows.iter().map(|c| cut(&svg_note(c), 48)).collect();
     let note_chars = notes.iter().map(|n| n.chars().count()).max().unwrap_or(0);
-    let tag_w = 4.0 * CW;
-    let x0 = MARGIN + tag_w + 8.0 + name_chars as f64 * CW + 14.0;
+    let (tag_chars, x0) = plot_left(&rows, name_chars);
+    let tag_w = tag_chars as f64 * CW;
     let x1 = x0 + PLOT_W;
     let note_x = x1 + 16.0;
     let title = format!(
@@ -77,26 +103,32 @@ pub fn render_svg(report: &ShutdownReport) -> String {
     let title_y = MARGIN + 14.0;
     let sub_y = title_y + 20.0;
     let labels_top = sub_y + 14.0;
-    let y0 = labels_top + marks.label_lines() as f64 * LABEL_H + 6.0;
+    let strip_y = labels_top + marks.label_lines() as f64 * LABEL_H + 12.0;
+    let y0 = strip_y - 11.0 + PHASE_STRIP_H;
     let plot_h = rows.len().max(1) as f64 * ROW_H;
     let y1 = y0 + plot_h;
     let axis_y = y1 + 4.0;
-    let legend_y = axis_y + 44.0;
-    let height = legend_y + 30.0;
+    let legend_y = axis_y + 56.0;
+    let phase_items = legend::phase_items(r);
+    let phase_placed = legend::wrap(&phase_items, width - MARGIN);
+    let symbols_y = legend_y + legend::lines(&phase_placed) as f64 * LEGEND_LINE_H + 6.0;
+    let symbol_items = legend::symbol_items();
+    let symbol_placed = legend::wrap(&symbol_items, width - MARGIN);
+    let height = (symbols_y + legend::lines(&symbol_placed) as f64 * LEGEND_LINE_H + 12.0).ceil();
     let l = Layout {
         axis,
         tag_w,
+        tag_chars,
         name_chars,
         x0,
         x1,
         note_x,
         width,
-        labels_top,
+        strip_y,
         y0,
         y1,
         plot_h,
         axis_y,
-        legend_y,
     };
 
     let mut s = String::new();
@@ -120,14 +152,21 @@ pub fn render_svg(report: &ShutdownReport) -> String {
         xml_escape(&sub)
     );
     draw_phase_bands(&mut s, r, &l);
-    let ticks = axis.ticks(PLOT_W, CW);
+    let ticks = l.axis.ticks(PLOT_W, CW);
     draw_grid(&mut s, &l, &ticks);
     marks.draw(&mut s, labels_top, y1);
     for (i, (c, note)) in rows.iter().zip(&notes).enumerate() {
-        draw_row(&mut s, &l, i, c, note, opens_phase(&rows, i));
+        draw_row(&mut s, r, &l, i, c, note, opens_phase(&rows, i));
     }
     draw_axis(&mut s, &l, &ticks);
-    draw_legend(&mut s, &l);
+    legend::draw(
+        &mut s,
+        "phase-legend",
+        &phase_items,
+        &phase_placed,
+        legend_y,
+    );
+    legend::draw(&mut s, "legend", &symbol_items, &symbol_placed, symbols_y);
     let _ = writeln!(s, "</svg>");
     s
 }

@@ -1,26 +1,83 @@
 //! The chart of the terminal timeline: the phase marks, one row per
-//! component (phase tag, name, bars painted cell by cell, note), and the
-//! time axis with its tick labels and its break.
+//! component under a line naming its stop phase (name, the bars of each
+//! run painted cell by cell with its restarts, deadlines and failure, then
+//! a note), and the time axis with its tick labels and its breaks.
 
 use super::text::{Line, Style, fit, wrap_words};
-use super::{GLYPH_GAP, GLYPH_KILL, GLYPH_PHASE, GLYPH_RUNNING, cell, look};
-use crate::event::Outcome;
-use crate::report::{PhaseReport, ShutdownReport};
-use crate::timeline::{
-    Axis, Bars, Segment, break_note, cut, flagged, name_width, opens_phase, rows, short_note,
-    tick_label,
+use super::{
+    GLYPH_DEADLINE, GLYPH_FAILED, GLYPH_GAP, GLYPH_KILL, GLYPH_PARKED, GLYPH_PHASE, GLYPH_RESTART,
+    GLYPH_RUNNING, cell, look,
 };
+use crate::event::Outcome;
+use crate::report::{ComponentReport, PhaseReport, RunEnd, ShutdownReport};
+use crate::timeline::{
+    Axis, Bars, Moments, Segment, break_note, cut, flagged, name_width, opens_phase, phase_name,
+    rows, short_note, tick_label,
+};
+
+/// A row's cells: a glyph and its style, or nothing.
+type Cells = Vec<Option<(char, Style)>>;
+
+/// Paints `c`'s runs and marks into `n` cells.
+fn paint_row(r: &ShutdownReport, c: &ComponentReport, axis: &Axis, n: usize) -> Cells {
+    let flag = flagged(c);
+    let mut cells: Cells = vec![None; n];
+    let mut paint = |(a, b): (f64, f64), glyph: char, style: Style| {
+        if b <= a {
+            return;
+        }
+        let c0 = cell(axis.frac(a), n);
+        let c1 = ((axis.frac(b) * n as f64).ceil() as usize)
+            .min(n)
+            .max(c0 + 1);
+        for x in &mut cells[c0..c1] {
+            *x = Some((glyph, style));
+        }
+    };
+    let runs = Bars::runs(c, axis.end);
+    let last = runs.len().saturating_sub(1);
+    for (k, b) in runs.iter().enumerate() {
+        for (segment, (from, to)) in b.segments(flag && k == last) {
+            let (glyph, style) = look(segment);
+            let to = match segment {
+                // A stop that took no time at all still shows.
+                Segment::Stopping | Segment::Killed => to.max(from + 1e-9),
+                Segment::Starting | Segment::Running => to,
+            };
+            paint((from, to), glyph, style);
+        }
+    }
+    let m = Moments::of(r, c);
+    for d in &m.deadlines {
+        if d.at <= axis.end {
+            let x = &mut cells[cell(axis.frac(d.at), n)];
+            if x.is_none() {
+                *x = Some((GLYPH_DEADLINE, Style::Red));
+            }
+        }
+    }
+    for b in &runs {
+        if let Some(k) = b.kill {
+            cells[cell(axis.frac(k), n)] = Some((GLYPH_KILL, Style::RedBold));
+        }
+    }
+    for mark in &m.run_ends {
+        let glyph = match mark.end {
+            RunEnd::Restart => GLYPH_RESTART,
+            RunEnd::StopRequest => GLYPH_PARKED,
+        };
+        cells[cell(axis.frac(mark.at), n)] = Some((glyph, Style::Bold));
+    }
+    if let Some(at) = m.failed {
+        cells[cell(axis.frac(at), n)] = Some((GLYPH_FAILED, Style::RedBold));
+    }
+    cells
+}
 
 pub(super) fn terminal_chart(r: &ShutdownReport, width: usize) -> Vec<Line> {
     let rows = rows(r);
     let axis = Axis::new(r);
-    let end = axis.end;
 
-    let tag_w = rows
-        .iter()
-        .map(|c| format!("P{}", c.phase).len())
-        .max()
-        .unwrap_or(2);
     let name_w = name_width(&rows, (width / 5).max(8));
     let notes: Vec<String> = rows.iter().map(|c| short_note(c)).collect();
     let note_w = notes
@@ -29,8 +86,8 @@ pub(super) fn terminal_chart(r: &ShutdownReport, width: usize) -> Vec<Line> {
         .max()
         .unwrap_or(0)
         .min((width * 3 / 10).max(12));
-    // tag, space, mark, name, space, border, bars, border, space, note
-    let lead = tag_w + 1 + 1 + name_w + 1;
+    // mark, name, space, border, bars, border, space, note
+    let lead = 1 + name_w + 1;
     let n = width.saturating_sub(lead + 1 + 1 + 1 + note_w).max(10);
 
     let phase_cols: Vec<(usize, &PhaseReport)> = r
@@ -43,9 +100,14 @@ pub(super) fn terminal_chart(r: &ShutdownReport, width: usize) -> Vec<Line> {
     for (col, _) in &phase_cols {
         phase_starts[*col] = true;
     }
-    let gap_cells = axis
-        .gap_frac()
-        .map(|(a, b)| (cell(a, n), ((b * n as f64).ceil() as usize).min(n)));
+    let break_cells: Vec<(usize, usize)> = axis
+        .breaks()
+        .into_iter()
+        .map(|(a, b)| {
+            let (a, b) = (axis.frac(a), axis.frac(b));
+            (cell(a, n), ((b * n as f64).ceil() as usize).min(n))
+        })
+        .collect();
 
     let mut lines = Vec::new();
 
@@ -53,7 +115,7 @@ pub(super) fn terminal_chart(r: &ShutdownReport, width: usize) -> Vec<Line> {
     let mut marks = vec![' '; n];
     let mut taken_to = 0;
     for (col, p) in &phase_cols {
-        let label = format!("P{}", p.index);
+        let label = p.index.saturating_add(1).to_string();
         let at = (*col)
             .max(taken_to)
             .min(n.saturating_sub(label.chars().count()));
@@ -68,7 +130,7 @@ pub(super) fn terminal_chart(r: &ShutdownReport, width: usize) -> Vec<Line> {
         taken_to = at + len + 1;
     }
     if !phase_cols.is_empty() {
-        let caption = ["stop phases", "phases", ""]
+        let caption = ["phases", ""]
             .into_iter()
             .find(|c| c.len() < lead)
             .unwrap_or_default();
@@ -77,47 +139,19 @@ pub(super) fn terminal_chart(r: &ShutdownReport, width: usize) -> Vec<Line> {
         lines.push(line);
     }
 
-    // Rows.
+    // Rows, under a line naming each stop phase.
     for (i, (c, note)) in rows.iter().zip(&notes).enumerate() {
         let flag = flagged(c);
-        let mut cells: Vec<Option<(char, Style)>> = vec![None; n];
-        let mut paint = |(a, b): (f64, f64), glyph: char, style: Style| {
-            if b <= a {
-                return;
-            }
-            let c0 = cell(axis.frac(a), n);
-            let c1 = ((axis.frac(b) * n as f64).ceil() as usize)
-                .min(n)
-                .max(c0 + 1);
-            for x in &mut cells[c0..c1] {
-                *x = Some((glyph, style));
-            }
-        };
-        if let Some(b) = Bars::of(c, end) {
-            for (segment, (from, to)) in b.segments(flag) {
-                let (glyph, style) = look(segment);
-                let to = match segment {
-                    // A stop that took no time at all still shows.
-                    Segment::Stopping | Segment::Killed => to.max(from + 1e-9),
-                    Segment::Starting | Segment::Running => to,
-                };
-                paint((from, to), glyph, style);
-            }
-            if let Some(k) = b.kill {
-                cells[cell(axis.frac(k), n)] = Some((GLYPH_KILL, Style::RedBold));
-            }
-        }
+        let mut cells = paint_row(r, c, &axis, n);
         for (x, &starts) in cells.iter_mut().zip(&phase_starts) {
             if starts && x.is_none() {
                 *x = Some((GLYPH_PHASE, Style::Dim));
             }
         }
-        let tag = if opens_phase(&rows, i) {
-            format!("P{}", c.phase)
-        } else {
-            String::new()
-        };
-        let mut line = Line::plain(format!("{} ", fit(&tag, tag_w)));
+        if opens_phase(&rows, i) {
+            lines.push(Line::new().with(Style::Dim, phase_name(c.phase)));
+        }
+        let mut line = Line::new();
         if flag {
             line.push(Style::RedBold, "!");
             line.push(Style::RedBold, fit(&c.name, name_w));
@@ -147,8 +181,8 @@ pub(super) fn terminal_chart(r: &ShutdownReport, width: usize) -> Vec<Line> {
     // Axis.
     let ticks = axis.ticks(n as f64, 1.0);
     let mut ruler = vec![GLYPH_RUNNING; n];
-    if let Some((a, b)) = gap_cells {
-        for x in &mut ruler[a..b.max(a + 1).min(n)] {
+    for &(a, b) in &break_cells {
+        for x in &mut ruler[a.min(n - 1)..b.max(a + 1).min(n)] {
             *x = GLYPH_GAP;
         }
     }
@@ -182,7 +216,7 @@ pub(super) fn terminal_chart(r: &ShutdownReport, width: usize) -> Vec<Line> {
         " ".repeat(lead),
         labels.iter().collect::<String>()
     )));
-    if let Some(gap) = axis.gap {
+    for gap in axis.breaks() {
         lines.extend(wrap_words(
             Line::plain(format!("{} {GLYPH_GAP} ", " ".repeat(lead))),
             &break_note(gap),

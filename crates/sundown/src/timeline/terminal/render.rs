@@ -5,10 +5,14 @@
 
 use super::chart::terminal_chart;
 use super::text::{Line, Style, fit, wrap_items, wrap_words};
-use super::{GLYPH_GAP, GLYPH_KILL, GLYPH_PHASE, MAX_WIDTH, look};
+use super::{
+    GLYPH_DEADLINE, GLYPH_FAILED, GLYPH_GAP, GLYPH_KILL, GLYPH_PARKED, GLYPH_PHASE, GLYPH_RESTART,
+    MAX_WIDTH, look,
+};
 use crate::report::ShutdownReport;
 use crate::timeline::{
-    Axis, Segment, exit_label, flagged, long_note, milestones, ms, phase_took, rows, trigger_text,
+    Axis, Segment, exit_label, flagged, long_note, milestones, ms, phase_name, phase_took, rows,
+    trigger_text,
 };
 
 /// The layout is computed for at least this many columns; narrower output
@@ -21,11 +25,13 @@ const MIN_LAYOUT_WIDTH: usize = 40;
 /// as 1000.
 ///
 /// From top to bottom: a header (trigger, strategy, exit code, shutdown
-/// time against its budget, milestones); the phase marks (`P0`, `P1`, … where
-/// each stop phase began, continued down the rows as `┊`); one row per
-/// component with its stop phase, its name (after a `!` when it was killed
-/// at a deadline, forced or failed), its bars (`░` starting, `─` running,
-/// `█` stopping, `✕` kill sent) and a note (`stopped 501 ms`,
+/// time against its budget, milestones); the phase marks (`1`, `2`, … where
+/// each stop phase began, continued down the rows as `┊`); the rows of each
+/// stop phase under a line naming it (`phase 1`), one per component with
+/// its name (after a `!` when it was killed at a deadline, forced or
+/// failed), the bars of each of its runs (`░` starting, `─` running, `█`
+/// stopping, `✕` kill sent, `↻` restart, `∥` stopped on request, `●`
+/// failed, `╎` a deadline of its last stop) and a note (`stopped 501 ms`,
 /// `killed: stop_timeout`, …); the time axis in ms; a table of the phases
 /// (index, timeout, duration, timed out, members); a sentence for every
 /// flagged component; the legend. Without colour the glyphs alone carry the
@@ -104,7 +110,7 @@ fn terminal_phases(r: &ShutdownReport, width: usize) -> Vec<Line> {
         .iter()
         .map(|p| {
             [
-                format!("P{}", p.index),
+                phase_name(p.index),
                 if eager {
                     "n/a".to_string()
                 } else {
@@ -188,13 +194,25 @@ fn terminal_legend(r: &ShutdownReport, width: usize) -> Vec<Line> {
             .with(Style::RedBold, GLYPH_KILL.to_string())
             .with(Style::Plain, " kill sent"),
         Line::new()
+            .with(Style::Bold, GLYPH_RESTART.to_string())
+            .with(Style::Plain, " restart"),
+        Line::new()
+            .with(Style::Bold, GLYPH_PARKED.to_string())
+            .with(Style::Plain, " stopped on request"),
+        Line::new()
+            .with(Style::RedBold, GLYPH_FAILED.to_string())
+            .with(Style::Plain, " failed"),
+        Line::new()
+            .with(Style::Red, GLYPH_DEADLINE.to_string())
+            .with(Style::Plain, " a deadline of its stop"),
+        Line::new()
             .with(Style::Dim, GLYPH_PHASE.to_string())
             .with(Style::Plain, " phase begins"),
         Line::new()
             .with(Style::RedBold, "!")
             .with(Style::Plain, " killed at a deadline, forced or failed"),
     ]);
-    if Axis::new(r).gap.is_some() {
+    if !Axis::new(r).breaks().is_empty() {
         items.push(Line::plain(format!("{GLYPH_GAP} axis break")));
     }
     wrap_items(items, "  ", width)

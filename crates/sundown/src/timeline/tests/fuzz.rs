@@ -136,6 +136,8 @@ fn component_report() -> impl Strategy<Value = ComponentReport> {
                 restart_count: 0,
                 restarts: Vec::new(),
                 stop_steps: Vec::new(),
+                stop_timeout_ms: None,
+                earlier_runs: Vec::new(),
             },
         )
 }

@@ -44,7 +44,8 @@ fn html_embeds_the_svg_and_tables() {
             "down",
             "stop_ms",
             "killed_by",
-            "exit"
+            "exit",
+            "restarts"
         ]
     );
     let row = |name: &str| rows.iter().find(|r| r[0] == name).expect(name);
@@ -54,7 +55,7 @@ fn html_embeds_the_svg_and_tables() {
         [&w[1], &w[2], &w[4], &w[9], &w[10], &w[11]],
         [
             "sim",
-            "P1",
+            "phase 2",
             "timed_out_killed",
             "2020",
             "phase_timeout at 3900 ms",

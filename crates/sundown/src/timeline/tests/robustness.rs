@@ -81,18 +81,23 @@ fn a_giant_phase_index_is_cut_to_the_row() {
     for width in [1, 20, 30, 40, 60, 80, 132, 200] {
         renders_bounded(&r, width);
     }
-    // At 60 columns the bars get 10 cells: `P1000000000000000000` is cut
+    // At 40 columns the bars get 10 cells: `1000000000000000001` is cut
     // to them (and the other labels find no room).
-    let (text, svg, html) = renders_bounded(&r, 60);
+    let (text, _, _) = renders_bounded(&r, 40);
     let marks = text
         .lines()
-        .find(|l| l.starts_with("stop phases"))
+        .find(|l| l.starts_with("phases"))
         .unwrap_or_else(|| panic!("a phase marks line in:\n{text}"));
-    assert!(marks.ends_with(" P10000000…"), "{marks}");
-    // The tables and the picture keep the whole number.
-    assert!(text.contains("P1000000000000000000 "), "{text}");
-    assert!(svg.contains("P1000000000000000000"));
-    assert!(html.contains(&format!("<td>P{}</td>", usize::MAX)));
+    assert!(
+        marks.ends_with('…') && marks.contains(" 10000000"),
+        "{marks}"
+    );
+    // The tables and the picture keep the whole number (counted from 1,
+    // saturating at the largest).
+    let (text, svg, html) = renders_bounded(&r, 60);
+    assert!(text.contains("phase 1000000000000000001 "), "{text}");
+    assert!(svg.contains("phase 1000000000000000001"));
+    assert!(html.contains(&format!("<td>phase {}</td>", usize::MAX)));
 }
 
 /// The fixture with `ended_at` at 1e30 ms and times before the start and
@@ -178,12 +183,12 @@ fn ticks_stay_few_however_long_the_span() {
     r.all_ready_at = Some(100.0);
     r.shutdown_started_at = Some(1e30);
     r.ended_at = 1e30 + 1e16;
-    assert!(Axis::new(&r).gap.is_some());
+    assert!(!Axis::new(&r).breaks().is_empty());
     check(&r);
     // The usual spans keep their ticks.
     let ticks = Axis::new(&fixture()).ticks(700.0, 7.3);
     assert_eq!(ticks.first(), Some(&0.0));
-    assert_eq!(ticks.get(1), Some(&500.0), "{ticks:?}");
+    assert!(ticks.windows(2).all(|w| w[1] - w[0] >= 200.0), "{ticks:?}");
 }
 
 #[test]

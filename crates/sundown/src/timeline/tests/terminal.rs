@@ -42,11 +42,16 @@ fn terminal_has_one_row_per_component_grouped_by_phase() {
         vec![0, 1, 2, 3, 4],
         "phase, then start time:\n{text}"
     );
-    // The phase tag leads the first row of each phase only.
-    assert!(rows[0].starts_with("P0 "), "{}", rows[0]);
-    assert!(rows[1].starts_with("   "), "{}", rows[1]);
-    assert!(rows[2].starts_with("P1 "), "{}", rows[2]);
-    assert!(rows[3].starts_with("P2 "), "{}", rows[3]);
+    // A line naming each stop phase, counted from 1, leads its rows.
+    let lines: Vec<&str> = text.lines().collect();
+    let above = |row: &str| {
+        let i = lines.iter().position(|l| *l == row).expect("the row");
+        lines[i - 1]
+    };
+    assert_eq!(above(rows[0]), "phase 1", "{text}");
+    assert_eq!(above(rows[1]), rows[0]);
+    assert_eq!(above(rows[2]), "phase 2");
+    assert_eq!(above(rows[3]), "phase 3");
     assert!(row_of(&text, "metrics").contains("never started"));
     assert!(row_of(&text, "postgres").contains("stopped 200 ms"));
     // Glyphs: postgres started, ran and stopped, in that order.
@@ -74,9 +79,9 @@ fn terminal_header_and_phase_table() {
     }
     let marks = text
         .lines()
-        .find(|l| l.starts_with("stop phases"))
+        .find(|l| l.starts_with("phases"))
         .expect("phase marks line");
-    let p: Vec<usize> = ["P0", "P1", "P2"]
+    let p: Vec<usize> = ["1", "2", "3"]
         .iter()
         .map(|m| marks.find(m).expect("each phase marked"))
         .collect();
@@ -86,14 +91,17 @@ fn terminal_header_and_phase_table() {
 
     let table: Vec<&str> = text
         .lines()
-        .skip_while(|l| !l.starts_with("phase  timeout"))
+        .skip_while(|l| !(l.starts_with("phase ") && l.contains(" timeout ")))
         .take(4)
         .collect();
     assert_eq!(table.len(), 4, "{text}");
     let cols = |l: &str| l.split_whitespace().map(str::to_string).collect::<Vec<_>>();
     assert_eq!(
         cols(table[1]),
-        ["P0", "5000", "ms", "400", "ms", "no", WEB, "metrics"].map(|s| if s == WEB {
+        [
+            "phase", "1", "5000", "ms", "400", "ms", "no", WEB, "metrics"
+        ]
+        .map(|s| if s == WEB {
             format!("{WEB},")
         } else {
             s.to_string()
@@ -101,9 +109,9 @@ fn terminal_header_and_phase_table() {
     );
     assert_eq!(
         cols(table[2]),
-        ["P1", "2000", "ms", "2020", "ms", "YES", "workers"].map(String::from)
+        ["phase", "2", "2000", "ms", "2020", "ms", "YES", "workers"].map(String::from)
     );
-    assert!(table[3].starts_with("P2 ") && table[3].ends_with("cache, postgres"));
+    assert!(table[3].starts_with("phase 3 ") && table[3].ends_with("cache, postgres"));
 }
 
 #[test]
