@@ -52,8 +52,8 @@ pub(crate) struct Logs {
     /// Whose lines these are.
     pub(crate) name: Option<String>,
     pub(crate) lines: VecDeque<String>,
-    /// A line not ended yet.
-    partial: String,
+    /// A line not ended yet (it may end inside a character).
+    partial: Vec<u8>,
 }
 
 pub(crate) struct App {
@@ -114,8 +114,8 @@ impl App {
             return Vec::new();
         };
         let find = |name: &str| view.components.iter().find(|c| c.name == name);
-        let listed: Vec<(&ComponentView, usize)> = match &self.order {
-            Some(o) if o.matches(view.components.iter().map(|c| c.name.as_str())) => o
+        let listed: Vec<(&ComponentView, usize)> = match self.graph() {
+            Some(o) => o
                 .listed()
                 .into_iter()
                 .filter_map(|(n, level)| Some((find(n)?, level)))
@@ -132,6 +132,15 @@ impl App {
                 cpu: self.cpu(c),
             })
             .collect()
+    }
+
+    /// The graph, when it is the running one (a reload or a scale since
+    /// may have changed the names).
+    pub(crate) fn graph(&self) -> Option<&Order> {
+        let view = self.view.as_ref()?;
+        self.order
+            .as_ref()
+            .filter(|o| o.matches(view.components.iter().map(|c| c.name.as_str())))
     }
 
     fn cpu(&self, c: &ComponentView) -> Option<f64> {
@@ -176,7 +185,7 @@ impl App {
                 None => return,
             },
         };
-        let planned = match (&self.order, &self.view, &name) {
+        let planned = match (self.graph(), &self.view, &name) {
             (Some(o), Some(v), Some(n)) => o
                 .index(n)
                 .and_then(|i| super::plan::preview(&o.graph, v, verb, i)),
@@ -207,12 +216,13 @@ impl App {
         if self.logs.name.as_deref() != Some(name) {
             return;
         }
-        self.logs.partial.push_str(&String::from_utf8_lossy(bytes));
-        while let Some(end) = self.logs.partial.find('\n') {
-            let line: String = self.logs.partial.drain(..=end).collect();
+        self.logs.partial.extend_from_slice(bytes);
+        while let Some(end) = self.logs.partial.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.logs.partial.drain(..=end).collect();
             if self.logs.lines.len() == LOG_LINES {
                 self.logs.lines.pop_front();
             }
+            let line = String::from_utf8_lossy(&line);
             self.logs.lines.push_back(line.trim_end().to_string());
         }
     }

@@ -56,6 +56,8 @@ pub(crate) async fn run(
         signal(SignalKind::interrupt())?,
         signal(SignalKind::hangup())?,
     );
+    // The names a graph was last read for, so a stale one is read once.
+    let mut read_for: Vec<String> = Vec::new();
     let code = loop {
         if app.ended.is_none() && app.logs.name != app.selected {
             if let Some(f) = follower.take() {
@@ -88,8 +90,17 @@ pub(crate) async fn run(
                     wake.notify_one();
                 }
                 apply(&mut app, msg);
-                if reloaded && let Some(c) = config {
+                // After a reload or a scale (ours, or SIGHUP's), the graph is read again.
+                let names: Vec<String> = app
+                    .view
+                    .iter()
+                    .flat_map(|v| v.components.iter().map(|c| c.name.clone()))
+                    .collect();
+                if let Some(c) = config
+                    && (reloaded || (app.graph().is_none() && names != read_for))
+                {
                     app.order = Order::load(c);
+                    read_for = names;
                 }
             }
             _ = term.recv() => break 128 + 15,

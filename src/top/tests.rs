@@ -14,7 +14,8 @@ use ratatui::style::Color;
 use super::app::{App, Mode};
 use super::fixtures::{self, a_second_before, running, stopping};
 use super::keys::Effect;
-use super::plan::Verb;
+use super::plan::{Verb, preview};
+use sundown::status::{ComponentState as S, StatusView};
 
 fn draw(app: &App) -> Buffer {
     let mut terminal = Terminal::new(TestBackend::new(120, 28)).expect("a test terminal");
@@ -210,4 +211,76 @@ fn q_and_ctrl_c_quit() {
     assert_eq!(key(&mut app, KeyCode::Char('q')), Effect::Quit);
     let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
     assert_eq!(app.key(ctrl_c), Effect::Quit);
+}
+
+// The plan shown before the question, by the engine's rules.
+fn plan(verb: Verb, name: &str, view: &StatusView) -> (Vec<String>, Vec<String>) {
+    let order = fixtures::order();
+    let i = order.index(name).expect("in the graph");
+    let p = preview(&order.graph, view, verb, i).expect("a plan");
+    (p.stop, p.start)
+}
+
+#[test]
+fn stop_takes_running_dependents_first() {
+    let (stop, start) = plan(Verb::Stop, "redis", &fixtures::running());
+    assert_eq!(stop, ["http", "workers", "redis"]);
+    assert!(start.is_empty());
+}
+
+#[test]
+fn restart_stops_dependents_first_and_starts_dependencies_first() {
+    let (stop, start) = plan(Verb::Restart, "workers", &fixtures::running());
+    assert_eq!(stop, ["http", "workers"]);
+    assert_eq!(start, ["workers", "http"]);
+}
+
+#[test]
+fn start_brings_back_what_the_stop_took_down() {
+    let mut view = fixtures::running();
+    for c in &mut view.components {
+        if ["http", "workers", "redis"].contains(&c.name.as_str()) {
+            c.state = S::Stopped;
+        }
+    }
+    let (stop, start) = plan(Verb::Start, "redis", &view);
+    assert!(stop.is_empty());
+    assert_eq!(start, ["redis", "workers", "http"]);
+}
+
+#[test]
+fn a_log_line_split_inside_a_character_arrives_whole() {
+    let mut app = fixtures::app(None, running());
+    app.follow(Some("http".into()));
+    app.log("http", "caf".as_bytes());
+    app.log("http", &[0xc3]);
+    app.log("http", &[0xa9, b'\n']);
+    app.log("redis", b"not followed\n");
+    assert_eq!(app.logs.lines, ["café"]);
+}
+
+#[test]
+fn without_the_running_graph_the_list_is_by_name() {
+    let mut app = App::new("/tmp/s.sock".into(), None);
+    app.status(running());
+    let rows: Vec<(&str, usize)> = app
+        .rows()
+        .iter()
+        .map(|r| (r.c.name.as_str(), r.level))
+        .collect();
+    assert_eq!(
+        rows,
+        [("http", 0), ("postgres", 0), ("redis", 0), ("workers", 0)]
+    );
+    // A graph whose names are not the running ones (a reload since) is not used.
+    let mut other = fixtures::running();
+    other.components.retain(|c| c.name != "http");
+    let mut app = fixtures::app(None, other);
+    assert_eq!(
+        app.rows().first().map(|r| r.c.name.as_str()),
+        Some("postgres")
+    );
+    assert!(app.rows().iter().all(|r| r.level == 0));
+    app.ask(Verb::Restart);
+    assert!(matches!(&app.mode, Mode::Confirm(p) if p.plan[0].starts_with("the supervisor says")));
 }
