@@ -115,6 +115,11 @@ enum Command {
         #[arg(long, conflicts_with = "json")]
         ready: bool,
     },
+    /// A live full-screen view: components in graph order, the selected one's log, keys to stop/start/restart/reload (`?` lists them); needs a terminal (else exit 2).
+    Top {
+        #[command(flatten)]
+        target: crate::client::Target,
+    },
     /// Write the graph as manifests for another system.
     Export {
         #[command(subcommand)]
@@ -310,6 +315,7 @@ pub(crate) fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
             json,
             ready,
         } => crate::client::status(&target, json, ready),
+        Command::Top { target } => crate::top::top(&target),
         Command::Export {
             to:
                 ExportTo::K8s {

@@ -194,8 +194,8 @@ fn send_change(socket: &std::path::Path, verb: &str, path: &str) -> anyhow::Resu
     }
 }
 
-/// What a change will do, a line per step.
-fn planned(p: &client::Planned) -> String {
+/// What a change will do, a line per step (`sundown top` shows the same).
+pub(crate) fn planned(p: &client::Planned) -> String {
     let mut out = String::new();
     if let Some(d) = &p.diff {
         for (what, names) in d.parts() {

@@ -2,7 +2,7 @@
 //!
 //! `cli` parses the arguments and hands each command to its module:
 //! `supervise` (`sundown run`: the supervisor process), `client` and `wait`
-//! (the commands that talk to a running one), `inspect` (the ones that only
+//! (the commands that talk to a running one), `top` (the live terminal view of one), `inspect` (the ones that only
 //! read files), `export` (Kubernetes), `completions` (shell completions and
 //! the man page), with `logging`, `status_line` (the live
 //! line on a terminal), `startup` (SIGPIPE, `--profile`) and `config_file` (reading the config with this
@@ -18,6 +18,7 @@ mod logging;
 mod startup;
 mod status_line;
 mod supervise;
+mod top;
 mod wait;
 
 fn main() -> std::process::ExitCode {

@@ -36,4 +36,5 @@ mod signals;
 mod standins;
 mod stop;
 mod timeline;
+mod top;
 mod tree;

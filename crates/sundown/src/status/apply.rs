@@ -31,6 +31,7 @@ impl Status {
                     stop_asked_ms: None,
                     started_ms: None,
                     completed: None,
+                    last_exit: None,
                     log_file: config
                         .index_of(graph.name(i))
                         .and_then(|j| config.components[j].log.file.as_ref())
@@ -120,7 +121,7 @@ impl Status {
                 c.kill_at_ms = None;
                 c.stop_asked_ms.get_or_insert(at);
             }
-            EventKind::Restarting(i, _, _) | EventKind::Parked(i, _) => {
+            EventKind::Restarting(i, why, _) | EventKind::Parked(i, why) => {
                 let again = matches!(e.kind, EventKind::Restarting(..));
                 set(
                     *i,
@@ -137,6 +138,7 @@ impl Status {
                     c.last_stop_ms = Some(at - asked);
                 }
                 c.restarts += u32::from(again);
+                c.last_exit = Some(why.clone());
                 c.pid = None;
                 c.kill_at_ms = None;
                 c.detail = None;
@@ -163,6 +165,9 @@ impl Status {
                 c.detail = None;
                 if let Some(asked) = c.stop_asked_ms.take() {
                     c.last_stop_ms = Some(at - asked);
+                }
+                if let Some(exit) = exit {
+                    c.last_exit = Some(exit.to_string());
                 }
                 if let (Outcome::Completed, Some(Exit::Code(code))) = (outcome, exit) {
                     c.completed = Some(Completed {

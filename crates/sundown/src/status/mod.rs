@@ -134,6 +134,9 @@ pub struct ComponentStatus {
     pub completed: Option<Completed>,
     /// Where its lines are kept (`log_file`).
     pub log_file: Option<std::path::PathBuf>,
+    /// How its last run ended (`exit status 1`, `killed by SIGKILL`), or
+    /// why it was taken down (a restart, a change); `None` while it never ended.
+    pub last_exit: Option<String>,
 }
 
 /// How a one-shot's last run completed.

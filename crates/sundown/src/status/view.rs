@@ -111,6 +111,10 @@ pub struct ComponentView {
     /// What it uses of the machine, last sampled; `null` while nothing of it runs.
     #[serde(default)]
     pub usage: Option<Usage>,
+    /// How its last run ended (`"exit status 1"`, `"killed by SIGKILL"`), or
+    /// why it was taken down (a restart, a change); `null` until it has ended once.
+    #[serde(default)]
+    pub last_exit: Option<String>,
 }
 
 /// CPU and memory of one component, in a [`ComponentView`].
@@ -182,6 +186,7 @@ impl Status {
                     completed: c.completed,
                     log_file: c.log_file.clone(),
                     usage: None,
+                    last_exit: c.last_exit.clone(),
                 })
                 .collect(),
             shutdown: self.shutdown.as_ref().map(|s| ShutdownView {

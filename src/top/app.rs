@@ -1,0 +1,245 @@
+//! Everything `top` shows, as plain data: the last two status snapshots,
+//! the selection, the filter, the dialog open, the selected component's
+//! log lines and how the run ended. The I/O loop changes it; `view`
+//! draws it. Nothing here does I/O, so every screen can be tested.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::path::PathBuf;
+
+use sundown::control::client::Planned;
+use sundown::status::{ComponentState, ComponentView, StatusView};
+
+use super::order::Order;
+use super::plan::Verb;
+
+/// Log lines kept for the pane (and asked for when following one).
+pub(crate) const LOG_LINES: usize = 500;
+/// Messages kept for the footer.
+const MESSAGES: usize = 3;
+
+/// What the keys do now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Normal,
+    /// Typing the filter.
+    Filter,
+    /// Asking whether to go ahead with a change.
+    Confirm(Pending),
+    Help,
+}
+
+/// A change waiting for the operator's yes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pending {
+    pub(crate) verb: Verb,
+    /// The component (none for a reload).
+    pub(crate) name: Option<String>,
+    /// What it will do, a line per step, as `sundown stop` prints it.
+    pub(crate) plan: Vec<String>,
+}
+
+/// One row of the list.
+pub(crate) struct Row<'a> {
+    pub(crate) level: usize,
+    pub(crate) c: &'a ComponentView,
+    /// CPU use between the last two snapshots, in % of one core.
+    pub(crate) cpu: Option<f64>,
+}
+
+/// The selected component's log, as it streams in.
+#[derive(Debug, Default)]
+pub(crate) struct Logs {
+    /// Whose lines these are.
+    pub(crate) name: Option<String>,
+    pub(crate) lines: VecDeque<String>,
+    /// A line not ended yet (it may end inside a character).
+    partial: Vec<u8>,
+}
+
+pub(crate) struct App {
+    /// Where the supervisor answers, for the title.
+    pub(crate) socket: PathBuf,
+    pub(crate) order: Option<Order>,
+    pub(crate) view: Option<StatusView>,
+    prev: Option<StatusView>,
+    pub(crate) selected: Option<String>,
+    pub(crate) filter: String,
+    pub(crate) mode: Mode,
+    pub(crate) logs: Logs,
+    pub(crate) messages: VecDeque<String>,
+    /// Set once the supervisor is gone: what is known of how it ended.
+    pub(crate) ended: Option<Vec<String>>,
+    /// Components seen being killed in this shutdown (for how it ended).
+    pub(crate) killed: BTreeSet<String>,
+    /// Budget at the start of the shutdown, when the config did not say.
+    pub(crate) budget_seen_ms: f64,
+}
+
+impl App {
+    pub(crate) fn new(socket: PathBuf, order: Option<Order>) -> App {
+        App {
+            socket,
+            order,
+            view: None,
+            prev: None,
+            selected: None,
+            filter: String::new(),
+            mode: Mode::Normal,
+            logs: Logs::default(),
+            messages: VecDeque::new(),
+            ended: None,
+            killed: BTreeSet::new(),
+            budget_seen_ms: 0.0,
+        }
+    }
+
+    /// A new snapshot. The one before stays for the CPU deltas.
+    pub(crate) fn status(&mut self, view: StatusView) {
+        for c in &view.components {
+            if c.state == ComponentState::Killing {
+                self.killed.insert(c.name.clone());
+            }
+        }
+        if let Some(s) = &view.shutdown {
+            self.budget_seen_ms = self.budget_seen_ms.max(s.budget_left_ms);
+        }
+        self.prev = self.view.replace(view);
+        self.keep_selection();
+    }
+
+    /// The rows shown: graph order when the graph is the running one, else
+    /// by name; only those matching the filter.
+    pub(crate) fn rows(&self) -> Vec<Row<'_>> {
+        let Some(view) = &self.view else {
+            return Vec::new();
+        };
+        let find = |name: &str| view.components.iter().find(|c| c.name == name);
+        let listed: Vec<(&ComponentView, usize)> = match self.graph() {
+            Some(o) => o
+                .listed()
+                .into_iter()
+                .filter_map(|(n, level)| Some((find(n)?, level)))
+                .collect(),
+            _ => view.components.iter().map(|c| (c, 0)).collect(),
+        };
+        let filter = self.filter.to_lowercase();
+        listed
+            .into_iter()
+            .filter(|(c, _)| c.name.to_lowercase().contains(&filter))
+            .map(|(c, level)| Row {
+                level,
+                c,
+                cpu: self.cpu(c),
+            })
+            .collect()
+    }
+
+    /// The graph, when it is the running one (a reload or a scale since
+    /// may have changed the names).
+    pub(crate) fn graph(&self) -> Option<&Order> {
+        let view = self.view.as_ref()?;
+        self.order
+            .as_ref()
+            .filter(|o| o.matches(view.components.iter().map(|c| c.name.as_str())))
+    }
+
+    fn cpu(&self, c: &ComponentView) -> Option<f64> {
+        let (view, prev) = (self.view.as_ref()?, self.prev.as_ref()?);
+        let before = prev.components.iter().find(|p| p.name == c.name)?;
+        super::usage::cpu_percent(before.usage, prev.now_ms, c.usage, view.now_ms)
+    }
+
+    /// Keeps a visible component selected: the same one while it is
+    /// listed, else the first.
+    pub(crate) fn keep_selection(&mut self) {
+        let rows = self.rows();
+        if rows
+            .iter()
+            .any(|r| Some(&r.c.name) == self.selected.as_ref())
+        {
+            return;
+        }
+        self.selected = rows.first().map(|r| r.c.name.clone());
+    }
+
+    /// Moves the selection `by` rows (clamped).
+    pub(crate) fn step(&mut self, by: isize) {
+        let names: Vec<String> = self.rows().iter().map(|r| r.c.name.clone()).collect();
+        if names.is_empty() {
+            return;
+        }
+        let at = names
+            .iter()
+            .position(|n| Some(n) == self.selected.as_ref())
+            .unwrap_or(0);
+        let to = at.saturating_add_signed(by).min(names.len() - 1);
+        self.selected = Some(names[to].clone());
+    }
+
+    /// Asks before `verb` of the selected component (or a reload).
+    pub(crate) fn ask(&mut self, verb: Verb) {
+        let name = match verb {
+            Verb::Reload => None,
+            _ => match &self.selected {
+                Some(n) => Some(n.clone()),
+                None => return,
+            },
+        };
+        let planned = match (self.graph(), &self.view, &name) {
+            (Some(o), Some(v), Some(n)) => o
+                .index(n)
+                .and_then(|i| super::plan::preview(&o.graph, v, verb, i)),
+            _ => None,
+        };
+        let plan = match (verb, planned) {
+            (_, Some(p)) => lines(&p),
+            (Verb::Reload, None) => {
+                vec!["the supervisor reads its config again and says what changes".into()]
+            }
+            (_, None) => {
+                vec!["the supervisor says what it stops and starts once it accepts".into()]
+            }
+        };
+        self.mode = Mode::Confirm(Pending { verb, name, plan });
+    }
+
+    /// A line for the footer, the oldest dropped.
+    pub(crate) fn say(&mut self, text: impl Into<String>) {
+        if self.messages.len() == MESSAGES {
+            self.messages.pop_front();
+        }
+        self.messages.push_back(text.into());
+    }
+
+    /// Bytes of `name`'s log; ignored unless it is the one followed.
+    pub(crate) fn log(&mut self, name: &str, bytes: &[u8]) {
+        if self.logs.name.as_deref() != Some(name) {
+            return;
+        }
+        self.logs.partial.extend_from_slice(bytes);
+        while let Some(end) = self.logs.partial.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.logs.partial.drain(..=end).collect();
+            if self.logs.lines.len() == LOG_LINES {
+                self.logs.lines.pop_front();
+            }
+            let line = String::from_utf8_lossy(&line);
+            self.logs.lines.push_back(line.trim_end().to_string());
+        }
+    }
+
+    /// Starts over on `name`'s log.
+    pub(crate) fn follow(&mut self, name: Option<String>) {
+        self.logs = Logs {
+            name,
+            ..Logs::default()
+        };
+    }
+}
+
+/// A plan as `sundown stop` words it, a line per step.
+pub(crate) fn lines(p: &Planned) -> Vec<String> {
+    crate::client::planned(p)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}

@@ -1,0 +1,286 @@
+//! `top`'s screens drawn on ratatui's test backend from fixed snapshots,
+//! compared with the text files in `snapshots/` (`UPDATE_SNAPSHOTS=1`
+//! writes them anew), and its keys.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::Color;
+
+use super::app::{App, Mode};
+use super::fixtures::{self, a_second_before, running, stopping};
+use super::keys::Effect;
+use super::plan::{Verb, preview};
+use sundown::status::{ComponentState as S, StatusView};
+
+fn draw(app: &App) -> Buffer {
+    let mut terminal = Terminal::new(TestBackend::new(120, 28)).expect("a test terminal");
+    terminal
+        .draw(|f| super::view::render(f, app))
+        .expect("drawn");
+    terminal.backend().buffer().clone()
+}
+
+/// The screen as text, a line per row, trailing spaces cut.
+fn screen(app: &App) -> String {
+    let buffer = draw(app);
+    let width = usize::from(buffer.area.width);
+    buffer
+        .content
+        .chunks(width)
+        .map(|row| {
+            let line: String = row.iter().map(|c| c.symbol()).collect();
+            format!("{}\n", line.trim_end())
+        })
+        .collect()
+}
+
+fn matches_snapshot(name: &str, app: &App) -> String {
+    let got = screen(app);
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("src/top/snapshots/{name}.txt"));
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, &got).expect("write the snapshot");
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(
+        got,
+        want,
+        "{name}: the screen differs from {}",
+        path.display()
+    );
+    got
+}
+
+fn key(app: &mut App, code: KeyCode) -> Effect {
+    app.key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn with_log(mut app: App) -> App {
+    let name = app.selected.clone();
+    app.follow(name.clone());
+    let name = name.expect("a selection");
+    app.log(&name, b"listening on :5432\nchecked 12 tables\npartial");
+    app
+}
+
+#[test]
+fn running_lists_the_graph_dependencies_first_with_usage_and_the_log() {
+    let app = with_log(fixtures::app(Some(a_second_before()), running()));
+    let s = matches_snapshot("running", &app);
+    let at = |name: &str| s.find(name).unwrap_or_else(|| panic!("{name} in\n{s}"));
+    // Level 0 first, by name; workers under them, http under workers.
+    assert!(at("postgres") < at("redis") && at("redis") < at("  workers"));
+    assert!(at("  workers") < at("    http"), "{s}");
+    for text in [
+        "10.0%",
+        "50.0%",
+        "in sundown",
+        "250 MiB",
+        "exit status 1",
+        "log: postgres (follows)",
+        "checked 12 tables",
+    ] {
+        assert!(s.contains(text), "`{text}` in\n{s}");
+    }
+    assert!(
+        !s.contains("partial"),
+        "a line not ended yet is not shown:\n{s}"
+    );
+    // States are coloured: the first row's, in the STATE column.
+    let buffer = draw(&app);
+    let header = s.lines().nth(2).expect("a header row");
+    let x = header[..header.find("STATE").expect("a STATE column")]
+        .chars()
+        .count();
+    let (x, y) = (u16::try_from(x).expect("narrow"), 3);
+    assert_eq!(buffer[(x, y)].symbol(), "r");
+    assert_eq!(buffer[(x, y)].fg, Color::Green);
+}
+
+#[test]
+fn typing_a_filter_narrows_the_list() {
+    let mut app = fixtures::app(None, running());
+    key(&mut app, KeyCode::Char('/'));
+    for c in "work".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    assert_eq!(app.mode, Mode::Filter);
+    assert_eq!(app.selected.as_deref(), Some("workers"));
+    let s = matches_snapshot("filter", &app);
+    assert!(!s.contains("postgres") && !s.contains("http"), "{s}");
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.rows().len(), 4);
+}
+
+#[test]
+fn restart_shows_the_plan_and_waits_for_yes() {
+    let mut app = fixtures::app(None, running());
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Down);
+    assert_eq!(app.selected.as_deref(), Some("workers"));
+    assert_eq!(key(&mut app, KeyCode::Char('r')), Effect::Nothing);
+    let s = matches_snapshot("confirm", &app);
+    assert!(s.contains("restart workers?"), "{s}");
+    assert!(
+        s.contains("stopping (dependents first): http, workers"),
+        "{s}"
+    );
+    assert!(s.contains("starting (in order): workers, http"), "{s}");
+    assert_eq!(
+        key(&mut app, KeyCode::Char('y')),
+        Effect::Send(Verb::Restart, Some("workers".into()))
+    );
+    assert_eq!(app.mode, Mode::Normal);
+    key(&mut app, KeyCode::Char('s'));
+    assert_eq!(key(&mut app, KeyCode::Char('n')), Effect::Nothing);
+    assert_eq!(app.mode, Mode::Normal);
+}
+
+#[test]
+fn a_shutdown_shows_its_phase_what_it_waits_on_and_countdowns() {
+    let app = fixtures::app(Some(running()), stopping());
+    let s = matches_snapshot("shutdown", &app);
+    for text in [
+        "SIGTERM · phase 2/3 · waiting on workers",
+        "workers  killed in 4.6s (3 jobs in flight)",
+        "budget   29.5s left",
+    ] {
+        assert!(s.contains(text), "`{text}` in\n{s}");
+    }
+}
+
+#[test]
+fn once_the_supervisor_is_gone_it_says_how_the_run_ended() {
+    let mut app = fixtures::app(Some(running()), stopping());
+    let killed = BTreeSet::from(["workers".to_string()]);
+    app.ended = Some(super::ended::ended(
+        app.view.as_ref(),
+        &killed,
+        "its control socket closed",
+    ));
+    let s = matches_snapshot("ended", &app);
+    assert!(
+        s.contains("sundown exited (its control socket closed)"),
+        "{s}"
+    );
+    assert!(
+        s.contains("exit code 3 (stopped by force): workers killed at the timeout"),
+        "{s}"
+    );
+    assert_eq!(key(&mut app, KeyCode::Char('r')), Effect::Nothing);
+    assert_eq!(key(&mut app, KeyCode::Char('q')), Effect::Quit);
+}
+
+#[test]
+fn a_clean_end_and_an_unseen_one_are_told_apart() {
+    let clean = super::ended::ended(
+        Some(&stopping()),
+        &BTreeSet::new(),
+        "its control socket closed",
+    );
+    assert_eq!(clean[2], "exit code 0 (clean): everything stopped in time");
+    let unseen = super::ended::ended(
+        Some(&running()),
+        &BTreeSet::new(),
+        "its control socket closed",
+    );
+    assert!(unseen[2].starts_with("exit code unknown"), "{unseen:?}");
+}
+
+#[test]
+fn help_lists_the_keys_and_any_key_closes_it() {
+    let mut app = fixtures::app(None, running());
+    key(&mut app, KeyCode::Char('?'));
+    let s = matches_snapshot("help", &app);
+    assert!(
+        s.contains("restart it and its dependents (asks first)"),
+        "{s}"
+    );
+    key(&mut app, KeyCode::Char('x'));
+    assert_eq!(app.mode, Mode::Normal);
+}
+
+#[test]
+fn q_and_ctrl_c_quit() {
+    let mut app = fixtures::app(None, running());
+    assert_eq!(key(&mut app, KeyCode::Char('q')), Effect::Quit);
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert_eq!(app.key(ctrl_c), Effect::Quit);
+}
+
+// The plan shown before the question, by the engine's rules.
+fn plan(verb: Verb, name: &str, view: &StatusView) -> (Vec<String>, Vec<String>) {
+    let order = fixtures::order();
+    let i = order.index(name).expect("in the graph");
+    let p = preview(&order.graph, view, verb, i).expect("a plan");
+    (p.stop, p.start)
+}
+
+#[test]
+fn stop_takes_running_dependents_first() {
+    let (stop, start) = plan(Verb::Stop, "redis", &fixtures::running());
+    assert_eq!(stop, ["http", "workers", "redis"]);
+    assert!(start.is_empty());
+}
+
+#[test]
+fn restart_stops_dependents_first_and_starts_dependencies_first() {
+    let (stop, start) = plan(Verb::Restart, "workers", &fixtures::running());
+    assert_eq!(stop, ["http", "workers"]);
+    assert_eq!(start, ["workers", "http"]);
+}
+
+#[test]
+fn start_brings_back_what_the_stop_took_down() {
+    let mut view = fixtures::running();
+    for c in &mut view.components {
+        if ["http", "workers", "redis"].contains(&c.name.as_str()) {
+            c.state = S::Stopped;
+        }
+    }
+    let (stop, start) = plan(Verb::Start, "redis", &view);
+    assert!(stop.is_empty());
+    assert_eq!(start, ["redis", "workers", "http"]);
+}
+
+#[test]
+fn a_log_line_split_inside_a_character_arrives_whole() {
+    let mut app = fixtures::app(None, running());
+    app.follow(Some("http".into()));
+    app.log("http", "caf".as_bytes());
+    app.log("http", &[0xc3]);
+    app.log("http", &[0xa9, b'\n']);
+    app.log("redis", b"not followed\n");
+    assert_eq!(app.logs.lines, ["café"]);
+}
+
+#[test]
+fn without_the_running_graph_the_list_is_by_name() {
+    let mut app = App::new("/tmp/s.sock".into(), None);
+    app.status(running());
+    let rows: Vec<(&str, usize)> = app
+        .rows()
+        .iter()
+        .map(|r| (r.c.name.as_str(), r.level))
+        .collect();
+    assert_eq!(
+        rows,
+        [("http", 0), ("postgres", 0), ("redis", 0), ("workers", 0)]
+    );
+    // A graph whose names are not the running ones (a reload since) is not used.
+    let mut other = fixtures::running();
+    other.components.retain(|c| c.name != "http");
+    let mut app = fixtures::app(None, other);
+    assert_eq!(
+        app.rows().first().map(|r| r.c.name.as_str()),
+        Some("postgres")
+    );
+    assert!(app.rows().iter().all(|r| r.level == 0));
+    app.ask(Verb::Restart);
+    assert!(matches!(&app.mode, Mode::Confirm(p) if p.plan[0].starts_with("the supervisor says")));
+}
