@@ -11,6 +11,7 @@ mod control;
 mod engine;
 mod oneshot;
 mod proptest_order;
+mod reload_in_place;
 mod report_schema;
 mod restart;
 mod robustness;
