@@ -109,6 +109,60 @@ fn every_problem_is_reported_at_once() {
     assert!(err.contains("2 errors in"), "{err}");
 }
 
+/// A misspelled key used to stop validation with the list of every key,
+/// hiding the rest of the file; a value of the wrong type did the same.
+/// Now each is one line with the closest key of the component's own kind.
+#[test]
+fn a_misspelled_key_is_reported_with_the_four_other_errors_of_the_file() {
+    let sb = Sandbox::new();
+    let mut toml = String::from("[supervisor]\nshutdown_timout = \"20s\"\n\n");
+    toml += &sb.service("db", "oneshot = \"yes\"");
+    toml += &sb.service("web", "stop_timout = \"3s\"\ndepends_on = [\"dbb\"]");
+    toml += "[components.cache]\nkind = \"redis\"\nappendfsyn = \"always\"\n";
+    let config = sb.config(&toml);
+    let out = cli(&["check".as_ref(), "-c".as_ref(), config.as_os_str()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    let file = config.display();
+    let expected = [
+        (
+            "shutdown_timout",
+            "[supervisor] unknown key `shutdown_timout` (did you mean `shutdown_timeout`?)",
+        ),
+        (
+            "\"yes\"",
+            "component `db`: oneshot: invalid type: string \"yes\", expected a boolean",
+        ),
+        (
+            "stop_timout",
+            "component `web`: unknown key `stop_timout` (did you mean `stop_timeout`?)",
+        ),
+        (
+            "\"dbb\"",
+            "component `web` depends on `dbb`, which is not a component (did you mean `db`?)",
+        ),
+        (
+            "appendfsyn",
+            "component `cache`: unknown key `appendfsyn` (did you mean `appendfsync`?)",
+        ),
+    ];
+    let lines: Vec<&str> = err.lines().collect();
+    for (i, (needle, message)) in expected.iter().enumerate() {
+        let (line, col) = line_col(&toml, needle);
+        assert_eq!(
+            lines[i],
+            format!("{file}:{line}:{col}: error: {message}"),
+            "{err}"
+        );
+    }
+    assert_eq!(lines[5], format!("5 errors in {file}"), "{err}");
+    assert_eq!(lines.len(), 6, "{err}");
+    assert!(
+        !err.contains("expected one of"),
+        "no list of every key: {err}"
+    );
+}
+
 /// http → workers → postgres, run for real, stopped with SIGTERM.
 fn real_report(sb: &Sandbox) -> PathBuf {
     let mut toml = String::from("[supervisor]\nshutdown_timeout = \"10s\"\n\n");

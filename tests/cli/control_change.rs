@@ -281,7 +281,7 @@ fn sighup_reloads_a_changed_component_with_its_dependents() {
     // api's definition changes; web depends on it and comes along.
     sb.config(&graph(&sb).replacen(
         "depends_on = [\"db\"]",
-        "depends_on = [\"db\"]\nstop_timeout = \"7s\"",
+        "depends_on = [\"db\"]\nenv = { API_MODE = \"new\" }",
         1,
     ));
     sd.signal(Signal::SIGHUP);
@@ -338,4 +338,55 @@ fn reloading_an_unchanged_config_named_relatively_changes_nothing() {
     assert!(said.contains("no component changed"), "{said}");
     assert_eq!(pid(&sb, "db"), before, "db was not restarted");
     end(sd);
+}
+
+/// A reload that changes only `stop_timeout` leaves the process running
+/// (same pid, no restart), says so, and the next stop uses the new value:
+/// web ignores SIGTERM and is killed 300 ms after its stop request, not 20 s.
+#[test]
+fn reload_of_a_stop_timeout_updates_the_running_process_in_place() {
+    let sb = Sandbox::new();
+    let config = |timeout: &str| {
+        format!(
+            "{}{}",
+            sb.service("db", "ready_after = \"100ms\""),
+            sb.stubborn(
+                "web",
+                &format!("depends_on = [\"db\"]\nstop_timeout = \"{timeout}\"")
+            )
+        )
+    };
+    sb.config(&config("20s"));
+    let mut sd = sb.run();
+    sd.wait_ready(2);
+    sb.wait_for_log("start web");
+    let before = pid(&sb, "web");
+    sb.config(&config("300ms"));
+    let out = sb.client(&["reload"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "updated in place: web (stop_timeout)\nunchanged, left running: db\ndone\n"
+    );
+    let after = sb.status();
+    assert_eq!(state(&after, "web"), (ComponentState::Ready, Some(before)));
+    let web = after
+        .components
+        .iter()
+        .find(|c| c.name == "web")
+        .expect("web");
+    assert_eq!(web.restarts, 0);
+
+    sd.signal(Signal::SIGTERM);
+    sd.wait_exit(crate::shared::TIMEOUT);
+    let report = sb.report();
+    let web = report.component("web").expect("web");
+    assert_eq!(web.pid, Some(before));
+    assert!(web.restarts.is_empty(), "{:?}", web.restarts);
+    assert_eq!(web.killed_by, Some(sundown::event::KillReason::StopTimeout));
+    let waited = web.killed_at.expect("killed") - web.stop_requested.expect("asked");
+    assert!(
+        (300.0..1000.0).contains(&waited),
+        "killed {waited} ms after the stop request"
+    );
 }

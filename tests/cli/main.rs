@@ -32,6 +32,7 @@ mod real_services;
 mod replicas;
 mod restart;
 mod robustness;
+mod run_files;
 mod signals;
 mod standins;
 mod stop;

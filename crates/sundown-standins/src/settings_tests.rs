@@ -303,7 +303,7 @@ fn bad_byte_sizes_and_an_empty_password() {
         "[components.r]\nkind = \"redis\"\nmax_memory = 1024\n",
         3,
         14,
-        "component `r`: invalid type: integer `1024`, expected a string",
+        "component `r`: max_memory: invalid type: integer `1024`, expected a string",
     );
 }
 

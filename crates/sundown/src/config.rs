@@ -34,10 +34,11 @@ mod replicas;
 mod resolve;
 mod resolved;
 mod restart;
+mod shape;
 mod validate;
 pub use depends::Condition;
 pub use errors::{ConfigError, NoSuchComponent};
-use errors::{first_pass_message, read, toml_string};
+use errors::{read, toml_string};
 pub use exit_with::ExitWithError;
 pub use log_settings::{
     DEFAULT_LOG_BACKUPS, DEFAULT_LOG_MAX_SIZE, LogFileSpec, LogSettings, MAX_LOG_BACKUPS,
@@ -288,12 +289,11 @@ impl Config {
         };
         // The first pass checks the shape of the file and reads the env
         // files' names; values are read again once interpolated.
-        let first: raw::RawConfig = toml::from_str(text).map_err(|e| {
-            error(vec![source.locate(
-                e.span().unwrap_or(0..0),
-                first_pass_message(text, &e),
-            )])
-        })?;
+        let first = shape::parse(&source).map_err(|e| error(vec![e]))?;
+        let first = shape::read(&source, first);
+        let Some(first) = first.raw else {
+            return Err(error(first.errors));
+        };
         if let Some(name) = scale
             .keys()
             .find(|n| !first.components.keys().any(|k| k.get_ref() == *n))
@@ -324,21 +324,21 @@ impl Config {
             diagnostics: &mut diagnostics,
         }
         .resolve();
+        // The shape, read again from the interpolated values, has the
+        // first pass's problems again: only this pass's are kept.
+        let second = shape::read(&source, resolved.doc);
         // A variable that is not set would make its setting fail too: one
         // error for one mistake.
-        if !diagnostics.errors.is_empty() {
-            return Err(error(diagnostics.errors));
-        }
-        let doc = resolved.doc.clone();
-        let raw: raw::RawConfig = serde::Deserialize::deserialize(toml::de::Deserializer::from(
-            resolved.doc,
-        ))
-        .map_err(|e| {
-            error(vec![source.locate(
-                e.span().unwrap_or(0..0),
-                first_pass_message(text, &e),
-            )])
-        })?;
+        let raw = match second.raw {
+            Some(raw) if diagnostics.errors.is_empty() => raw,
+            _ => {
+                let mut errors = diagnostics.errors;
+                errors.extend(second.errors);
+                return Err(error(errors));
+            }
+        };
+        let doc = second.doc;
+        diagnostics.errors.extend(second.errors);
         // Each kind reads its own keys from the same document, with every
         // value's place kept.
         let tables = raw::component_tables(doc.clone());

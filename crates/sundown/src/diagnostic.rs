@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use toml::Spanned;
 
+pub(crate) mod lenient;
+
 /// Anything longer than this is almost certainly a typo (`"30h"` for `"30s"`).
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
 

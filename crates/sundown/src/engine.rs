@@ -61,7 +61,7 @@ use slot::{Counts, Hold, Life, Slot};
 use start::Tasks;
 
 pub use change::{Accepted, Change, NotCompleted, Refused};
-pub use reload::Diff;
+pub use reload::{Diff, Updated};
 
 /// A graph ready to run: its validated config, graph and plan, and how to
 /// make each component. The engine starts from one, and a reload switches

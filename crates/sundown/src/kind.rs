@@ -69,6 +69,16 @@ pub trait Settings: Any + fmt::Debug + Send + Sync {
     fn works_in_process(&self) -> bool {
         false
     }
+
+    /// Whether a component running with these settings may run on when the
+    /// config now says `new` (of the same kind): they differ only in copies
+    /// of settings the engine applies itself, such as
+    /// [`Context::stop_timeout`]. A reload then updates the component in
+    /// place instead of restarting it. The default: only when equal.
+    fn runs_as(&self, new: &dyn Any) -> bool {
+        let _ = new;
+        false
+    }
 }
 
 /// A server a component connects to.
@@ -146,6 +156,13 @@ impl KindSpec {
     /// The settings, as every kind has them.
     pub fn settings(&self) -> &dyn Settings {
         &*self.settings
+    }
+
+    /// Whether a component running with these settings may run on with
+    /// `new`'s, without a restart (see [`Settings::runs_as`]).
+    pub fn runs_as(&self, new: &KindSpec) -> bool {
+        let other: &dyn Any = &*new.settings;
+        self == new || (self.name == new.name && self.settings.runs_as(other))
     }
 
     /// A fresh component.

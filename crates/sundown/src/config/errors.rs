@@ -65,7 +65,7 @@ pub(super) fn read(path: &Path) -> Result<(String, PathBuf), ConfigError> {
 
 /// A serde error of the first pass, naming the component and key it is in.
 pub(super) fn first_pass_message(text: &str, e: &toml::de::Error) -> String {
-    let message = e.message().trim_end();
+    let message = &crate::diagnostic::lenient::message(e);
     match e.span().and_then(|s| raw::component_at(text, s.start)) {
         Some(raw::Place {
             component,
@@ -81,7 +81,10 @@ pub(super) fn first_pass_message(text: &str, e: &toml::de::Error) -> String {
             format!("component `{component}`: {key}: {message}{fix}")
         }
         Some(place) => format!("component `{}`: {message}", place.component),
-        None => message.to_string(),
+        None => match e.span().and_then(|s| raw::table_at(text, s.start)) {
+            Some(table) => format!("[{table}] {message}"),
+            None => message.to_string(),
+        },
     }
 }
 

@@ -9,7 +9,7 @@ use toml::de::DeTable;
 
 use super::raw::{RawComponent, Tables};
 use super::validate::Validator;
-use crate::diagnostic::hint;
+use crate::diagnostic::{did_you_mean, hint};
 use crate::kind::{Context, KindSpec, keys_of};
 
 impl<'a> Validator<'a> {
@@ -67,22 +67,38 @@ impl<'a> Validator<'a> {
             }
             let owners = self.kinds.owners(k);
             // An unknown key is pointed at itself; a key of another kind at its value.
+            // The closest key this component could have, not the list of
+            // them all: a list of thirty keys hides the one that was meant.
             let (at, message) = if owners.is_empty() {
-                let expected: Vec<String> = common
-                    .iter()
-                    .chain(kind.keys())
-                    .map(|k| format!("`{k}`"))
-                    .collect();
-                let message = format!(
-                    "component `{name}`: unknown field `{k}`, expected one of {}",
-                    expected.join(", ")
-                );
+                let known: Vec<&str> = common.iter().chain(kind.keys()).copied().collect();
+                let message = match did_you_mean(k, &known) {
+                    Some(meant) => {
+                        format!("component `{name}`: unknown key `{k}` (did you mean `{meant}`?)")
+                    }
+                    None => {
+                        let elsewhere: Vec<&str> = self
+                            .kinds
+                            .names()
+                            .into_iter()
+                            .filter_map(|n| self.kinds.get(n))
+                            .flat_map(|other| other.keys().iter().copied())
+                            .collect();
+                        match did_you_mean(k, &elsewhere) {
+                            Some(meant) => format!(
+                                "component `{name}`: unknown key `{k}`; `{meant}` is a setting of kind {}, but this component is kind `{kind_name}`",
+                                quoted(&self.kinds.owners(meant))
+                            ),
+                            None => format!(
+                                "component `{name}`: unknown key `{k}`: neither a setting of kind `{kind_name}` nor one every component has"
+                            ),
+                        }
+                    }
+                };
                 (key.span(), message)
             } else {
-                let owners: Vec<String> = owners.iter().map(|o| format!("`{o}`")).collect();
                 let message = format!(
                     "component `{name}`: `{k}` is a setting of kind {}, but this component is kind `{kind_name}`",
-                    owners.join(" or ")
+                    quoted(&owners)
                 );
                 (value.span(), message)
             };
@@ -111,4 +127,10 @@ impl<'a> Validator<'a> {
         }
         spec
     }
+}
+
+/// `` `a` or `b` ``.
+fn quoted(kinds: &[&str]) -> String {
+    let quoted: Vec<String> = kinds.iter().map(|o| format!("`{o}`")).collect();
+    quoted.join(" or ")
 }

@@ -122,6 +122,31 @@ pub(super) fn component_at(text: &str, at: usize) -> Option<Place> {
     })
 }
 
+/// The table (`supervisor`, `supervisor.metrics`) whose entry holds byte
+/// `at`, for a serde error outside the components; `None` at the top level.
+/// Only called on the error path: it parses the text a second time.
+pub(super) fn table_at(text: &str, at: usize) -> Option<String> {
+    fn path(table: &DeTable<'_>, at: usize, into: &mut Vec<String>) {
+        for (key, value) in table.iter() {
+            if let DeValue::Table(t) = value.get_ref()
+                && t.iter().any(|(k, v)| holds(k.span(), v, at))
+            {
+                into.push(key.get_ref().to_string());
+                return path(t, at, into);
+            }
+        }
+    }
+    fn holds(key: Range<usize>, value: &Spanned<DeValue<'_>>, at: usize) -> bool {
+        key.contains(&at)
+            || value.span().contains(&at)
+            || matches!(value.get_ref(), DeValue::Table(t) if t.iter().any(|(k, v)| holds(k.span(), v, at)))
+    }
+    let (doc, _) = DeTable::parse_recoverable(text);
+    let mut names = Vec::new();
+    path(doc.get_ref(), at, &mut names);
+    (!names.is_empty()).then(|| names.join("."))
+}
+
 /// Where a serde error is: the component, and the key with its value when
 /// that value is a string.
 pub(super) struct Place {

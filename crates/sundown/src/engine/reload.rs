@@ -19,6 +19,9 @@ use crate::config::{ComponentSpec, Config};
 use crate::graph::Graph;
 use crate::status::Status;
 
+mod in_place;
+pub use in_place::Updated;
+
 /// How a new config differs from the running one, by component name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diff {
@@ -31,6 +34,11 @@ pub struct Diff {
     /// Defined the same, but depending on a removed or changed component:
     /// stopped before it and started again after it.
     pub dependents: Vec<String>,
+    /// Defined differently only in settings read when it stops or ends
+    /// (`stop_timeout`, the restart policy, its phase's cap, …): left
+    /// running, the new settings applying from now on.
+    #[serde(default)]
+    pub updated: Vec<Updated>,
     /// Defined the same and not affected: left running.
     pub unchanged: Vec<String>,
     /// Of `removed`, the instances a smaller `replicas` count leaves out
@@ -41,19 +49,26 @@ pub struct Diff {
 }
 
 impl Diff {
-    /// Whether the new config changes nothing.
+    /// Whether the new config changes no component.
     pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+        self.added.is_empty()
+            && self.removed.is_empty()
+            && self.changed.is_empty()
+            && self.updated.is_empty()
     }
 
     /// Each list with what it means, for people.
-    pub fn parts(&self) -> [(&'static str, &[String]); 5] {
+    pub fn parts(&self) -> [(&'static str, Vec<String>); 6] {
         [
-            ("added", &self.added),
-            ("removed", &self.removed),
-            ("changed", &self.changed),
-            ("restarted with them", &self.dependents),
-            ("unchanged, left running", &self.unchanged),
+            ("added", self.added.clone()),
+            ("removed", self.removed.clone()),
+            ("changed", self.changed.clone()),
+            ("restarted with them", self.dependents.clone()),
+            (
+                "updated in place",
+                self.updated.iter().map(Updated::to_string).collect(),
+            ),
+            ("unchanged, left running", self.unchanged.clone()),
         ]
     }
 }
@@ -80,14 +95,28 @@ pub(super) fn diff(old: &Config, graph: &Graph, new: &Config) -> Diff {
         removed: Vec::new(),
         changed: Vec::new(),
         dependents: Vec::new(),
+        updated: Vec::new(),
         unchanged: Vec::new(),
         scaled_down: Vec::new(),
     };
     for c in &new.components {
-        match old.components.iter().find(|o| o.name == c.name) {
-            None => d.added.push(c.name.clone()),
-            Some(o) if !same(old, o, new, c) => d.changed.push(c.name.clone()),
-            Some(_) => {}
+        let Some(o) = old.components.iter().find(|o| o.name == c.name) else {
+            d.added.push(c.name.clone());
+            continue;
+        };
+        let (o, mut settings) = in_place::apply(o, c);
+        if !same(old, &o, new, c) {
+            d.changed.push(c.name.clone());
+            continue;
+        }
+        if in_place::phase_cap_differs(old, new, &c.name) {
+            settings.push("phase_timeouts".to_string());
+        }
+        if !settings.is_empty() {
+            d.updated.push(Updated {
+                name: c.name.clone(),
+                settings,
+            });
         }
     }
     for o in &old.components {
@@ -116,12 +145,16 @@ pub(super) fn diff(old: &Config, graph: &Graph, new: &Config) -> Diff {
             continue;
         };
         let kept = new.index_of(&o.name).is_some() && !d.changed.contains(&o.name);
+        let updated = d.updated.iter().any(|u| u.name == o.name);
         if kept && touched[i] {
             d.dependents.push(o.name.clone());
-        } else if kept {
+        } else if kept && !updated {
             d.unchanged.push(o.name.clone());
         }
     }
+    // Restarted anyway, with its new settings.
+    let dependents = &d.dependents;
+    d.updated.retain(|u| !dependents.contains(&u.name));
     d
 }
 
@@ -219,6 +252,10 @@ impl Engine {
                 Some(mut s) if !diff.changed.iter().any(|n| n == name) => {
                     kept_from[j] = i;
                     s.renumber(renumber);
+                    // Its next run (a restart) is built as defined now.
+                    if diff.updated.iter().any(|u| u.name == name) {
+                        s.make = make;
+                    }
                     s
                 }
                 // Changed: its old run is over; it starts as defined now.
@@ -316,9 +353,28 @@ mod tests {
         let old = config(2);
         let mut new = config(2);
         let w1 = new.index_of("worker.1").expect("worker.1");
-        new.components[w1].stop_timeout = std::time::Duration::from_secs(3);
+        new.components[w1].oneshot = true;
         let d = diff(&old, &Graph::new(&old), &new);
         assert_eq!(d.changed, ["worker.1"]);
         assert_eq!(d.dependents, ["api", "one"]);
+    }
+
+    #[test]
+    fn a_stop_side_setting_is_updated_in_place_without_dependents() {
+        let old = config(2);
+        let mut new = config(2);
+        let w1 = new.index_of("worker.1").expect("worker.1");
+        new.components[w1].stop_timeout = std::time::Duration::from_secs(3);
+        new.components[w1].restart.max_restarts += 1;
+        let d = diff(&old, &Graph::new(&old), &new);
+        assert!(d.changed.is_empty() && d.dependents.is_empty(), "{d:?}");
+        assert_eq!(
+            d.updated,
+            [Updated {
+                name: "worker.1".into(),
+                settings: vec!["stop_timeout".into(), "max_restarts".into()],
+            }]
+        );
+        assert_eq!(d.unchanged, ["api", "db", "one", "worker.2"]);
     }
 }

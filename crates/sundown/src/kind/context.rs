@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::DeTable;
 
-use crate::diagnostic::{Diagnostics, Zero};
+use crate::diagnostic::{Diagnostics, Zero, lenient};
 
 /// What a kind sees of the component it validates: its keys, its name and
 /// common settings, and where to report problems (with `line:col`).
@@ -51,19 +51,32 @@ impl Context<'_, '_> {
     }
 
     /// The component's kind-specific keys as `T` (a serde struct with
-    /// [`Spanned`] fields keeps each value's place). A type error is
-    /// reported at its place; the keys can be parsed once.
+    /// [`Spanned`] fields keeps each value's place). Every type error is
+    /// reported at its place, naming its key, and `None` returned then:
+    /// the kind's own checks would take a key left out for its type for a
+    /// missing one. The keys can be parsed once.
     pub fn parse<T: DeserializeOwned>(&mut self) -> Option<T> {
         let table = self.table.take()?;
-        match T::deserialize(toml::de::Deserializer::from(table)) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                let span = e.span().unwrap_or(self.name_span.clone());
-                let message = format!("component `{}`: {}", self.name, e.message().trim_end());
-                self.diagnostics.error(span, message);
-                None
-            }
+        let keys: Vec<(String, Range<usize>)> = table
+            .get_ref()
+            .iter()
+            .map(|(k, v)| (k.get_ref().to_string(), k.span().start..v.span().end))
+            .collect();
+        let found = lenient::deserialize::<T>(table);
+        for e in &found.errors {
+            let span = e.span().unwrap_or(self.name_span.clone());
+            let message = lenient::message(e);
+            let key = keys
+                .iter()
+                .find(|(k, place)| {
+                    place.contains(&span.start) && !message.contains(&format!("`{k}`"))
+                })
+                .map(|(k, _)| format!("{k}: "))
+                .unwrap_or_default();
+            let message = format!("component `{}`: {key}{message}", self.name);
+            self.diagnostics.error(span, message);
         }
+        found.value.filter(|_| found.errors.is_empty())
     }
 
     /// `component `NAME`: KEY`, the way every message names a setting.

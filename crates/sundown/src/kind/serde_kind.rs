@@ -65,7 +65,7 @@ use super::{Context, Kind, KindSpec, Settings, keys_of};
 /// let config = parse("[components.e]\nkind = \"echo\"\ngreeting = \"hi\"\n").unwrap();
 /// assert_eq!(config.components[0].kind.get::<EchoSpec>().unwrap().greeting, "hi");
 /// let typo = parse("[components.e]\nkind = \"echo\"\ngreting = \"hi\"\n").unwrap_err();
-/// assert!(typo.to_string().starts_with("s.toml:3:1: error: component `e`: unknown field `greting`"));
+/// assert!(typo.to_string().starts_with("s.toml:3:1: error: component `e`: unknown key `greting` (did you mean `greeting`?)"));
 /// let empty = parse("[components.e]\nkind = \"echo\"\ngreeting = \"\"\n").unwrap_err();
 /// assert_eq!(empty.to_string(), "s.toml:3:12: error: component `e`: greeting is empty");
 /// ```

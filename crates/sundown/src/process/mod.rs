@@ -52,6 +52,22 @@ impl Settings for ProcessSpec {
     fn build(&self) -> Box<dyn Component> {
         Box::new(Process::new(self.clone()))
     }
+
+    /// The `stop_timeout` it keeps bounds only a stop it begins itself
+    /// (after a failed liveness probe), which a running process may go on
+    /// bounding by the old one; the engine's stop uses the new one. Its
+    /// `stop_command_timeout` (half the `stop_timeout` unless set) matters
+    /// only with a `stop_command`.
+    fn runs_as(&self, new: &dyn std::any::Any) -> bool {
+        new.downcast_ref::<ProcessSpec>().is_some_and(|new| {
+            let mut running = self.clone();
+            running.stop_timeout = new.stop_timeout;
+            if running.stop_command.is_none() && new.stop_command.is_none() {
+                running.stop_command_timeout = new.stop_command_timeout;
+            }
+            running == *new
+        })
+    }
 }
 
 /// After the main process exits, how long its output pipes may stay open

@@ -12,6 +12,7 @@ mod engine;
 mod forced;
 mod oneshot;
 mod proptest_order;
+mod reload_in_place;
 mod report_schema;
 mod restart;
 mod robustness;

@@ -100,6 +100,7 @@ mod exit_with;
 mod include;
 mod interpolation;
 mod log_files;
+mod one_pass;
 mod oneshot;
 mod process;
 mod profiles;

@@ -121,7 +121,9 @@ depends_on = [{ name = "db", when = "ready" }]
 "#);
     assert_eq!(e.diagnostics[0].line, 5, "{e}");
     assert!(
-        e.diagnostics[0].message.contains("unknown field `when`"),
+        e.diagnostics[0]
+            .message
+            .contains("depends_on: unknown key `when`; expected `name` or `condition`"),
         "{e}"
     );
 }

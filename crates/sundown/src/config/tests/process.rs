@@ -158,7 +158,7 @@ fn an_unknown_probe_key_names_the_component() {
     assert!(
         e.diagnostics[0]
             .message
-            .starts_with("component `web`: unknown field `every`"),
+            .starts_with("component `web`: ready: unknown key `every`"),
         "{e}"
     );
     assert_eq!(e.diagnostics[0].line, 3);
