@@ -126,6 +126,7 @@ pub(crate) fn stopping() -> StatusView {
         waiting_on: vec!["workers".into()],
         time_left_ms: Some(4_600.0),
         budget_left_ms: 29_500.0,
+        forced: None,
     });
     v
 }
