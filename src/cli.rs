@@ -170,28 +170,16 @@ enum Command {
         target: crate::client::Target,
     },
     /// Stop a component and everything that depends on it (dependents first); the rest keeps running.
-    Stop {
-        /// The component.
-        name: String,
-        #[command(flatten)]
-        target: crate::client::Target,
-    },
+    Stop(crate::change::OfOne),
     /// Start a stopped component, after its stopped dependencies, and what `stop` took down with it.
-    Start {
-        /// The component.
-        name: String,
-        #[command(flatten)]
-        target: crate::client::Target,
-    },
+    Start(crate::change::OfOne),
     /// Stop a component and its dependents, then start them again in order.
-    Restart {
-        /// The component.
-        name: String,
-        #[command(flatten)]
-        target: crate::client::Target,
-    },
+    Restart(crate::change::OfOne),
     /// Read the config again and apply the difference (the same as SIGHUP); an invalid config changes nothing.
     Reload {
+        /// Only print how the config differs and what would stop and start; change nothing.
+        #[arg(long)]
+        dry_run: bool,
         #[command(flatten)]
         target: crate::client::Target,
     },
@@ -349,15 +337,17 @@ pub(crate) fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Completions { shell } => crate::completions::completions(Cli::command(), shell),
         Command::Man => crate::completions::man(Cli::command()),
         Command::Shutdown { target } => crate::client::shutdown(&target),
-        Command::Stop { name, target } => crate::client::change(&target, "stop", Some(&name)),
-        Command::Start { name, target } => crate::client::change(&target, "start", Some(&name)),
-        Command::Restart { name, target } => crate::client::change(&target, "restart", Some(&name)),
-        Command::Reload { target } => crate::client::change(&target, "reload", None),
+        Command::Stop(c) => crate::change::one(&c, "stop"),
+        Command::Start(c) => crate::change::one(&c, "start"),
+        Command::Restart(c) => crate::change::one(&c, "restart"),
+        Command::Reload { dry_run, target } => {
+            crate::change::change(&target, "reload", None, dry_run)
+        }
         Command::Scale {
             name,
             replicas,
             target,
-        } => crate::client::scale(&target, &name, replicas),
+        } => crate::change::scale(&target, &name, replicas),
         Command::Logs {
             name,
             target,

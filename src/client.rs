@@ -1,6 +1,6 @@
-//! The client commands (`status`, `shutdown`, `logs`, `stop`, `start`,
-//! `restart`, `reload`, `scale`): they find the control socket of a running
-//! supervisor and print what it says.
+//! The client commands (`status`, `shutdown`, `logs`; the changes are in
+//! `change`): they find the control socket of a running supervisor and
+//! print what it says.
 
 use std::path::PathBuf;
 
@@ -138,88 +138,6 @@ pub(crate) fn logs(target: &Target, query: sundown::control::LogQuery) -> anyhow
         }
         Err(e) => Ok(failed(&e)),
     }
-}
-
-/// `stop`, `start`, `restart` (of `name`) or `reload`: prints what the
-/// supervisor will do, then waits until it has. A refusal (unknown name,
-/// invalid config, a graph that cannot take it now) is exit 2.
-pub(crate) fn change(target: &Target, verb: &str, name: Option<&str>) -> anyhow::Result<i32> {
-    let socket = match socket(target) {
-        Ok(s) => s,
-        Err(code) => return Ok(code),
-    };
-    let path = match name {
-        // The config allows no other name, so a valid one goes into the path as it is.
-        Some(n) if let Some(why) = invalid_name(n) => {
-            eprintln!("error: {why}");
-            return Ok(ExitCode::Usage.code());
-        }
-        Some(n) => format!("/{verb}/{n}"),
-        None => format!("/{verb}"),
-    };
-    send_change(&socket, verb, &path)
-}
-
-/// `scale NAME N`: a reload with `name` run as `n` instances.
-pub(crate) fn scale(target: &Target, name: &str, n: u32) -> anyhow::Result<i32> {
-    if let Some(why) = invalid_name(name) {
-        eprintln!("error: {why}");
-        return Ok(ExitCode::Usage.code());
-    }
-    let socket = match socket(target) {
-        Ok(s) => s,
-        Err(code) => return Ok(code),
-    };
-    send_change(&socket, "scale", &format!("/scale/{name}/{n}"))
-}
-
-fn send_change(socket: &std::path::Path, verb: &str, path: &str) -> anyhow::Result<i32> {
-    let ended = block_on(client::change(socket, path, |p| print!("{}", planned(p))))?;
-    match ended {
-        Ok(()) => {
-            println!("done");
-            Ok(0)
-        }
-        Err(client::ChangeError::Interrupted(why)) => {
-            eprintln!("error: {verb} did not complete: {why}");
-            Ok(1)
-        }
-        Err(client::ChangeError::Client(e @ client::ClientError::Refused { status, .. }))
-            if matches!(status.as_u16(), 400 | 404 | 409) =>
-        {
-            say(&e);
-            Ok(ExitCode::Usage.code())
-        }
-        Err(client::ChangeError::Client(e)) => Ok(failed(&e)),
-    }
-}
-
-/// What a change will do, a line per step (`sundown top` shows the same).
-pub(crate) fn planned(p: &client::Planned) -> String {
-    let mut out = String::new();
-    if let Some(d) = &p.diff {
-        for (what, names) in d.parts() {
-            if !names.is_empty() {
-                out.push_str(&format!("{what}: {}\n", names.join(", ")));
-            }
-        }
-        if d.is_empty() {
-            out.push_str("no component changed\n");
-        }
-    }
-    if !p.stop.is_empty() {
-        out.push_str(&format!(
-            "stopping (dependents first): {}\n",
-            p.stop.join(", ")
-        ));
-    }
-    if !p.start.is_empty() {
-        out.push_str(&format!("starting (in order): {}\n", p.start.join(", ")));
-    }
-    if p.stop.is_empty() && p.start.is_empty() && p.diff.is_none() {
-        out.push_str("nothing to do: it is already so\n");
-    }
-    out
 }
 
 pub(crate) fn failed(e: &client::ClientError) -> i32 {

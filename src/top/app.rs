@@ -238,7 +238,7 @@ impl App {
 
 /// A plan as `sundown stop` words it, a line per step.
 pub(crate) fn lines(p: &Planned) -> Vec<String> {
-    crate::client::planned(p)
+    crate::change::planned(p)
         .lines()
         .map(str::to_string)
         .collect()

@@ -13,6 +13,7 @@ mod commands;
 mod completions;
 mod control;
 mod control_change;
+mod dry_run;
 mod env;
 mod example_configs;
 mod examples;

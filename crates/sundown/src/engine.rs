@@ -41,6 +41,8 @@ pub enum Command {
     Force(Trigger),
     /// Change the running graph; the answer says what will happen, or why not.
     Change(Change, oneshot::Sender<Result<Accepted, Refused>>),
+    /// What this change would do now, without making it (a dry run).
+    Preview(Change, oneshot::Sender<Result<Preview, Refused>>),
 }
 
 mod change;
@@ -60,7 +62,7 @@ use shutdown::Shutdown;
 use slot::{Counts, Hold, Life, Slot};
 use start::Tasks;
 
-pub use change::{Accepted, Change, NotCompleted, Refused};
+pub use change::{Accepted, Change, NotCompleted, Preview, Refused};
 pub use reload::{Diff, Updated};
 
 /// A graph ready to run: its validated config, graph and plan, and how to
@@ -167,6 +169,9 @@ impl Engine {
                     Some(Command::Shutdown(t)) => self.begin_shutdown(t),
                     Some(Command::Force(t)) => self.force(t),
                     Some(Command::Change(c, reply)) => self.begin_change(c, reply),
+                    Some(Command::Preview(c, reply)) => {
+                        let _ = reply.send(self.preview_change(c));
+                    }
                     // Every handle dropped: nobody can ask any more, so stop now.
                     None => {
                         commands_open = false;

@@ -41,7 +41,8 @@ pub struct ReadmeDoctests;
 pub use component::{Component, Exit, Lifecycle, StopStep};
 pub use config::{Config, ConfigError, Strategy};
 pub use engine::{
-    Accepted, Change, Command, Definition, Diff, KILL_GRACE, NotCompleted, Refused, Updated,
+    Accepted, Change, Command, Definition, Diff, KILL_GRACE, NotCompleted, Preview, Refused,
+    Updated,
 };
 pub use event::{KillReason, Outcome, Trigger};
 pub use exit::ExitCode;

@@ -35,6 +35,8 @@ use crate::plan::Plan;
 use crate::report::ShutdownReport;
 use crate::status::{State, Status};
 
+mod preview;
+
 /// A validated graph of components, ready to start.
 pub struct Supervisor {
     config: Arc<Config>,
@@ -353,17 +355,7 @@ impl Handle {
         path: &Path,
         scale: std::collections::BTreeMap<String, u32>,
     ) -> Result<Accepted, ReloadError> {
-        let path = path.to_path_buf();
-        let kinds = self.kinds.clone();
-        // Reading a file blocks; the engine's thread must not.
-        let sup = tokio::task::spawn_blocking(move || {
-            let mut sup =
-                Config::load_scaled(&path, &kinds, &scale).and_then(Supervisor::from_config)?;
-            sup.kinds = kinds;
-            Ok::<_, ConfigError>(sup)
-        })
-        .await
-        .map_err(|_| Refused::Gone)??;
+        let sup = self.read_again(path, scale).await?;
         for w in &sup.config().warnings {
             tracing::warn!("{w}");
         }
@@ -375,5 +367,25 @@ impl Handle {
             logs.configure(config);
         }
         Ok(accepted)
+    }
+
+    /// The config at `path`, read and validated again with `scale`'s counts.
+    async fn read_again(
+        &self,
+        path: &Path,
+        scale: std::collections::BTreeMap<String, u32>,
+    ) -> Result<Supervisor, ReloadError> {
+        let path = path.to_path_buf();
+        let kinds = self.kinds.clone();
+        // Reading a file blocks; the engine's thread must not.
+        let sup = tokio::task::spawn_blocking(move || {
+            let mut sup =
+                Config::load_scaled(&path, &kinds, &scale).and_then(Supervisor::from_config)?;
+            sup.kinds = kinds;
+            Ok::<_, ConfigError>(sup)
+        })
+        .await
+        .map_err(|_| Refused::Gone)??;
+        Ok(sup)
     }
 }

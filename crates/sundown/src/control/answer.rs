@@ -70,6 +70,16 @@ pub(super) async fn answer(
             handle.shutdown(Trigger::Requested);
             json(StatusCode::ACCEPTED, &serde_json::json!({"ok": true}))
         }
+        // A dry run of a change is its own path, not a flag on the change:
+        // a supervisor that does not know it answers 404 rather than
+        // making the change.
+        (&Method::POST, p) if req.uri().query().is_some() && is_change(p) => json(
+            StatusCode::BAD_REQUEST,
+            &error(&format!(
+                "POST {p} takes no query; GET /plan{p} says what it would do without doing it"
+            )),
+        ),
+        (&Method::GET, p) if p.starts_with("/plan/") => previewed(&p["/plan".len()..], ctx).await,
         (&Method::POST, "/reload") => {
             let Some(target) = &ctx.reload else {
                 return json(
@@ -137,7 +147,7 @@ pub(super) async fn answer(
     }
 }
 
-const ENDPOINTS: &str = "there are GET /status, GET /wait?ready, GET /wait?completed=NAME, GET /logs[/NAME], POST /shutdown, POST /stop/NAME, POST /start/NAME, POST /restart/NAME, POST /reload and POST /scale/NAME/COUNT";
+const ENDPOINTS: &str = "there are GET /status, GET /wait?ready, GET /wait?completed=NAME, GET /wait?end, GET /logs[/NAME], POST /shutdown, POST /stop/NAME, POST /start/NAME, POST /restart/NAME, POST /reload, POST /scale/NAME/COUNT, and GET /plan/stop/NAME (start, restart, reload) for what a change would do";
 
 /// The answer to a reload or a scale, which reads the config again.
 fn reloaded(result: Result<crate::Accepted, crate::ReloadError>, ctx: &Ctx) -> Response<Body> {
@@ -150,9 +160,49 @@ fn reloaded(result: Result<crate::Accepted, crate::ReloadError>, ctx: &Ctx) -> R
             tracing::error!("reload refused, still running the old config: {e}");
             json(StatusCode::BAD_REQUEST, &error(&e.to_string()))
         }
-        Err(crate::ReloadError::Scale(e)) => json(StatusCode::BAD_REQUEST, &error(&e)),
-        Err(crate::ReloadError::Refused(r)) => refused(&r),
+        Err(e) => reload_failed(&e),
     }
+}
+
+fn reload_failed(e: &crate::ReloadError) -> Response<Body> {
+    match e {
+        crate::ReloadError::Refused(r) => refused(r),
+        e => json(StatusCode::BAD_REQUEST, &error(&e.to_string())),
+    }
+}
+
+/// `GET /plan/stop/NAME` (`start`, `restart`, `reload`): what the change at
+/// `path` would do now, as the engine works it out for the change itself
+/// (one JSON object, the first line of the change's answer), or the
+/// refusal the change would get. Nothing is changed.
+async fn previewed(path: &str, ctx: &Ctx) -> Response<Body> {
+    let answer = if path == "/reload" {
+        let Some(target) = &ctx.reload else {
+            return json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &error("this run cannot reload: it runs one component (`run --only`)"),
+            );
+        };
+        ctx.handle.preview_reload(&target.config_path).await
+    } else if let Some(change) = change_of(path) {
+        ctx.handle.preview(change).await.map_err(Into::into)
+    } else {
+        return json(
+            StatusCode::NOT_FOUND,
+            &error(&format!(
+                "no endpoint GET /plan{path}; there are GET /plan/stop/NAME, /plan/start/NAME, /plan/restart/NAME and /plan/reload"
+            )),
+        );
+    };
+    match answer {
+        Ok(preview) => json(StatusCode::OK, &preview),
+        Err(e) => reload_failed(&e),
+    }
+}
+
+/// Whether `path` is one of the changes (`/stop/NAME`, …, `/reload`, `/scale/…`).
+fn is_change(path: &str) -> bool {
+    path == "/reload" || path.starts_with("/scale/") || change_of(path).is_some()
 }
 
 /// The change a `POST /stop/NAME` (`start`, `restart`) path asks for.

@@ -151,16 +151,9 @@ pub async fn logs(
     Ok(())
 }
 
-/// What an accepted change will do: the first line of its answer.
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct Planned {
-    /// Components it stops, in order.
-    pub stop: Vec<String>,
-    /// Components it starts, in order.
-    pub start: Vec<String>,
-    /// For a reload, how the configs differ.
-    pub diff: Option<crate::Diff>,
-}
+/// What an accepted change will do: the first line of its answer, and
+/// the whole answer to a dry run ([`preview`]).
+pub type Planned = crate::Preview;
 
 #[derive(serde::Deserialize)]
 struct Ended {
@@ -217,6 +210,16 @@ pub async fn change(
         "the supervisor ended before the change did".to_string(),
     )
     .into())
+}
+
+/// `GET /plan/…`: what the change at `path` (`/stop/NAME`, `/start/NAME`,
+/// `/restart/NAME`, `/reload`) would do now, as the supervisor works it
+/// out for the change itself, or the refusal the change would get.
+/// Nothing is changed.
+pub async fn preview(socket: &Path, path: &str) -> Result<Planned, ClientError> {
+    let body = request(socket, Method::GET, &format!("/plan{path}")).await?;
+    serde_json::from_str(&body)
+        .map_err(|e| broken(socket, format!("the answer does not parse: {e}")))
 }
 
 /// `GET /wait?QUERY` (`ready`, `completed=NAME`): `Ok(Ok(()))` once the

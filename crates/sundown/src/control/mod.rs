@@ -17,7 +17,12 @@
 //! new ones until the run ends), and the changes
 //! `POST /stop/NAME`, `/start/NAME`, `/restart/NAME` and `/reload`, each
 //! answered with two JSON lines: what it will do at once, then how it
-//! ended once it has. The client side is [`client`].
+//! ended once it has. `GET /plan/stop/NAME` (`start`, `restart`, `reload`)
+//! is a dry run: the engine's plan for that change now, as one JSON object
+//! (the first of those lines), or the refusal it would get, and nothing
+//! changes. It is a path of its own, not a query on the change, so that a
+//! supervisor that does not know it cannot take it for the change. The
+//! client side is [`client`].
 //!
 //! Where the socket is, [`SocketTarget`] alone decides. A reload that
 //! changes `control_socket` moves the socket there (a new one is bound

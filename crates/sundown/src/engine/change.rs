@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
@@ -81,6 +81,20 @@ impl Accepted {
     pub async fn finished(self) -> Result<(), NotCompleted> {
         self.done.await.unwrap_or(Err(NotCompleted::Gone))
     }
+}
+
+/// What a change would do now, asked without making it (a dry run): the
+/// same stop and start lists, in the same order, as the [`Accepted`] the
+/// change itself would be answered with, from the same live state; or the
+/// same [`Refused`]. It serializes as the first line of a change's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preview {
+    /// The components it would stop, in the order they would be asked (dependents first).
+    pub stop: Vec<String>,
+    /// The components it would start, in dependency order.
+    pub start: Vec<String>,
+    /// For a reload, how the new config differs from the running one.
+    pub diff: Option<Diff>,
 }
 
 /// Why an accepted change did not complete. What it did until then stays

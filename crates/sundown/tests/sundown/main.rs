@@ -8,6 +8,7 @@ mod common;
 
 mod change;
 mod control;
+mod dry_run;
 mod engine;
 mod forced;
 mod oneshot;

@@ -4,7 +4,7 @@
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::{Accepted, Active, Change, NotCompleted, Refused};
+use super::{Accepted, Active, Change, NotCompleted, Preview, Refused};
 use crate::engine::reload::{self, Diff};
 use crate::engine::{Definition, Engine, Life};
 use crate::status::State;
@@ -33,20 +33,13 @@ impl Engine {
                 return;
             }
         };
+        let (stop_names, start_names) = self.names(&plan);
         let Planned {
             target,
             stop,
             start,
             reload,
         } = plan;
-        let names = |v: &[usize], g: &crate::graph::Graph| -> Vec<String> {
-            v.iter().map(|&i| g.name(i).to_string()).collect()
-        };
-        let stop_names = names(&stop, &self.graph);
-        let start_names = match &reload {
-            Some((to, _)) => names(&start, &to.graph),
-            None => names(&start, &self.graph),
-        };
         if let Some(c) = &self.change {
             let why = NotCompleted::Superseded {
                 by: what.clone(),
@@ -106,6 +99,31 @@ impl Engine {
         });
         self.take_down(&stop, target);
         self.advance_change();
+    }
+
+    /// What `change` would do now, or why it would be refused: worked out
+    /// as [`Engine::begin_change`] does it, and nothing is touched.
+    pub(in crate::engine) fn preview_change(&self, change: Change) -> Result<Preview, Refused> {
+        let plan = self.plan_change(change)?;
+        let (stop, start) = self.names(&plan);
+        Ok(Preview {
+            stop,
+            start,
+            diff: plan.reload.map(|(_, diff)| diff),
+        })
+    }
+
+    /// The names of what `plan` stops and starts, each in its own graph's
+    /// numbering (what a reload starts is numbered in the new graph).
+    fn names(&self, plan: &Planned) -> (Vec<String>, Vec<String>) {
+        let names = |v: &[usize], g: &crate::graph::Graph| -> Vec<String> {
+            v.iter().map(|&i| g.name(i).to_string()).collect()
+        };
+        let start = match &plan.reload {
+            Some((to, _)) => names(&plan.start, &to.graph),
+            None => names(&plan.start, &self.graph),
+        };
+        (names(&plan.stop, &self.graph), start)
     }
 
     /// What a change stops and starts, or why it cannot be made.
