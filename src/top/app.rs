@@ -10,7 +10,7 @@ use sundown::control::client::Planned;
 use sundown::status::{ComponentState, ComponentView, StatusView};
 
 use super::order::Order;
-use super::plan::Verb;
+use super::plan::{Answer, Verb};
 
 /// Log lines kept for the pane (and asked for when following one).
 pub(crate) const LOG_LINES: usize = 500;
@@ -34,8 +34,8 @@ pub(crate) struct Pending {
     pub(crate) verb: Verb,
     /// The component (none for a reload).
     pub(crate) name: Option<String>,
-    /// What it will do, a line per step, as `sundown stop` prints it.
-    pub(crate) plan: Vec<String>,
+    /// What the supervisor says it would do (asked as a dry run).
+    pub(crate) plan: Answer,
 }
 
 /// One row of the list.
@@ -176,31 +176,37 @@ impl App {
         self.selected = Some(names[to].clone());
     }
 
-    /// Asks before `verb` of the selected component (or a reload).
-    pub(crate) fn ask(&mut self, verb: Verb) {
+    /// Asks before `verb` of the selected component (or a reload): the
+    /// question waits for the supervisor's plan, which the I/O loop asks
+    /// for with what this returns.
+    pub(crate) fn ask(&mut self, verb: Verb) -> Option<(Verb, Option<String>)> {
         let name = match verb {
             Verb::Reload => None,
-            _ => match &self.selected {
-                Some(n) => Some(n.clone()),
-                None => return,
-            },
+            _ => Some(self.selected.clone()?),
         };
-        let planned = match (self.graph(), &self.view, &name) {
-            (Some(o), Some(v), Some(n)) => o
-                .index(n)
-                .and_then(|i| super::plan::preview(&o.graph, v, verb, i)),
-            _ => None,
-        };
-        let plan = match (verb, planned) {
-            (_, Some(p)) => lines(&p),
-            (Verb::Reload, None) => {
-                vec!["the supervisor reads its config again and says what changes".into()]
-            }
-            (_, None) => {
-                vec!["the supervisor says what it stops and starts once it accepts".into()]
-            }
-        };
-        self.mode = Mode::Confirm(Pending { verb, name, plan });
+        self.mode = Mode::Confirm(Pending {
+            verb,
+            name: name.clone(),
+            plan: Answer::Asking,
+        });
+        Some((verb, name))
+    }
+
+    /// The supervisor's answer to the dry run of `verb` of `name`: shown if
+    /// that question is still open (not one closed or asked since).
+    pub(crate) fn previewed(
+        &mut self,
+        verb: Verb,
+        name: Option<&str>,
+        answer: Result<Planned, String>,
+    ) {
+        if let Mode::Confirm(p) = &mut self.mode
+            && p.verb == verb
+            && p.name.as_deref() == name
+            && p.plan == Answer::Asking
+        {
+            p.plan = Answer::of(answer);
+        }
     }
 
     /// A line for the footer, the oldest dropped.
@@ -234,12 +240,4 @@ impl App {
             ..Logs::default()
         };
     }
-}
-
-/// A plan as `sundown stop` words it, a line per step.
-pub(crate) fn lines(p: &Planned) -> Vec<String> {
-    crate::change::planned(p)
-        .lines()
-        .map(str::to_string)
-        .collect()
 }

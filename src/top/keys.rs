@@ -4,13 +4,15 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::app::{App, Mode};
-use super::plan::Verb;
+use super::plan::{Answer, Verb};
 
 /// What the I/O loop must do after a key.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Effect {
     Nothing,
     Quit,
+    /// Ask the supervisor what this change would do (a dry run).
+    Preview(Verb, Option<String>),
     /// Send this change (the operator said yes).
     Send(Verb, Option<String>),
 }
@@ -44,7 +46,8 @@ impl App {
         match &self.mode {
             Mode::Help => self.mode = Mode::Normal,
             Mode::Confirm(p) => match key.code {
-                KeyCode::Char('y' | 'Y') | KeyCode::Enter => {
+                // Only once the supervisor has said what it would do.
+                KeyCode::Char('y' | 'Y') | KeyCode::Enter if matches!(p.plan, Answer::Plan(_)) => {
                     let effect = Effect::Send(p.verb, p.name.clone());
                     self.mode = Mode::Normal;
                     return effect;
@@ -85,10 +88,17 @@ impl App {
             KeyCode::PageDown => self.step(10),
             KeyCode::Home | KeyCode::Char('g') => self.step(isize::MIN / 2),
             KeyCode::End | KeyCode::Char('G') => self.step(isize::MAX / 2),
-            KeyCode::Char('s') => self.ask(Verb::Stop),
-            KeyCode::Char('t') => self.ask(Verb::Start),
-            KeyCode::Char('r') => self.ask(Verb::Restart),
-            KeyCode::Char('R') => self.ask(Verb::Reload),
+            KeyCode::Char(c @ ('s' | 't' | 'r' | 'R')) => {
+                let verb = match c {
+                    's' => Verb::Stop,
+                    't' => Verb::Start,
+                    'r' => Verb::Restart,
+                    _ => Verb::Reload,
+                };
+                return self
+                    .ask(verb)
+                    .map_or(Effect::Nothing, |(v, n)| Effect::Preview(v, n));
+            }
             KeyCode::Char('/') => self.mode = Mode::Filter,
             KeyCode::Char('?' | 'h') => self.mode = Mode::Help,
             KeyCode::Esc => {

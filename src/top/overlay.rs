@@ -4,10 +4,11 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::style::{Color, Style, Stylize as _};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Clear, Paragraph};
 
 use super::app::Pending;
 use super::keys::HELP;
+use super::plan::Answer;
 
 /// A box of `width` × `height` in the middle of the screen, cleared.
 fn boxed(frame: &mut Frame<'_>, width: u16, height: u16) -> Rect {
@@ -43,23 +44,55 @@ pub(crate) fn confirm(frame: &mut Frame<'_>, p: &Pending) {
         Some(n) => format!(" {} {n}? ", p.verb.as_str()),
         None => format!(" {}? ", p.verb.as_str()),
     };
-    let mut lines: Vec<Line<'_>> = p.plan.iter().map(|l| Line::from(l.as_str())).collect();
+    let mut lines: Vec<Line<'_>> = p
+        .plan
+        .lines()
+        .iter()
+        .flat_map(|l| wrap(l, usize::from(CONFIRM_WIDTH - 2)))
+        .map(Line::from)
+        .collect();
     lines.push(Line::from(""));
-    lines.push(Line::from(vec![
-        Span::from("y").bold(),
-        Span::from(" go ahead · "),
-        Span::from("n").bold(),
-        Span::from(" cancel"),
-    ]));
+    lines.push(Line::from(match &p.plan {
+        Answer::Plan(_) => vec![
+            Span::from("y").bold(),
+            Span::from(" go ahead · "),
+            Span::from("n").bold(),
+            Span::from(" cancel"),
+        ],
+        Answer::Asking => vec![Span::from("n").bold(), Span::from(" cancel")],
+        Answer::Refused(_) => vec![Span::from("n").bold(), Span::from(" close")],
+    }));
     let height = u16::try_from(lines.len()).unwrap_or(20) + 2;
-    let area = boxed(frame, 64, height);
+    let area = boxed(frame, CONFIRM_WIDTH, height);
     let block = Block::bordered()
         .title(question)
         .border_style(Style::new().fg(Color::Yellow));
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false }),
-        area,
-    );
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+const CONFIRM_WIDTH: u16 = 64;
+
+/// `text` in lines of at most `width` characters, broken between words
+/// (a word longer than that is cut), so that the box can be as high as
+/// its text.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let used = line.chars().count();
+        if used > 0 && used + 1 + word.chars().count() > width {
+            out.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+        while line.chars().count() > width {
+            let rest: String = line.chars().skip(width).collect();
+            out.push(line.chars().take(width).collect());
+            line = rest;
+        }
+    }
+    out.push(line);
+    out
 }

@@ -1,11 +1,9 @@
-//! What a stop, start or restart of the selected component will do, worked
-//! out here from the graph and the states in the last status, by the
-//! engine's rules (`engine/change/order.rs`), so it can be shown before
-//! asking. Once the supervisor accepts, its own answer is shown too.
+//! The changes `top` asks for, and what the supervisor says each would do.
+//! The plan shown before the question is the engine's own, asked as a dry
+//! run (`GET /plan/…`) when the key is pressed: it alone knows the live
+//! state, so `top` repeats none of its rules.
 
-use sundown::Graph;
 use sundown::control::client::Planned;
-use sundown::status::{ComponentState as S, StatusView};
 
 /// A change `top` can ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,115 +24,49 @@ impl Verb {
             Verb::Reload => "reload",
         }
     }
-}
 
-/// The plan of `verb` on component `i` of `graph`, as the engine would
-/// make it now. Reload has none here: only the supervisor can diff configs.
-pub(crate) fn preview(graph: &Graph, view: &StatusView, verb: Verb, i: usize) -> Option<Planned> {
-    let state = |j: usize| {
-        view.components
-            .iter()
-            .find(|c| c.name == graph.name(j))
-            .map_or(S::Pending, |c| c.state)
-    };
-    let ended = |j| {
-        matches!(
-            state(j),
-            S::Exited | S::Completed | S::Failed | S::NeverStarted
-        )
-    };
-    let running = |j| matches!(state(j), S::Starting | S::Ready | S::Stopping | S::Killing);
-    let down = |j| matches!(state(j), S::Stopped | S::Pending | S::Restarting);
-    let members = with_dependents(graph, i);
-    // What a stop of `i` took down and left down (as far as states tell).
-    let stopped_with = members
-        .iter()
-        .copied()
-        .filter(|&j| j != i && state(j) == S::Stopped);
-    let names = |v: Vec<usize>| v.into_iter().map(|j| graph.name(j).to_string()).collect();
-    let (stop, start) = match verb {
-        Verb::Reload => return None,
-        Verb::Stop => {
-            let set = members
-                .iter()
-                .copied()
-                .filter(|&j| !ended(j) && state(j) != S::Stopped);
-            (levelled(graph, &set.collect::<Vec<_>>(), true), Vec::new())
-        }
-        // A completed one-shot runs again with what depends on it: a restart.
-        Verb::Start if state(i) != S::Completed => {
-            let wanted: Vec<usize> = std::iter::once(i).chain(stopped_with).collect();
-            (Vec::new(), closure(graph, &wanted, down))
-        }
-        Verb::Start | Verb::Restart => {
-            let set: Vec<usize> = members.iter().copied().filter(|&j| running(j)).collect();
-            let stop = levelled(graph, &set, true);
-            let mut up = stop.clone();
-            up.push(i);
-            up.extend(stopped_with);
-            let start = closure(graph, &up, |j| up.contains(&j) || down(j));
-            (stop, start)
-        }
-    };
-    Some(Planned {
-        stop: names(stop),
-        start: names(start),
-        diff: None,
-    })
-}
-
-/// `root` and everything that depends on it, directly or not.
-fn with_dependents(graph: &Graph, root: usize) -> Vec<usize> {
-    let mut seen = vec![false; graph.len()];
-    let mut queue = vec![root];
-    let mut out = Vec::new();
-    while let Some(c) = queue.pop() {
-        if !std::mem::replace(&mut seen[c], true) {
-            out.push(c);
-            queue.extend_from_slice(graph.dependents(c));
+    /// The change's path on the control socket (`/stop/NAME`, `/reload`).
+    pub(crate) fn path(self, name: Option<&str>) -> String {
+        match name {
+            Some(n) => format!("/{}/{n}", self.as_str()),
+            None => format!("/{}", self.as_str()),
         }
     }
-    out
 }
 
-/// `wanted` and their dependencies that are `down`, dependencies first.
-fn closure(graph: &Graph, wanted: &[usize], down: impl Fn(usize) -> bool) -> Vec<usize> {
-    let mut seen = vec![false; graph.len()];
-    let mut queue = wanted.to_vec();
-    while let Some(c) = queue.pop() {
-        if down(c) && !std::mem::replace(&mut seen[c], true) {
-            queue.extend_from_slice(graph.deps(c));
+/// What the supervisor said a change would do, as far as it has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// Asked; not answered yet.
+    Asking,
+    /// What it would do, a line per step, as `sundown stop` prints it.
+    Plan(Vec<String>),
+    /// The change would be refused, in the supervisor's words.
+    Refused(String),
+}
+
+impl Answer {
+    pub(crate) fn of(answer: Result<Planned, String>) -> Answer {
+        match answer {
+            Ok(p) => Answer::Plan(lines(&p)),
+            Err(why) => Answer::Refused(why),
         }
     }
-    let set: Vec<usize> = (0..graph.len()).filter(|&j| seen[j]).collect();
-    levelled(graph, &set, false)
+
+    /// What the dialog shows.
+    pub(crate) fn lines(&self) -> Vec<String> {
+        match self {
+            Answer::Asking => vec!["asking sundown…".into()],
+            Answer::Plan(lines) => lines.clone(),
+            Answer::Refused(why) => vec![format!("sundown would refuse it: {why}")],
+        }
+    }
 }
 
-/// `set` by level within the set, then by name: going down (`stopping`)
-/// one more than its highest dependent in the set, going up one more than
-/// its highest dependency.
-fn levelled(graph: &Graph, set: &[usize], stopping: bool) -> Vec<usize> {
-    let mut level = vec![0usize; graph.len()];
-    let topo = graph.topological_order();
-    let order: Vec<usize> = if stopping {
-        topo.iter().rev().copied().collect()
-    } else {
-        topo.to_vec()
-    };
-    for i in order {
-        let next = if stopping {
-            graph.dependents(i)
-        } else {
-            graph.deps(i)
-        };
-        level[i] = next
-            .iter()
-            .filter(|j| set.contains(j))
-            .map(|&j| level[j] + 1)
-            .max()
-            .unwrap_or(0);
-    }
-    let mut out = set.to_vec();
-    out.sort_by(|&a, &b| (level[a], graph.name(a)).cmp(&(level[b], graph.name(b))));
-    out
+/// A plan as `sundown stop` words it, a line per step.
+pub(crate) fn lines(p: &Planned) -> Vec<String> {
+    crate::change::planned(p)
+        .lines()
+        .map(str::to_string)
+        .collect()
 }

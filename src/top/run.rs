@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use super::app::{self, App, LOG_LINES};
 use super::keys::Effect;
 use super::order::Order;
-use super::plan::Verb;
+use super::plan::{self, Verb};
 use super::term::Guard;
 
 /// How often the status is read while nothing happens, and during a
@@ -32,6 +32,8 @@ enum Msg {
     /// The status could not be read: the supervisor is gone.
     Gone(String),
     Log(String, Vec<u8>),
+    /// The supervisor's dry run of a change: what it would do, or why not.
+    Previewed(Verb, Option<String>, Result<client::Planned, String>),
     /// A change was accepted: what it does.
     Planned(String, Vec<String>),
     /// A change ended: done, or why not.
@@ -74,6 +76,9 @@ pub(crate) async fn run(
             event = events.next() => match event {
                 Some(Ok(Event::Key(k))) if k.kind == KeyEventKind::Press => match app.key(k) {
                     Effect::Quit => break 0,
+                    Effect::Preview(verb, name) => {
+                        tokio::spawn(preview(socket.to_path_buf(), verb, name, tx.clone()));
+                    }
                     Effect::Send(verb, name) => {
                         tokio::spawn(change(socket.to_path_buf(), verb, name, tx.clone()));
                     }
@@ -124,6 +129,7 @@ fn apply(app: &mut App, msg: Msg) {
             app.mode = app::Mode::Normal;
         }
         Msg::Log(name, bytes) => app.log(&name, &bytes),
+        Msg::Previewed(verb, name, answer) => app.previewed(verb, name.as_deref(), answer),
         Msg::Planned(what, lines) => app.say(format!("{what}: {}", lines.join("; "))),
         Msg::Changed(what, Ok(())) => app.say(format!("{what}: done")),
         Msg::Changed(what, Err(why)) => app.say(format!("{what}: {why}")),
@@ -202,24 +208,42 @@ async fn follow(socket: PathBuf, name: String, tx: mpsc::UnboundedSender<Msg>) {
     .await;
 }
 
+/// Asks the supervisor what a change would do, for the question.
+async fn preview(
+    socket: PathBuf,
+    verb: Verb,
+    name: Option<String>,
+    tx: mpsc::UnboundedSender<Msg>,
+) {
+    let answer = client::preview(&socket, &verb.path(name.as_deref()))
+        .await
+        .map_err(said);
+    let _ = tx.send(Msg::Previewed(verb, name, answer));
+}
+
 /// Sends a change, and says what it does and how it ended.
 async fn change(socket: PathBuf, verb: Verb, name: Option<String>, tx: mpsc::UnboundedSender<Msg>) {
-    let (path, what) = match &name {
-        Some(n) => (
-            format!("/{}/{n}", verb.as_str()),
-            format!("{} {n}", verb.as_str()),
-        ),
-        None => (format!("/{}", verb.as_str()), verb.as_str().to_string()),
+    let what = match &name {
+        Some(n) => format!("{} {n}", verb.as_str()),
+        None => verb.as_str().to_string(),
     };
-    let said = tx.clone();
+    let said_plan = tx.clone();
     let heard = what.clone();
-    let ended = client::change(&socket, &path, move |p| {
-        let _ = said.send(Msg::Planned(heard, app::lines(p)));
+    let ended = client::change(&socket, &verb.path(name.as_deref()), move |p| {
+        let _ = said_plan.send(Msg::Planned(heard, plan::lines(p)));
     })
     .await;
     let ended = ended.map_err(|e| match e {
-        ChangeError::Client(ClientError::Refused { message, .. }) => message,
+        ChangeError::Client(e) => said(e),
         e => e.to_string(),
     });
     let _ = tx.send(Msg::Changed(what, ended));
+}
+
+/// The supervisor's own words for a refusal; what went wrong otherwise.
+fn said(e: ClientError) -> String {
+    match e {
+        ClientError::Refused { message, .. } => message,
+        e => e.to_string(),
+    }
 }

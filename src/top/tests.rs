@@ -14,8 +14,9 @@ use ratatui::style::Color;
 use super::app::{App, Mode};
 use super::fixtures::{self, a_second_before, running, stopping};
 use super::keys::Effect;
-use super::plan::{Verb, preview};
-use sundown::status::{ComponentState as S, StatusView};
+use super::plan::Answer;
+use super::plan::Verb;
+use sundown::control::client::Planned;
 
 fn draw(app: &App) -> Buffer {
     let mut terminal = Terminal::new(TestBackend::new(120, 28)).expect("a test terminal");
@@ -117,13 +118,44 @@ fn typing_a_filter_narrows_the_list() {
     assert_eq!(app.rows().len(), 4);
 }
 
+fn plan(stop: &[&str], start: &[&str]) -> Planned {
+    let names = |v: &[&str]| v.iter().map(|n| n.to_string()).collect();
+    Planned {
+        stop: names(stop),
+        start: names(start),
+        diff: None,
+    }
+}
+
 #[test]
-fn restart_shows_the_plan_and_waits_for_yes() {
+fn restart_asks_sundown_shows_its_plan_and_waits_for_yes() {
     let mut app = fixtures::app(None, running());
     key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::Down);
     assert_eq!(app.selected.as_deref(), Some("workers"));
-    assert_eq!(key(&mut app, KeyCode::Char('r')), Effect::Nothing);
+    // The key asks the supervisor what it would do; the question waits.
+    assert_eq!(
+        key(&mut app, KeyCode::Char('r')),
+        Effect::Preview(Verb::Restart, Some("workers".into()))
+    );
+    let s = matches_snapshot("confirm_asking", &app);
+    assert!(
+        s.contains("restart workers?") && s.contains("asking sundown…"),
+        "{s}"
+    );
+    assert_eq!(
+        key(&mut app, KeyCode::Char('y')),
+        Effect::Nothing,
+        "no yes before the plan"
+    );
+    // An answer to another question is not this one's.
+    app.previewed(Verb::Stop, Some("workers"), Ok(plan(&["x"], &[])));
+    assert!(matches!(&app.mode, Mode::Confirm(p) if p.plan == Answer::Asking));
+    app.previewed(
+        Verb::Restart,
+        Some("workers"),
+        Ok(plan(&["http", "workers"], &["workers", "http"])),
+    );
     let s = matches_snapshot("confirm", &app);
     assert!(s.contains("restart workers?"), "{s}");
     assert!(
@@ -131,6 +163,7 @@ fn restart_shows_the_plan_and_waits_for_yes() {
         "{s}"
     );
     assert!(s.contains("starting (in order): workers, http"), "{s}");
+    assert!(s.contains("y go ahead"), "{s}");
     assert_eq!(
         key(&mut app, KeyCode::Char('y')),
         Effect::Send(Verb::Restart, Some("workers".into()))
@@ -138,6 +171,36 @@ fn restart_shows_the_plan_and_waits_for_yes() {
     assert_eq!(app.mode, Mode::Normal);
     key(&mut app, KeyCode::Char('s'));
     assert_eq!(key(&mut app, KeyCode::Char('n')), Effect::Nothing);
+    assert_eq!(app.mode, Mode::Normal);
+    // Closed before the answer came: the answer opens nothing.
+    app.previewed(
+        Verb::Stop,
+        Some("workers"),
+        Ok(plan(&["http", "workers"], &[])),
+    );
+    assert_eq!(app.mode, Mode::Normal);
+}
+
+#[test]
+fn a_change_sundown_would_refuse_says_why_and_cannot_be_sent() {
+    let mut app = fixtures::app(None, running());
+    assert_eq!(
+        key(&mut app, KeyCode::Char('R')),
+        Effect::Preview(Verb::Reload, None)
+    );
+    app.previewed(
+        Verb::Reload,
+        None,
+        Err("another change is under way (stop redis); ask again once it is done".into()),
+    );
+    let s = matches_snapshot("confirm_refused", &app);
+    assert!(
+        s.contains("sundown would refuse it: another change is under way"),
+        "{s}"
+    );
+    assert!(s.contains("n close") && !s.contains("go ahead"), "{s}");
+    assert_eq!(key(&mut app, KeyCode::Enter), Effect::Nothing);
+    assert_eq!(key(&mut app, KeyCode::Esc), Effect::Nothing);
     assert_eq!(app.mode, Mode::Normal);
 }
 
@@ -213,41 +276,6 @@ fn q_and_ctrl_c_quit() {
     assert_eq!(app.key(ctrl_c), Effect::Quit);
 }
 
-// The plan shown before the question, by the engine's rules.
-fn plan(verb: Verb, name: &str, view: &StatusView) -> (Vec<String>, Vec<String>) {
-    let order = fixtures::order();
-    let i = order.index(name).expect("in the graph");
-    let p = preview(&order.graph, view, verb, i).expect("a plan");
-    (p.stop, p.start)
-}
-
-#[test]
-fn stop_takes_running_dependents_first() {
-    let (stop, start) = plan(Verb::Stop, "redis", &fixtures::running());
-    assert_eq!(stop, ["http", "workers", "redis"]);
-    assert!(start.is_empty());
-}
-
-#[test]
-fn restart_stops_dependents_first_and_starts_dependencies_first() {
-    let (stop, start) = plan(Verb::Restart, "workers", &fixtures::running());
-    assert_eq!(stop, ["http", "workers"]);
-    assert_eq!(start, ["workers", "http"]);
-}
-
-#[test]
-fn start_brings_back_what_the_stop_took_down() {
-    let mut view = fixtures::running();
-    for c in &mut view.components {
-        if ["http", "workers", "redis"].contains(&c.name.as_str()) {
-            c.state = S::Stopped;
-        }
-    }
-    let (stop, start) = plan(Verb::Start, "redis", &view);
-    assert!(stop.is_empty());
-    assert_eq!(start, ["redis", "workers", "http"]);
-}
-
 #[test]
 fn a_log_line_split_inside_a_character_arrives_whole() {
     let mut app = fixtures::app(None, running());
@@ -281,6 +309,9 @@ fn without_the_running_graph_the_list_is_by_name() {
         Some("postgres")
     );
     assert!(app.rows().iter().all(|r| r.level == 0));
-    app.ask(Verb::Restart);
-    assert!(matches!(&app.mode, Mode::Confirm(p) if p.plan[0].starts_with("the supervisor says")));
+    // The plan comes from the supervisor, graph or not.
+    assert_eq!(
+        app.ask(Verb::Restart),
+        Some((Verb::Restart, Some("postgres".into())))
+    );
 }
