@@ -3,11 +3,12 @@
 //! log lines and how the run ended. The I/O loop changes it; `view`
 //! draws it. Nothing here does I/O, so every screen can be tested.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::path::PathBuf;
 
+use sundown::RunExit;
 use sundown::control::client::Planned;
-use sundown::status::{ComponentState, ComponentView, StatusView};
+use sundown::status::{ComponentView, StatusView};
 
 use super::order::Order;
 use super::plan::{Answer, Verb};
@@ -69,8 +70,11 @@ pub(crate) struct App {
     pub(crate) messages: VecDeque<String>,
     /// Set once the supervisor is gone: what is known of how it ended.
     pub(crate) ended: Option<Vec<String>>,
-    /// Components seen being killed in this shutdown (for how it ended).
-    pub(crate) killed: BTreeSet<String>,
+    /// Why the supervisor's word on how the run ended cannot come (it
+    /// was not asked, or the connection broke), until it is gone.
+    unsaid: Option<String>,
+    /// The status could not be read any more.
+    gone: bool,
     /// Budget at the start of the shutdown, when the config did not say.
     pub(crate) budget_seen_ms: f64,
 }
@@ -88,18 +92,14 @@ impl App {
             logs: Logs::default(),
             messages: VecDeque::new(),
             ended: None,
-            killed: BTreeSet::new(),
+            unsaid: None,
+            gone: false,
             budget_seen_ms: 0.0,
         }
     }
 
     /// A new snapshot. The one before stays for the CPU deltas.
     pub(crate) fn status(&mut self, view: StatusView) {
-        for c in &view.components {
-            if c.state == ComponentState::Killing {
-                self.killed.insert(c.name.clone());
-            }
-        }
         if let Some(s) = &view.shutdown {
             self.budget_seen_ms = self.budget_seen_ms.max(s.budget_left_ms);
         }
@@ -206,6 +206,35 @@ impl App {
             && p.plan == Answer::Asking
         {
             p.plan = Answer::of(answer);
+        }
+    }
+
+    /// The supervisor's word on how the run ended (`GET /wait?end`), or
+    /// why it cannot come. The word ends the view at once; without it,
+    /// the view ends once the status cannot be read either.
+    pub(crate) fn heard_end(&mut self, end: Result<RunExit, String>) {
+        match end {
+            Ok(exit) => self.end(Ok(&exit)),
+            Err(why) if self.gone => self.end(Err(&why)),
+            Err(why) => self.unsaid = Some(why),
+        }
+    }
+
+    /// The status could not be read (`why`): the supervisor is gone, or
+    /// stuck. Its word on the end may still be on its way.
+    pub(crate) fn gone(&mut self, why: &str) {
+        self.gone = true;
+        match self.unsaid.take() {
+            Some(unsaid) => self.end(Err(&unsaid)),
+            None if self.ended.is_none() => self.say(format!("status: {why}")),
+            None => {}
+        }
+    }
+
+    fn end(&mut self, exit: Result<&RunExit, &str>) {
+        if self.ended.is_none() {
+            self.ended = Some(super::ended::ended(exit, self.view.as_ref()));
+            self.mode = Mode::Normal;
         }
     }
 

@@ -93,6 +93,7 @@ fn running_at(now_ms: f64, cpu: [f64; 3]) -> StatusView {
         ],
         shutdown: None,
         exit_with: None,
+        exit: None,
     }
 }
 

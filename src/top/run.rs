@@ -16,7 +16,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 
-use super::app::{self, App, LOG_LINES};
+use super::app::{App, LOG_LINES};
 use super::keys::Effect;
 use super::order::Order;
 use super::plan::{self, Verb};
@@ -31,6 +31,8 @@ enum Msg {
     Status(StatusView),
     /// The status could not be read: the supervisor is gone.
     Gone(String),
+    /// How the run ended, in the supervisor's word, or why it did not say.
+    End(Result<sundown::RunExit, String>),
     Log(String, Vec<u8>),
     /// The supervisor's dry run of a change: what it would do, or why not.
     Previewed(Verb, Option<String>, Result<client::Planned, String>),
@@ -51,6 +53,7 @@ pub(crate) async fn run(
     let wake = Arc::new(Notify::new());
     let poller = tokio::spawn(poll(socket.to_path_buf(), tx.clone(), Arc::clone(&wake)));
     let watcher = tokio::spawn(watch_shutdown(socket.to_path_buf(), Arc::clone(&wake)));
+    let end = tokio::spawn(watch_end(socket.to_path_buf(), tx.clone()));
     let mut follower: Option<JoinHandle<()>> = None;
     let mut events = EventStream::new();
     let (mut term, mut int, mut hup) = (
@@ -115,6 +118,7 @@ pub(crate) async fn run(
     };
     poller.abort();
     watcher.abort();
+    end.abort();
     if let Some(f) = follower {
         f.abort();
     }
@@ -124,10 +128,8 @@ pub(crate) async fn run(
 fn apply(app: &mut App, msg: Msg) {
     match msg {
         Msg::Status(v) => app.status(v),
-        Msg::Gone(why) => {
-            app.ended = Some(super::ended::ended(app.view.as_ref(), &app.killed, &why));
-            app.mode = app::Mode::Normal;
-        }
+        Msg::Gone(why) => app.gone(&why),
+        Msg::End(end) => app.heard_end(end),
         Msg::Log(name, bytes) => app.log(&name, &bytes),
         Msg::Previewed(verb, name, answer) => app.previewed(verb, name.as_deref(), answer),
         Msg::Planned(what, lines) => app.say(format!("{what}: {}", lines.join("; "))),
@@ -192,6 +194,13 @@ async fn watch_shutdown(socket: PathBuf, wake: Arc<Notify>) {
         }
     }
     wake.notify_one();
+}
+
+/// Asks the supervisor how its run ends, once it has: it answers before
+/// its socket closes. A supervisor killed first cannot.
+async fn watch_end(socket: PathBuf, tx: mpsc::UnboundedSender<Msg>) {
+    let end = client::end(&socket).await.map_err(said);
+    let _ = tx.send(Msg::End(end));
 }
 
 /// `sundown logs -f NAME`, into the app.

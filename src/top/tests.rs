@@ -2,7 +2,6 @@
 //! compared with the text files in `snapshots/` (`UPDATE_SNAPSHOTS=1`
 //! writes them anew), and its keys.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -16,6 +15,7 @@ use super::fixtures::{self, a_second_before, running, stopping};
 use super::keys::Effect;
 use super::plan::Answer;
 use super::plan::Verb;
+use sundown::RunExit;
 use sundown::control::client::Planned;
 
 fn draw(app: &App) -> Buffer {
@@ -218,21 +218,23 @@ fn a_shutdown_shows_its_phase_what_it_waits_on_and_countdowns() {
 }
 
 #[test]
-fn once_the_supervisor_is_gone_it_says_how_the_run_ended() {
+fn once_the_supervisor_is_gone_it_says_how_the_run_ended_in_its_own_word() {
     let mut app = fixtures::app(Some(running()), stopping());
-    let killed = BTreeSet::from(["workers".to_string()]);
-    app.ended = Some(super::ended::ended(
-        app.view.as_ref(),
-        &killed,
-        "its control socket closed",
-    ));
+    key(&mut app, KeyCode::Char('?'));
+    // The word comes before the socket closes; the view ends with it.
+    app.heard_end(Ok(RunExit {
+        code: 3,
+        meaning: "stopped by force".into(),
+    }));
+    app.gone("its control socket closed");
+    assert_eq!(app.mode, Mode::Normal, "the help is closed");
     let s = matches_snapshot("ended", &app);
     assert!(
-        s.contains("sundown exited (its control socket closed)"),
+        s.contains("sundown exited with code 3 (stopped by force)"),
         "{s}"
     );
     assert!(
-        s.contains("exit code 3 (stopped by force): workers killed at the timeout"),
+        s.contains("last status, at 65.4s: it was shutting down (SIGTERM)"),
         "{s}"
     );
     assert_eq!(key(&mut app, KeyCode::Char('r')), Effect::Nothing);
@@ -240,19 +242,43 @@ fn once_the_supervisor_is_gone_it_says_how_the_run_ended() {
 }
 
 #[test]
-fn a_clean_end_and_an_unseen_one_are_told_apart() {
-    let clean = super::ended::ended(
-        Some(&stopping()),
-        &BTreeSet::new(),
-        "its control socket closed",
+fn a_supervisor_gone_without_a_word_leaves_the_end_unknown() {
+    // The socket closed first, then the long poll broke: killed.
+    let mut app = fixtures::app(None, stopping());
+    app.gone("its control socket closed");
+    assert!(app.ended.is_none(), "its word may still be on its way");
+    app.heard_end(Err("the supervisor ended before answering".into()));
+    let lines = app.ended.clone().expect("ended");
+    assert!(
+        lines[0].starts_with("how sundown ended is unknown"),
+        "{lines:?}"
     );
-    assert_eq!(clean[2], "exit code 0 (clean): everything stopped in time");
-    let unseen = super::ended::ended(
-        Some(&running()),
-        &BTreeSet::new(),
-        "its control socket closed",
+    assert_eq!(lines[1], "(the supervisor ended before answering)");
+    // The other way round: the long poll broke while the status still read.
+    let mut app = fixtures::app(None, running());
+    app.heard_end(Err("connection reset".into()));
+    assert!(app.ended.is_none());
+    app.gone("its control socket closed");
+    let lines = app.ended.clone().expect("ended");
+    assert!(
+        lines[0].starts_with("how sundown ended is unknown"),
+        "{lines:?}"
     );
-    assert!(unseen[2].starts_with("exit code unknown"), "{unseen:?}");
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("last status, at 65.4s: no shutdown had begun")
+    );
+    // The word wins over what was seen, whatever the order.
+    let mut app = fixtures::app(None, running());
+    app.gone("its control socket closed");
+    app.heard_end(Ok(RunExit {
+        code: 4,
+        meaning: "second signal".into(),
+    }));
+    assert_eq!(
+        app.ended.expect("ended")[0],
+        "sundown exited with code 4 (second signal)"
+    );
 }
 
 #[test]

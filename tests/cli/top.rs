@@ -227,13 +227,49 @@ fn top_restarts_the_selected_component_after_a_yes_and_gives_the_terminal_back()
     let modes = tcgetattr(&top.slave).expect("the terminal's modes");
     assert!(modes.local_flags.contains(LocalFlags::ICANON));
 
-    // It stays until the supervisor is gone, then says how the run ended.
+    // It stays until the supervisor is gone, then says how the run ended,
+    // as the supervisor itself told it.
     let mut top = Top::spawn(&sb);
     top.wait_for("log: db (follows)");
     sd.signal(Signal::SIGTERM);
     assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
-    top.wait_for("sundown exited (its control socket closed)");
-    top.wait_for("exit code 0 (clean)");
+    top.wait_for("sundown exited with code 0 (clean)");
+    top.keys("q");
+    assert_eq!(top.wait_exit(), 0, "{}", top.screen());
+}
+
+#[test]
+fn top_shows_the_exit_code_of_a_second_signal_and_an_unknown_end_after_a_kill() {
+    let sb = Sandbox::new();
+    // db ignores SIGTERM, so the shutdown waits on it until the second signal.
+    sb.config(&sb.stubborn("db", "stop_timeout = \"30s\""));
+    let mut sd: Sundown = sb.run();
+    sd.wait_ready(1);
+    sb.wait_for_log("start db");
+    let mut top = Top::spawn(&sb);
+    top.wait_for("log: db (follows)");
+    sd.signal(Signal::SIGTERM);
+    top.wait_for("waiting on db");
+    sd.signal(Signal::SIGTERM);
+    assert_eq!(sd.exit_code(), 4, "{}", sd.stderr());
+    top.wait_for("sundown exited with code 4 (second signal)");
+    top.keys("q");
+    assert_eq!(top.wait_exit(), 0, "{}", top.screen());
+
+    // Killed, it cannot say: top says it does not know.
+    sb.config("[components.a]\nkind = \"sim\"\n");
+    let mut sd: Sundown = sb.run();
+    sd.wait_ready(1);
+    let mut top = Top::spawn(&sb);
+    top.wait_for("log: a (follows)");
+    sd.signal(Signal::SIGKILL);
+    sd.wait_exit(TIMEOUT);
+    top.wait_for("how sundown ended is unknown");
+    assert!(
+        !top.screen().contains("exited with code"),
+        "{}",
+        top.screen()
+    );
     top.keys("q");
     assert_eq!(top.wait_exit(), 0, "{}", top.screen());
 }

@@ -193,7 +193,6 @@ impl Engine {
                 "helper tasks still running {KILL_GRACE:?} after the last component ended; not waiting for them"
             );
         }
-        self.status.send_modify(Status::finish);
         let report = ShutdownReport::from_events(
             &self.config,
             &self.graph,
@@ -201,6 +200,9 @@ impl Engine {
             wall,
             self.events.events(),
         );
+        // Told before the control socket closes, so that a client hears
+        // how the run ended from the supervisor itself.
+        self.status.send_modify(|s| s.finish(report.run_exit()));
         tracing::info!(
             "all components down in {:.0} ms after the shutdown began; exit code {}",
             report.shutdown_ms().unwrap_or(0.0),

@@ -60,6 +60,18 @@ impl ExitCode {
     }
 }
 
+/// How a run ended, as the supervisor tells its clients before it goes:
+/// the code its process exits with and what that means. The final status
+/// (`state: done`) carries it, and `GET /wait?end` answers with it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RunExit {
+    /// The process exit code (`sundown run`'s): one of [`ExitCode`]'s, or
+    /// the `exit_with` component's own.
+    pub code: i32,
+    /// A few words for people: `"stopped by force"`, `` "`tests`'s exit status (exit_with)" ``.
+    pub meaning: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::ExitCode::*;

@@ -45,7 +45,7 @@ pub use engine::{
     Updated,
 };
 pub use event::{KillReason, Outcome, Trigger};
-pub use exit::ExitCode;
+pub use exit::{ExitCode, RunExit};
 pub use graph::Graph;
 pub use kind::{Kind, KindSpec, Kinds};
 pub use plan::Plan;

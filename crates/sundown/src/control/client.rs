@@ -159,6 +159,9 @@ pub type Planned = crate::Preview;
 struct Ended {
     done: bool,
     error: Option<String>,
+    /// Only in the answer to `GET /wait?end`.
+    #[serde(default)]
+    exit: Option<crate::RunExit>,
 }
 
 /// Why a change did not happen.
@@ -226,6 +229,32 @@ pub async fn preview(socket: &Path, path: &str) -> Result<Planned, ClientError> 
 /// condition holds, `Ok(Err(why))` once it no longer can. Unbounded: the
 /// caller decides how long to wait.
 pub async fn wait(socket: &Path, query: &str) -> Result<Result<(), String>, ClientError> {
+    let ended = wait_line(socket, query).await?;
+    Ok(if ended.done {
+        Ok(())
+    } else {
+        Err(ended.error.unwrap_or_default())
+    })
+}
+
+/// `GET /wait?end`: how the run ended, in the supervisor's own word,
+/// once it has (the exit code its process exits with). An error when the
+/// socket closed first (the supervisor was killed) or did not say.
+pub async fn end(socket: &Path) -> Result<crate::RunExit, ClientError> {
+    let ended = wait_line(socket, "end").await?;
+    match ended.exit {
+        Some(exit) if ended.done => Ok(exit),
+        _ => Err(broken(
+            socket,
+            ended
+                .error
+                .unwrap_or_else(|| "the supervisor did not say how the run ended".into()),
+        )),
+    }
+}
+
+/// The one line a `GET /wait?QUERY` is answered with.
+async fn wait_line(socket: &Path, query: &str) -> Result<Ended, ClientError> {
     let mut body = send(socket, Method::GET, &format!("/wait?{query}"))
         .await?
         .into_body();
@@ -236,13 +265,8 @@ pub async fn wait(socket: &Path, query: &str) -> Result<Result<(), String>, Clie
             buf.extend_from_slice(data);
         }
         if let Some(end) = buf.iter().position(|&b| b == b'\n') {
-            let ended: Ended = serde_json::from_slice(&buf[..end])
-                .map_err(|e| broken(socket, format!("the answer does not parse: {e}")))?;
-            return Ok(if ended.done {
-                Ok(())
-            } else {
-                Err(ended.error.unwrap_or_default())
-            });
+            return serde_json::from_slice(&buf[..end])
+                .map_err(|e| broken(socket, format!("the answer does not parse: {e}")));
         }
     }
     Err(broken(

@@ -11,7 +11,9 @@
 //! Endpoints: `GET /status` ([`StatusView`], schema 1), `GET
 //! /wait?ready` and `GET /wait?completed=NAME` (a long poll: one JSON line
 //! once every component is up, or NAME has completed, or that can no
-//! longer happen), `POST /shutdown`
+//! longer happen), `GET /wait?end` (once the run has ended, with the exit
+//! code its process exits with: the socket is served until after the
+//! engine is done, so a client hears it before the socket closes), `POST /shutdown`
 //! (the same as SIGTERM), `GET /logs[/NAME][?n=N&since=MS&follow=1]` (a
 //! component's recent lines, or every component's in time order, then the
 //! new ones until the run ends), and the changes

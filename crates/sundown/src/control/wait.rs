@@ -1,11 +1,14 @@
-//! `GET /wait?ready` and `GET /wait?completed=NAME`: a long poll that
-//! answers once the condition holds, or once it never can (the run is
-//! shutting down, NAME failed). It watches the engine's status channel, so
-//! nothing polls; the client bounds the wait (`sundown wait --timeout`).
+//! `GET /wait?ready`, `GET /wait?completed=NAME` and `GET /wait?end`: a
+//! long poll that answers once the condition holds, or once it never can
+//! (the run is shutting down, NAME failed). It watches the engine's status
+//! channel, so nothing polls; the client bounds the wait (`sundown wait
+//! --timeout`).
 //!
 //! The head is sent at once and the answer is one JSON line,
 //! `{"done": true}` or `{"done": false, "error": "…"}`, so a client's
-//! timeout for the head never cuts a long wait short.
+//! timeout for the head never cuts a long wait short. `end` answers once
+//! the run has ended, before the socket closes, with how:
+//! `{"done": true, "exit": {"code": 4, "meaning": "second signal"}}`.
 
 use std::convert::Infallible;
 
@@ -27,6 +30,8 @@ pub(super) enum Condition {
     Ready,
     /// This component ended by itself with exit status 0.
     Completed(String),
+    /// The run has ended (its exit code is known).
+    End,
 }
 
 impl Condition {
@@ -34,10 +39,11 @@ impl Condition {
     pub(super) fn parse(query: Option<&str>) -> Result<Condition, String> {
         match query.unwrap_or("") {
             "" | "ready" => Ok(Condition::Ready),
+            "end" => Ok(Condition::End),
             q => match q.strip_prefix("completed=") {
                 Some(name) if !name.is_empty() => Ok(Condition::Completed(name.to_string())),
                 _ => Err(format!(
-                    "GET /wait?{q}: wait for `ready` or `completed=NAME`"
+                    "GET /wait?{q}: wait for `ready`, `completed=NAME` or `end`"
                 )),
             },
         }
@@ -48,6 +54,7 @@ impl Condition {
     fn settled(&self, s: &Status) -> Option<Result<(), String>> {
         let stopping = s.shutdown.as_ref().map(|sh| sh.trigger.to_string());
         match self {
+            Condition::End => s.exit.is_some().then_some(Ok(())),
             Condition::Ready => {
                 let not: Vec<String> = s
                     .components
@@ -95,13 +102,20 @@ pub(super) fn answer(
     let line = futures::stream::once(async move {
         let mut end = None;
         let waited = tokio::select! {
+            // The run's end is published before the socket is told to
+            // close: when both are there, the end is what is answered.
+            biased;
             w = status.wait_for(|s| {
                 end = condition.settled(s);
                 end.is_some()
             }) => w.is_ok(),
             () = ends.cancelled() => false,
         };
+        let exit = status.borrow().exit.clone();
         let end = match end {
+            Some(Ok(())) if waited && condition == Condition::End => {
+                serde_json::json!({ "done": true, "exit": exit })
+            }
             Some(Ok(())) if waited => serde_json::json!({ "done": true }),
             Some(Err(why)) if waited => serde_json::json!({ "done": false, "error": why }),
             _ => serde_json::json!({ "done": false, "error": "the run ended" }),
@@ -129,6 +143,7 @@ mod tests {
             Condition::parse(Some("completed=migrate")),
             Ok(Condition::Completed("migrate".into()))
         );
+        assert_eq!(Condition::parse(Some("end")), Ok(Condition::End));
         assert!(Condition::parse(Some("completed=")).is_err());
         assert!(Condition::parse(Some("bogus")).is_err());
     }

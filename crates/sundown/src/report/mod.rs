@@ -281,6 +281,31 @@ impl ShutdownReport {
         c.exit_status.or_else(by_signal).unwrap_or(class.code())
     }
 
+    /// The process exit code with its meaning, as the final status tells
+    /// it: an `exit_with` component's own code is said to be its.
+    pub fn run_exit(&self) -> crate::exit::RunExit {
+        // As `process_exit_code` decides whose code it is.
+        let own = match &self.trigger {
+            Some(Trigger::ExitWith(name)) if self.exit() != ExitCode::Forced => self
+                .component(name)
+                .filter(|c| c.exit_status.is_some() || c.signal.is_some())
+                .map(|c| match (c.exit_status, &c.signal) {
+                    (None, Some(sig)) => format!("`{name}` was killed by {sig} (exit_with)"),
+                    _ => format!("`{name}`'s exit status (exit_with)"),
+                }),
+            _ => None,
+        };
+        let meaning = own.unwrap_or_else(|| {
+            ExitCode::from_code(self.exit_code)
+                .map_or("unknown", ExitCode::meaning)
+                .to_string()
+        });
+        crate::exit::RunExit {
+            code: self.exit_code,
+            meaning,
+        }
+    }
+
     /// Milliseconds from the start of the shutdown to the last component down.
     pub fn shutdown_ms(&self) -> Option<f64> {
         self.shutdown_started_at.map(|s| self.ended_at - s)

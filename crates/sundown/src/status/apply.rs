@@ -42,6 +42,7 @@ impl Status {
             all_ready_at: None,
             shutdown: None,
             exit_with: config.exit_with().map(str::to_string),
+            exit: None,
             shutdown_timeout: plan.shutdown_timeout,
             started,
         }
@@ -183,7 +184,9 @@ impl Status {
         self.components[i].detail = detail;
     }
 
-    pub(crate) fn finish(&mut self) {
+    /// The run has ended, and its process exits with `exit`.
+    pub(crate) fn finish(&mut self, exit: crate::exit::RunExit) {
         self.state = State::Done;
+        self.exit = Some(exit);
     }
 }

@@ -180,6 +180,8 @@ pub struct Status {
     pub phase_ms: Vec<(Option<f64>, Option<f64>)>,
     /// The component whose end ends the run (`exit_with`).
     pub exit_with: Option<String>,
+    /// Once the run has ended: the code its process exits with, and why.
+    pub exit: Option<crate::exit::RunExit>,
     #[serde(skip)]
     shutdown_timeout: Duration,
     #[serde(skip)]

@@ -83,6 +83,11 @@ pub struct StatusView {
     /// exit code (`exit_with`); `null` when there is none.
     #[serde(default)]
     pub exit_with: Option<String>,
+    /// `null` until the run has ended; then (in the final status, `state`
+    /// `done`) the code the supervisor's process exits with and what it
+    /// means: `{"code": 3, "meaning": "stopped by force"}`.
+    #[serde(default)]
+    pub exit: Option<crate::exit::RunExit>,
 }
 
 /// One component in a [`StatusView`].
@@ -204,6 +209,7 @@ impl Status {
                 forced: s.forced,
             }),
             exit_with: self.exit_with.clone(),
+            exit: self.exit.clone(),
         }
     }
 }

@@ -17,3 +17,4 @@ mod reload_in_place;
 mod report_schema;
 mod restart;
 mod robustness;
+mod run_end;
