@@ -48,13 +48,17 @@ fn shutdown(frame: &mut Frame<'_>, area: Rect, app: &App, v: &StatusView, s: &Sh
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let rows = Layout::vertical(vec![Constraint::Length(1); s.waiting_on.len() + 2]).split(inner);
-    let phase = s
-        .phase
-        .map_or_else(String::new, |p| format!(" · phase {p}/{}", s.phases));
-    let waits = if s.waiting_on.is_empty() {
-        "waiting on nothing".to_string()
-    } else {
-        format!("waiting on {}", s.waiting_on.join(", "))
+    // Once forced, no phase runs and no deadline is left: say so, as the
+    // status table and the log do, rather than show a stale phase.
+    let phase = match (s.forced, s.phase) {
+        (Some(reason), _) => format!(" · forced: killing everything ({})", reason.phrase()),
+        (None, Some(p)) => format!(" · phase {p}/{}", s.phases),
+        (None, None) => String::new(),
+    };
+    let waits = match (s.waiting_on.is_empty(), s.forced.is_some()) {
+        (true, _) => "waiting on nothing".to_string(),
+        (false, true) => format!("waiting on {} to end", s.waiting_on.join(", ")),
+        (false, false) => format!("waiting on {}", s.waiting_on.join(", ")),
     };
     frame.render_widget(
         Paragraph::new(format!("{}{phase} · {waits}", s.trigger)).bold(),
@@ -73,6 +77,7 @@ fn shutdown(frame: &mut Frame<'_>, area: Rect, app: &App, v: &StatusView, s: &Sh
         };
         let (ratio, label) = match (c.state, c.kill_in_ms) {
             (ComponentState::Killing, _) => (0.0, "killed, waiting for it to end".to_string()),
+            _ if s.forced.is_some() => (0.0, "being killed".to_string()),
             (_, Some(left)) => {
                 // From its stop request (when it entered `stopping`) to its kill.
                 let window = v.now_ms + left - c.since_ms;
@@ -96,13 +101,18 @@ fn shutdown(frame: &mut Frame<'_>, area: Rect, app: &App, v: &StatusView, s: &Sh
         .order
         .as_ref()
         .map_or(app.budget_seen_ms, |o| o.budget.as_secs_f64() * 1000.0);
-    let label = format!(
-        "{:width$}  {:.1}s left",
-        "budget",
-        s.budget_left_ms / 1000.0
-    );
+    let (label, left) = if s.forced.is_some() {
+        (format!("{:width$}  no longer waited on", "budget"), 0.0)
+    } else {
+        let label = format!(
+            "{:width$}  {:.1}s left",
+            "budget",
+            s.budget_left_ms / 1000.0
+        );
+        (label, ratio(s.budget_left_ms, total))
+    };
     frame.render_widget(
-        bar(label, ratio(s.budget_left_ms, total), Color::Yellow),
+        bar(label, left, Color::Yellow),
         rows[s.waiting_on.len() + 1],
     );
 }

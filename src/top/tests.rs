@@ -218,6 +218,29 @@ fn a_shutdown_shows_its_phase_what_it_waits_on_and_countdowns() {
 }
 
 #[test]
+fn a_forced_shutdown_drops_the_phase_and_the_countdowns() {
+    let mut forced = stopping();
+    if let Some(s) = forced.shutdown.as_mut() {
+        s.forced = Some(sundown::KillReason::SecondSignal);
+        s.time_left_ms = None;
+    }
+    for c in &mut forced.components {
+        c.kill_in_ms = None;
+    }
+    let app = fixtures::app(Some(running()), forced);
+    let s = matches_snapshot("shutdown_forced", &app);
+    assert!(
+        s.contains(
+            "SIGTERM · forced: killing everything (the second signal) · waiting on workers to end"
+        ),
+        "{s}"
+    );
+    assert!(s.contains("workers  being killed"), "{s}");
+    assert!(s.contains("budget   no longer waited on"), "{s}");
+    assert!(!s.contains("phase 2/3") && !s.contains("killed in"), "{s}");
+}
+
+#[test]
 fn once_the_supervisor_is_gone_it_says_how_the_run_ended_in_its_own_word() {
     let mut app = fixtures::app(Some(running()), stopping());
     key(&mut app, KeyCode::Char('?'));
