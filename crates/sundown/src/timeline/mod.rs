@@ -38,7 +38,6 @@
 use std::fmt::Write as _;
 
 use crate::event::{KillReason, Outcome, Trigger};
-use crate::exit::ExitCode;
 use crate::report::{ComponentReport, PhaseReport, ShutdownReport};
 
 mod axis;
@@ -79,10 +78,11 @@ fn trigger_text(t: Option<&Trigger>) -> String {
     t.map_or_else(|| "no shutdown".to_string(), Trigger::to_string)
 }
 
-/// `exit 3 (stopped by force)`.
+/// `exit 3 (stopped by force)`, in the final status's words (an
+/// `exit_with` component's own code is said to be its).
 fn exit_label(r: &ShutdownReport) -> String {
-    let meaning = ExitCode::from_code(r.exit_code).map_or("unknown", ExitCode::meaning);
-    format!("exit {} ({meaning})", r.exit_code)
+    let exit = r.run_exit();
+    format!("exit {} ({})", exit.code, exit.meaning)
 }
 
 /// The milestones of the run, in order, each with whether it is alarming

@@ -249,6 +249,23 @@ fn eager_reports_say_phase_timeouts_do_not_apply() {
 }
 
 #[test]
+fn an_exit_with_run_names_whose_exit_code_it_is() {
+    let mut r = fixture();
+    r.trigger = Some(Trigger::ExitWith(WEB.into()));
+    r.exit_code = 7;
+    if let Some(web) = r.components.iter_mut().find(|c| c.name == WEB) {
+        web.exit_status = Some(7);
+    }
+    let want = format!("exit 7 (`{WEB}`'s exit status (exit_with))");
+    let text = render_terminal(&r, 100, false);
+    assert!(text.contains(&want), "{text}");
+    assert!(
+        render_html(&r).contains("exit 7 ("),
+        "the page says the code too"
+    );
+}
+
+#[test]
 fn an_empty_report_still_renders() {
     let r = empty();
     let text = render_terminal(&r, 80, false);
