@@ -37,3 +37,4 @@ mod standins;
 mod stop;
 mod timeline;
 mod tree;
+mod usage;

@@ -51,11 +51,11 @@ impl Status {
 }
 
 /// The status as `sundown status --json` and the control socket's
-/// `GET /status` show it (schema 1): a snapshot rendered at one moment, so
-/// countdowns are already computed.
+/// `GET /status` show it (schema 2, `docs/status.schema.json`): a snapshot
+/// rendered at one moment, so countdowns are already computed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatusView {
-    /// `1`; bumped when a field changes meaning or goes away.
+    /// [`SCHEMA`]; bumped when a field changes meaning or goes away.
     pub schema: u32,
     /// When this view was made, ms since the supervisor started.
     pub now_ms: f64,
@@ -94,10 +94,14 @@ pub struct ComponentView {
     /// Where its lines are kept (`log_file`); `null` when nowhere.
     #[serde(default)]
     pub log_file: Option<std::path::PathBuf>,
-    /// What it uses of the machine, last sampled; `null` while nothing of it runs.
+    /// What it uses of the machine, measured when the view was made; `null`
+    /// while nothing of it runs (and when it could not be measured in time).
     #[serde(default)]
     pub usage: Option<Usage>,
 }
+
+/// The status view's format version: 2 added `usage`.
+pub const SCHEMA: u32 = 2;
 
 /// CPU and memory of one component, in a [`ComponentView`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -145,7 +149,7 @@ impl Status {
     pub fn view(&self, now_ms: f64) -> StatusView {
         let left = |at: f64| (at - now_ms).max(0.0);
         StatusView {
-            schema: 1,
+            schema: SCHEMA,
             now_ms,
             state: self.state,
             components: self
@@ -161,7 +165,10 @@ impl Status {
                     detail: c.detail.clone(),
                     completed: c.completed,
                     log_file: c.log_file.clone(),
-                    usage: None,
+                    // Measured by whoever makes the view (see `with_usage`),
+                    // except what needs no measuring.
+                    usage: (c.state.is_running() && c.tracked().is_none())
+                        .then_some(Usage::Supervisor),
                 })
                 .collect(),
             shutdown: self.shutdown.as_ref().map(|s| ShutdownView {
@@ -178,5 +185,15 @@ impl Status {
             }),
             exit_with: self.exit_with.clone(),
         }
+    }
+}
+
+impl StatusView {
+    /// The view with each component's usage as measured, in component order.
+    pub(crate) fn with_usage(mut self, usage: Vec<Option<Usage>>) -> StatusView {
+        for (c, u) in self.components.iter_mut().zip(usage) {
+            c.usage = u;
+        }
+        self
     }
 }
