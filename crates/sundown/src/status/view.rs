@@ -146,6 +146,9 @@ pub struct ShutdownView {
 
 impl Status {
     /// The status as shown to clients, at `now_ms` on the supervisor's clock.
+    /// A process kind's `usage` is left `null` here: measuring it reads
+    /// `/proc`, which the control socket's `GET /status` does off the
+    /// engine when asked; an in-process kind's is [`Usage::Supervisor`].
     pub fn view(&self, now_ms: f64) -> StatusView {
         let left = |at: f64| (at - now_ms).max(0.0);
         StatusView {

@@ -5,6 +5,8 @@
 
 use std::path::Path;
 
+use super::procfs::Reader;
+
 /// `usage_usec` of a `cpu.stat`, in seconds.
 pub(super) fn parse_cpu(text: &str) -> Option<f64> {
     let usec: u64 = field(text, "usage_usec")?;
@@ -33,20 +35,20 @@ fn field(text: &str, key: &str) -> Option<u64> {
 }
 
 /// The CPU seconds of the cgroup at `dir`; `None` when it is gone.
-pub(super) fn cpu(dir: &Path) -> Option<f64> {
-    parse_cpu(&std::fs::read_to_string(dir.join("cpu.stat")).ok()?)
+pub(super) fn cpu(dir: &Path, r: &mut Reader) -> Option<f64> {
+    parse_cpu(r.read(dir.join("cpu.stat"))?)
 }
 
 /// The resident memory of the cgroup at `dir`, when its memory controller
 /// is enabled (often not: it must be enabled in the parent, which sundown
 /// leaves as it finds it).
-pub(super) fn memory(dir: &Path) -> Option<u64> {
-    parse_memory(&std::fs::read_to_string(dir.join("memory.stat")).ok()?)
+pub(super) fn memory(dir: &Path, r: &mut Reader) -> Option<u64> {
+    parse_memory(r.read(dir.join("memory.stat"))?)
 }
 
 /// The processes in the cgroup at `dir`.
-pub(super) fn procs(dir: &Path) -> Vec<u32> {
-    std::fs::read_to_string(dir.join("cgroup.procs"))
+pub(super) fn procs(dir: &Path, r: &mut Reader) -> Vec<u32> {
+    r.read(dir.join("cgroup.procs"))
         .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect())
         .unwrap_or_default()
 }

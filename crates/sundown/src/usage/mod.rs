@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-use self::procfs::{Markers, Stat};
+use self::procfs::{Markers, Reader, Stat};
 use crate::component::Tracked;
 use crate::status::{Status, Usage};
 
@@ -86,12 +86,15 @@ pub(crate) async fn sample(status: &Status) -> Vec<Option<Usage>> {
 
 /// Reads what `targets` need; blocking.
 fn measure(targets: &[Target]) -> Vec<Option<Usage>> {
-    let mut buf = String::new();
+    let mut r = Reader::new();
     let trees = if targets.iter().any(|t| matches!(t, Target::Tree(..))) {
-        trees(targets, &mut buf)
+        trees(targets, &mut r)
     } else {
         HashMap::new()
     };
+    // The trees' cgroups are siblings, so they all have a memory controller
+    // or none do: once one has no `memory.stat`, the others are not tried.
+    let mut memory_stat = true;
     targets
         .iter()
         .enumerate()
@@ -99,12 +102,13 @@ fn measure(targets: &[Target]) -> Vec<Option<Usage>> {
             Target::Nothing => None,
             Target::Supervisor => Some(Usage::Supervisor),
             Target::Cgroup(dir) => {
-                let cpu_seconds = cgroup::cpu(dir)?;
-                let memory_bytes = cgroup::memory(dir).unwrap_or_else(|| {
-                    let pages = cgroup::procs(dir)
+                let cpu_seconds = cgroup::cpu(dir, &mut r)?;
+                let stat = memory_stat.then(|| cgroup::memory(dir, &mut r)).flatten();
+                memory_stat = stat.is_some();
+                let memory_bytes = stat.unwrap_or_else(|| {
+                    let pages = cgroup::procs(dir, &mut r)
                         .into_iter()
-                        .filter_map(|pid| procfs::read_stat(pid, &mut buf))
-                        .map(|s| s.rss_pages)
+                        .filter_map(|pid| r.rss_pages(pid))
                         .sum();
                     procfs::bytes(pages)
                 });
@@ -129,11 +133,11 @@ fn measure(targets: &[Target]) -> Vec<Option<Usage>> {
 /// to: that of a main process it descends from, or else that of its marker
 /// (it left: a double fork, a daemon). Per target index: CPU ticks,
 /// resident pages, processes.
-fn trees(targets: &[Target], buf: &mut String) -> HashMap<usize, (u64, u64, u32)> {
+fn trees(targets: &[Target], r: &mut Reader) -> HashMap<usize, (u64, u64, u32)> {
     static MARKERS: Markers = Markers::new();
     let procs: Vec<(u32, Stat)> = procfs::pids()
         .into_iter()
-        .filter_map(|pid| Some((pid, procfs::read_stat(pid, buf)?)))
+        .filter_map(|pid| Some((pid, r.stat(pid)?)))
         .collect();
     let keys: Vec<(u32, u64)> = procs.iter().map(|(p, s)| (*p, s.starttime)).collect();
     let markers = MARKERS.of(&keys, "SUNDOWN_TREE=");

@@ -3,8 +3,10 @@
 //! resident size; `/proc/PID/environ` says which tree it was started in.
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
+use std::os::fd::OwnedFd;
 use std::sync::{Mutex, OnceLock};
+
+use rustix::fs::{Mode, OFlags};
 
 /// One process, as its `/proc/PID/stat` shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,15 +38,93 @@ pub(super) fn parse_stat(text: &str) -> Option<Stat> {
     })
 }
 
-/// Reads `/proc/PID/stat` into `buf` (kept between calls: a sample reads
-/// hundreds of them). `None` when the process is gone.
-pub(super) fn read_stat(pid: u32, buf: &mut String) -> Option<Stat> {
-    buf.clear();
-    std::fs::File::open(format!("/proc/{pid}/stat"))
-        .ok()?
-        .read_to_string(buf)
-        .ok()?;
-    parse_stat(buf)
+/// Reads the small files of `/proc` and cgroups into one buffer, kept for
+/// a whole sample, which reads hundreds of them. What a sample costs is
+/// mostly system calls and path lookups, so: `/proc` is opened once and
+/// each process's files are opened below it, and a file is read with one
+/// call where one is enough (`std::fs` would add a size hint's two).
+pub(super) struct Reader {
+    buf: Vec<u8>,
+    proc: Option<OwnedFd>,
+}
+
+/// Records of the files read here are far shorter than this: a kernel
+/// file (seq_file) read into a bigger buffer returns less than this only
+/// at its end (it stops early only when its next record would overflow
+/// its page).
+const SHORT: usize = 2048;
+
+impl Reader {
+    pub(super) fn new() -> Reader {
+        let proc = rustix::fs::open(
+            "/proc",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        );
+        Reader {
+            buf: vec![0; 4 * SHORT],
+            proc: proc.ok(),
+        }
+    }
+
+    /// The whole file at `path`; `None` when it cannot be read (gone).
+    pub(super) fn read(&mut self, path: impl rustix::path::Arg) -> Option<&str> {
+        let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+        self.read_fd(&fd)
+    }
+
+    /// The whole file `pid/name` of `/proc`.
+    fn read_proc(&mut self, pid: u32, name: &str) -> Option<&str> {
+        let path = format!("{pid}/{name}");
+        let fd = match &self.proc {
+            Some(proc) => {
+                rustix::fs::openat(proc, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            }
+            None => rustix::fs::open(
+                format!("/proc/{path}"),
+                OFlags::RDONLY | OFlags::CLOEXEC,
+                Mode::empty(),
+            ),
+        };
+        self.read_fd(&fd.ok()?)
+    }
+
+    fn read_fd(&mut self, fd: &OwnedFd) -> Option<&str> {
+        let mut len = 0;
+        loop {
+            if self.buf.len() - len < SHORT {
+                self.buf.resize(self.buf.len() * 2, 0);
+            }
+            match rustix::io::read(fd, &mut self.buf[len..]) {
+                Ok(0) => break,
+                Ok(n) => {
+                    len += n;
+                    if n < SHORT {
+                        break;
+                    }
+                }
+                Err(rustix::io::Errno::INTR) => {}
+                Err(_) => return None,
+            }
+        }
+        std::str::from_utf8(&self.buf[..len]).ok()
+    }
+
+    /// `/proc/PID/stat`; `None` when the process is gone.
+    pub(super) fn stat(&mut self, pid: u32) -> Option<Stat> {
+        parse_stat(self.read_proc(pid, "stat")?)
+    }
+
+    /// The resident pages of `/proc/PID/statm`, which costs the kernel
+    /// less than `stat`; `None` when the process is gone.
+    pub(super) fn rss_pages(&mut self, pid: u32) -> Option<u64> {
+        parse_statm(self.read_proc(pid, "statm")?)
+    }
+}
+
+/// The resident pages of a `/proc/PID/statm` (its second field).
+pub(super) fn parse_statm(text: &str) -> Option<u64> {
+    text.split_ascii_whitespace().nth(1)?.parse().ok()
 }
 
 /// Every pid in `/proc` but the supervisor's own.
@@ -154,12 +234,30 @@ mod tests {
 
     #[test]
     fn our_own_stat_is_read_and_plausible() {
-        let mut buf = String::new();
-        let me = read_stat(std::process::id(), &mut buf).expect("our own stat");
+        let mut r = Reader::new();
+        let me = r.stat(std::process::id()).expect("our own stat");
         assert!(me.rss_pages > 0, "{me:?}");
         assert!(bytes(me.rss_pages) >= me.rss_pages * 4096, "{me:?}");
         assert_eq!(me.ppid, nix::unistd::getppid().as_raw() as u32);
-        assert!(read_stat(u32::MAX, &mut buf).is_none());
+        let rss = r.rss_pages(std::process::id()).expect("our own statm");
+        // The same count both ways, give or take what the test allocated between.
+        assert!(rss.abs_diff(me.rss_pages) < 1024, "{rss} vs {me:?}");
+        assert!(r.stat(u32::MAX).is_none());
+        assert_eq!(parse_statm("2000 321 100 5 0 700 0\n"), Some(321));
+        assert_eq!(parse_statm("2000"), None);
+    }
+
+    #[test]
+    fn a_file_longer_than_the_buffer_is_read_whole() {
+        let mut r = Reader::new();
+        // Our own environment and maps can be anything; a file of ours is known.
+        let file = std::env::temp_dir().join(format!("sundown-reader-{}", std::process::id()));
+        let text = "x".repeat(10_000) + "end";
+        std::fs::write(&file, &text).expect("write");
+        let read = r.read(&file).map(str::to_string);
+        let _ = std::fs::remove_file(&file);
+        assert_eq!(read.as_deref(), Some(text.as_str()));
+        assert_eq!(r.read("/nonexistent/file"), None);
     }
 
     #[test]
