@@ -108,7 +108,7 @@ enum Command {
     Status {
         #[command(flatten)]
         target: crate::client::Target,
-        /// Print the JSON status (schema 1) instead of a table.
+        /// Print the JSON status (schema 2) instead of a table.
         #[arg(long)]
         json: bool,
         /// Print nothing; exit 0 only when every component is ready (a readiness probe).

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use sundown::control::SocketTarget;
 use sundown::control::client;
-use sundown::status::{ComponentState, StatusView};
+use sundown::status::{ComponentState, StatusView, Usage};
 use sundown::{Config, ExitCode};
 
 /// Which running supervisor a client command talks to.
@@ -161,6 +161,48 @@ fn secs(ms: f64) -> String {
     format!("{:.1}s", ms / 1000.0)
 }
 
+/// The CPU and MEM columns (8 and 9 wide, two spaces between).
+fn usage(u: Option<&Usage>) -> String {
+    match u {
+        Some(Usage::Cgroup {
+            cpu_seconds,
+            memory_bytes,
+        })
+        | Some(Usage::Processes {
+            cpu_seconds,
+            memory_bytes,
+            ..
+        }) => format!("{:>8}  {:>9}", cpu_time(*cpu_seconds), bytes(*memory_bytes)),
+        Some(Usage::Supervisor) => "(in sundown)".into(),
+        None => format!("{:>8}  {:>9}", "-", "-"),
+    }
+}
+
+/// CPU time as `0.42s`, `1m05s`, `3h07m`.
+fn cpu_time(s: f64) -> String {
+    let whole = s as u64;
+    match whole {
+        0..60 => format!("{s:.2}s"),
+        60..3600 => format!("{}m{:02}s", whole / 60, whole % 60),
+        _ => format!("{}h{:02}m", whole / 3600, whole % 3600 / 60),
+    }
+}
+
+/// A size as `512 B`, `3.1 KiB`, `12.5 MiB`, `1.2 GiB`.
+fn bytes(b: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if b < 1024 {
+        return format!("{b} B");
+    }
+    let mut v = b as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
+}
+
 /// A table, one row per component, and what a shutdown waits on.
 fn render(v: &StatusView) -> String {
     let mut out = String::new();
@@ -172,8 +214,8 @@ fn render(v: &StatusView) -> String {
         .unwrap_or(4)
         .max(4);
     out.push_str(&format!(
-        "{:width$}  {:13}  {:>7}  {:>9}  {:>8}  NOTE\n",
-        "NAME", "STATE", "PID", "FOR", "RESTARTS"
+        "{:width$}  {:13}  {:>7}  {:>9}  {:>8}  {:>8}  {:>9}  NOTE\n",
+        "NAME", "STATE", "PID", "FOR", "RESTARTS", "CPU", "MEM"
     ));
     for c in &v.components {
         let mut note: Vec<String> = c.detail.iter().cloned().collect();
@@ -194,12 +236,13 @@ fn render(v: &StatusView) -> String {
             note.push(format!("log: {}", f.display()));
         }
         out.push_str(&format!(
-            "{:width$}  {:13}  {:>7}  {:>9}  {:>8}  {}\n",
+            "{:width$}  {:13}  {:>7}  {:>9}  {:>8}  {:>19}  {}\n",
             c.name,
             c.state.as_str(),
             c.pid.map_or_else(|| "-".into(), |p| p.to_string()),
             secs(v.now_ms - c.since_ms),
             c.restarts,
+            usage(c.usage.as_ref()),
             note.join("; ")
         ));
     }
@@ -287,5 +330,30 @@ mod tests {
             "{}",
             render(&forced)
         );
+    }
+
+    #[test]
+    fn cpu_time_and_sizes_read_at_a_glance() {
+        assert_eq!(cpu_time(0.0), "0.00s");
+        assert_eq!(cpu_time(59.994), "59.99s");
+        assert_eq!(cpu_time(65.2), "1m05s");
+        assert_eq!(cpu_time(3.0 * 3600.0 + 7.0 * 60.0 + 59.0), "3h07m");
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(3 * 1024 + 100), "3.1 KiB");
+        assert_eq!(bytes(12 * 1024 * 1024 + 512 * 1024), "12.5 MiB");
+        assert_eq!(bytes(5 << 40), "5.0 TiB");
+        assert_eq!(bytes(1 << 50), "1024.0 TiB");
+    }
+
+    #[test]
+    fn the_usage_columns_keep_their_width() {
+        let measured = Usage::Processes {
+            cpu_seconds: 1.5,
+            memory_bytes: 3 << 20,
+            count: 2,
+        };
+        assert_eq!(usage(Some(&measured)), "   1.50s    3.0 MiB");
+        assert_eq!(usage(Some(&Usage::Supervisor)).len(), 12);
+        assert_eq!(usage(None), format!("{:>8}  {:>9}", "-", "-"));
     }
 }

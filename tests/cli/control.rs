@@ -49,7 +49,10 @@ fn status_lists_every_component_with_its_state_and_pid() {
     let sb = Sandbox::new();
     let sd = start(&sb);
     let v = sb.status();
-    assert_eq!((v.schema, v.state), (1, State::Running));
+    assert_eq!(
+        (v.schema, v.state),
+        (sundown::status::SCHEMA, State::Running)
+    );
     let names: Vec<&str> = v.components.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["db", "web"]);
     assert!(

@@ -40,3 +40,4 @@ mod stop;
 mod timeline;
 mod top;
 mod tree;
+mod usage;

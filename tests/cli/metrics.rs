@@ -10,19 +10,23 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
+use sundown::status::Usage;
 
 use crate::common::{Sandbox, cli};
 use crate::shared::{REQUIRE_ENV, TIMEOUT, free_addr};
 
 /// The parser: reads OpenMetrics text on stdin, prints one line per sample,
 /// `name{labels as JSON} value`.
-const PARSE: &str = r#"
+/// A family's type and unit are given as a sample named `#type NAME`
+/// (labels `{"type": …, "unit": …}`, value 0).
+const PARSE: &str = r##"
 import json, sys
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 for family in text_string_to_metric_families(sys.stdin.read()):
+    print("#type:" + family.name, json.dumps({"type": family.type, "unit": family.unit}, sort_keys=True), 0)
     for s in family.samples:
         print(s.name, json.dumps(s.labels, sort_keys=True), s.value)
-"#;
+"##;
 
 /// Whether Python's `prometheus_client` is here; under [`REQUIRE_ENV`] it must be.
 fn parser_available() -> bool {
@@ -146,6 +150,42 @@ fn the_metrics_parse_and_match_the_status_while_running_and_stopping() {
         .filter(|((n, _), v)| n == "sundown_component_state" && **v == 1.0)
         .count();
     assert_eq!(ones, 3, "one state per component");
+    // CPU and memory: of the process component, not of the in-process ones,
+    // typed as OpenMetrics says (a counter in seconds, a gauge in bytes).
+    let typed = |family: &str, t: &str, unit: &str| {
+        let labels = format!("{{\"type\": \"{t}\", \"unit\": \"{unit}\"}}");
+        assert!(
+            m.contains_key(&(format!("#type:{family}"), labels)),
+            "{family} is not a {t} in {unit}: {m:#?}"
+        );
+    };
+    typed("sundown_component_cpu_seconds", "counter", "seconds");
+    typed("sundown_component_memory_bytes", "gauge", "bytes");
+    let flaky = "{\"component\": \"flaky\"}";
+    let cpu = get(&m, "sundown_component_cpu_seconds_total", flaky);
+    assert!((0.0..10.0).contains(&cpu), "{cpu}");
+    let memory = get(&m, "sundown_component_memory_bytes", flaky);
+    assert!((4096.0..1e9).contains(&memory), "a sleep's size: {memory}");
+    for sim in ["db", "web"] {
+        let l = format!("{{\"component\": \"{sim}\"}}");
+        assert!(
+            !m.contains_key(&("sundown_component_memory_bytes".into(), l)),
+            "{sim} runs inside sundown: {m:#?}"
+        );
+    }
+    match v
+        .components
+        .iter()
+        .find(|c| c.name == "flaky")
+        .and_then(|c| c.usage)
+    {
+        Some(Usage::Cgroup { memory_bytes, .. } | Usage::Processes { memory_bytes, .. }) => {
+            // Measured again for each: the same sleep, about the same size.
+            let ratio = memory / memory_bytes as f64;
+            assert!((0.5..2.0).contains(&ratio), "{memory} vs {memory_bytes}");
+        }
+        other => panic!("flaky is not measured in status: {other:?}"),
+    }
 
     sd.signal(Signal::SIGTERM);
     // Wait (observably, not for a fixed time) until phase 1 is over and db holds phase 2.

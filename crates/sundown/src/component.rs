@@ -99,6 +99,18 @@ pub(crate) enum Report {
     Pid(u32),
     Detail(Option<String>),
     Step(StopStep, String),
+    Tracked(Tracked),
+}
+
+/// Where a component's processes are found, for measuring what they use:
+/// the same ways its descendants are tracked to be killed (see `process::tree`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Tracked {
+    /// Every process in this cgroup v2 directory.
+    Cgroup(std::path::PathBuf),
+    /// The main process's descendants, and every process whose initial
+    /// environment holds this `SUNDOWN_TREE=…` entry (those that left it).
+    Marker(String),
 }
 
 /// Reports and the final exit travel on one channel, so the engine always
@@ -189,6 +201,13 @@ impl Lifecycle {
     /// Tells the engine the component's main process id, for the report.
     pub fn pid(&self, pid: u32) {
         self.report(Report::Pid(pid));
+    }
+
+    /// Tells the engine where the component's processes are, so the status
+    /// can measure their CPU and memory. A component that never says runs
+    /// inside the supervisor's own process.
+    pub(crate) fn tracked(&self, tracked: Tracked) {
+        self.report(Report::Tracked(tracked));
     }
 
     /// Says what the component is doing, for the live status

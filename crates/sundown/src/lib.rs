@@ -32,6 +32,7 @@ mod spawned;
 pub mod status;
 mod supervisor;
 pub mod timeline;
+mod usage;
 
 /// The README's Rust examples, compiled and run as doctests.
 #[cfg(doctest)]

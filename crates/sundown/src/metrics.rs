@@ -5,7 +5,9 @@
 //!
 //! A scrape renders a fresh registry from the snapshot instead of keeping
 //! metrics updated on every event: the engine pays nothing for metrics
-//! nobody reads, and a scrape during a shutdown only reads a `watch`.
+//! nobody reads, and a scrape during a shutdown only reads a `watch`. The
+//! components' CPU and memory are measured for the scrape, as for `GET
+//! /status` (see `usage`).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -18,20 +20,23 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Registry, Unit};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::control::{Clients, serve_one};
-use crate::status::{ComponentState, State, Status};
+use crate::status::{ComponentState, State, Status, Usage};
 
 type Labels = Vec<(&'static str, String)>;
 type FloatGauge = Gauge<f64, AtomicU64>;
+type FloatCounter = Counter<f64, AtomicU64>;
 
-/// The metrics of this snapshot, as OpenMetrics text.
-pub fn render(status: &Status) -> String {
+/// The metrics of this snapshot, as OpenMetrics text; `usage` is each
+/// component's, in the snapshot's order (components without one are left
+/// out of the CPU and memory metrics).
+pub fn render(status: &Status, usage: &[Option<Usage>]) -> String {
     let mut registry = Registry::default();
     let up = Family::<Labels, Gauge>::default();
     let restarts = Family::<Labels, Counter>::default();
@@ -39,6 +44,27 @@ pub fn render(status: &Status) -> String {
     let phase = Family::<Labels, FloatGauge>::default();
     let state = Family::<Labels, Gauge>::default();
     let stopping = Gauge::<i64>::default();
+    let cpu = Family::<Labels, FloatCounter>::default();
+    let memory = Family::<Labels, Gauge>::default();
+    for (c, u) in status.components.iter().zip(usage) {
+        let (Some(Usage::Cgroup {
+            cpu_seconds,
+            memory_bytes,
+        })
+        | Some(Usage::Processes {
+            cpu_seconds,
+            memory_bytes,
+            ..
+        })) = u
+        else {
+            continue;
+        };
+        let name = vec![("component", c.name.clone())];
+        cpu.get_or_create(&name).inc_by(*cpu_seconds);
+        memory
+            .get_or_create(&name)
+            .set(i64::try_from(*memory_bytes).unwrap_or(i64::MAX));
+    }
     for c in &status.components {
         let name = || vec![("component", c.name.clone())];
         up.get_or_create(&name())
@@ -93,6 +119,18 @@ pub fn render(status: &Status) -> String {
         "1 for the state the component is in, 0 for the others",
         state,
     );
+    registry.register_with_unit(
+        "sundown_component_cpu",
+        "CPU time of the component's processes (its cgroup, or its process tree); process kinds only, while running, from 0 at each start",
+        Unit::Seconds,
+        cpu,
+    );
+    registry.register_with_unit(
+        "sundown_component_memory",
+        "Resident memory of the component's processes (its cgroup, or its process tree); process kinds only, while running",
+        Unit::Bytes,
+        memory,
+    );
     let mut out = String::new();
     // Writing to a String cannot fail.
     let _ = encode(&mut out, &registry);
@@ -121,26 +159,31 @@ pub async fn serve(
         connections.spawn(async move {
             let service =
                 hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let reply = if req.method() == Method::GET && req.uri().path() == "/metrics" {
-                        // Rendered from a copy: the engine waits while the lock is held.
-                        let snapshot = status.borrow().clone();
-                        let text = render(&snapshot);
-                        let mut r = Response::new(Full::new(Bytes::from(text)));
-                        r.headers_mut().insert(
-                            hyper::header::CONTENT_TYPE,
-                            hyper::header::HeaderValue::from_static(
-                                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                            ),
-                        );
-                        r
-                    } else {
-                        let mut r = Response::new(Full::new(Bytes::from_static(
-                            b"only GET /metrics here\n",
-                        )));
-                        *r.status_mut() = StatusCode::NOT_FOUND;
-                        r
-                    };
-                    async move { Ok::<_, Infallible>(reply) }
+                    let status = status.clone();
+                    async move {
+                        let reply = if req.method() == Method::GET && req.uri().path() == "/metrics"
+                        {
+                            // Rendered from a copy: the engine waits while the lock is held.
+                            let snapshot = status.borrow().clone();
+                            let usage = crate::usage::sample(&snapshot).await;
+                            let text = render(&snapshot, &usage);
+                            let mut r = Response::new(Full::new(Bytes::from(text)));
+                            r.headers_mut().insert(
+                                hyper::header::CONTENT_TYPE,
+                                hyper::header::HeaderValue::from_static(
+                                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                                ),
+                            );
+                            r
+                        } else {
+                            let mut r = Response::new(Full::new(Bytes::from_static(
+                                b"only GET /metrics here\n",
+                            )));
+                            *r.status_mut() = StatusCode::NOT_FOUND;
+                            r
+                        };
+                        Ok::<_, Infallible>(reply)
+                    }
                 });
             serve_one(stream, slot, service, &stop).await;
         });

@@ -59,7 +59,8 @@ pub(super) async fn answer(
         (&Method::GET, "/status") => {
             // Copied out first: the engine waits for the lock while it is held.
             let snapshot = status.borrow().clone();
-            let view: StatusView = snapshot.view(snapshot.now_ms());
+            let usage = crate::usage::sample(&snapshot).await;
+            let view: StatusView = snapshot.view(snapshot.now_ms()).with_usage(usage);
             json(StatusCode::OK, &view)
         }
         (&Method::GET, "/wait") => match super::wait::Condition::parse(req.uri().query()) {

@@ -8,7 +8,7 @@
 //! does not open it up. A stale socket left by a dead run is replaced; a
 //! live one means another sundown owns it, which is an error.
 //!
-//! Endpoints: `GET /status` ([`StatusView`], schema 1), `GET
+//! Endpoints: `GET /status` ([`StatusView`], schema 2), `GET
 //! /wait?ready` and `GET /wait?completed=NAME` (a long poll: one JSON line
 //! once every component is up, or NAME has completed, or that can no
 //! longer happen), `GET /wait?end` (once the run has ended, with the exit

@@ -153,6 +153,13 @@ impl Engine {
         match report {
             Report::Pid(pid) => self.record(EventKind::Pid(i, pid)),
             Report::Detail(d) => self.status.send_modify(|s| s.set_detail(i, d)),
+            // Nothing a watcher sees changes until someone samples: no wake-up.
+            Report::Tracked(t) => {
+                self.status.send_if_modified(|s| {
+                    s.set_tracked(i, t);
+                    false
+                });
+            }
             Report::Step(step, detail) => self.record(EventKind::StopStep(i, step, detail)),
             Report::Ready => {
                 // Only a starting run becomes ready: see `Up::Held`.

@@ -185,6 +185,9 @@ impl Component for Process {
                 Ok(tree) => tree,
                 Err(e) => return Exit::Error(e),
             };
+            // Said before the spawn, so the status never takes the starting
+            // process for an in-process kind.
+            life.tracked(tree.tracked());
             let mut cmd = Launch {
                 spec: &spec,
                 who: who.as_ref(),
@@ -201,9 +204,13 @@ impl Component for Process {
             };
             life.pid(pid);
             let group = Group(Pid::from_raw(pid as i32));
+            let how = tree.how();
             if let Err(e) = tree.confirm(pid, &name) {
                 let _ = stop::kill_group(&life, &mut child, &group).await;
                 return Exit::Error(e);
+            }
+            if tree.how() != how {
+                life.tracked(tree.tracked());
             }
             tracing::debug!(component = %name, "{name}: pid {pid}, descendants tracked by {}", tree.how());
             let launch = Launch {

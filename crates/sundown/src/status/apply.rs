@@ -36,6 +36,7 @@ impl Status {
                         .index_of(graph.name(i))
                         .and_then(|j| config.components[j].log.file.as_ref())
                         .map(|f| f.path.clone()),
+                    tracked: None,
                 })
                 .collect(),
             phase_ms: vec![(None, None); plan.phases.len()],
@@ -59,7 +60,10 @@ impl Status {
         match &e.kind {
             EventKind::StartRequested(i) => {
                 set(*i, ComponentState::Starting);
-                self.components[*i].started_ms = Some(at);
+                let c = &mut self.components[*i];
+                c.started_ms = Some(at);
+                // The new run says again where its processes are.
+                c.tracked = None;
             }
             EventKind::Ready(i) => set(*i, ComponentState::Ready),
             EventKind::Pid(i, pid) => self.components[*i].pid = Some(*pid),
@@ -178,6 +182,10 @@ impl Status {
                 }
             }
         }
+    }
+
+    pub(crate) fn set_tracked(&mut self, i: usize, tracked: crate::component::Tracked) {
+        self.components[i].tracked = Some(tracked);
     }
 
     pub(crate) fn set_detail(&mut self, i: usize, detail: Option<String>) {

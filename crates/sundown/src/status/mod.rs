@@ -12,13 +12,14 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use crate::component::Tracked;
 use crate::event::{KillReason, Trigger};
 use crate::report::ms;
 
 mod apply;
 mod view;
 
-pub use self::view::{ComponentView, ShutdownView, StatusView, Usage};
+pub use self::view::{ComponentView, SCHEMA, ShutdownView, StatusView, Usage};
 
 /// The supervisor's overall state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +78,17 @@ impl ComponentState {
         ComponentState::Failed,
         ComponentState::NeverStarted,
     ];
+
+    /// Whether something of it may be running: started and not yet down.
+    pub fn is_running(self) -> bool {
+        matches!(
+            self,
+            ComponentState::Starting
+                | ComponentState::Ready
+                | ComponentState::Stopping
+                | ComponentState::Killing
+        )
+    }
 
     /// Whether it counts as up for `status --ready` and `wait --ready`:
     /// ready, or finished its work by itself (a migration is done, not unready).
@@ -137,6 +149,16 @@ pub struct ComponentStatus {
     /// How its last run ended (`exit status 1`, `killed by SIGKILL`), or
     /// why it was taken down (a restart, a change); `None` while it never ended.
     pub last_exit: Option<String>,
+    /// Where its current run's processes are, when it said so (process kinds).
+    #[serde(skip)]
+    tracked: Option<Tracked>,
+}
+
+impl ComponentStatus {
+    /// Where its processes are, to be measured; `None` for an in-process kind.
+    pub(crate) fn tracked(&self) -> Option<&Tracked> {
+        self.tracked.as_ref()
+    }
 }
 
 /// How a one-shot's last run completed.

@@ -65,11 +65,11 @@ impl Status {
 }
 
 /// The status as `sundown status --json` and the control socket's
-/// `GET /status` show it (schema 1): a snapshot rendered at one moment, so
-/// countdowns are already computed.
+/// `GET /status` show it (schema 2, `docs/status.schema.json`): a snapshot
+/// rendered at one moment, so countdowns are already computed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatusView {
-    /// `1`; bumped when a field changes meaning or goes away.
+    /// [`SCHEMA`]; bumped when a field changes meaning or goes away.
     pub schema: u32,
     /// When this view was made, ms since the supervisor started.
     pub now_ms: f64,
@@ -113,7 +113,8 @@ pub struct ComponentView {
     /// Where its lines are kept (`log_file`); `null` when nowhere.
     #[serde(default)]
     pub log_file: Option<std::path::PathBuf>,
-    /// What it uses of the machine, last sampled; `null` while nothing of it runs.
+    /// What it uses of the machine, measured when the view was made; `null`
+    /// while nothing of it runs (and when it could not be measured in time).
     #[serde(default)]
     pub usage: Option<Usage>,
     /// How its last run ended (`"exit status 1"`, `"killed by SIGKILL"`), or
@@ -121,6 +122,9 @@ pub struct ComponentView {
     #[serde(default)]
     pub last_exit: Option<String>,
 }
+
+/// The status view's format version: 2 added `usage` (and `last_exit`, `shutdown.forced`, `exit`).
+pub const SCHEMA: u32 = 2;
 
 /// CPU and memory of one component, in a [`ComponentView`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -171,10 +175,13 @@ pub struct ShutdownView {
 
 impl Status {
     /// The status as shown to clients, at `now_ms` on the supervisor's clock.
+    /// A process kind's `usage` is left `null` here: measuring it reads
+    /// `/proc`, which the control socket's `GET /status` does off the
+    /// engine when asked; an in-process kind's is [`Usage::Supervisor`].
     pub fn view(&self, now_ms: f64) -> StatusView {
         let left = |at: f64| (at - now_ms).max(0.0);
         StatusView {
-            schema: 1,
+            schema: SCHEMA,
             now_ms,
             state: self.state,
             components: self
@@ -190,8 +197,11 @@ impl Status {
                     detail: c.detail.clone(),
                     completed: c.completed,
                     log_file: c.log_file.clone(),
-                    usage: None,
                     last_exit: c.last_exit.clone(),
+                    // Measured by whoever makes the view (see `with_usage`),
+                    // except what needs no measuring.
+                    usage: (c.state.is_running() && c.tracked().is_none())
+                        .then_some(Usage::Supervisor),
                 })
                 .collect(),
             shutdown: self.shutdown.as_ref().map(|s| ShutdownView {
@@ -211,5 +221,15 @@ impl Status {
             exit_with: self.exit_with.clone(),
             exit: self.exit.clone(),
         }
+    }
+}
+
+impl StatusView {
+    /// The view with each component's usage as measured, in component order.
+    pub(crate) fn with_usage(mut self, usage: Vec<Option<Usage>>) -> StatusView {
+        for (c, u) in self.components.iter_mut().zip(usage) {
+            c.usage = u;
+        }
+        self
     }
 }

@@ -66,6 +66,9 @@ async fn after_a_second_signal_the_status_says_everything_is_being_killed() {
         Some("forced: killing everything (the second signal); waiting on deaf to end")
     );
     let view = st.view(st.now_ms());
+    let json = serde_json::to_value(&view).expect("serializes");
+    crate::report_schema::assert_matches("docs/status.schema.json", &json);
+    assert_eq!(json["shutdown"]["forced"], "second_signal");
     let v = view.shutdown.expect("a shutdown is under way");
     assert_eq!(v.forced, Some(KillReason::SecondSignal));
     assert_eq!(v.waiting_on, ["deaf"]);

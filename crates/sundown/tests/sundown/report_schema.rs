@@ -18,15 +18,20 @@ fn json(path: &str) -> serde_json::Value {
 }
 
 fn assert_valid(instance: &serde_json::Value) {
-    let schema = json("docs/report.schema.json");
-    let validator = jsonschema::validator_for(&schema).expect("the schema itself is valid");
+    assert_matches("docs/report.schema.json", instance);
+}
+
+/// Checks `instance` against the JSON schema at `schema` (relative to the
+/// repository's root); the status tests use it for `docs/status.schema.json`.
+pub(crate) fn assert_matches(schema: &str, instance: &serde_json::Value) {
+    let validator = jsonschema::validator_for(&json(schema)).expect("the schema itself is valid");
     let errors: Vec<String> = validator
         .iter_errors(instance)
         .map(|e| format!("{} at {}", e, e.instance_path()))
         .collect();
     assert!(
         errors.is_empty(),
-        "report does not match the schema:\n{}\n{instance:#}",
+        "does not match {schema}:\n{}\n{instance:#}",
         errors.join("\n")
     );
 }

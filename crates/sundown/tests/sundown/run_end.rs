@@ -52,6 +52,7 @@ async fn the_final_status_says_the_exit_code_and_its_meaning() {
     assert_eq!(last.exit.map(|e| e.code), Some(report.exit_code));
     // In JSON as documented, and read back by clients.
     let json = serde_json::to_value(status.borrow().view(0.0)).expect("serializes");
+    crate::report_schema::assert_matches("docs/status.schema.json", &json);
     assert_eq!(
         json["exit"],
         serde_json::json!({"code": 3, "meaning": "stopped by force"})

@@ -32,6 +32,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use self::cgroup::{Cgroup, in_cgroup, make_cgroup};
 use self::members::{Members, kill_members};
+use crate::component::Tracked;
 
 mod cgroup;
 mod leftovers;
@@ -164,6 +165,14 @@ impl Tree {
             "cgroup"
         } else {
             "scan"
+        }
+    }
+
+    /// Where its processes are found, for measuring them.
+    pub(crate) fn tracked(&self) -> Tracked {
+        match &self.cgroup {
+            Some(c) => Tracked::Cgroup(c.dir.clone()),
+            None => Tracked::Marker(format!("{MARKER}={}", self.id)),
         }
     }
 
