@@ -140,15 +140,48 @@ pub async fn logs(
     query: &super::LogQuery,
     mut out: impl FnMut(&[u8]),
 ) -> Result<(), ClientError> {
-    // Names are identifiers; anything else is answered 404 by the server.
-    let mut body = send(socket, Method::GET, &query.uri()).await?.into_body();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| broken(socket, format!("reading the log: {e}")))?;
-        if let Some(data) = frame.data_ref() {
-            out(data);
-        }
+    let mut chunks = log_chunks(socket, query).await?;
+    while let Some(chunk) = chunks.next().await {
+        out(&chunk?);
     }
     Ok(())
+}
+
+/// `GET /logs[/NAME]`, its answer read a chunk at a time by the caller,
+/// so that one slow to take the next also slows the supervisor's sending
+/// (which then says, in the log, how many lines this client missed).
+pub async fn log_chunks(socket: &Path, query: &super::LogQuery) -> Result<LogChunks, ClientError> {
+    // Names are identifiers; anything else is answered 404 by the server.
+    let body = send(socket, Method::GET, &query.uri()).await?.into_body();
+    Ok(LogChunks {
+        socket: socket.to_path_buf(),
+        body,
+    })
+}
+
+/// The answer to [`log_chunks`], being read.
+#[derive(Debug)]
+pub struct LogChunks {
+    socket: PathBuf,
+    body: Incoming,
+}
+
+impl LogChunks {
+    /// The next chunk of the log as it arrives; `None` once the answer ended.
+    pub async fn next(&mut self) -> Option<Result<Bytes, ClientError>> {
+        loop {
+            match self.body.frame().await? {
+                Ok(frame) => {
+                    if let Ok(data) = frame.into_data() {
+                        return Some(Ok(data));
+                    }
+                }
+                Err(e) => {
+                    return Some(Err(broken(&self.socket, format!("reading the log: {e}"))));
+                }
+            }
+        }
+    }
 }
 
 /// What an accepted change will do: the first line of its answer, and
