@@ -6,15 +6,17 @@
 //!
 //! `app` holds the state and `view` (with `panes`, `overlay`) draws it,
 //! with no I/O, so the screens are tested on ratatui's test backend; `run`
-//! is the I/O loop, `term` the terminal's setup and its restoring.
+//! is the I/O loop (`poll` reads the status, `follow` the log), `term` the terminal's setup and its restoring.
 
 mod app;
 mod ended;
+mod follow;
 mod keys;
 mod order;
 mod overlay;
 mod panes;
 mod plan;
+mod poll;
 mod run;
 mod term;
 mod usage;
@@ -24,6 +26,8 @@ mod view;
 mod fixtures;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_feed;
 
 use std::io::IsTerminal as _;
 

@@ -52,6 +52,9 @@ pub(crate) struct Row<'a> {
 pub(crate) struct Logs {
     /// Whose lines these are.
     pub(crate) name: Option<String>,
+    /// Which following of it: chunks of an earlier one (of this name or
+    /// another, still queued when it was dropped) are not these.
+    generation: u64,
     pub(crate) lines: VecDeque<String>,
     /// A line not ended yet (it may end inside a character).
     partial: Vec<u8>,
@@ -68,6 +71,8 @@ pub(crate) struct App {
     pub(crate) mode: Mode,
     pub(crate) logs: Logs,
     pub(crate) messages: VecDeque<String>,
+    /// Why the status could not be read last time, until it is again.
+    pub(crate) trouble: Option<String>,
     /// Set once the supervisor is gone: what is known of how it ended.
     pub(crate) ended: Option<Vec<String>>,
     /// Why the supervisor's word on how the run ended cannot come (it
@@ -91,6 +96,7 @@ impl App {
             mode: Mode::Normal,
             logs: Logs::default(),
             messages: VecDeque::new(),
+            trouble: None,
             ended: None,
             unsaid: None,
             gone: false,
@@ -104,6 +110,7 @@ impl App {
             self.budget_seen_ms = self.budget_seen_ms.max(s.budget_left_ms);
         }
         self.prev = self.view.replace(view);
+        self.trouble = None;
         self.keep_selection();
     }
 
@@ -246,9 +253,15 @@ impl App {
         self.messages.push_back(text.into());
     }
 
-    /// Bytes of `name`'s log; ignored unless it is the one followed.
-    pub(crate) fn log(&mut self, name: &str, bytes: &[u8]) {
-        if self.logs.name.as_deref() != Some(name) {
+    /// The status could not be read this time (`why`); it is read again.
+    pub(crate) fn trouble(&mut self, why: &str) {
+        self.trouble = Some(format!("status: {why} (trying again)"));
+    }
+
+    /// Bytes of the log followed as `generation`; ignored unless it is
+    /// still the one followed.
+    pub(crate) fn log(&mut self, generation: u64, bytes: &[u8]) {
+        if self.logs.generation != generation || self.logs.name.is_none() {
             return;
         }
         self.logs.partial.extend_from_slice(bytes);
@@ -262,11 +275,13 @@ impl App {
         }
     }
 
-    /// Starts over on `name`'s log.
-    pub(crate) fn follow(&mut self, name: Option<String>) {
+    /// Starts over on `name`'s log: the generation its chunks come with.
+    pub(crate) fn follow(&mut self, name: Option<String>) -> u64 {
         self.logs = Logs {
             name,
+            generation: self.logs.generation + 1,
             ..Logs::default()
         };
+        self.logs.generation
     }
 }

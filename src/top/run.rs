@@ -1,7 +1,11 @@
 //! The I/O loop: one `select!` over the terminal's events, the status
 //! (polled by a task, sooner after a change), the selected component's
 //! log stream, the changes sent, and SIGTERM/SIGINT/SIGHUP. Each turn
-//! updates the [`App`] and draws it again.
+//! updates the [`App`] with all that is queued, and draws it again, at
+//! most [`FRAMES_PER_SECOND`] times a second.
+//!
+//! It holds at most two of the control socket's long connections (the
+//! log followed, and `/wait?end`), so that many `top`s leave room.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,31 +13,28 @@ use std::time::Duration;
 
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures::StreamExt as _;
-use sundown::control::LogQuery;
 use sundown::control::client::{self, ChangeError, ClientError};
-use sundown::status::StatusView;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
-use super::app::{App, LOG_LINES};
+use super::app::App;
+use super::follow::{self, Chunk};
 use super::keys::Effect;
 use super::order::Order;
 use super::plan::{self, Verb};
+use super::poll::{Polled, poll};
 use super::term::Guard;
 
-/// How often the status is read while nothing happens, and during a
-/// shutdown (whose countdowns move).
-const REFRESH: Duration = Duration::from_secs(1);
-const REFRESH_STOPPING: Duration = Duration::from_millis(250);
+/// Draws at most this often; what comes in between is drawn together.
+const FRAMES_PER_SECOND: u64 = 30;
+const FRAME: Duration = Duration::from_millis(1000 / FRAMES_PER_SECOND);
 
 enum Msg {
-    Status(StatusView),
-    /// The status could not be read: the supervisor is gone.
-    Gone(String),
+    Polled(Polled),
     /// How the run ended, in the supervisor's word, or why it did not say.
     End(Result<sundown::RunExit, String>),
-    Log(String, Vec<u8>),
     /// The supervisor's dry run of a change: what it would do, or why not.
     Previewed(Verb, Option<String>, Result<client::Planned, String>),
     /// A change was accepted: what it does.
@@ -50,9 +51,20 @@ pub(crate) async fn run(
     config: Option<&Path>,
 ) -> anyhow::Result<i32> {
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let (log_tx, mut log_rx) = mpsc::channel::<Chunk>(follow::QUEUE);
     let wake = Arc::new(Notify::new());
-    let poller = tokio::spawn(poll(socket.to_path_buf(), tx.clone(), Arc::clone(&wake)));
-    let watcher = tokio::spawn(watch_shutdown(socket.to_path_buf(), Arc::clone(&wake)));
+    let poller = {
+        let (socket, tx) = (socket.to_path_buf(), tx.clone());
+        let fetch = move || {
+            let socket = socket.clone();
+            async move { client::status(&socket).await }
+        };
+        tokio::spawn(poll(
+            fetch,
+            move |p| tx.send(Msg::Polled(p)).is_ok(),
+            Arc::clone(&wake),
+        ))
+    };
     let end = tokio::spawn(watch_end(socket.to_path_buf(), tx.clone()));
     let mut follower: Option<JoinHandle<()>> = None;
     let mut events = EventStream::new();
@@ -63,41 +75,61 @@ pub(crate) async fn run(
     );
     // The names a graph was last read for, so a stale one is read once.
     let mut read_for: Vec<String> = Vec::new();
+    // Something changed since the last draw; the next may not come before `next_draw`.
+    let (mut dirty, mut next_draw) = (true, Instant::now());
     let code = loop {
         if app.ended.is_none() && app.logs.name != app.selected {
             if let Some(f) = follower.take() {
                 f.abort();
             }
-            app.follow(app.selected.clone());
-            follower = app
-                .selected
-                .clone()
-                .map(|n| tokio::spawn(follow(socket.to_path_buf(), n, tx.clone())));
+            let generation = app.follow(app.selected.clone());
+            follower = app.selected.clone().map(|n| {
+                tokio::spawn(follow::follow(
+                    socket.to_path_buf(),
+                    n,
+                    generation,
+                    log_tx.clone(),
+                ))
+            });
+            dirty = true;
         }
-        guard.screen.draw(|f| super::view::render(f, &app))?;
+        if dirty && Instant::now() >= next_draw {
+            guard.screen.draw(|f| super::view::render(f, &app))?;
+            dirty = false;
+            next_draw = Instant::now() + FRAME;
+        }
         tokio::select! {
+            () = tokio::time::sleep_until(next_draw), if dirty => {}
             event = events.next() => match event {
-                Some(Ok(Event::Key(k))) if k.kind == KeyEventKind::Press => match app.key(k) {
-                    Effect::Quit => break 0,
-                    Effect::Preview(verb, name) => {
-                        tokio::spawn(preview(socket.to_path_buf(), verb, name, tx.clone()));
+                Some(Ok(Event::Key(k))) if k.kind == KeyEventKind::Press => {
+                    dirty = true;
+                    match app.key(k) {
+                        Effect::Quit => break 0,
+                        Effect::Preview(verb, name) => {
+                            tokio::spawn(preview(socket.to_path_buf(), verb, name, tx.clone()));
+                        }
+                        Effect::Send(verb, name) => {
+                            tokio::spawn(change(socket.to_path_buf(), verb, name, tx.clone()));
+                        }
+                        Effect::Nothing => {}
                     }
-                    Effect::Send(verb, name) => {
-                        tokio::spawn(change(socket.to_path_buf(), verb, name, tx.clone()));
-                    }
-                    Effect::Nothing => {}
-                },
+                }
                 // A resize is drawn by the next turn.
-                Some(Ok(_)) => {}
+                Some(Ok(_)) => dirty = true,
                 Some(Err(e)) => return Err(e.into()),
                 None => break 0,
             },
             Some(msg) = rx.recv() => {
-                let reloaded = matches!(&msg, Msg::Changed(w, Ok(())) if w == "reload");
-                if matches!(msg, Msg::Planned(..) | Msg::Changed(..)) {
-                    wake.notify_one();
+                let mut reloaded = false;
+                let mut next = Some(msg);
+                while let Some(msg) = next {
+                    reloaded |= matches!(&msg, Msg::Changed(w, Ok(())) if w == "reload");
+                    if matches!(msg, Msg::Planned(..) | Msg::Changed(..)) {
+                        wake.notify_one();
+                    }
+                    apply(&mut app, msg);
+                    next = rx.try_recv().ok();
                 }
-                apply(&mut app, msg);
                 // After a reload or a scale (ours, or SIGHUP's), the graph is read again.
                 let names: Vec<String> = app
                     .view
@@ -110,6 +142,11 @@ pub(crate) async fn run(
                     app.order = Order::load(c);
                     read_for = names;
                 }
+                dirty = true;
+            }
+            Some(chunk) = log_rx.recv() => {
+                follow::drain(&mut log_rx, chunk, |(generation, bytes)| app.log(generation, &bytes));
+                dirty = true;
             }
             _ = term.recv() => break 128 + 15,
             _ = int.recv() => break 128 + 2,
@@ -117,7 +154,6 @@ pub(crate) async fn run(
         }
     };
     poller.abort();
-    watcher.abort();
     end.abort();
     if let Some(f) = follower {
         f.abort();
@@ -127,10 +163,10 @@ pub(crate) async fn run(
 
 fn apply(app: &mut App, msg: Msg) {
     match msg {
-        Msg::Status(v) => app.status(v),
-        Msg::Gone(why) => app.gone(&why),
+        Msg::Polled(Polled::Status(v)) => app.status(v),
+        Msg::Polled(Polled::Trouble(why)) => app.trouble(&why),
+        Msg::Polled(Polled::Gone(why)) => app.gone(&why),
         Msg::End(end) => app.heard_end(end),
-        Msg::Log(name, bytes) => app.log(&name, &bytes),
         Msg::Previewed(verb, name, answer) => app.previewed(verb, name.as_deref(), answer),
         Msg::Planned(what, lines) => app.say(format!("{what}: {}", lines.join("; "))),
         Msg::Changed(what, Ok(())) => app.say(format!("{what}: done")),
@@ -138,83 +174,11 @@ fn apply(app: &mut App, msg: Msg) {
     }
 }
 
-/// Reads the status until it cannot, then says why once.
-async fn poll(socket: PathBuf, tx: mpsc::UnboundedSender<Msg>, wake: Arc<Notify>) {
-    loop {
-        let every = match client::status(&socket).await {
-            Ok(v) => {
-                let every = if v.shutdown.is_some() {
-                    REFRESH_STOPPING
-                } else {
-                    REFRESH
-                };
-                if tx.send(Msg::Status(v)).is_err() {
-                    return;
-                }
-                every
-            }
-            Err(e) => {
-                let why = match e {
-                    ClientError::NotRunning { .. } => "its control socket closed".to_string(),
-                    e => e.to_string(),
-                };
-                let _ = tx.send(Msg::Gone(why));
-                return;
-            }
-        };
-        tokio::select! {
-            () = tokio::time::sleep(every) => {}
-            () = wake.notified() => {}
-        }
-    }
-}
-
-/// Wakes the poller the moment a shutdown begins, so even a stop faster
-/// than [`REFRESH`] is seen: the control socket's long poll for a
-/// component's completion answers as soon as a shutdown makes it moot.
-async fn watch_shutdown(socket: PathBuf, wake: Arc<Notify>) {
-    use sundown::status::ComponentState as S;
-    while let Ok(v) = client::status(&socket).await {
-        if v.shutdown.is_some() {
-            break;
-        }
-        // One that can still complete; one that already has would answer at once.
-        let Some(c) = v.components.iter().find(|c| {
-            !matches!(
-                c.state,
-                S::Exited | S::Completed | S::Failed | S::NeverStarted
-            )
-        }) else {
-            break;
-        };
-        let answered = client::wait(&socket, &format!("completed={}", c.name)).await;
-        wake.notify_one();
-        if answered.is_err() {
-            break;
-        }
-    }
-    wake.notify_one();
-}
-
 /// Asks the supervisor how its run ends, once it has: it answers before
 /// its socket closes. A supervisor killed first cannot.
 async fn watch_end(socket: PathBuf, tx: mpsc::UnboundedSender<Msg>) {
     let end = client::end(&socket).await.map_err(said);
     let _ = tx.send(Msg::End(end));
-}
-
-/// `sundown logs -f NAME`, into the app.
-async fn follow(socket: PathBuf, name: String, tx: mpsc::UnboundedSender<Msg>) {
-    let query = LogQuery {
-        name: Some(name.clone()),
-        last: Some(LOG_LINES),
-        since: None,
-        follow: true,
-    };
-    let _ = client::logs(&socket, &query, |chunk| {
-        let _ = tx.send(Msg::Log(name.clone(), chunk.to_vec()));
-    })
-    .await;
 }
 
 /// Asks the supervisor what a change would do, for the question.

@@ -27,7 +27,7 @@ fn draw(app: &App) -> Buffer {
 }
 
 /// The screen as text, a line per row, trailing spaces cut.
-fn screen(app: &App) -> String {
+pub(super) fn screen(app: &App) -> String {
     let buffer = draw(app);
     let width = usize::from(buffer.area.width);
     buffer
@@ -62,10 +62,11 @@ fn key(app: &mut App, code: KeyCode) -> Effect {
 }
 
 fn with_log(mut app: App) -> App {
-    let name = app.selected.clone();
-    app.follow(name.clone());
-    let name = name.expect("a selection");
-    app.log(&name, b"listening on :5432\nchecked 12 tables\npartial");
+    let generation = app.follow(app.selected.clone());
+    app.log(
+        generation,
+        b"listening on :5432\nchecked 12 tables\npartial",
+    );
     app
 }
 
@@ -328,11 +329,12 @@ fn q_and_ctrl_c_quit() {
 #[test]
 fn a_log_line_split_inside_a_character_arrives_whole() {
     let mut app = fixtures::app(None, running());
-    app.follow(Some("http".into()));
-    app.log("http", "caf".as_bytes());
-    app.log("http", &[0xc3]);
-    app.log("http", &[0xa9, b'\n']);
-    app.log("redis", b"not followed\n");
+    let redis = app.follow(Some("redis".into()));
+    let http = app.follow(Some("http".into()));
+    app.log(http, "caf".as_bytes());
+    app.log(http, &[0xc3]);
+    app.log(http, &[0xa9, b'\n']);
+    app.log(redis, b"not followed\n");
     assert_eq!(app.logs.lines, ["café"]);
 }
 

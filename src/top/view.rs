@@ -137,9 +137,13 @@ fn footer_lines(app: &App) -> Paragraph<'static> {
             Span::from(format!(" filter: {}▏", app.filter)).bold(),
             Span::from("  Enter keeps it · Esc clears it"),
         ]),
+        // Until the status is read again, that it is not is what matters most.
         _ => Line::from(format!(
             " {}",
-            app.messages.back().cloned().unwrap_or_default()
+            app.trouble
+                .clone()
+                .or_else(|| app.messages.back().cloned())
+                .unwrap_or_default()
         )),
     };
     let keys = if app.ended.is_some() {
