@@ -228,9 +228,20 @@ fn top_restarts_the_selected_component_after_a_yes_and_gives_the_terminal_back()
     assert!(modes.local_flags.contains(LocalFlags::ICANON));
 
     // It stays until the supervisor is gone, then says how the run ended,
-    // as the supervisor itself told it.
+    // as the supervisor itself told it. Meanwhile it holds two of the
+    // control socket's connections for long (the log and the end's word),
+    // the status read a moment each time.
     let mut top = Top::spawn(&sb);
     top.wait_for("log: db (follows)");
+    let socket = sb.path(".sundown.supervisor.sock");
+    let seen: Vec<usize> = (0..60)
+        .map(|_| {
+            std::thread::sleep(Duration::from_millis(25));
+            connections(&socket)
+        })
+        .collect();
+    assert_eq!(seen.iter().min(), Some(&2), "connections seen: {seen:?}");
+    assert!(seen.iter().all(|&n| n <= 3), "connections seen: {seen:?}");
     sd.signal(Signal::SIGTERM);
     assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
     top.wait_for("sundown exited with code 0 (clean)");
@@ -272,6 +283,23 @@ fn top_shows_the_exit_code_of_a_second_signal_and_an_unknown_end_after_a_kill() 
     );
     top.keys("q");
     assert_eq!(top.wait_exit(), 0, "{}", top.screen());
+}
+
+/// The connections the supervisor has accepted on `socket` and not closed
+/// yet. In `/proc/net/unix` they carry the path the listener was bound
+/// at (`.sundown-bind-PID/s` beside it, before it was moved into place),
+/// connected (state 03).
+fn connections(socket: &std::path::Path) -> usize {
+    let table = std::fs::read_to_string("/proc/net/unix").expect("/proc/net/unix");
+    let dir = socket.parent().expect("a directory");
+    let bound = format!("{}/.sundown-bind-", dir.display());
+    table
+        .lines()
+        .filter(|l| {
+            let fields: Vec<&str> = l.split_whitespace().collect();
+            fields.get(5) == Some(&"03") && fields.get(7).is_some_and(|p| p.starts_with(&bound))
+        })
+        .count()
 }
 
 fn signal(pid: u32, sig: Signal) {
