@@ -288,12 +288,11 @@ impl Engine {
         for e in self.events.events() {
             status.apply(e, plan.phases.len());
         }
-        let before = self.status.borrow().clone();
-        for c in &mut status.components {
-            if let Some(b) = before.components.iter().find(|b| b.name == c.name) {
-                c.detail.clone_from(&b.detail);
-            }
-        }
+        // A kept component's run goes on: where its processes are is not
+        // said again, and without it the usage would take it for in-process.
+        status.carry_over(&self.status.borrow(), |name| {
+            !diff.changed.iter().any(|n| n == name)
+        });
         self.status.send_replace(status);
         self.config = config;
         self.graph = graph;

@@ -37,6 +37,12 @@ impl Status {
                         .and_then(|j| config.components[j].log.file.as_ref())
                         .map(|f| f.path.clone()),
                     tracked: None,
+                    own_processes: config.index_of(graph.name(i)).is_some_and(|j| {
+                        config.components[j]
+                            .kind
+                            .get::<crate::process::ProcessSpec>()
+                            .is_some()
+                    }),
                 })
                 .collect(),
             phase_ms: vec![(None, None); plan.phases.len()],
@@ -186,6 +192,22 @@ impl Status {
 
     pub(crate) fn set_tracked(&mut self, i: usize, tracked: crate::component::Tracked) {
         self.components[i].tracked = Some(tracked);
+    }
+
+    /// Takes over what `before` (the status of the graph a reload
+    /// replaced) knew of the components that are not events: what each
+    /// says it is doing and where its processes are. `kept` says which,
+    /// by name, ran on through the reload (their runs are the same).
+    pub(crate) fn carry_over(&mut self, before: &Status, kept: impl Fn(&str) -> bool) {
+        for c in &mut self.components {
+            let Some(b) = before.components.iter().find(|b| b.name == c.name) else {
+                continue;
+            };
+            c.detail.clone_from(&b.detail);
+            if kept(&c.name) {
+                c.tracked.clone_from(&b.tracked);
+            }
+        }
     }
 
     pub(crate) fn set_detail(&mut self, i: usize, detail: Option<String>) {

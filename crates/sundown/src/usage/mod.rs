@@ -26,7 +26,7 @@ use tokio::sync::Semaphore;
 
 use self::procfs::{Markers, Reader, Stat};
 use crate::component::Tracked;
-use crate::status::{Status, Usage};
+use crate::status::{ComponentStatus, Status, Usage};
 
 /// How long an answer waits for a sample.
 const WITHIN: Duration = Duration::from_secs(1);
@@ -34,7 +34,7 @@ const WITHIN: Duration = Duration::from_secs(1);
 /// What a sample measures of one component.
 #[derive(Debug, Clone)]
 enum Target {
-    /// Nothing of it runs.
+    /// Nothing of it runs, or where its processes are is not known yet.
     Nothing,
     /// It runs in the supervisor's process.
     Supervisor,
@@ -45,16 +45,7 @@ enum Target {
 
 /// The usage of each component of `status`, in its order.
 pub(crate) async fn sample(status: &Status) -> Vec<Option<Usage>> {
-    let targets: Vec<Target> = status
-        .components
-        .iter()
-        .map(|c| match c.tracked() {
-            _ if !c.state.is_running() => Target::Nothing,
-            None => Target::Supervisor,
-            Some(Tracked::Cgroup(dir)) => Target::Cgroup(dir.clone()),
-            Some(Tracked::Marker(m)) => Target::Tree(c.pid, m.as_bytes().into()),
-        })
-        .collect();
+    let targets: Vec<Target> = status.components.iter().map(target).collect();
     let measured = |t: &Target| matches!(t, Target::Cgroup(_) | Target::Tree(..));
     if !targets.iter().any(measured) {
         return measure(&targets);
@@ -81,6 +72,19 @@ pub(crate) async fn sample(status: &Status) -> Vec<Option<Usage>> {
             tracing::debug!("measuring the components' CPU and memory took over {WITHIN:?}");
             fallback
         }
+    }
+}
+
+/// What to measure of `c`.
+fn target(c: &ComponentStatus) -> Target {
+    match c.tracked() {
+        _ if !c.state.is_running() => Target::Nothing,
+        Some(Tracked::Cgroup(dir)) => Target::Cgroup(dir.clone()),
+        Some(Tracked::Marker(m)) => Target::Tree(c.pid, m.as_bytes().into()),
+        None if c.in_process() => Target::Supervisor,
+        // A process component whose run has not yet said where its
+        // processes are (it is being started): unknown, not in sundown.
+        None => Target::Nothing,
     }
 }
 
