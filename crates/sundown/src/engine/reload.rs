@@ -252,8 +252,12 @@ impl Engine {
                 Some(mut s) if !diff.changed.iter().any(|n| n == name) => {
                     kept_from[j] = i;
                     s.renumber(renumber);
-                    // Its next run (a restart) is built as defined now.
-                    if diff.updated.iter().any(|u| u.name == name) {
+                    // Its next run is built as defined now: that of a
+                    // component updated in place (a restart) or restarted
+                    // with a changed dependency (at once), whose kind may
+                    // keep a copy of a setting the reload updated. One
+                    // defined as before keeps the factory it was given.
+                    if i.is_some_and(|i| self.config.components[i] != config.components[j]) {
                         s.make = make;
                     }
                     s
