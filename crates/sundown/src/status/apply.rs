@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use super::{Completed, ComponentState, ComponentStatus, ShutdownStatus, State, Status};
 use crate::component::Exit;
 use crate::config::Config;
-use crate::event::{Event, EventKind, KillReason, Outcome};
+use crate::event::{Event, EventKind, Outcome};
 use crate::graph::Graph;
 use crate::plan::Plan;
 use crate::report::ms;
@@ -104,9 +104,9 @@ impl Status {
                     ph.1 = Some(at);
                 }
             }
-            EventKind::Forced => {
+            EventKind::Forced(reason) => {
                 if let Some(s) = &mut self.shutdown {
-                    s.forced.get_or_insert(KillReason::SecondSignal);
+                    s.forced.get_or_insert(*reason);
                 }
             }
             // A stop that runs a command shows which step holds it up.
@@ -119,14 +119,7 @@ impl Status {
                 self.components[*i].kill_at_ms = Some(ms(*kill_at));
                 self.components[*i].stop_asked_ms = Some(at);
             }
-            EventKind::KillSent(i, reason) => {
-                // The budget's deadline is every component's last one: a
-                // kill for it is the sweep that kills everything.
-                if *reason == KillReason::ShutdownTimeout
-                    && let Some(s) = &mut self.shutdown
-                {
-                    s.forced.get_or_insert(KillReason::ShutdownTimeout);
-                }
+            EventKind::KillSent(i, _) => {
                 set(*i, ComponentState::Killing);
                 let c = &mut self.components[*i];
                 c.kill_at_ms = None;
