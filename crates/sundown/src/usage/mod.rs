@@ -6,7 +6,8 @@
 //! (see `process::tree`): over its cgroup when it has one (`cpu.stat`
 //! counts every process that was ever in it, reaped ones included), else
 //! over its main process's descendants and every process carrying its
-//! marker, from `/proc`. An in-process kind shares the supervisor's
+//! marker, from `/proc` (never less than it was seen at in the same run:
+//! see `high_water`). An in-process kind shares the supervisor's
 //! process and has nothing of its own to measure.
 //!
 //! `/proc` reads can block behind a process stuck in the kernel, so the
@@ -16,6 +17,7 @@
 //! no more than its own thread.
 
 mod cgroup;
+mod high_water;
 mod procfs;
 
 use std::collections::HashMap;
@@ -24,6 +26,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
+use self::high_water::HighWater;
 use self::procfs::{Markers, Reader, Stat};
 use crate::component::Tracked;
 use crate::status::{ComponentStatus, Status, Usage};
@@ -91,10 +94,20 @@ fn target(c: &ComponentStatus) -> Target {
 /// Reads what `targets` need; blocking.
 fn measure(targets: &[Target]) -> Vec<Option<Usage>> {
     let mut r = Reader::new();
-    let trees = if targets.iter().any(|t| matches!(t, Target::Tree(..))) {
-        trees(targets, &mut r)
+    let markers: Vec<&[u8]> = targets
+        .iter()
+        .filter_map(|t| match t {
+            Target::Tree(_, m) => Some(&m[..]),
+            _ => None,
+        })
+        .collect();
+    let (trees, mut high) = if markers.is_empty() {
+        (HashMap::new(), None)
     } else {
-        HashMap::new()
+        let trees = trees(targets, &mut r);
+        let mut high = HighWater::shared();
+        high.retain(markers);
+        (trees, Some(high))
     };
     // The trees' cgroups are siblings, so they all have a memory controller
     // or none do: once one has no `memory.stat`, the others are not tried.
@@ -121,8 +134,9 @@ fn measure(targets: &[Target]) -> Vec<Option<Usage>> {
                     memory_bytes,
                 })
             }
-            Target::Tree(..) => {
+            Target::Tree(_, marker) => {
                 let (ticks, pages, count) = trees.get(&i).copied().unwrap_or_default();
+                let ticks = high.as_mut().map_or(ticks, |h| h.keep(marker, ticks));
                 Some(Usage::Processes {
                     cpu_seconds: procfs::seconds(ticks),
                     memory_bytes: procfs::bytes(pages),
