@@ -120,6 +120,21 @@ fn hog_is_measured(mode: Option<&str>) -> &'static str {
         table.starts_with("NAME") && table.lines().next().is_some_and(|h| h.contains("CPU")),
         "{table}"
     );
+    // A reload that keeps hog (another component is added) leaves its
+    // run, and where its processes are, as they were: still measured.
+    let config = std::fs::read_to_string(sb.path("supervisor.toml")).expect("the config");
+    sb.config(&format!("{config}[components.more]\nkind = \"sim\"\n"));
+    let out = sb.client(&["reload"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v = sb.status();
+    assert_eq!(row(&v, "hog").restarts, 0, "{v:?}");
+    let after = match row(&v, "hog").usage {
+        Some(Usage::Cgroup { .. }) => "cgroup",
+        Some(Usage::Processes { .. }) => "processes",
+        other => panic!("hog no longer measured after the reload: {other:?}"),
+    };
+    assert_eq!(after, scope);
+    assert_eq!(row(&v, "more").usage, Some(Usage::Supervisor));
     sd.signal(Signal::SIGTERM);
     assert_eq!(sd.exit_code(), 0, "{}", sd.stderr());
     scope

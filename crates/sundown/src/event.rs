@@ -145,8 +145,11 @@ pub enum EventKind {
     /// The component was asked to stop gracefully; it will be killed at the
     /// given time (since the engine started) if it is not down by then.
     StopRequested(usize, Duration),
-    /// A second signal (or [`crate::Handle::force`]) forced the shutdown.
-    Forced,
+    /// The shutdown was forced: everything still running is killed, for
+    /// this reason: a second signal (or [`crate::Handle::force`]), or the
+    /// budget (`shutdown_timeout`) ran out. Recorded even when everything
+    /// was killed already and nothing is left to kill.
+    Forced(KillReason),
     /// The component was told to die.
     KillSent(usize, KillReason),
     /// The component is down and will be started again: it ended by itself
@@ -185,7 +188,7 @@ impl EventKind {
             StopStep(i, step, detail) => StopStep(f(*i)?, *step, detail.clone()),
             Ended(i, outcome, exit) => Ended(f(*i)?, *outcome, exit.clone()),
             RestartsForgotten(i, n) => RestartsForgotten(f(*i)?, *n),
-            AllReady | Forced | ShutdownStarted(_) | PhaseStarted(_) | PhaseEnded(_) => {
+            AllReady | Forced(_) | ShutdownStarted(_) | PhaseStarted(_) | PhaseEnded(_) => {
                 self.clone()
             }
         })
@@ -207,7 +210,7 @@ impl EventKind {
             | StopStep(i, _, _)
             | Ended(i, _, _)
             | RestartsForgotten(i, _) => Some(*i),
-            AllReady | Forced | ShutdownStarted(_) | PhaseStarted(_) | PhaseEnded(_) => None,
+            AllReady | Forced(_) | ShutdownStarted(_) | PhaseStarted(_) | PhaseEnded(_) => None,
         }
     }
 }

@@ -1,8 +1,8 @@
 //! `GET /wait?ready`, `GET /wait?completed=NAME` and `GET /wait?end`: a
 //! long poll that answers once the condition holds, or once it never can
-//! (the run is shutting down, NAME failed). It watches the engine's status
-//! channel, so nothing polls; the client bounds the wait (`sundown wait
-//! --timeout`).
+//! (the run is shutting down, NAME failed or a reload removed it). It
+//! watches the engine's status channel, so nothing polls; the client
+//! bounds the wait (`sundown wait --timeout`).
 //!
 //! The head is sent at once and the answer is one JSON line,
 //! `{"done": true}` or `{"done": false, "error": "…"}`, so a client's
@@ -73,7 +73,11 @@ impl Condition {
                 })
             }
             Condition::Completed(name) => {
-                let c = s.components.iter().find(|c| &c.name == name)?;
+                // It was there when the wait began (else a 404): a reload
+                // removed it, and it can never complete now.
+                let Some(c) = s.components.iter().find(|c| &c.name == name) else {
+                    return Some(Err(format!("`{name}` was removed by a reload")));
+                };
                 match (c.state, stopping) {
                     (ComponentState::Exited | ComponentState::Completed, _) => Some(Ok(())),
                     (ComponentState::Failed, _) => Some(Err(format!("`{name}` failed"))),
@@ -134,6 +138,39 @@ pub(super) fn answer(
 #[cfg(test)]
 mod tests {
     use super::Condition;
+    use crate::event::{Event, EventKind, Trigger};
+    use crate::status::Status;
+
+    /// The status of a run of `db` (a sim), just started.
+    fn status() -> Status {
+        let text = "[components.db]\nkind = \"sim\"\n";
+        let config = crate::config::Config::parse(text, "s.toml", std::path::Path::new("/"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let graph = crate::graph::Graph::new(&config);
+        let plan = crate::plan::Plan::new(&config, &graph);
+        Status::new(&config, &graph, &plan, tokio::time::Instant::now())
+    }
+
+    #[test]
+    fn waiting_for_a_component_a_reload_removed_ends_with_why() {
+        let mut s = status();
+        let gone = Condition::Completed("migrate".into());
+        let removed = Some(Err("`migrate` was removed by a reload".to_string()));
+        assert_eq!(gone.settled(&s), removed);
+        // Shutting down too: still answered, with the same reason.
+        let e = Event {
+            at: std::time::Duration::ZERO,
+            kind: EventKind::ShutdownStarted(Trigger::Signal("SIGTERM".into())),
+        };
+        s.apply(&e, 1);
+        assert_eq!(gone.settled(&s), removed);
+        let there = Condition::Completed("db".into());
+        assert!(
+            matches!(there.settled(&s), Some(Err(why)) if why.starts_with("the run is shutting down")),
+            "{:?}",
+            there.settled(&s)
+        );
+    }
 
     #[test]
     fn conditions_parse() {

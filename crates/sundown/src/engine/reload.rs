@@ -252,8 +252,12 @@ impl Engine {
                 Some(mut s) if !diff.changed.iter().any(|n| n == name) => {
                     kept_from[j] = i;
                     s.renumber(renumber);
-                    // Its next run (a restart) is built as defined now.
-                    if diff.updated.iter().any(|u| u.name == name) {
+                    // Its next run is built as defined now: that of a
+                    // component updated in place (a restart) or restarted
+                    // with a changed dependency (at once), whose kind may
+                    // keep a copy of a setting the reload updated. One
+                    // defined as before keeps the factory it was given.
+                    if i.is_some_and(|i| self.config.components[i] != config.components[j]) {
                         s.make = make;
                     }
                     s
@@ -288,12 +292,11 @@ impl Engine {
         for e in self.events.events() {
             status.apply(e, plan.phases.len());
         }
-        let before = self.status.borrow().clone();
-        for c in &mut status.components {
-            if let Some(b) = before.components.iter().find(|b| b.name == c.name) {
-                c.detail.clone_from(&b.detail);
-            }
-        }
+        // A kept component's run goes on: where its processes are is not
+        // said again, and without it the usage would take it for in-process.
+        status.carry_over(&self.status.borrow(), |name| {
+            !diff.changed.iter().any(|n| n == name)
+        });
         self.status.send_replace(status);
         self.config = config;
         self.graph = graph;

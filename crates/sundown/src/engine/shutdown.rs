@@ -190,14 +190,15 @@ impl Engine {
             return;
         }
         s.forced = true;
-        self.record(EventKind::Forced);
         self.kill_everything(KillReason::SecondSignal);
     }
 
     /// Kills every component still running, for `reason` (a second signal,
     /// or the end of the budget), saying so in one line: from here on no
-    /// phase is announced and no countdown shown.
+    /// phase is announced and no countdown shown. Recorded even when all
+    /// that runs was killed already, so the status says it is forced.
     pub(super) fn kill_everything(&mut self, reason: KillReason) {
+        self.record(EventKind::Forced(reason));
         // A component already killed for a timeout keeps that reason.
         let doomed: Vec<usize> = (0..self.slots.len())
             .filter(|&i| self.slots[i].life.run().is_some_and(|r| !r.killed()))

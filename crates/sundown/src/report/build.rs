@@ -155,7 +155,10 @@ impl ShutdownReport {
                     trigger = Some(t.clone());
                     shutdown_started_at = Some(at);
                 }
-                EventKind::Forced => forced_at = Some(at),
+                // `forced_at` is the second signal's; the budget's end shows in
+                // each component's `killed_by`.
+                EventKind::Forced(KillReason::SecondSignal) => forced_at = Some(at),
+                EventKind::Forced(_) => {}
                 EventKind::PhaseStarted(p) => phases[*p].started_at = Some(at),
                 EventKind::PhaseEnded(p) => phases[*p].ended_at = Some(at),
                 EventKind::StopRequested(i, _) => components[*i].stop_requested = Some(at),

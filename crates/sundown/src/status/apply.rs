@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use super::{Completed, ComponentState, ComponentStatus, ShutdownStatus, State, Status};
 use crate::component::Exit;
 use crate::config::Config;
-use crate::event::{Event, EventKind, KillReason, Outcome};
+use crate::event::{Event, EventKind, Outcome};
 use crate::graph::Graph;
 use crate::plan::Plan;
 use crate::report::ms;
@@ -37,6 +37,12 @@ impl Status {
                         .and_then(|j| config.components[j].log.file.as_ref())
                         .map(|f| f.path.clone()),
                     tracked: None,
+                    own_processes: config.index_of(graph.name(i)).is_some_and(|j| {
+                        config.components[j]
+                            .kind
+                            .get::<crate::process::ProcessSpec>()
+                            .is_some()
+                    }),
                 })
                 .collect(),
             phase_ms: vec![(None, None); plan.phases.len()],
@@ -98,9 +104,9 @@ impl Status {
                     ph.1 = Some(at);
                 }
             }
-            EventKind::Forced => {
+            EventKind::Forced(reason) => {
                 if let Some(s) = &mut self.shutdown {
-                    s.forced.get_or_insert(KillReason::SecondSignal);
+                    s.forced.get_or_insert(*reason);
                 }
             }
             // A stop that runs a command shows which step holds it up.
@@ -113,14 +119,7 @@ impl Status {
                 self.components[*i].kill_at_ms = Some(ms(*kill_at));
                 self.components[*i].stop_asked_ms = Some(at);
             }
-            EventKind::KillSent(i, reason) => {
-                // The budget's deadline is every component's last one: a
-                // kill for it is the sweep that kills everything.
-                if *reason == KillReason::ShutdownTimeout
-                    && let Some(s) = &mut self.shutdown
-                {
-                    s.forced.get_or_insert(KillReason::ShutdownTimeout);
-                }
+            EventKind::KillSent(i, _) => {
                 set(*i, ComponentState::Killing);
                 let c = &mut self.components[*i];
                 c.kill_at_ms = None;
@@ -186,6 +185,22 @@ impl Status {
 
     pub(crate) fn set_tracked(&mut self, i: usize, tracked: crate::component::Tracked) {
         self.components[i].tracked = Some(tracked);
+    }
+
+    /// Takes over what `before` (the status of the graph a reload
+    /// replaced) knew of the components that are not events: what each
+    /// says it is doing and where its processes are. `kept` says which,
+    /// by name, ran on through the reload (their runs are the same).
+    pub(crate) fn carry_over(&mut self, before: &Status, kept: impl Fn(&str) -> bool) {
+        for c in &mut self.components {
+            let Some(b) = before.components.iter().find(|b| b.name == c.name) else {
+                continue;
+            };
+            c.detail.clone_from(&b.detail);
+            if kept(&c.name) {
+                c.tracked.clone_from(&b.tracked);
+            }
+        }
     }
 
     pub(crate) fn set_detail(&mut self, i: usize, detail: Option<String>) {

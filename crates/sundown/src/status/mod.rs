@@ -152,12 +152,25 @@ pub struct ComponentStatus {
     /// Where its current run's processes are, when it said so (process kinds).
     #[serde(skip)]
     tracked: Option<Tracked>,
+    /// Whether its kind runs processes of its own (`process`), which it
+    /// says where to find once each run has begun; the others run inside
+    /// the supervisor's process.
+    #[serde(skip)]
+    own_processes: bool,
 }
 
 impl ComponentStatus {
-    /// Where its processes are, to be measured; `None` for an in-process kind.
+    /// Where its current run's processes are, to be measured; `None` for
+    /// an in-process kind, and for a process kind until its run says so.
     pub(crate) fn tracked(&self) -> Option<&Tracked> {
         self.tracked.as_ref()
+    }
+
+    /// Whether it runs in the supervisor's process: a kind without
+    /// processes of its own. A process kind whose run has not yet said
+    /// where its processes are is not in-process, only not located yet.
+    pub(crate) fn in_process(&self) -> bool {
+        !self.own_processes
     }
 }
 

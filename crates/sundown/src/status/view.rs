@@ -114,7 +114,9 @@ pub struct ComponentView {
     #[serde(default)]
     pub log_file: Option<std::path::PathBuf>,
     /// What it uses of the machine, measured when the view was made; `null`
-    /// while nothing of it runs (and when it could not be measured in time).
+    /// while nothing of it runs, while a process kind is being started and
+    /// has not yet said where its processes are, and when it could not be
+    /// measured in time.
     #[serde(default)]
     pub usage: Option<Usage>,
     /// How its last run ended (`"exit status 1"`, `"killed by SIGKILL"`), or
@@ -139,7 +141,8 @@ pub enum Usage {
     },
     /// Measured over the component's tracked process tree.
     Processes {
-        /// CPU time of the live processes of the tree (and the children they reaped), in seconds.
+        /// CPU time of the live processes of the tree (and the children they
+        /// reaped), in seconds; never less than an earlier sample of the same run.
         cpu_seconds: f64,
         /// Resident memory summed over the live processes of the tree, in bytes.
         memory_bytes: u64,

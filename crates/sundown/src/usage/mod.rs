@@ -6,7 +6,8 @@
 //! (see `process::tree`): over its cgroup when it has one (`cpu.stat`
 //! counts every process that was ever in it, reaped ones included), else
 //! over its main process's descendants and every process carrying its
-//! marker, from `/proc`. An in-process kind shares the supervisor's
+//! marker, from `/proc` (never less than it was seen at in the same run:
+//! see `high_water`). An in-process kind shares the supervisor's
 //! process and has nothing of its own to measure.
 //!
 //! `/proc` reads can block behind a process stuck in the kernel, so the
@@ -16,6 +17,7 @@
 //! no more than its own thread.
 
 mod cgroup;
+mod high_water;
 mod procfs;
 
 use std::collections::HashMap;
@@ -24,9 +26,10 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
+use self::high_water::HighWater;
 use self::procfs::{Markers, Reader, Stat};
 use crate::component::Tracked;
-use crate::status::{Status, Usage};
+use crate::status::{ComponentStatus, Status, Usage};
 
 /// How long an answer waits for a sample.
 const WITHIN: Duration = Duration::from_secs(1);
@@ -34,7 +37,7 @@ const WITHIN: Duration = Duration::from_secs(1);
 /// What a sample measures of one component.
 #[derive(Debug, Clone)]
 enum Target {
-    /// Nothing of it runs.
+    /// Nothing of it runs, or where its processes are is not known yet.
     Nothing,
     /// It runs in the supervisor's process.
     Supervisor,
@@ -45,16 +48,7 @@ enum Target {
 
 /// The usage of each component of `status`, in its order.
 pub(crate) async fn sample(status: &Status) -> Vec<Option<Usage>> {
-    let targets: Vec<Target> = status
-        .components
-        .iter()
-        .map(|c| match c.tracked() {
-            _ if !c.state.is_running() => Target::Nothing,
-            None => Target::Supervisor,
-            Some(Tracked::Cgroup(dir)) => Target::Cgroup(dir.clone()),
-            Some(Tracked::Marker(m)) => Target::Tree(c.pid, m.as_bytes().into()),
-        })
-        .collect();
+    let targets: Vec<Target> = status.components.iter().map(target).collect();
     let measured = |t: &Target| matches!(t, Target::Cgroup(_) | Target::Tree(..));
     if !targets.iter().any(measured) {
         return measure(&targets);
@@ -84,13 +78,36 @@ pub(crate) async fn sample(status: &Status) -> Vec<Option<Usage>> {
     }
 }
 
+/// What to measure of `c`.
+fn target(c: &ComponentStatus) -> Target {
+    match c.tracked() {
+        _ if !c.state.is_running() => Target::Nothing,
+        Some(Tracked::Cgroup(dir)) => Target::Cgroup(dir.clone()),
+        Some(Tracked::Marker(m)) => Target::Tree(c.pid, m.as_bytes().into()),
+        None if c.in_process() => Target::Supervisor,
+        // A process component whose run has not yet said where its
+        // processes are (it is being started): unknown, not in sundown.
+        None => Target::Nothing,
+    }
+}
+
 /// Reads what `targets` need; blocking.
 fn measure(targets: &[Target]) -> Vec<Option<Usage>> {
     let mut r = Reader::new();
-    let trees = if targets.iter().any(|t| matches!(t, Target::Tree(..))) {
-        trees(targets, &mut r)
+    let markers: Vec<&[u8]> = targets
+        .iter()
+        .filter_map(|t| match t {
+            Target::Tree(_, m) => Some(&m[..]),
+            _ => None,
+        })
+        .collect();
+    let (trees, mut high) = if markers.is_empty() {
+        (HashMap::new(), None)
     } else {
-        HashMap::new()
+        let trees = trees(targets, &mut r);
+        let mut high = HighWater::shared();
+        high.retain(markers);
+        (trees, Some(high))
     };
     // The trees' cgroups are siblings, so they all have a memory controller
     // or none do: once one has no `memory.stat`, the others are not tried.
@@ -117,8 +134,9 @@ fn measure(targets: &[Target]) -> Vec<Option<Usage>> {
                     memory_bytes,
                 })
             }
-            Target::Tree(..) => {
+            Target::Tree(_, marker) => {
                 let (ticks, pages, count) = trees.get(&i).copied().unwrap_or_default();
+                let ticks = high.as_mut().map_or(ticks, |h| h.keep(marker, ticks));
                 Some(Usage::Processes {
                     cpu_seconds: procfs::seconds(ticks),
                     memory_bytes: procfs::bytes(pages),

@@ -130,3 +130,54 @@ fn a_cgroup_is_read_from_its_files() -> std::io::Result<()> {
     assert_eq!(measure(&target)[0], None);
     Ok(())
 }
+
+/// A process component `p` and an in-process one `s`, both just started.
+fn started() -> Status {
+    use crate::event::{Event, EventKind};
+    let text = "[components.p]\ncommand = \"sleep 100\"\n[components.s]\nkind = \"sim\"\n";
+    let config = crate::config::Config::parse(text, "s.toml", std::path::Path::new("/"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let graph = crate::graph::Graph::new(&config);
+    let plan = crate::plan::Plan::new(&config, &graph);
+    let mut status = Status::new(&config, &graph, &plan, tokio::time::Instant::now());
+    for i in 0..2 {
+        let e = Event {
+            at: std::time::Duration::ZERO,
+            kind: EventKind::StartRequested(i),
+        };
+        status.apply(&e, plan.phases.len());
+    }
+    status
+}
+
+#[tokio::test]
+async fn a_process_component_not_located_yet_is_unknown_not_in_sundown() {
+    let status = started();
+    assert!(matches!(target(&status.components[0]), Target::Nothing));
+    assert!(matches!(target(&status.components[1]), Target::Supervisor));
+    assert_eq!(sample(&status).await, [None, Some(Usage::Supervisor)]);
+}
+
+#[test]
+fn a_process_component_is_measured_once_located_and_after_a_reload_kept_it() {
+    let mut status = started();
+    let marker = "SUNDOWN_TREE=test.located";
+    status.set_tracked(0, Tracked::Marker(marker.into()));
+    let located = |s: &Status| match target(&s.components[0]) {
+        Target::Tree(_, m) => &*m == marker.as_bytes(),
+        _ => false,
+    };
+    assert!(located(&status));
+    // A reload builds the status anew from the events, which do not say
+    // where the processes are: a kept run keeps its place, a changed one not.
+    let mut reloaded = started();
+    reloaded.carry_over(&status, |_| true);
+    assert!(located(&reloaded));
+    assert!(matches!(
+        target(&reloaded.components[1]),
+        Target::Supervisor
+    ));
+    let mut changed = started();
+    changed.carry_over(&status, |name| name != "p");
+    assert!(matches!(target(&changed.components[0]), Target::Nothing));
+}

@@ -96,6 +96,54 @@ async fn when_the_budget_runs_out_the_status_says_everything_is_being_killed() {
     assert_eq!(r.exit_code, 3);
 }
 
+/// `deaf` is killed at its own stop_timeout and outlives the kill: when
+/// the budget runs out there is nothing left to kill, and the shutdown is
+/// forced all the same.
+#[tokio::test(start_paused = true)]
+async fn when_the_budget_runs_out_with_everything_killed_already_the_status_says_forced() {
+    let running = sup(
+        "[supervisor]\nshutdown_timeout = \"1s\"\n[components.deaf]\nkind = \"sim\"\nstop_timeout = \"300ms\"\n",
+    )
+    .replace("deaf", Box::new(Deaf))
+    .unwrap_or_else(|e| panic!("{e}"))
+    .start()
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    running.handle().shutdown(Trigger::Signal("SIGTERM".into()));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    {
+        let st = running.status().borrow().clone();
+        assert_eq!(st.shutdown.as_ref().and_then(|s| s.forced), None);
+        assert_eq!(
+            st.waiting_line(st.now_ms()).as_deref(),
+            Some("phase 1/1: waiting on deaf (killed, waiting for it to end); budget: 0.5s left")
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(510)).await;
+    let st = running.status().borrow().clone();
+    let s = st.shutdown.as_ref().expect("a shutdown is under way");
+    assert_eq!(s.forced, Some(KillReason::ShutdownTimeout), "{s:?}");
+    assert_eq!(
+        st.waiting_line(st.now_ms()).as_deref(),
+        Some("forced: killing everything (shutdown_timeout); waiting on deaf to end")
+    );
+    let view = st.view(st.now_ms());
+    let json = serde_json::to_value(&view).expect("serializes");
+    crate::report_schema::assert_matches("docs/status.schema.json", &json);
+    assert_eq!(json["shutdown"]["forced"], "shutdown_timeout");
+    assert_eq!(json["shutdown"]["time_left_ms"], serde_json::Value::Null);
+    let r = running.wait().await;
+    // Killed by its stop_timeout, not by the budget; no second signal.
+    let deaf = r.component("deaf").expect("deaf");
+    assert_eq!(deaf.killed_by, Some(KillReason::StopTimeout));
+    assert_eq!(r.forced_at, None);
+    assert_eq!(r.exit_code, 3);
+    crate::report_schema::assert_matches(
+        "docs/report.schema.json",
+        &serde_json::to_value(&r).expect("serializes"),
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn before_it_is_forced_the_status_counts_down() {
     let (running, st) = status_after("60s", None, 300).await;

@@ -146,3 +146,101 @@ async fn a_setting_the_running_component_was_built_with_still_restarts_it() {
     assert!(diff.updated.is_empty(), "{diff:?}");
     r.shutdown().await;
 }
+
+/// `kind = "patient"`: keeps its own copy of its `stop_timeout` (as the
+/// process kind does) and, asked to stop, takes half of it to end.
+mod patient {
+    use std::time::Duration;
+
+    use serde::Deserialize;
+    use sundown::component::{BoxFuture, Component, Exit, Lifecycle};
+    use sundown::kind::{Context, Kind, SerdeKind, Settings};
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(crate) struct Raw {}
+
+    #[derive(Debug, Clone, PartialEq)]
+    pub(crate) struct Spec {
+        stop_timeout: Duration,
+    }
+
+    fn validate(cx: &mut Context<'_, '_>, _: Raw) -> Option<Spec> {
+        Some(Spec {
+            stop_timeout: cx.stop_timeout(),
+        })
+    }
+
+    impl Settings for Spec {
+        fn build(&self) -> Box<dyn Component> {
+            Box::new(Patient(self.stop_timeout / 2))
+        }
+        /// Its copy is the engine's to update: no restart for it.
+        fn runs_as(&self, new: &dyn std::any::Any) -> bool {
+            new.downcast_ref::<Spec>().is_some()
+        }
+    }
+
+    struct Patient(Duration);
+
+    impl Component for Patient {
+        fn kind(&self) -> &'static str {
+            "patient"
+        }
+        fn run(self: Box<Self>, life: Lifecycle) -> BoxFuture<Exit> {
+            Box::pin(async move {
+                life.ready();
+                tokio::select! {
+                    () = life.stop_requested() => {}
+                    () = life.kill_requested() => return Exit::Signal("SIGKILL".into()),
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(self.0) => Exit::Code(0),
+                    () = life.kill_requested() => Exit::Signal("SIGKILL".into()),
+                }
+            })
+        }
+    }
+
+    pub(crate) const KIND: &dyn Kind = &SerdeKind::new("patient", validate);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dependent_restarted_with_its_dependency_runs_with_its_updated_settings() {
+    let kinds = sundown::kinds::builtin().with(patient::KIND);
+    let parse =
+        |text: &str| Supervisor::from_toml_str_with(text, &kinds).unwrap_or_else(|e| panic!("{e}"));
+    let graph = r#"
+        [supervisor]
+        shutdown_timeout = "60s"
+        [components.db]
+        kind = "sim"
+        [components.api]
+        kind = "patient"
+        depends_on = ["db"]
+        stop_timeout = "20s"
+    "#;
+    let mut r = parse(graph).spawn();
+    assert!(r.ready().await);
+    // db changed (restarted), api both restarted with it and given a new stop_timeout.
+    let new = graph
+        .replace("kind = \"sim\"", "kind = \"sim\"\nstart_delay = \"1ms\"")
+        .replace("\"20s\"", "\"4s\"");
+    let accepted = r
+        .handle()
+        .change(Change::reload(parse(&new)))
+        .await
+        .expect("accepted");
+    let diff = accepted.diff.clone().expect("a diff");
+    assert_eq!(diff.changed, ["db"]);
+    assert_eq!(diff.dependents, ["api"]);
+    accepted.finished().await.expect("reloaded");
+    assert!(r.ready().await);
+    let report = r.shutdown().await;
+    let api = report.component("api").expect("api");
+    // Built with the new copy, it ends 2 s after the request, before the
+    // engine's 4 s; the old one would have taken 10 s and been killed.
+    assert_eq!(api.outcome, sundown::Outcome::Stopped, "{api:?}");
+    assert_eq!(api.killed_by, None, "{api:?}");
+    assert_eq!(api.stop_ms, Some(2000.0), "{api:?}");
+}
