@@ -163,18 +163,10 @@ fn secs(ms: f64) -> String {
 
 /// The CPU and MEM columns (8 and 9 wide, two spaces between).
 fn usage(u: Option<&Usage>) -> String {
-    match u {
-        Some(Usage::Cgroup {
-            cpu_seconds,
-            memory_bytes,
-        })
-        | Some(Usage::Processes {
-            cpu_seconds,
-            memory_bytes,
-            ..
-        }) => format!("{:>8}  {:>9}", cpu_time(*cpu_seconds), bytes(*memory_bytes)),
-        Some(Usage::Supervisor) => "(in sundown)".into(),
-        None => format!("{:>8}  {:>9}", "-", "-"),
+    match (u, u.and_then(Usage::measured)) {
+        (_, Some((cpu, memory))) => format!("{:>8}  {:>9}", cpu_time(cpu), bytes(memory)),
+        (Some(Usage::Supervisor), None) => "(in sundown)".into(),
+        _ => format!("{:>8}  {:>9}", "-", "-"),
     }
 }
 
@@ -190,17 +182,28 @@ fn cpu_time(s: f64) -> String {
 
 /// A size as `512 B`, `3.1 KiB`, `12.5 MiB`, `1.2 GiB`.
 fn bytes(b: u64) -> String {
+    match binary_units(b) {
+        Some((v, unit)) => format!("{v:.1} {unit}"),
+        None => format!("{b} B"),
+    }
+}
+
+/// `b` in the largest binary unit (KiB … TiB) it reaches, for people to
+/// read; `None` below 1 KiB, which reads best in bytes. `top` rounds it
+/// its own way.
+pub(crate) fn binary_units(b: u64) -> Option<(f64, &'static str)> {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
     if b < 1024 {
-        return format!("{b} B");
+        return None;
     }
+    // Precision is lost only above 2^53 bytes, far past any resident size.
     let mut v = b as f64 / 1024.0;
     let mut unit = 0;
     while v >= 1024.0 && unit + 1 < UNITS.len() {
         v /= 1024.0;
         unit += 1;
     }
-    format!("{v:.1} {}", UNITS[unit])
+    Some((v, UNITS[unit]))
 }
 
 /// A table, one row per component, and what a shutdown waits on.

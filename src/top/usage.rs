@@ -4,12 +4,7 @@
 use sundown::status::Usage;
 
 fn cpu_seconds(u: Option<Usage>) -> Option<f64> {
-    match u? {
-        Usage::Cgroup { cpu_seconds, .. } | Usage::Processes { cpu_seconds, .. } => {
-            Some(cpu_seconds)
-        }
-        Usage::Supervisor => None,
-    }
+    u?.measured().map(|(cpu, _)| cpu)
 }
 
 /// CPU used between a snapshot at `t0_ms` and one at `t1_ms`, in % of one
@@ -38,31 +33,17 @@ pub(crate) fn cpu_text(usage: Option<Usage>, percent: Option<f64>) -> String {
 
 /// The memory column: `12.3 MiB`; `–` when there is none of its own.
 pub(crate) fn memory_text(usage: Option<Usage>) -> String {
-    match usage {
-        Some(Usage::Cgroup { memory_bytes, .. } | Usage::Processes { memory_bytes, .. }) => {
-            bytes(memory_bytes)
-        }
-        _ => "–".into(),
-    }
+    usage
+        .and_then(|u| u.measured())
+        .map_or_else(|| "–".into(), |(_, memory)| bytes(memory))
 }
 
+/// Narrower than the status table's: a decimal only below 10 (`1.5 MiB`, `250 MiB`).
 fn bytes(n: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    // Precision is lost only above 2^53 bytes, far past any resident size.
-    #[allow(clippy::cast_precision_loss)]
-    let mut v = n as f64 / 1024.0;
-    let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < UNITS.len() {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if v < 10.0 {
-        format!("{v:.1} {}", UNITS[unit])
-    } else {
-        format!("{v:.0} {}", UNITS[unit])
+    match crate::client::binary_units(n) {
+        Some((v, unit)) if v < 10.0 => format!("{v:.1} {unit}"),
+        Some((v, unit)) => format!("{v:.0} {unit}"),
+        None => format!("{n} B"),
     }
 }
 

@@ -47,23 +47,14 @@ pub fn render(status: &Status, usage: &[Option<Usage>]) -> String {
     let cpu = Family::<Labels, FloatCounter>::default();
     let memory = Family::<Labels, Gauge>::default();
     for (c, u) in status.components.iter().zip(usage) {
-        let (Some(Usage::Cgroup {
-            cpu_seconds,
-            memory_bytes,
-        })
-        | Some(Usage::Processes {
-            cpu_seconds,
-            memory_bytes,
-            ..
-        })) = u
-        else {
+        let Some((cpu_seconds, memory_bytes)) = u.as_ref().and_then(Usage::measured) else {
             continue;
         };
         let name = vec![("component", c.name.clone())];
-        cpu.get_or_create(&name).inc_by(*cpu_seconds);
+        cpu.get_or_create(&name).inc_by(cpu_seconds);
         memory
             .get_or_create(&name)
-            .set(i64::try_from(*memory_bytes).unwrap_or(i64::MAX));
+            .set(i64::try_from(memory_bytes).unwrap_or(i64::MAX));
     }
     for c in &status.components {
         let name = || vec![("component", c.name.clone())];

@@ -153,6 +153,25 @@ pub enum Usage {
     Supervisor,
 }
 
+impl Usage {
+    /// `(cpu_seconds, memory_bytes)` when measured (cgroup or processes);
+    /// `None` for an in-process kind, which has no usage of its own.
+    pub fn measured(&self) -> Option<(f64, u64)> {
+        match *self {
+            Usage::Cgroup {
+                cpu_seconds,
+                memory_bytes,
+            }
+            | Usage::Processes {
+                cpu_seconds,
+                memory_bytes,
+                ..
+            } => Some((cpu_seconds, memory_bytes)),
+            Usage::Supervisor => None,
+        }
+    }
+}
+
 /// A shutdown under way, in a [`StatusView`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShutdownView {
