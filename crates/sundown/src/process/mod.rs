@@ -36,6 +36,7 @@ pub use self::probe_settings::{
     DEFAULT_READY_INTERVAL, DEFAULT_READY_TIMEOUT, ProbeSpec,
 };
 pub use self::settings::{ProcessSpec, parse_signal};
+pub(crate) use self::tree::other_pids;
 pub use self::tree::{Leftover, RunRecord, kill_leftovers};
 
 use self::command::{Identity, Launch};

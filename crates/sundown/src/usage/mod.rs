@@ -153,7 +153,7 @@ fn measure(targets: &[Target]) -> Vec<Option<Usage>> {
 /// resident pages, processes.
 fn trees(targets: &[Target], r: &mut Reader) -> HashMap<usize, (u64, u64, u32)> {
     static MARKERS: Markers = Markers::new();
-    let procs: Vec<(u32, Stat)> = procfs::pids()
+    let procs: Vec<(u32, Stat)> = crate::process::other_pids()
         .into_iter()
         .filter_map(|pid| Some((pid, r.stat(pid)?)))
         .collect();

@@ -127,17 +127,6 @@ pub(super) fn parse_statm(text: &str) -> Option<u64> {
     text.split_ascii_whitespace().nth(1)?.parse().ok()
 }
 
-/// Every pid in `/proc` but the supervisor's own.
-pub(super) fn pids() -> Vec<u32> {
-    let me = std::process::id();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| pid != me)
-        .collect()
-}
-
 /// The CPU seconds of `ticks` clock ticks.
 pub(super) fn seconds(ticks: u64) -> f64 {
     static HZ: OnceLock<u64> = OnceLock::new();

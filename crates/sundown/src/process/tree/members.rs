@@ -137,29 +137,32 @@ fn pidfds_unavailable_once(e: &std::io::Error) {
     }
 }
 
-/// Processes whose initial environment holds `entry` (`NAME=value`).
-pub(super) fn scan(entry: &str) -> Vec<u32> {
+/// Every pid in `/proc` but the supervisor's own: what a scan of the
+/// machine's processes goes through (the tree's markers, the usage of a
+/// tree without a cgroup). Empty without `/proc`.
+pub(crate) fn other_pids() -> Vec<u32> {
     let me = std::process::id();
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| pid != me && has_marker(pid, entry))
+        .filter(|&pid| pid != me)
+        .collect()
+}
+
+/// Processes whose initial environment holds `entry` (`NAME=value`).
+pub(super) fn scan(entry: &str) -> Vec<u32> {
+    other_pids()
+        .into_iter()
+        .filter(|&pid| has_marker(pid, entry))
         .collect()
 }
 
 /// The distinct environment entries that start with `prefix`, in every
 /// process this one may read (a killed run's trees: `SUNDOWN_TREE=<token>.`).
 pub(super) fn scan_values(prefix: &str) -> std::collections::BTreeSet<String> {
-    let me = std::process::id();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Default::default();
-    };
     let mut found = std::collections::BTreeSet::new();
-    for pid in dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()) {
-        if pid == me {
-            continue;
-        }
+    for pid in other_pids() {
         let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
             continue;
         };

@@ -40,6 +40,7 @@ mod members;
 
 pub(crate) use self::cgroup::join;
 pub use self::leftovers::{Leftover, RunRecord, kill_leftovers};
+pub(crate) use self::members::other_pids;
 
 /// The environment variable that marks a component instance's processes.
 pub(crate) const MARKER: &str = "SUNDOWN_TREE";
