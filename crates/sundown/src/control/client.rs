@@ -216,36 +216,67 @@ pub async fn change(
     path: &str,
     planned: impl FnOnce(&Planned),
 ) -> Result<(), ChangeError> {
-    let mut body = send(socket, Method::POST, path).await?.into_body();
-    let mut buf = Vec::new();
-    let mut planned = Some(planned);
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| broken(socket, format!("reading the answer: {e}")))?;
-        let Some(data) = frame.data_ref() else {
-            continue;
-        };
-        buf.extend_from_slice(data);
-        while let Some(end) = buf.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = buf.drain(..=end).collect();
-            let bad =
-                |e: serde_json::Error| broken(socket, format!("the answer does not parse: {e}"));
-            if let Some(f) = planned.take() {
-                f(&serde_json::from_slice::<Planned>(&line).map_err(bad)?);
-            } else {
-                let ended: Ended = serde_json::from_slice(&line).map_err(bad)?;
-                return if ended.done {
-                    Ok(())
-                } else {
-                    Err(ChangeError::Interrupted(ended.error.unwrap_or_default()))
-                };
+    let body = send(socket, Method::POST, path).await?.into_body();
+    let mut lines = JsonLines::new(socket, body);
+    let ended = "the supervisor ended before the change did";
+    planned(&lines.next::<Planned>(ended).await?);
+    let ended: Ended = lines.next(ended).await?;
+    if ended.done {
+        Ok(())
+    } else {
+        Err(ChangeError::Interrupted(ended.error.unwrap_or_default()))
+    }
+}
+
+/// The longest line of an answer in `application/x-ndjson` this client
+/// reads: a plan or a verdict is a few KiB, so more is a broken answer,
+/// not something to buffer.
+const LINE_LIMIT: usize = 1 << 20;
+
+/// An `application/x-ndjson` answer, read a JSON line at a time.
+struct JsonLines<'a> {
+    socket: &'a Path,
+    body: Incoming,
+    buf: Vec<u8>,
+}
+
+impl<'a> JsonLines<'a> {
+    fn new(socket: &'a Path, body: Incoming) -> JsonLines<'a> {
+        JsonLines {
+            socket,
+            body,
+            buf: Vec::new(),
+        }
+    }
+
+    /// The next line, parsed; `early` says what it means when the answer
+    /// ends before it.
+    async fn next<T: serde::de::DeserializeOwned>(
+        &mut self,
+        early: &str,
+    ) -> Result<T, ClientError> {
+        loop {
+            if let Some(end) = self.buf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=end).collect();
+                return serde_json::from_slice(&line)
+                    .map_err(|e| broken(self.socket, format!("the answer does not parse: {e}")));
+            }
+            if self.buf.len() > LINE_LIMIT {
+                return Err(broken(
+                    self.socket,
+                    format!("an answer line is longer than {LINE_LIMIT} bytes"),
+                ));
+            }
+            let Some(frame) = self.body.frame().await else {
+                return Err(broken(self.socket, early.to_string()));
+            };
+            let frame =
+                frame.map_err(|e| broken(self.socket, format!("reading the answer: {e}")))?;
+            if let Some(data) = frame.data_ref() {
+                self.buf.extend_from_slice(data);
             }
         }
     }
-    Err(broken(
-        socket,
-        "the supervisor ended before the change did".to_string(),
-    )
-    .into())
 }
 
 /// `GET /plan/…`: what the change at `path` (`/stop/NAME`, `/start/NAME`,
@@ -288,22 +319,59 @@ pub async fn end(socket: &Path) -> Result<crate::RunExit, ClientError> {
 
 /// The one line a `GET /wait?QUERY` is answered with.
 async fn wait_line(socket: &Path, query: &str) -> Result<Ended, ClientError> {
-    let mut body = send(socket, Method::GET, &format!("/wait?{query}"))
+    let body = send(socket, Method::GET, &format!("/wait?{query}"))
         .await?
         .into_body();
-    let mut buf = Vec::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| broken(socket, format!("reading the answer: {e}")))?;
-        if let Some(data) = frame.data_ref() {
-            buf.extend_from_slice(data);
-        }
-        if let Some(end) = buf.iter().position(|&b| b == b'\n') {
-            return serde_json::from_slice(&buf[..end])
-                .map_err(|e| broken(socket, format!("the answer does not parse: {e}")));
-        }
+    JsonLines::new(socket, body)
+        .next("the supervisor ended before answering")
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::net::UnixListener;
+
+    use super::*;
+
+    /// A socket answering one request with `body`, then closing.
+    async fn answering(body: Vec<u8>) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("s");
+        let listener = UnixListener::bind(&path).expect("bind");
+        tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.expect("accept");
+            let mut request = [0; 1024];
+            let _ = conn.read(&mut request).await;
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\nconnection: close\r\n\r\n";
+            let _ = conn.write_all(head.as_bytes()).await;
+            let _ = conn.write_all(&body).await;
+        });
+        (dir, path)
     }
-    Err(broken(
-        socket,
-        "the supervisor ended before answering".to_string(),
-    ))
+
+    #[tokio::test]
+    async fn a_change_hears_its_plan_then_its_end() {
+        let body = b"{\"stop\":[\"web\"],\"start\":[],\"diff\":null}\n{\"done\":true}\n".to_vec();
+        let (_dir, path) = answering(body).await;
+        let mut heard = Vec::new();
+        change(&path, "/stop/web", |p| heard = p.stop.clone())
+            .await
+            .expect("done");
+        assert_eq!(heard, ["web"]);
+    }
+
+    #[tokio::test]
+    async fn an_answer_line_past_the_limit_is_broken_not_buffered() {
+        let (_dir, path) = answering(vec![b'x'; LINE_LIMIT + 100_000]).await;
+        let e = wait(&path, "ready").await.expect_err("no line ends");
+        assert!(e.to_string().contains("longer than"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_ends_early_says_so() {
+        let (_dir, path) = answering(b"{\"done\":".to_vec()).await;
+        let e = wait(&path, "ready").await.expect_err("no line");
+        assert!(e.to_string().contains("ended before answering"), "{e}");
+    }
 }
