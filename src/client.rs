@@ -258,9 +258,9 @@ fn render(v: &StatusView) -> String {
             format!(", waiting on {} to end", s.waiting_on.join(", "))
         };
         out.push_str(&format!(
-            "shutting down ({}), forced: killing everything ({}){waiting}\n",
+            "shutting down ({}), {}{waiting}\n",
             s.trigger,
-            reason.phrase()
+            reason.forced_text()
         ));
     } else if let Some(s) = &v.shutdown {
         let phase = s

@@ -51,7 +51,7 @@ fn shutdown(frame: &mut Frame<'_>, area: Rect, app: &App, v: &StatusView, s: &Sh
     // Once forced, no phase runs and no deadline is left: say so, as the
     // status table and the log do, rather than show a stale phase.
     let phase = match (s.forced, s.phase) {
-        (Some(reason), _) => format!(" · forced: killing everything ({})", reason.phrase()),
+        (Some(reason), _) => format!(" · {}", reason.forced_text()),
         (None, Some(p)) => format!(" · phase {p}/{}", s.phases),
         (None, None) => String::new(),
     };

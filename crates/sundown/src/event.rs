@@ -78,6 +78,12 @@ impl KillReason {
             KillReason::SecondSignal => "the second signal",
         }
     }
+
+    /// What every surface (status line, table, `top`) says once this
+    /// forced the shutdown: `forced: killing everything (the second signal)`.
+    pub fn forced_text(self) -> String {
+        format!("forced: killing everything ({})", self.phrase())
+    }
 }
 
 /// How a component's run ended, as the report shows it.

@@ -24,10 +24,7 @@ impl Status {
             } else {
                 format!("; waiting on {} to end", names.join(", "))
             };
-            return Some(format!(
-                "forced: killing everything ({}){left}",
-                reason.phrase()
-            ));
+            return Some(format!("{}{left}", reason.forced_text()));
         }
         let left = |at: f64| format!("{:.1}s", ((at - now_ms) / 1000.0).max(0.0));
         let waiting: Vec<String> = self
